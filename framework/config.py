@@ -1,0 +1,139 @@
+"""plugins.toml + environment -> validated settings.
+
+Host tables (``[bot]``, ``[engines]``, ``[permissions]``) are validated here; each
+``[plugins.NAME]`` table is validated against the model the plugin returns from its
+``settings_model`` hook. Errors name the table and the key. Secrets (``DISCORD_TOKEN``,
+``OPENAI_API_KEY``) come only from the environment and are never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULT_CONFIG = "plugins.toml"
+RESERVED_PLUGIN_KEYS = {"enabled", "package"}
+"""Keys of a ``[plugins.NAME]`` table that belong to the host, not to the plugin's model."""
+
+
+class ConfigError(Exception):
+    """plugins.toml (or the environment) is wrong; the message says where."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class BotSettings(Strict):
+    prefix: str = Field("!", min_length=1, max_length=5)
+    data_root: Path = Path("data")
+    database_url: str | None = None
+    """SQLAlchemy URL; default ``sqlite+aiosqlite:///<data_root>/trainerbot.sqlite3``."""
+    guilds: list[int] = []
+    """Register slash commands in these guilds (instant) instead of globally."""
+    plugins_dir: Path | None = None
+    """A local directory of ``*.py`` plugins, loaded after built-ins and entry points."""
+    log_level: str = "INFO"
+    max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    """Discord's upload limit for the bot's files (10 MiB for bots without boosts)."""
+    blocking_workers: int = Field(4, ge=1, le=64)
+
+
+class EngineSettings(Strict):
+    stt: str = "vosk"
+    tts: str = "pyttsx3"
+    provider: str | None = None
+    """Model provider; default ``openai`` when OPENAI_API_KEY is set, else ``local``."""
+    voice: str = "hikari-wave"
+
+
+class PermissionGroup(Strict):
+    roles: list[str | int] = []
+    users: list[int] = []
+
+
+class PermissionSettings(Strict):
+    owners: list[int] = []
+    """Bot owners in addition to the application's owner (or team members)."""
+    groups: dict[str, PermissionGroup] = {}
+
+
+class Config(Strict):
+    bot: BotSettings = BotSettings()
+    engines: EngineSettings = EngineSettings()
+    permissions: PermissionSettings = PermissionSettings()
+    plugins: dict[str, dict[str, Any]] = {}
+    path: Path | None = None
+
+    def plugin_table(self, name: str) -> dict[str, Any]:
+        return self.plugins.get(name, {})
+
+    def plugin_enabled(self, name: str) -> bool:
+        return bool(self.plugin_table(name).get("enabled", True))
+
+    @property
+    def provider(self) -> str:
+        return self.engines.provider or ("openai" if os.environ.get("OPENAI_API_KEY") else "local")
+
+
+def describe_validation_error(where: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(table)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{where}: unknown key `{key}`")
+        else:
+            lines.append(f"{where}: key `{key}`: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | None = None) -> Config:
+    """Read plugins.toml (``TRAINERBOT_CONFIG`` or ./plugins.toml); a missing file means defaults."""
+    path = Path(path or os.environ.get("TRAINERBOT_CONFIG") or DEFAULT_CONFIG)
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text("utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    for section, values in (overrides or {}).items():
+        if isinstance(values, dict):
+            data.setdefault(section, {}).update(values)
+        else:
+            data[section] = values
+    if env_root := os.environ.get("TRAINERBOT_DATA_ROOT"):
+        data.setdefault("bot", {})["data_root"] = env_root
+    plugins = data.get("plugins", {})
+    if not isinstance(plugins, dict) or any(not isinstance(v, dict) for v in plugins.values()):
+        raise ConfigError(f"{path}: [plugins] must hold one table per plugin, e.g. [plugins.core]")
+    try:
+        config = Config.model_validate({**data, "path": path})
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(str(path), exc)) from None
+    if not config.bot.data_root.is_absolute():
+        base = path.parent if path.exists() else Path.cwd()
+        config.bot.data_root = (base / config.bot.data_root).resolve()
+    return config
+
+
+def validate_plugin_settings(config: Config, plugin: str, model: type[BaseModel] | None) -> BaseModel | None:
+    """Validate ``[plugins.NAME]`` against the plugin's model; raise ConfigError naming plugin and key."""
+    table = {k: v for k, v in config.plugin_table(plugin).items() if k not in RESERVED_PLUGIN_KEYS}
+    if model is None:
+        if table:
+            raise ConfigError(f"[plugins.{plugin}]: this plugin takes no settings, but plugins.toml sets "
+                              + ", ".join(f"`{k}`" for k in table))
+        return None
+    known = {name for name, field in model.model_fields.items()} | {
+        field.alias for field in model.model_fields.values() if field.alias}
+    unknown = sorted(set(table) - known)
+    if unknown and model.model_config.get("extra") != "allow":
+        raise ConfigError("\n".join(f"[plugins.{plugin}]: unknown key `{k}`" for k in unknown))
+    try:
+        return model.model_validate(table)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(f"[plugins.{plugin}]", exc)) from None

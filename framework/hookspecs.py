@@ -1,0 +1,134 @@
+"""The whole extension surface of trainerbot, one hook a paragraph.
+
+A plugin is a module (or object) with functions marked ``@hookimpl`` whose names match the
+specs below; it implements only the hooks it needs, taking only the arguments it needs.
+Built-in features in ``plugins/`` use exactly these hooks. Registration hooks hand the
+plugin a ``register`` callback (as llm does), so plugins never touch host registries, and the
+host knows which plugin registered what. Any hook may return an awaitable; the host awaits it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from pydantic import BaseModel
+
+    from framework.app import App
+    from framework.commands import Command, Context
+    from framework.storage import Migration
+
+PROJECT = "trainerbot"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def settings_model() -> type[BaseModel]:
+    """Return the pydantic model of this plugin's ``[plugins.NAME]`` table in plugins.toml.
+
+    Unknown keys and wrong types are start-up errors naming the plugin and the key. The validated
+    settings reach the plugin as ``app.settings(NAME)`` and ``ctx.settings``.
+    """
+
+
+@hookspec
+def register_commands(register: Callable[[Command], None]) -> None:
+    """Register commands (``framework.commands.Command`` or ``Group``).
+
+    Each is exposed once as a slash command and once as a prefix command, with the same
+    options, converters, checks and error messages.
+    """
+
+
+@hookspec
+def register_listeners(register: Callable[[type, Callable[..., Any]], None]) -> None:
+    """Register ``register(hikari_event_type, async_callback)`` gateway event listeners.
+
+    The host routes events to them, skipping plugins that are disabled in the event's guild.
+    The callback receives ``(event, app)``.
+    """
+
+
+@hookspec
+def register_migrations(register: Callable[[Migration], None]) -> None:
+    """Register ``framework.storage.Migration`` steps that create and evolve this plugin's tables.
+
+    Steps run once each, in order of their ``version``, inside a transaction, at start-up.
+    """
+
+
+@hookspec
+def register_model_providers(register: Callable[[str, Any], None]) -> None:
+    """Register model providers by name (``register("openai", provider)``).
+
+    ``[engines] provider`` in plugins.toml chooses the active one (see ``framework.engines``).
+    """
+
+
+@hookspec
+def register_speech_to_text(register: Callable[[str, Any], None]) -> None:
+    """Register speech-to-text engines by name; ``[engines] stt`` chooses one."""
+
+
+@hookspec
+def register_text_to_speech(register: Callable[[str, Any], None]) -> None:
+    """Register text-to-speech engines by name; ``[engines] tts`` chooses one."""
+
+
+@hookspec
+def register_voice_backends(register: Callable[[str, Any], None]) -> None:
+    """Register voice-channel backends by name; ``[engines] voice`` chooses one."""
+
+
+@hookspec
+def register_cli_commands(register: Callable[..., None]) -> None:
+    """Add ``trainerbot`` subcommands: ``register(name, help, configure, run)``.
+
+    ``configure(parser: argparse.ArgumentParser)`` adds arguments; ``run(args) -> int`` runs it.
+    """
+
+
+@hookspec
+def startup(app: App) -> None:
+    """Called once the bot is connected and storage is ready (e.g. resume background jobs)."""
+
+
+@hookspec
+def shutdown(app: App) -> None:
+    """Called before the bot disconnects; release engines, threads and files."""
+
+
+@hookspec
+def check(ctx: Context, command: Command) -> bool | None:
+    """Veto a command invocation: return ``False`` or raise ``CheckFailure(message)``.
+
+    Runs on both surfaces after the command's own checks; ``None`` means no opinion.
+    """
+
+
+@hookspec(firstresult=True)
+def handle_error(ctx: Context, error: BaseException) -> str | None:
+    """Turn an unexpected command error into a user-facing message; first non-None wins.
+
+    The host has already logged the error with its traceback; never put secrets in the message.
+    """
+
+
+@hookspec(firstresult=True)
+def answer_text(app: App, message: Any, text: str) -> Any:
+    """Answer a user's text as the bot's conversation would; first answer wins.
+
+    ``message`` is the hikari message the text came from (or was transcribed from). Used by
+    features that produce text from other media, such as voice messages, so they reach the chat
+    model without knowing which plugin provides it. Returns the answer text or ``None``.
+    """
+
+
+@hookspec
+def reply_sent(app: App, message: Any, text: str) -> None:
+    """Observe a conversational answer the bot just sent (e.g. to also speak it in voice)."""
+

@@ -1,0 +1,260 @@
+"""Plugin discovery and hook calls.
+
+Plugins come from three places, in this order: the built-in ``plugins`` package
+(:data:`plugins.BUILTIN_PLUGINS`), installed distributions that declare an entry point in the
+group ``trainerbot.plugins``, and ``*.py`` files in ``[bot] plugins_dir``. All are registered
+the same way. ``[plugins.NAME] enabled = false`` keeps one from loading;
+``TRAINERBOT_LOAD_PLUGINS=a,b`` loads only those (the way out of a broken install).
+
+A plugin that raises while loading or inside a hook is marked failed, unregistered, logged and
+listed by ``/plugins``; the bot keeps running. Hooks are called plugin by plugin so that every
+registration is attributed to its plugin and one plugin's failure cannot hide another's work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+from framework import hookspecs
+from framework.config import Config, ConfigError, validate_plugin_settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydantic import BaseModel
+
+    from framework.commands import Command, Context
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "trainerbot.plugins"
+LOAD_ENV = "TRAINERBOT_LOAD_PLUGINS"
+API_VERSION = "1.0"
+"""The version of the hook surface. A plugin may declare ``TRAINERBOT_API = ">=1.0,<2"``."""
+
+
+def host_version() -> str:
+    try:
+        return importlib.metadata.version("trainerbot")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
+
+
+class PluginLoadError(Exception):
+    """A plugin could not be loaded; the message is shown in the log and ``/plugins``."""
+
+
+@dataclasses.dataclass
+class PluginInfo:
+    name: str
+    source: str
+    version: str
+    status: str = "enabled"
+    """``enabled``, ``disabled`` (by plugins.toml or TRAINERBOT_LOAD_PLUGINS) or ``failed``."""
+    error: str | None = None
+    module: Any = None
+    hooks: list[str] = dataclasses.field(default_factory=list)
+    settings: BaseModel | None = None
+    disabled_guilds: set[int] = dataclasses.field(default_factory=set)
+    origin: str | None = None
+    """Module name or file the plugin was imported from (for reload)."""
+
+
+def check_compatibility(name: str, obj: Any) -> None:
+    spec = getattr(obj, "TRAINERBOT_API", None)
+    if spec is None:
+        return
+    try:
+        ok = Version(API_VERSION) in SpecifierSet(str(spec))
+    except InvalidSpecifier:
+        raise PluginLoadError(f"plugin {name!r} declares an invalid TRAINERBOT_API {spec!r}") from None
+    if not ok:
+        raise PluginLoadError(
+            f"plugin {name!r} requires trainerbot API {spec}, but this trainerbot (version {host_version()}) "
+            f"provides API {API_VERSION}")
+
+
+class PluginHost:
+    """Owns the pluggy manager and what is known about each plugin."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self.on_failure: list[Callable[[str], None]] = []
+
+    # ------------------------------------------------------------------ discovery
+    def load_all(self, extra: dict[str, Any] | None = None) -> None:
+        """Discover and register every plugin; ``extra`` maps names to objects (tests, embedding)."""
+        from plugins import BUILTIN_PLUGINS
+
+        version = host_version()
+        for module_name in BUILTIN_PLUGINS:
+            self.load(module_name.rsplit(".", 1)[-1], lambda m=module_name: importlib.import_module(m),
+                      source="built-in", version=version, origin=module_name)
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist
+            self.load(ep.name, ep.load, source=f"entry point ({dist.name if dist else '?'})",
+                      version=dist.version if dist else "?", origin=ep.module)
+        if self.config.bot.plugins_dir is not None:
+            for path in sorted(Path(self.config.bot.plugins_dir).glob("*.py")):
+                self.load(path.stem, lambda p=path: _import_file(p), source=f"directory ({path.parent})",
+                          version="local", origin=str(path))
+        for name, obj in (extra or {}).items():
+            self.load(name, lambda o=obj: o, source="registered", version="local")
+
+    def _wanted(self, name: str) -> tuple[bool, str | None]:
+        only = os.environ.get(LOAD_ENV)
+        if only is not None and name not in {n.strip() for n in only.split(",") if n.strip()}:
+            return False, f"not listed in {LOAD_ENV}"
+        if not self.config.plugin_enabled(name):
+            return False, "disabled in plugins.toml"
+        return True, None
+
+    def load(self, name: str, loader: Callable[[], Any], *, source: str, version: str, origin: str | None = None) -> PluginInfo:
+        if name in self.infos:
+            other = self.infos[name]
+            info = PluginInfo(name=f"{name}@{source}", source=source, version=version, status="failed",
+                              error=f"name {name!r} is already taken by the plugin from {other.source}")
+            self.infos[info.name] = info
+            log.error("plugin %s: %s", name, info.error)
+            return info
+        info = PluginInfo(name=name, source=source, version=version, origin=origin)
+        self.infos[name] = info
+        wanted, why = self._wanted(name)
+        if not wanted:
+            info.status, info.error = "disabled", why
+            log.info("plugin %s not loaded: %s", name, why)
+            return info
+        try:
+            obj = loader()
+            check_compatibility(name, obj)
+            self.pm.register(obj, name=name)
+            info.module = obj
+            info.hooks = sorted(h.name for h in self.pm.get_hookcallers(obj) or [])
+            info.settings = self._settings(name, obj)
+        except ConfigError:
+            self._forget(name)
+            raise
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the bot
+            self._mark_failed(info, exc, "loading")
+        else:
+            log.info("plugin %s %s loaded from %s", name, version, source)
+        return info
+
+    def _settings(self, name: str, obj: Any) -> BaseModel | None:
+        impls = [i for i in self.pm.hook.settings_model.get_hookimpls() if i.plugin_name == name]
+        model = impls[0].function() if impls else None
+        return validate_plugin_settings(self.config, name, model)
+
+    def _forget(self, name: str) -> None:
+        info = self.infos.get(name)
+        if info and info.module is not None and self.pm.is_registered(info.module):
+            self.pm.unregister(info.module)
+
+    def _mark_failed(self, info: PluginInfo, exc: BaseException, during: str) -> None:
+        info.status = "failed"
+        info.error = f"{during}: {type(exc).__name__}: {exc}"
+        log.error("plugin %s failed while %s and is disabled", info.name, during, exc_info=exc)
+        self._forget(info.name)
+        for callback in self.on_failure:
+            callback(info.name)
+
+    def fail(self, name: str, exc: BaseException, during: str) -> None:
+        """Disable a plugin after an error in one of its hooks."""
+        self._mark_failed(self.infos[name], exc, during)
+
+    # ------------------------------------------------------------------ state
+    def enabled(self) -> Iterator[PluginInfo]:
+        return (i for i in self.infos.values() if i.status == "enabled")
+
+    def enabled_in(self, name: str, guild_id: int | None) -> bool:
+        info = self.infos.get(name)
+        if info is None or info.status != "enabled":
+            return False
+        return guild_id is None or int(guild_id) not in info.disabled_guilds
+
+    def settings(self, name: str) -> BaseModel | None:
+        info = self.infos.get(name)
+        return info.settings if info else None
+
+    # ------------------------------------------------------------------ calling hooks
+    async def call_each(self, hook_name: str, *, guild_id: int | None = None,
+                        per_plugin: Callable[[str], dict[str, Any]] | None = None,
+                        **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call a hook plugin by plugin (pluggy's order), awaiting awaitables.
+
+        ``per_plugin(name)`` adds arguments bound to the plugin being called (e.g. a ``register``
+        that records which plugin registered what). A plugin that raises is disabled.
+        """
+        results: list[tuple[str, Any]] = []
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            name = impl.plugin_name
+            if not self.enabled_in(name, guild_id):
+                continue
+            arguments = {**kwargs, **(per_plugin(name) if per_plugin else {})}
+            try:
+                result = impl.function(*[arguments[a] for a in impl.argnames])
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception as exc:  # noqa: BLE001
+                from framework.commands import UserError
+
+                if isinstance(exc, UserError):
+                    raise
+                self.fail(name, exc, f"in hook {hook_name}")
+                continue
+            results.append((name, result))
+        return results
+
+    async def first_result(self, hook_name: str, **kwargs: Any) -> Any:
+        """A firstresult hook: the first plugin answer that is not None."""
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            if not self.enabled_in(impl.plugin_name, kwargs.get("guild_id")):
+                continue
+            try:
+                result = impl.function(*[kwargs[a] for a in impl.argnames])
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception as exc:  # noqa: BLE001
+                self.fail(impl.plugin_name, exc, f"in hook {hook_name}")
+                continue
+            if result is not None:
+                return result
+        return None
+
+    async def run_check_hooks(self, ctx: Context, cmd: Command) -> None:
+        from framework.commands import CheckFailure
+
+        for name, result in await self.call_each("check", guild_id=ctx.guild_id, ctx=ctx, command=cmd):
+            if result is False:
+                log.info("plugin %s refused %s for %s", name, cmd.qualified_name, ctx.author.id)
+                raise CheckFailure(f"You can't use `{cmd.qualified_name}` here.")
+
+
+def _import_file(path: Path) -> Any:
+    module_name = f"trainerbot_local_plugins.{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise PluginLoadError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module

@@ -1,0 +1,176 @@
+"""The prefix surface: ``!name args…`` messages parsed into the same raw option values a slash
+interaction carries, then run through the one pipeline in :mod:`framework.commands`.
+
+Arguments are positional (filling options in order) or ``key=value``; quotes group words;
+attachments on the message fill attachment options in order; surplus words go to the last
+string option, so ``!say hello there`` needs no quotes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import hikari
+
+from framework.commands import (
+    MISSING, BadArgument, Command, Context, File, Group, OptionType, Response, invoke, usage,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.app import App
+
+log = logging.getLogger(__name__)
+
+
+def tokenize(text: str) -> list[tuple[str, int]]:
+    """Split on whitespace, honouring "double" and 'single' quotes and backslash escapes.
+    Returns (token, start offset) pairs so the rest of the line can be taken verbatim."""
+    tokens: list[tuple[str, int]] = []
+    i, n = 0, len(text)
+    while i < n:
+        while i < n and text[i].isspace():
+            i += 1
+        if i >= n:
+            break
+        start = i
+        buf: list[str] = []
+        quote: str | None = None
+        while i < n and (quote or not text[i].isspace()):
+            ch = text[i]
+            if ch == "\\" and i + 1 < n and text[i + 1] in "\"'\\":
+                buf.append(text[i + 1])
+                i += 2
+                continue
+            if quote and ch == quote:
+                quote = None
+            elif not quote and ch in "\"'" and (not buf or buf[-1] == "="):
+                quote = ch
+            else:
+                buf.append(ch)
+            i += 1
+        if quote:
+            raise BadArgument(f"Unclosed {quote} quote in the arguments.")
+        tokens.append(("".join(buf), start))
+    return tokens
+
+
+def parse_arguments(cmd: Command, text: str, attachments: Sequence[hikari.Attachment], prefix: str) -> dict[str, Any]:
+    """Map a prefix command's argument text and the message's attachments to raw option values."""
+    raw: dict[str, Any] = {}
+    by_name = {o.name: o for o in cmd.options}
+    files = list(attachments)
+    for opt in cmd.options:
+        if opt.type is OptionType.ATTACHMENT and files:
+            raw[opt.name] = files.pop(0)
+    tokens = tokenize(text)
+    positional: list[tuple[str, int]] = []
+    for token, start in tokens:
+        key, sep, value = token.partition("=")
+        if sep and key in by_name:
+            if key in raw:
+                raise BadArgument(f"Option `{key}` was given twice.")
+            raw[key] = value
+        else:
+            positional.append((token, start))
+    free = [o for o in cmd.options if o.name not in raw and o.type is not OptionType.ATTACHMENT]
+    for index, (token, start) in enumerate(positional):
+        if not free:
+            raise BadArgument(f"Too many arguments. Usage: `{usage(cmd, prefix)}`")
+        opt = free.pop(0)
+        if not free and opt.type is OptionType.STRING and index < len(positional) - 1:
+            # The last free string option takes the rest of the line verbatim.
+            raw[opt.name] = text[start:].strip()
+            break
+        raw[opt.name] = token
+    return raw
+
+
+class PrefixContext(Context):
+    """A command invoked by a message; replies go to the same channel as replies to it."""
+
+    surface = "prefix"
+
+    def __init__(self, app: App, cmd: Command, message: hikari.Message) -> None:
+        super().__init__(app, cmd, author=message.author, member=message.member, guild_id=message.guild_id,
+                         channel_id=message.channel_id, message=message)
+
+    async def defer(self, *, ephemeral: bool = False) -> None:
+        await self.app.bot.rest.trigger_typing(self.channel_id)
+
+    async def _send(self, content: str | None, attachments: Sequence[File], embeds: Sequence[hikari.Embed],
+                    ephemeral: bool) -> Response:
+        assert self.message is not None
+        sent = await self.app.bot.rest.create_message(
+            self.channel_id, content if content is not None else hikari.UNDEFINED,
+            attachments=[f.to_resource() for f in attachments] or hikari.UNDEFINED,
+            embeds=list(embeds) or hikari.UNDEFINED,
+            reply=self.message if not self.responded else hikari.UNDEFINED,
+            user_mentions=False, role_mentions=False, mentions_everyone=False,
+        )
+
+        async def edit(content: str | None, attachments: Sequence[File] | None, embeds: Sequence[hikari.Embed] | None) -> None:
+            await self.app.bot.rest.edit_message(
+                self.channel_id, sent.id, content if content is not None else hikari.UNDEFINED,
+                attachments=[f.to_resource() for f in attachments] if attachments is not None else hikari.UNDEFINED,
+                embeds=list(embeds) if embeds is not None else hikari.UNDEFINED,
+            )
+
+        return Response(edit, sent.id)
+
+
+class PrefixRouter:
+    """Finds the command a message names and runs it through the shared pipeline."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    async def on_message(self, event: hikari.MessageCreateEvent) -> None:
+        message = event.message
+        prefix = self.app.config.bot.prefix
+        content = message.content
+        if not content or not content.startswith(prefix) or message.author.is_bot or message.webhook_id:
+            return
+        body = content[len(prefix):]
+        name, _, rest = body.partition(" ")
+        name = name.strip().lower()
+        if not name or not name[0].isalpha():
+            return
+        target = self.app.commands.lookup_prefix(name)
+        if target is None:
+            await self._unknown(message, name)
+            return
+        if not self.app.plugins.enabled_in(target.plugin, message.guild_id):
+            return
+        if isinstance(target, Group):
+            sub_name, _, rest = rest.strip().partition(" ")
+            sub = target.subcommands.get(sub_name.lower())
+            if sub is None:
+                names = ", ".join(f"`{s}`" for s in target.subcommands)
+                hint = f"Unknown subcommand `{sub_name}`. " if sub_name else ""
+                await _reply(self.app, message, f"{hint}`{prefix}{target.name}` takes one of: {names}.")
+                return
+            target = sub
+        ctx = PrefixContext(self.app, target, message)
+        try:
+            raw = parse_arguments(target, rest, message.attachments, prefix)
+        except BadArgument as exc:
+            await ctx.error(str(exc))
+            return
+        await invoke(ctx, target, raw)
+
+    async def _unknown(self, message: hikari.Message, name: str) -> None:
+        prefix = self.app.config.bot.prefix
+        close = difflib.get_close_matches(name, self.app.commands.prefix_names(), n=1)
+        hint = f" Did you mean `{prefix}{close[0]}`?" if close else ""
+        await _reply(self.app, message, f"Unknown command `{prefix}{name}`.{hint} Type `{prefix}help` for the list.")
+
+
+async def _reply(app: App, message: hikari.Message, text: str) -> None:
+    await app.bot.rest.create_message(message.channel_id, text, reply=message, user_mentions=False,
+                                      role_mentions=False, mentions_everyone=False)
+
+
+__all__ = ["tokenize", "parse_arguments", "PrefixContext", "PrefixRouter", "MISSING"]

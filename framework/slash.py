@@ -1,0 +1,172 @@
+"""The slash surface: each :class:`~framework.commands.Command` becomes a lightbulb 3 command
+class whose options mirror the declaration; its invoke hands the raw values to the shared
+pipeline. Long callbacks are deferred automatically so Discord's 3-second window is never missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import types
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import hikari
+import lightbulb
+from lightbulb.internal import constants as lb_constants
+
+from framework.commands import MISSING, Command, Context, File, Group, Option, OptionType, Response, invoke
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.app import App
+
+log = logging.getLogger(__name__)
+
+AUTO_DEFER_AFTER = 2.0
+"""Seconds after which a callback that has not answered yet is deferred for it."""
+
+_INITIAL = lb_constants.INITIAL_RESPONSE_IDENTIFIER
+
+_LB_OPTION = {
+    OptionType.STRING: lightbulb.string,
+    OptionType.INTEGER: lightbulb.integer,
+    OptionType.NUMBER: lightbulb.number,
+    OptionType.BOOLEAN: lightbulb.boolean,
+    OptionType.USER: lightbulb.user,
+    OptionType.CHANNEL: lightbulb.channel,
+    OptionType.ROLE: lightbulb.role,
+    OptionType.ATTACHMENT: lightbulb.attachment,
+}
+
+
+class SlashContext(Context):
+    """A command invoked by an interaction. Errors and ``ephemeral=True`` answers are ephemeral."""
+
+    surface = "slash"
+
+    def __init__(self, app: App, cmd: Command, lb_ctx: lightbulb.Context) -> None:
+        interaction = lb_ctx.interaction
+        super().__init__(app, cmd, author=interaction.user, member=interaction.member,
+                         guild_id=interaction.guild_id, channel_id=interaction.channel_id)
+        self.lb = lb_ctx
+        self.interaction = interaction
+        self._lock = asyncio.Lock()
+        self._deferred: bool | None = None  # None: not deferred; else: deferred ephemerally?
+
+    async def defer(self, *, ephemeral: bool = False) -> None:
+        async with self._lock:
+            if self.lb.initial_response_sent.is_set():
+                return
+            await self.lb.defer(ephemeral=ephemeral)
+            self._deferred = ephemeral
+
+    async def _send(self, content: str | None, attachments: Sequence[File], embeds: Sequence[hikari.Embed],
+                    ephemeral: bool) -> Response:
+        kwargs: dict[str, Any] = {
+            "attachments": [f.to_resource() for f in attachments] or hikari.UNDEFINED,
+            "embeds": list(embeds) or hikari.UNDEFINED,
+            "user_mentions": False, "role_mentions": False, "mentions_everyone": False,
+        }
+        text = content if content is not None else hikari.UNDEFINED
+        async with self._lock:
+            if self._deferred is not None and not self.responded and self._deferred == ephemeral:
+                # Deferred: the answer replaces the "thinking…" placeholder.
+                await self.lb.edit_response(_INITIAL, text, **kwargs)
+                response_id: hikari.Snowflakeish = _INITIAL
+            else:
+                if self._deferred is not None and not self.responded:
+                    # Deferred publicly but this answer is private (an error): drop the placeholder.
+                    await self.lb.delete_response(_INITIAL)
+                response_id = await self.lb.respond(text, ephemeral=ephemeral, **kwargs)
+
+        async def edit(content: str | None, attachments: Sequence[File] | None, embeds: Sequence[hikari.Embed] | None) -> None:
+            await self.lb.edit_response(
+                response_id, content if content is not None else hikari.UNDEFINED,
+                attachments=[f.to_resource() for f in attachments] if attachments is not None else hikari.UNDEFINED,
+                embeds=list(embeds) if embeds is not None else hikari.UNDEFINED,
+            )
+
+        return Response(edit, None if response_id == _INITIAL else hikari.Snowflake(response_id))
+
+
+def _lb_option(opt: Option) -> Any:
+    kwargs: dict[str, Any] = {}
+    if not opt.required:
+        kwargs["default"] = None
+    if opt.choices is not None and opt.type in (OptionType.STRING, OptionType.INTEGER, OptionType.NUMBER):
+        kwargs["choices"] = [lightbulb.Choice(str(c), c) for c in opt.choices]
+    if opt.type in (OptionType.INTEGER, OptionType.NUMBER):
+        if opt.min_value is not None:
+            kwargs["min_value"] = opt.min_value
+        if opt.max_value is not None:
+            kwargs["max_value"] = opt.max_value
+    if opt.type is OptionType.STRING:
+        if opt.min_length is not None:
+            kwargs["min_length"] = opt.min_length
+        if opt.max_length is not None:
+            kwargs["max_length"] = opt.max_length
+        if opt.autocomplete is not None and opt.choices is None:
+            kwargs["autocomplete"] = _autocomplete(opt)
+    return _LB_OPTION[opt.type](opt.name, opt.description, **kwargs)
+
+
+def _autocomplete(opt: Option) -> Any:
+    async def provide(actx: lightbulb.AutocompleteContext[str]) -> None:
+        partial = str(actx.focused.value or "")
+        assert opt.autocomplete is not None
+        try:
+            choices = list(await opt.autocomplete(None, partial))[:25]
+        except Exception:  # noqa: BLE001 - a broken autocomplete must not break the command
+            log.exception("autocomplete for option %s failed", opt.name)
+            choices = []
+        await actx.respond([c[:100] for c in choices])
+
+    return provide
+
+
+def build_slash_command(app: App, cmd: Command) -> type[lightbulb.SlashCommand]:
+    """A lightbulb SlashCommand class for one declared command."""
+    attrs: dict[str, Any] = {opt.name: _lb_option(opt) for opt in cmd.options}
+
+    async def run(self: lightbulb.SlashCommand, lb_ctx: lightbulb.Context) -> None:
+        await dispatch_slash(app, cmd, lb_ctx, {opt.name: getattr(self, opt.name) for opt in cmd.options})
+
+    attrs["invoke"] = lightbulb.invoke(run)
+    meta = {"name": cmd.name, "description": cmd.description}
+    return types.new_class(f"Slash_{cmd.qualified_name.replace(' ', '_')}", (lightbulb.SlashCommand,), meta,
+                           lambda ns: ns.update(attrs))
+
+
+def build_slash(app: App, target: Command | Group) -> Any:
+    """The lightbulb object (command class or Group) to register for a command or group."""
+    if isinstance(target, Command):
+        return build_slash_command(app, target)
+    grp = lightbulb.Group(target.name, target.description)
+    for sub in target.subcommands.values():
+        grp.register(build_slash_command(app, sub))
+    return grp
+
+
+async def dispatch_slash(app: App, cmd: Command, lb_ctx: lightbulb.Context, values: dict[str, Any]) -> None:
+    ctx = SlashContext(app, cmd, lb_ctx)
+    if not app.plugins.enabled_in(cmd.plugin, ctx.guild_id):
+        await ctx.error(f"`/{cmd.qualified_name}` is disabled in this server.")
+        return
+    raw = {name: (MISSING if value is None else value) for name, value in values.items()}
+    timer = asyncio.get_running_loop().call_later(
+        AUTO_DEFER_AFTER, lambda: asyncio.ensure_future(_auto_defer(ctx)))
+    try:
+        await invoke(ctx, cmd, raw)
+    finally:
+        timer.cancel()
+    if not ctx.responded:
+        await ctx.respond("Done.", ephemeral=True)
+
+
+async def _auto_defer(ctx: SlashContext) -> None:
+    if ctx.responded:
+        return
+    try:
+        await ctx.defer()
+    except hikari.HikariError:
+        log.warning("auto-defer of /%s failed", ctx.command.qualified_name, exc_info=True)

@@ -1,0 +1,98 @@
+"""The database: SQLite (WAL) under the data root by default, any SQLAlchemy async URL otherwise.
+
+SQLAlchemy 2 Core with aiosqlite: queries run in aiosqlite's thread, never on the event loop.
+Plugins own their tables: they declare ``sqlalchemy.Table`` objects on their own ``MetaData``
+and register :class:`Migration` steps through the ``register_migrations`` hook. Each step runs
+once, in version order, inside a transaction, and is recorded in ``schema_migrations``.
+The same code speaks PostgreSQL given ``[bot] database_url = "postgresql+asyncpg://…"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+
+metadata = sa.MetaData()
+schema_migrations = sa.Table(
+    "schema_migrations", metadata,
+    sa.Column("plugin", sa.String(100), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), server_default=sa.func.current_timestamp()),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Migration:
+    """One schema step of a plugin: ``up(connection)`` runs synchronously inside a transaction.
+
+    The simplest first step creates the plugin's tables: ``Migration(1, "create", my_metadata.create_all)``.
+    """
+
+    version: int
+    name: str
+    up: Callable[[Connection], Any]
+    plugin: str = ""
+
+
+def default_url(data_root: Path) -> str:
+    return f"sqlite+aiosqlite:///{data_root / 'trainerbot.sqlite3'}"
+
+
+class Storage:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A connection inside a transaction, committed on success, rolled back on error."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def migrate(self, migrations: list[Migration]) -> list[Migration]:
+        """Apply the steps not yet applied; returns those applied now."""
+        async with self.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            rows = await conn.execute(sa.select(schema_migrations.c.plugin, schema_migrations.c.version))
+            done = {(r.plugin, r.version) for r in rows}
+        applied = []
+        for step in sorted(migrations, key=lambda m: (m.plugin, m.version)):
+            if (step.plugin, step.version) in done:
+                continue
+            async with self.begin() as conn:
+                await conn.run_sync(step.up)
+                await conn.execute(schema_migrations.insert().values(plugin=step.plugin, version=step.version,
+                                                                     name=step.name))
+            log.info("migration %s %d (%s) applied", step.plugin, step.version, step.name)
+            applied.append(step)
+        return applied
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

@@ -1,0 +1,6 @@
+"""Built-in plugins. Each is a module registered exactly like a third-party plugin (through the
+hooks in ``framework.hookspecs``); this list is what the host loads before entry points."""
+
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "plugins.core",
+)

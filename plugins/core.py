@@ -1,0 +1,119 @@
+"""Core commands: hi, help, ping, instruction, plugins."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from framework import hookimpl
+from framework.commands import MISSING, Command, Context, Group, UserError, command, string, usage
+from framework.dataroot import PathRefused
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    greeting: str = Field("Hello, {name}! I'm trainerbot. Type `{help}` to see what I can do.", max_length=500)
+    instruction_file: str = "instruction.md"
+    """Default file under the data root's ``instructions`` area shown by ``instruction``."""
+
+
+@hookimpl
+def settings_model() -> type[BaseModel]:
+    return Settings
+
+
+@command("hi", "Say hello to the bot", options=[string("name", "Who to greet (default: you)", default=None,
+                                                       max_length=100)])
+async def hi(ctx: Context, name: str | None) -> None:
+    who = name or getattr(ctx.member, "display_name", None) or ctx.author.username
+    await ctx.respond(ctx.settings.greeting.format(name=who, help=ctx.mention_command("help")))
+
+
+@command("ping", "Show the bot's gateway latency")
+async def ping(ctx: Context) -> None:
+    latency = ctx.app.bot.heartbeat_latency
+    shown = "not measured yet" if latency != latency or latency <= 0 else f"{latency * 1000:.0f} ms"
+    await ctx.respond(f"Pong! Gateway latency: {shown}.")
+
+
+def _describe(target: Command | Group, ctx: Context) -> list[str]:
+    if isinstance(target, Group):
+        return [f"`{ctx.mention_command(f'{target.name} {s.name}')}` — {s.description}" for s in target.subcommands.values()]
+    return [f"`{ctx.mention_command(target.name)}` — {target.description}"]
+
+
+@command("help", "List commands, or explain one", options=[string("command", "A command name", default=None)])
+async def help_(ctx: Context, command: str | None) -> None:
+    app = ctx.app
+    if command:
+        name, _, sub = command.strip().lstrip("/").lstrip(ctx.prefix).partition(" ")
+        target = app.commands.lookup_prefix(name.lower())
+        if target is None or not app.plugins.enabled_in(target.plugin, ctx.guild_id):
+            raise UserError(f"No command `{name}`. Use `{ctx.mention_command('help')}` for the list.")
+        if isinstance(target, Group) and sub.strip() in target.subcommands:
+            target = target.subcommands[sub.strip()]
+        lines = [f"**{ctx.mention_command(target.qualified_name)}** — {target.description}"]
+        if isinstance(target, Command):
+            lines.append(f"Usage: `{usage(target, ctx.prefix)}`")
+            for opt in target.options:
+                default = "" if opt.default in (MISSING, None) else f" (default: {opt.default})"
+                need = "required" if opt.required else "optional"
+                lines.append(f"• `{opt.name}` ({opt.type.value}, {need}) — {opt.description}{default}")
+            perm = target.permission or (target.parent.permission if target.parent else None)
+            if perm:
+                lines.append(f"Restricted: permission group `{perm}`.")
+        else:
+            lines += _describe(target, ctx)
+        await ctx.respond("\n".join(lines), ephemeral=True)
+        return
+    sections: dict[str, list[str]] = {}
+    for target in app.commands.all():
+        if app.plugins.enabled_in(target.plugin, ctx.guild_id):
+            sections.setdefault(target.plugin, []).extend(_describe(target, ctx))
+    body = [f"**{plugin}**\n" + "\n".join(lines) for plugin, lines in sections.items()]
+    other = "/" if ctx.surface == "prefix" else ctx.prefix
+    footer = (f"Commands work as slash commands and with the `{ctx.prefix}` prefix (e.g. `{other}hi`). "
+              f"`{ctx.mention_command('help')} <command>` explains one.")
+    await ctx.respond("\n\n".join([*body, footer]), ephemeral=True)
+
+
+@command("instruction", "Show the instructions for this bot",
+         options=[string("name", "Instruction file under data/instructions", default=None)])
+async def instruction(ctx: Context, name: str | None) -> None:
+    wanted = name or ctx.settings.instruction_file
+    try:
+        path = ctx.app.data_root.resolve(wanted, base="instructions", kind="file")
+    except PathRefused as exc:
+        if "does not exist" in str(exc):
+            where = f"{ctx.app.data_root.display(ctx.app.data_root.area('instructions'))}/{wanted}"
+            raise UserError(f"No instruction file `{wanted}` yet. An admin can create `{where}` "
+                            "in the bot's data folder (Markdown).") from None
+        raise
+    text = await ctx.run_blocking(path.read_text, "utf-8", "replace")
+    if not text.strip():
+        raise UserError(f"The instruction file `{wanted}` is empty.")
+    await ctx.respond(text)
+
+
+@command("plugins", "List plugins: enabled, disabled and failed")
+async def plugins_(ctx: Context) -> None:
+    lines = []
+    for info in ctx.app.plugins.infos.values():
+        mark = {"enabled": "✅", "disabled": "⏸️", "failed": "❌"}.get(info.status, "?")
+        if info.status == "enabled" and ctx.guild_id is not None and int(ctx.guild_id) in info.disabled_guilds:
+            mark, status = "⏸️", "disabled in this server"
+        else:
+            status = info.status
+        line = f"{mark} **{info.name}** {info.version} — {status} · {info.source}"
+        hooks = [h for h in info.hooks if h != "settings_model"]
+        if hooks:
+            line += f"\n  hooks: {', '.join(hooks)}"
+        if info.error and info.status != "enabled":
+            line += f"\n  reason: {info.error}"
+        lines.append(line)
+    await ctx.respond("\n".join(lines) or "No plugins.", ephemeral=True)
+
+
+@hookimpl
+def register_commands(register) -> None:  # type: ignore[no-untyped-def]
+    for cmd in (hi, ping, help_, instruction, plugins_):
+        register(cmd)
