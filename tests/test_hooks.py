@@ -1,0 +1,195 @@
+"""One test per hook in framework/hookspecs.py, each through a throwaway plugin on the real bot."""
+
+from __future__ import annotations
+
+import types
+
+import hikari
+import pytest
+import sqlalchemy as sa
+from pydantic import BaseModel
+
+from framework import hookimpl
+from framework.cli import main as cli_main
+from framework.commands import CheckFailure, Context, command
+from framework.engines import EngineUnavailable
+from framework.storage import Migration
+
+pytestmark = pytest.mark.asyncio
+
+
+def plugin(**hooks) -> types.SimpleNamespace:  # noqa: ANN003
+    return types.SimpleNamespace(**{name: hookimpl(fn) for name, fn in hooks.items()})
+
+
+async def test_hook_settings_model(tb_factory) -> None:
+    class Settings(BaseModel):
+        motto: str = "default"
+
+    @command("motto", "Show the motto")
+    async def motto(ctx: Context) -> None:
+        await ctx.respond(ctx.settings.motto)
+
+    p = plugin(settings_model=lambda: Settings, register_commands=lambda register: register(motto))
+    tb = await tb_factory(extra_plugins={"mottos": p}, plugins_toml='[plugins.mottos]\nmotto = "carpe diem"\n')
+    assert (await tb.say("!motto")).content == "carpe diem"
+
+
+async def test_hook_register_commands(tb_factory) -> None:
+    @command("twice", "Say it twice", aliases=("2x",))
+    async def twice(ctx: Context) -> None:
+        await ctx.respond("twice")
+        await ctx.respond("twice again")
+
+    tb = await tb_factory(extra_plugins={"t": plugin(register_commands=lambda register: register(twice))})
+    first = await tb.send("!2x")
+    assert (await tb.reply_to(first)).content == "twice"
+    assert (await tb.reply_to(first, skip=1)).content == "twice again"
+    assert tb.app.commands.targets["twice"].plugin == "t"
+
+
+async def test_hook_register_listeners(tb_factory) -> None:
+    async def heard(event: hikari.GuildMessageCreateEvent, app) -> None:  # noqa: ANN001
+        if event.content == "marco" and not event.is_bot:
+            await app.bot.rest.create_message(event.channel_id, "polo")
+
+    p = plugin(register_listeners=lambda register: register(hikari.GuildMessageCreateEvent, heard))
+    tb = await tb_factory(extra_plugins={"marco": p})
+    assert (await tb.say("marco")).content == "polo"
+
+
+async def test_hook_register_migrations(tb_factory, tmp_path) -> None:
+    meta = sa.MetaData()
+    notes = sa.Table("notes_test", meta, sa.Column("id", sa.Integer, primary_key=True), sa.Column("text", sa.Text))
+    runs: list[int] = []
+
+    def add_column(conn) -> None:  # noqa: ANN001
+        runs.append(2)
+        conn.execute(sa.text("ALTER TABLE notes_test ADD COLUMN author TEXT"))
+
+    def create(conn) -> None:  # noqa: ANN001
+        runs.append(1)
+        meta.create_all(conn)
+
+    def register(reg) -> None:  # noqa: ANN001
+        reg(Migration(2, "author column", add_column))
+        reg(Migration(1, "create notes", create))
+
+    tb = await tb_factory(extra_plugins={"notes": plugin(register_migrations=register)})
+    async with tb.app.storage.begin() as conn:
+        await conn.execute(sa.text("INSERT INTO notes_test (text, author) VALUES ('a', 'b')"))
+        mode = (await conn.execute(sa.text("PRAGMA journal_mode"))).scalar()
+    assert mode == "wal"
+    assert runs == [1, 2]
+    await tb.app.close()
+    tb2 = await tb_factory(extra_plugins={"notes": plugin(register_migrations=register)})
+    assert runs == [1, 2], "applied migrations never run again"
+    async with tb2.app.storage.connect() as conn:
+        assert (await conn.execute(sa.select(notes.c.text))).scalar() == "a"
+    assert (tb2.data_root / "trainerbot.sqlite3").exists()
+
+
+async def _engine_hook(tb_factory, hook: str, setting: str, attr: str) -> None:
+    engine = object()
+    p = plugin(**{hook: lambda register: register("fake", engine)})
+    tb = await tb_factory(extra_plugins={"fakes": p}, config_overrides={"engines": {setting: "fake"}})
+    registry = getattr(tb.app.engines, attr)
+    assert registry.active() is engine
+    assert registry.owner("fake") == "fakes"
+    registry.selected = "missing"
+    with pytest.raises(EngineUnavailable, match=rf"`\[engines\] {setting}`"):
+        registry.active()
+
+
+async def test_hook_register_model_providers(tb_factory) -> None:
+    await _engine_hook(tb_factory, "register_model_providers", "provider", "providers")
+
+
+async def test_hook_register_speech_to_text(tb_factory) -> None:
+    await _engine_hook(tb_factory, "register_speech_to_text", "stt", "stt")
+
+
+async def test_hook_register_text_to_speech(tb_factory) -> None:
+    await _engine_hook(tb_factory, "register_text_to_speech", "tts", "tts")
+
+
+async def test_hook_register_voice_backends(tb_factory) -> None:
+    await _engine_hook(tb_factory, "register_voice_backends", "voice", "voice")
+
+
+def test_hook_register_cli_commands(tmp_path, capsys) -> None:
+    folder = tmp_path / "local"
+    folder.mkdir()
+    (folder / "greeter.py").write_text(
+        "from framework import hookimpl\n"
+        "def configure(parser):\n    parser.add_argument('name')\n"
+        "def run(args):\n    print(f'hello {args.name}')\n    return 3\n"
+        "@hookimpl\ndef register_cli_commands(register):\n    register('greet', 'Greet', configure, run)\n",
+        "utf-8")
+    config = tmp_path / "plugins.toml"
+    config.write_text(f"[bot]\nplugins_dir = '{folder}'\ndata_root = '{tmp_path / 'data'}'\n", "utf-8")
+    assert cli_main(["--config", str(config), "greet", "world"]) == 3
+    assert "hello world" in capsys.readouterr().out
+
+
+async def test_hook_startup(tb_factory) -> None:
+    seen: list[object] = []
+
+    async def startup(app) -> None:  # noqa: ANN001
+        seen.append(app.bot.get_me())
+
+    tb = await tb_factory(extra_plugins={"s": plugin(startup=startup)})
+    assert seen and seen[0] is not None and seen[0].id == tb.emu.bot_user.id
+
+
+async def test_hook_shutdown(tb_factory) -> None:
+    seen: list[str] = []
+    tb = await tb_factory(extra_plugins={"s": plugin(shutdown=lambda app: seen.append("bye"))})
+    await tb.app.close()
+    assert seen == ["bye"]
+
+
+async def test_hook_check(tb_factory) -> None:
+    def check(ctx: Context, command) -> bool | None:  # noqa: ANN001
+        if command.name == "ping":
+            return False
+        if command.name == "hi" and ctx.surface == "slash":
+            raise CheckFailure("No greetings by slash today.")
+        return None
+
+    tb = await tb_factory(extra_plugins={"gate": plugin(check=check)})
+    assert (await tb.say("!ping")).content == "You can't use `ping` here."
+    resp = await tb.slash("ping")
+    assert (resp.content, resp.ephemeral) == ("You can't use `ping` here.", True)
+    assert (await tb.slash("hi")).content == "No greetings by slash today."
+    assert (await tb.say("!hi")).content.startswith("Hello")
+
+
+async def test_hook_handle_error(tb_factory) -> None:
+    @command("boom", "Fail")
+    async def boom(ctx: Context) -> None:
+        raise RuntimeError(f"internal detail {tb.app.token}")
+
+    tb = await tb_factory(extra_plugins={"b": plugin(register_commands=lambda register: register(boom))})
+    generic = await tb.say("!boom")
+    assert generic.content == "Sorry, `boom` failed unexpectedly. The error was logged."
+    tb2 = await tb_factory(extra_plugins={
+        "b": plugin(register_commands=lambda register: register(boom)),
+        "h": plugin(handle_error=lambda ctx, error: f"Handled: {type(error).__name__}"),
+    })
+    resp = await tb2.slash("boom")
+    assert (resp.content, resp.ephemeral) == ("Handled: RuntimeError", True)
+    assert all(tb.app.token not in m.content for m in tb.emu.sent_messages() if m.content)
+
+
+async def test_hook_answer_text(tb_factory) -> None:
+    p = plugin(answer_text=lambda app, message, text: f"you said {text}")
+    tb = await tb_factory(extra_plugins={"a": p, "b": plugin(answer_text=lambda app, message, text: None)})
+    assert await tb.app.plugins.first_result("answer_text", app=tb.app, message=None, text="hi") == "you said hi"
+
+
+async def test_hook_reply_sent(tb_factory) -> None:
+    seen: list[str] = []
+    tb = await tb_factory(extra_plugins={"r": plugin(reply_sent=lambda app, message, text: seen.append(text))})
+    await tb.app.plugins.call_each("reply_sent", app=tb.app, message=None, text="hello")
+    assert seen == ["hello"]
