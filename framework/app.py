@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import functools
 import logging
 import signal
@@ -18,16 +19,18 @@ from typing import Any
 
 import hikari
 import lightbulb
+import sqlalchemy as sa
 
-from framework.commands import Command, Group
-from framework.config import Config
+from framework.commands import Command, Group, UserError
+from framework.config import Config, write_plugin_enabled
 from framework.dataroot import DataRoot
 from framework.engines import Engines
 from framework.permissions import Permissions
-from framework.plugins import PluginHost
+from framework.logs import redact
+from framework.plugins import PluginHost, PluginInfo, check_compatibility
 from framework.prefix import PrefixRouter
 from framework.slash import build_slash
-from framework.storage import Migration, Storage, default_url
+from framework.storage import Migration, Storage, default_url, plugin_guild_state
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,16 @@ INTENTS = (
 """What the built-in plugins need: guilds, messages and their content, voice states, reactions."""
 
 Listener = Callable[[Any, "App"], Awaitable[None]]
+
+
+@dataclasses.dataclass
+class Contributions:
+    """What plugins registered through the registration hooks, before it is applied."""
+
+    commands: list[tuple[str, Command | Group]] = dataclasses.field(default_factory=list)
+    listeners: list[tuple[str, type, Listener]] = dataclasses.field(default_factory=list)
+    engines: list[tuple[str, str, str, Any]] = dataclasses.field(default_factory=list)
+    migrations: list[Migration] = dataclasses.field(default_factory=list)
 
 
 class CommandRegistry:
@@ -109,6 +122,7 @@ class App:
         self.prefix = PrefixRouter(self)
         self.plugins.on_failure.append(self._drop_plugin)
         self._subscribed: set[type] = set()
+        self._slash: dict[str, list[Any]] = {}
         self._stopped = asyncio.Event()
 
     # ------------------------------------------------------------------ services for plugins
@@ -125,15 +139,14 @@ class App:
     async def start(self) -> None:
         """Load plugins, migrate storage, register commands, connect. Returns once connected."""
         self.plugins.load_all(self._extra_plugins)
-        await self._collect()
-        migrations: list[Migration] = []
-
-        def register_migration(plugin: str, step: Migration) -> None:
-            migrations.append(Migration(step.version, step.name, step.up, plugin))
-
-        await self.plugins.call_each("register_migrations",
-                                     per_plugin=lambda p: {"register": functools.partial(register_migration, p)})
-        await self.storage.migrate(migrations)
+        contributions = await self._contributions()
+        await self.storage.migrate(contributions.migrations)
+        await self._load_guild_state()
+        self._apply(contributions)
+        self.engines.stt.selected = self.config.engines.stt
+        self.engines.tts.selected = self.config.engines.tts
+        self.engines.providers.selected = self.config.provider
+        self.engines.voice.selected = self.config.engines.voice
         self.bot.subscribe(hikari.StartingEvent, self.client.start)
         self.bot.subscribe(hikari.StoppingEvent, self.client.stop)
         self.bot.subscribe(hikari.MessageCreateEvent, self.prefix.on_message)
@@ -142,36 +155,157 @@ class App:
         await self.permissions.load_owners(self.bot.rest)
         await self.plugins.call_each("startup", app=self)
 
-    async def _collect(self) -> None:
-        def register_command(plugin: str, target: Command | Group) -> None:
-            self.commands.add(plugin, target)
+    async def _contributions(self, only: set[str] | None = None, strict: bool = False,
+                             rename: dict[str, str] | None = None) -> Contributions:
+        """Call the registration hooks (of ``only`` those plugins) and collect what they register."""
+        found = Contributions()
+        rename = rename or {}
 
-        def register_listener(plugin: str, event_type: type, callback: Listener) -> None:
-            self.listeners[event_type].append((plugin, callback))
+        def bound(plugin: str, kind: str) -> dict[str, Any]:
+            owner = rename.get(plugin, plugin)
+            if kind == "command":
+                return {"register": lambda target: found.commands.append((owner, target))}
+            if kind == "listener":
+                return {"register": lambda event_type, cb: found.listeners.append((owner, event_type, cb))}
+            if kind == "migration":
+                return {"register": lambda step: found.migrations.append(
+                    Migration(step.version, step.name, step.up, owner))}
+            return {"register": lambda name, engine: found.engines.append((kind, owner, name, engine))}
+
+        await self.plugins.call_each("register_commands", only=only, strict=strict,
+                                     per_plugin=lambda p: bound(p, "command"))
+        await self.plugins.call_each("register_listeners", only=only, strict=strict,
+                                     per_plugin=lambda p: bound(p, "listener"))
+        await self.plugins.call_each("register_migrations", only=only, strict=strict,
+                                     per_plugin=lambda p: bound(p, "migration"))
+        for hook_name in self.engines.by_hook():
+            await self.plugins.call_each(hook_name, only=only, strict=strict,
+                                         per_plugin=lambda p, h=hook_name: bound(p, h))
+        # Reject clashes before anything is applied, so a bad plugin cannot half-register.
+        names = {n for n, t in self.commands.targets.items() if t.plugin not in {o for o, _ in found.commands}}
+        kept: list[tuple[str, Command | Group]] = []
+        for owner, target in found.commands:
+            if target.name in names:
+                other = self.commands.targets[target.name].plugin if target.name in self.commands.targets else "?"
+                error = ValueError(f"command {target.name!r} is already registered by plugin {other!r}")
+                if strict:
+                    raise error
+                self.plugins.fail(owner, error, "registering commands")
+                continue
+            names.add(target.name)
+            kept.append((owner, target))
+        failed = {i.name for i in self.plugins.infos.values() if i.status == "failed"}
+        found.commands = [(o, t) for o, t in kept if o not in failed]
+        found.listeners = [x for x in found.listeners if x[0] not in failed]
+        found.engines = [x for x in found.engines if x[1] not in failed]
+        found.migrations = [m for m in found.migrations if m.plugin not in failed]
+        return found
+
+    def _apply(self, found: Contributions) -> None:
+        for owner, target in found.commands:
+            self.commands.add(owner, target)
+            slash = build_slash(self, target)
+            self._slash.setdefault(owner, []).append(slash)
+            self.client.register(slash)
+        for owner, event_type, callback in found.listeners:
+            self.listeners[event_type].append((owner, callback))
             if event_type not in self._subscribed:
                 self._subscribed.add(event_type)
                 self.bot.subscribe(event_type, functools.partial(self._route, event_type))
-
-        await self.plugins.call_each("register_commands",
-                                     per_plugin=lambda p: {"register": functools.partial(register_command, p)})
-        await self.plugins.call_each("register_listeners",
-                                     per_plugin=lambda p: {"register": functools.partial(register_listener, p)})
-        for hook_name, registry in self.engines.by_hook().items():
-            await self.plugins.call_each(hook_name, per_plugin=lambda p, r=registry: {
-                "register": functools.partial(r.register, p)})
-        self.engines.stt.selected = self.config.engines.stt
-        self.engines.tts.selected = self.config.engines.tts
-        self.engines.providers.selected = self.config.provider
-        self.engines.voice.selected = self.config.engines.voice
-        for target in self.commands.all():
-            self.client.register(build_slash(self, target))
+        registries = self.engines.by_hook()
+        for hook_name, owner, name, engine in found.engines:
+            registries[hook_name].register(owner, name, engine)
 
     def _drop_plugin(self, plugin: str) -> None:
-        """Forget what a failed plugin registered (its slash commands answer 'disabled')."""
+        """Forget everything a plugin registered (it failed, was disabled, or is being reloaded)."""
         self.commands.drop_plugin(plugin)
         self.engines.drop_plugin(plugin)
         for event_type, entries in self.listeners.items():
             self.listeners[event_type] = [(p, cb) for p, cb in entries if p != plugin]
+        for slash in self._slash.pop(plugin, []):
+            self.client.unregister(slash)
+
+    # ------------------------------------------------------------------ plugins at run time
+    async def _load_guild_state(self) -> None:
+        async with self.storage.connect() as conn:
+            rows = (await conn.execute(sa.select(plugin_guild_state))).all()
+        for row in rows:
+            info = self.plugins.infos.get(row.plugin)
+            if info is not None and not row.enabled:
+                info.disabled_guilds.add(int(row.guild_id))
+
+    async def set_guild_enabled(self, plugin: str, guild_id: int, enabled: bool) -> None:
+        """Switch a plugin's commands and listeners on or off in one guild (persisted)."""
+        info = self._known(plugin)
+        async with self.storage.begin() as conn:
+            await conn.execute(plugin_guild_state.delete().where(
+                (plugin_guild_state.c.plugin == plugin) & (plugin_guild_state.c.guild_id == int(guild_id))))
+            if not enabled:
+                await conn.execute(plugin_guild_state.insert().values(plugin=plugin, guild_id=int(guild_id),
+                                                                      enabled=False))
+        (info.disabled_guilds.discard if enabled else info.disabled_guilds.add)(int(guild_id))
+
+    async def set_enabled(self, plugin: str, enabled: bool) -> None:
+        """Enable or disable a plugin everywhere, now and in plugins.toml."""
+        info = self._known(plugin)
+        if enabled and info.status != "enabled":
+            if info.loader is None:
+                raise UserError(f"Plugin `{plugin}` cannot be loaded here.")
+            self.plugins.activate(info)
+            if info.status != "enabled":
+                raise UserError(f"Plugin `{plugin}` failed to load: {redact(info.error or '')}")
+            found = await self._contributions(only={plugin})
+            await self.storage.migrate(found.migrations)
+            self._apply(found)
+            await self.plugins.call_each("startup", only={plugin}, app=self)
+        elif not enabled and info.status == "enabled":
+            await self.plugins.call_each("shutdown", only={plugin}, app=self)
+            self._drop_plugin(plugin)
+            self.plugins.deactivate(plugin, "disabled from Discord")
+        write_plugin_enabled(self.config, plugin, enabled)
+        await self.client.sync_application_commands()
+
+    async def reload_plugin(self, plugin: str) -> None:
+        """Swap a plugin's code for what is on disk now; on any failure the old code stays active."""
+        info = self._known(plugin)
+        if info.status != "enabled":
+            raise UserError(f"Plugin `{plugin}` is not enabled; enable it instead of reloading.")
+        staging = f"{plugin}.reloading"
+        try:
+            obj, undo = self.plugins.fresh_import(info)
+        except Exception as exc:  # noqa: BLE001 - reported to the owner; old code stays
+            log.exception("reloading plugin %s failed while importing", plugin)
+            raise UserError(f"Reload of `{plugin}` failed, the old version stays active: "
+                            f"{type(exc).__name__}: {redact(str(exc))}") from None
+        try:
+            check_compatibility(plugin, obj)
+            self.plugins.pm.register(obj, name=staging)
+            settings = self.plugins._settings(plugin, obj, registered_as=staging)
+            found = await self._contributions(only={staging}, strict=True, rename={staging: plugin})
+        except Exception as exc:  # noqa: BLE001
+            if self.plugins.pm.is_registered(obj):
+                self.plugins.pm.unregister(obj)
+            undo()
+            log.exception("reloading plugin %s failed", plugin)
+            raise UserError(f"Reload of `{plugin}` failed, the old version stays active: "
+                            f"{type(exc).__name__}: {redact(str(exc))}") from None
+        await self.plugins.call_each("shutdown", only={plugin}, app=self)
+        self._drop_plugin(plugin)
+        self.plugins.pm.unregister(info.module)
+        self.plugins.pm.unregister(obj)
+        self.plugins.pm.register(obj, name=plugin)
+        info.module, info.settings, info.hooks = obj, settings, self.plugins.hook_names(obj)
+        await self.storage.migrate(found.migrations)
+        self._apply(found)
+        await self.plugins.call_each("startup", only={plugin}, app=self)
+        await self.client.sync_application_commands()
+        log.info("plugin %s reloaded", plugin)
+
+    def _known(self, plugin: str) -> PluginInfo:
+        info = self.plugins.infos.get(plugin)
+        if info is None:
+            raise UserError(f"No plugin named `{plugin}`. `plugins list` shows them.")
+        return info
 
     async def _route(self, event_type: type, event: Any) -> None:
         guild_id = getattr(event, "guild_id", None)

@@ -137,3 +137,17 @@ def validate_plugin_settings(config: Config, plugin: str, model: type[BaseModel]
         return model.model_validate(table)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(f"[plugins.{plugin}]", exc)) from None
+
+
+def write_plugin_enabled(config: Config, plugin: str, enabled: bool) -> None:
+    """Record ``[plugins.NAME] enabled`` in plugins.toml, keeping its comments and layout."""
+    import tomlkit
+
+    config.plugins.setdefault(plugin, {})["enabled"] = enabled
+    if config.path is None:
+        return
+    doc = tomlkit.parse(config.path.read_text("utf-8")) if config.path.exists() else tomlkit.document()
+    plugins = doc.setdefault("plugins", tomlkit.table(is_super_table=True))
+    table = plugins.setdefault(plugin, tomlkit.table())
+    table["enabled"] = enabled
+    config.path.write_text(tomlkit.dumps(doc), "utf-8")

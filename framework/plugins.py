@@ -70,6 +70,9 @@ class PluginInfo:
     disabled_guilds: set[int] = dataclasses.field(default_factory=set)
     origin: str | None = None
     """Module name or file the plugin was imported from (for reload)."""
+    attr: str | None = None
+    """Attribute of the module that is the plugin (entry points ``module:attr``), if any."""
+    loader: Callable[[], Any] | None = dataclasses.field(default=None, repr=False)
 
 
 def check_compatibility(name: str, obj: Any) -> None:
@@ -108,7 +111,7 @@ class PluginHost:
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist
             self.load(ep.name, ep.load, source=f"entry point ({dist.name if dist else '?'})",
-                      version=dist.version if dist else "?", origin=ep.module)
+                      version=dist.version if dist else "?", origin=ep.module, attr=ep.attr)
         if self.config.bot.plugins_dir is not None:
             for path in sorted(Path(self.config.bot.plugins_dir).glob("*.py")):
                 self.load(path.stem, lambda p=path: _import_file(p), source=f"directory ({path.parent})",
@@ -124,7 +127,8 @@ class PluginHost:
             return False, "disabled in plugins.toml"
         return True, None
 
-    def load(self, name: str, loader: Callable[[], Any], *, source: str, version: str, origin: str | None = None) -> PluginInfo:
+    def load(self, name: str, loader: Callable[[], Any], *, source: str, version: str, origin: str | None = None,
+             attr: str | None = None) -> PluginInfo:
         if name in self.infos:
             other = self.infos[name]
             info = PluginInfo(name=f"{name}@{source}", source=source, version=version, status="failed",
@@ -132,31 +136,73 @@ class PluginHost:
             self.infos[info.name] = info
             log.error("plugin %s: %s", name, info.error)
             return info
-        info = PluginInfo(name=name, source=source, version=version, origin=origin)
+        info = PluginInfo(name=name, source=source, version=version, origin=origin, attr=attr, loader=loader)
         self.infos[name] = info
         wanted, why = self._wanted(name)
         if not wanted:
             info.status, info.error = "disabled", why
             log.info("plugin %s not loaded: %s", name, why)
             return info
+        return self.activate(info)
+
+    def activate(self, info: PluginInfo) -> PluginInfo:
+        """Import and register a known plugin (at start-up, or when enabled at run time)."""
+        name = info.name
+        assert info.loader is not None
         try:
-            obj = loader()
+            obj = info.loader()
             check_compatibility(name, obj)
             self.pm.register(obj, name=name)
             info.module = obj
-            info.hooks = sorted(h.name for h in self.pm.get_hookcallers(obj) or [])
+            info.hooks = self.hook_names(obj)
             info.settings = self._settings(name, obj)
+            info.status, info.error = "enabled", None
         except ConfigError:
             self._forget(name)
             raise
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the bot
             self._mark_failed(info, exc, "loading")
         else:
-            log.info("plugin %s %s loaded from %s", name, version, source)
+            log.info("plugin %s %s loaded from %s", name, info.version, info.source)
         return info
 
-    def _settings(self, name: str, obj: Any) -> BaseModel | None:
-        impls = [i for i in self.pm.hook.settings_model.get_hookimpls() if i.plugin_name == name]
+    def hook_names(self, obj: Any) -> list[str]:
+        return sorted(h.name for h in self.pm.get_hookcallers(obj) or [])
+
+    def deactivate(self, name: str, why: str) -> None:
+        """Unregister an enabled plugin (disabled at run time)."""
+        info = self.infos[name]
+        self._forget(name)
+        info.status, info.error, info.module = "disabled", why, None
+
+    def fresh_import(self, info: PluginInfo) -> tuple[Any, Callable[[], None]]:
+        """Import a new copy of a plugin's code (its module and submodules) without touching the
+        running copy. Returns the new plugin object and an ``undo`` that restores the old modules."""
+        if info.origin is None:
+            raise PluginLoadError(f"plugin {info.name!r} was registered in code, not imported: it cannot be reloaded")
+        if info.origin.endswith(".py"):
+            return _import_file(Path(info.origin)), lambda: None
+        base = info.origin
+        saved = {k: m for k, m in sys.modules.items() if k == base or k.startswith(base + ".")}
+        for key in saved:
+            del sys.modules[key]
+        importlib.invalidate_caches()
+
+        def undo() -> None:
+            for key in [k for k in sys.modules if k == base or k.startswith(base + ".")]:
+                del sys.modules[key]
+            sys.modules.update(saved)
+
+        try:
+            module = importlib.import_module(base)
+            obj = getattr(module, info.attr) if info.attr else module
+        except BaseException:
+            undo()
+            raise
+        return obj, undo
+
+    def _settings(self, name: str, obj: Any, registered_as: str | None = None) -> BaseModel | None:
+        impls = [i for i in self.pm.hook.settings_model.get_hookimpls() if i.plugin_name == (registered_as or name)]
         model = impls[0].function() if impls else None
         return validate_plugin_settings(self.config, name, model)
 
@@ -192,18 +238,23 @@ class PluginHost:
         return info.settings if info else None
 
     # ------------------------------------------------------------------ calling hooks
-    async def call_each(self, hook_name: str, *, guild_id: int | None = None,
-                        per_plugin: Callable[[str], dict[str, Any]] | None = None,
+    async def call_each(self, hook_name: str, *, guild_id: int | None = None, only: set[str] | None = None,
+                        strict: bool = False, per_plugin: Callable[[str], dict[str, Any]] | None = None,
                         **kwargs: Any) -> list[tuple[str, Any]]:
         """Call a hook plugin by plugin (pluggy's order), awaiting awaitables.
 
         ``per_plugin(name)`` adds arguments bound to the plugin being called (e.g. a ``register``
-        that records which plugin registered what). A plugin that raises is disabled.
+        that records which plugin registered what). ``only`` limits the call to those plugins
+        (registered under those names, enabled or not). A plugin that raises is disabled, unless
+        ``strict``, when the error propagates (used to stage a reload).
         """
         results: list[tuple[str, Any]] = []
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
             name = impl.plugin_name
-            if not self.enabled_in(name, guild_id):
+            if only is not None:
+                if name not in only:
+                    continue
+            elif not self.enabled_in(name, guild_id):
                 continue
             arguments = {**kwargs, **(per_plugin(name) if per_plugin else {})}
             try:
@@ -213,7 +264,7 @@ class PluginHost:
             except Exception as exc:  # noqa: BLE001
                 from framework.commands import UserError
 
-                if isinstance(exc, UserError):
+                if isinstance(exc, UserError) or strict:
                     raise
                 self.fail(name, exc, f"in hook {hook_name}")
                 continue

@@ -32,6 +32,14 @@ schema_migrations = sa.Table(
     sa.Column("applied_at", sa.DateTime(timezone=True), server_default=sa.func.current_timestamp()),
 )
 
+plugin_guild_state = sa.Table(
+    "plugin_guild_state", metadata,
+    sa.Column("plugin", sa.String(100), primary_key=True),
+    sa.Column("guild_id", sa.BigInteger, primary_key=True),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+)
+"""Per-guild plugin switches set from Discord (``/plugins disable NAME scope:server``)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Migration:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
-from framework.commands import MISSING, Command, Context, Group, UserError, command, string, usage
+from framework.commands import MISSING, Command, Context, Group, UserError, command, group, string, usage
 from framework.dataroot import PathRefused
+from framework.logs import redact
 
 
 class Settings(BaseModel):
@@ -94,26 +95,91 @@ async def instruction(ctx: Context, name: str | None) -> None:
     await ctx.respond(text)
 
 
-@command("plugins", "List plugins: enabled, disabled and failed")
-async def plugins_(ctx: Context) -> None:
+plugins_group = group("plugins", "List and manage plugins")
+
+
+def _owner_only(ctx: Context) -> None:
+    ctx.app.permissions.require_owner(ctx)
+
+
+def _status_line(ctx: Context, info) -> str:  # noqa: ANN001
+    mark = {"enabled": "✅", "disabled": "⏸️", "failed": "❌"}.get(info.status, "?")
+    status = info.status
+    if info.status == "enabled" and ctx.guild_id is not None and int(ctx.guild_id) in info.disabled_guilds:
+        mark, status = "⏸️", "disabled in this server"
+    return f"{mark} **{info.name}** {info.version} — {status} · {info.source}"
+
+
+@plugins_group.command("list", "List plugins: enabled, disabled and failed")
+async def plugins_list(ctx: Context) -> None:
     lines = []
     for info in ctx.app.plugins.infos.values():
-        mark = {"enabled": "✅", "disabled": "⏸️", "failed": "❌"}.get(info.status, "?")
-        if info.status == "enabled" and ctx.guild_id is not None and int(ctx.guild_id) in info.disabled_guilds:
-            mark, status = "⏸️", "disabled in this server"
-        else:
-            status = info.status
-        line = f"{mark} **{info.name}** {info.version} — {status} · {info.source}"
+        line = _status_line(ctx, info)
         hooks = [h for h in info.hooks if h != "settings_model"]
         if hooks:
             line += f"\n  hooks: {', '.join(hooks)}"
         if info.error and info.status != "enabled":
-            line += f"\n  reason: {info.error}"
+            line += f"\n  reason: {redact(info.error)}"
         lines.append(line)
     await ctx.respond("\n".join(lines) or "No plugins.", ephemeral=True)
 
 
+@plugins_group.command("info", "Details of one plugin", options=[string("name", "Plugin name")])
+async def plugins_info(ctx: Context, name: str) -> None:
+    info = ctx.app.plugins.infos.get(name)
+    if info is None:
+        raise UserError(f"No plugin named `{name}`. `{ctx.mention_command('plugins list')}` shows them.")
+    commands = [t.qualified_name for t in ctx.app.commands.all() if t.plugin == name]
+    lines = [_status_line(ctx, info),
+             f"hooks: {', '.join(info.hooks) or 'none'}",
+             f"commands: {', '.join(f'`{c}`' for c in commands) or 'none'}"]
+    if info.disabled_guilds:
+        lines.append(f"disabled in {len(info.disabled_guilds)} server(s)")
+    if info.error:
+        lines.append(f"last error: {redact(info.error)}")
+    await ctx.respond("\n".join(lines), ephemeral=True)
+
+
+SCOPE = string("scope", "Where: this server, or everywhere", default="server", choices=["server", "everywhere"])
+
+
+async def _switch(ctx: Context, name: str, scope: str, enabled: bool) -> None:
+    if name == "core" and not enabled:
+        raise UserError("The core plugin cannot be disabled: it provides `plugins` itself.")
+    word = "enabled" if enabled else "disabled"
+    if scope == "server":
+        if ctx.guild_id is None:
+            raise UserError("In direct messages use `scope:everywhere`.")
+        await ctx.app.set_guild_enabled(name, int(ctx.guild_id), enabled)
+        await ctx.respond(f"Plugin `{name}` is now {word} in this server.", ephemeral=True)
+        return
+    await ctx.defer(ephemeral=True)
+    await ctx.app.set_enabled(name, enabled)
+    await ctx.respond(f"Plugin `{name}` is now {word} everywhere (saved in plugins.toml).", ephemeral=True)
+
+
+@plugins_group.command("enable", "Enable a plugin here or everywhere", options=[string("name", "Plugin name"), SCOPE])
+async def plugins_enable(ctx: Context, name: str, scope: str) -> None:
+    await _switch(ctx, name, scope, True)
+
+
+@plugins_group.command("disable", "Disable a plugin here or everywhere", options=[string("name", "Plugin name"), SCOPE])
+async def plugins_disable(ctx: Context, name: str, scope: str) -> None:
+    await _switch(ctx, name, scope, False)
+
+
+@plugins_group.command("reload", "Load a plugin's code again, without a restart", options=[string("name", "Plugin name")])
+async def plugins_reload(ctx: Context, name: str) -> None:
+    await ctx.defer(ephemeral=True)
+    await ctx.app.reload_plugin(name)
+    await ctx.respond(f"Plugin `{name}` reloaded.", ephemeral=True)
+
+
+for _sub in (plugins_enable, plugins_disable, plugins_reload):
+    _sub.checks.append(_owner_only)
+
+
 @hookimpl
 def register_commands(register) -> None:  # type: ignore[no-untyped-def]
-    for cmd in (hi, ping, help_, instruction, plugins_):
+    for cmd in (hi, ping, help_, instruction, plugins_group):
         register(cmd)

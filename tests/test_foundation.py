@@ -91,7 +91,7 @@ async def test_help_lists_commands_of_all_enabled_plugins(tb_factory) -> None:
     tb = await tb_factory(extra_plugins={"echo": echo_plugin()})
     listing = await tb.slash("help")
     assert listing.ephemeral
-    for name in ("/hi", "/ping", "/echo", "/things count", "/plugins"):
+    for name in ("/hi", "/ping", "/echo", "/things count", "/plugins list"):
         assert f"`{name}`" in listing.content
     detail = await tb.say("!help echo")
     assert "Usage: `!echo <count> [shout=false] [word=hey] [<file: attach a file>]`" in detail.content
@@ -118,5 +118,5 @@ async def test_rate_limit_429_is_respected(tb) -> None:
 
 async def test_ping_and_plugins(tb) -> None:
     assert (await tb.say("!ping")).content.startswith("Pong! Gateway latency:")
-    listing = await tb.slash("plugins")
+    listing = await tb.slash("plugins", subcommand="list")
     assert "**core**" in listing.content and "enabled" in listing.content

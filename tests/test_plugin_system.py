@@ -75,7 +75,7 @@ async def test_a_plugin_that_raises_on_load_is_reported_and_the_rest_works(tb_fa
     info = tb.app.plugins.infos["broken"]
     assert info.status == "failed"
     assert "RuntimeError: this plugin is broken on purpose" in info.error
-    listing = await tb.slash("plugins")
+    listing = await tb.slash("plugins", subcommand="list")
     assert "❌ **broken** 1.2.3 — failed" in listing.content
     assert "this plugin is broken on purpose" in listing.content
     assert (await tb.say("!wave Bob")).content == "*waves at Bob*"
