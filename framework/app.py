@@ -29,7 +29,7 @@ from framework.permissions import Permissions
 from framework.logs import redact
 from framework.plugins import PluginHost, PluginInfo, check_compatibility
 from framework.prefix import PrefixRouter
-from framework.slash import build_slash
+from framework.slash import build_slash, install_error_handler
 from framework.storage import Migration, Storage, default_url, plugin_guild_state
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,7 @@ class App:
             bot_kwargs["rest_url"] = rest_url
         self.bot = hikari.GatewayBot(token, **bot_kwargs)
         self.client = lightbulb.client_from_app(self.bot, default_enabled_guilds=config.bot.guilds)
+        install_error_handler(self.client)
         self.prefix = PrefixRouter(self)
         self.plugins.on_failure.append(self._drop_plugin)
         self._subscribed: set[type] = set()
@@ -211,7 +212,7 @@ class App:
             self.listeners[event_type].append((owner, callback))
             if event_type not in self._subscribed:
                 self._subscribed.add(event_type)
-                self.bot.subscribe(event_type, functools.partial(self._route, event_type))
+                self.bot.subscribe(event_type, self._router_for(event_type))
         registries = self.engines.by_hook()
         for hook_name, owner, name, engine in found.engines:
             registries[hook_name].register(owner, name, engine)
@@ -307,6 +308,12 @@ class App:
             raise UserError(f"No plugin named `{plugin}`. `plugins list` shows them.")
         return info
 
+    def _router_for(self, event_type: type) -> Callable[[Any], Awaitable[None]]:
+        async def route(event: Any) -> None:
+            await self._route(event_type, event)
+
+        return route
+
     async def _route(self, event_type: type, event: Any) -> None:
         guild_id = getattr(event, "guild_id", None)
         for plugin, callback in list(self.listeners.get(event_type, ())):
@@ -329,6 +336,10 @@ class App:
             await self.storage.close()
             self.executor.shutdown(wait=False, cancel_futures=True)
             self._stopped.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._stopped.is_set()
 
     def run(self) -> None:
         """Run until SIGINT/SIGTERM, then shut down cleanly."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import types
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -170,3 +171,22 @@ async def _auto_defer(ctx: SlashContext) -> None:
         await ctx.defer()
     except hikari.HikariError:
         log.warning("auto-defer of /%s failed", ctx.command.qualified_name, exc_info=True)
+
+
+_UNRESOLVED = re.compile(r"no option resolved and no default provided for option: (\w+)")
+
+
+def install_error_handler(client: lightbulb.Client) -> None:
+    """Answer what lightbulb rejects before our pipeline runs (an interaction missing a required
+    option, which only a non-Discord client sends) with the same message as the prefix surface."""
+
+    async def handler(exc: lightbulb.exceptions.ExecutionPipelineFailedException) -> bool:
+        cause = exc.__cause__
+        match = _UNRESOLVED.search(str(cause)) if cause is not None else None
+        message = (f"Option `{match.group(1)}` is required." if match
+                   else "Sorry, that command failed unexpectedly. The error was logged.")
+        log.warning("slash command %s rejected before invocation: %s", exc.context.command_data.qualified_name, cause)
+        await exc.context.respond(message, ephemeral=True)
+        return True
+
+    client.error_handler(handler)

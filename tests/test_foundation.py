@@ -10,7 +10,6 @@ import pytest
 from framework import hookimpl
 from framework.commands import Context, attachment, boolean, command, group, integer, string
 
-pytestmark = pytest.mark.asyncio
 
 
 def echo_plugin() -> types.SimpleNamespace:

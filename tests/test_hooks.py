@@ -15,7 +15,6 @@ from framework.commands import CheckFailure, Context, command
 from framework.engines import EngineUnavailable
 from framework.storage import Migration
 
-pytestmark = pytest.mark.asyncio
 
 
 def plugin(**hooks) -> types.SimpleNamespace:  # noqa: ANN003
@@ -36,13 +35,13 @@ async def test_hook_settings_model(tb_factory) -> None:
 
 
 async def test_hook_register_commands(tb_factory) -> None:
-    @command("twice", "Say it twice", aliases=("2x",))
+    @command("twice", "Say it twice", aliases=("two",))
     async def twice(ctx: Context) -> None:
         await ctx.respond("twice")
         await ctx.respond("twice again")
 
     tb = await tb_factory(extra_plugins={"t": plugin(register_commands=lambda register: register(twice))})
-    first = await tb.send("!2x")
+    first = await tb.send("!two")
     assert (await tb.reply_to(first)).content == "twice"
     assert (await tb.reply_to(first, skip=1)).content == "twice again"
     assert tb.app.commands.targets["twice"].plugin == "t"
@@ -71,18 +70,18 @@ async def test_hook_register_migrations(tb_factory, tmp_path) -> None:
         runs.append(1)
         meta.create_all(conn)
 
-    def register(reg) -> None:  # noqa: ANN001
-        reg(Migration(2, "author column", add_column))
-        reg(Migration(1, "create notes", create))
+    def register_migrations(register) -> None:  # noqa: ANN001
+        register(Migration(2, "author column", add_column))
+        register(Migration(1, "create notes", create))
 
-    tb = await tb_factory(extra_plugins={"notes": plugin(register_migrations=register)})
+    tb = await tb_factory(extra_plugins={"notes": plugin(register_migrations=register_migrations)})
     async with tb.app.storage.begin() as conn:
         await conn.execute(sa.text("INSERT INTO notes_test (text, author) VALUES ('a', 'b')"))
         mode = (await conn.execute(sa.text("PRAGMA journal_mode"))).scalar()
     assert mode == "wal"
     assert runs == [1, 2]
     await tb.app.close()
-    tb2 = await tb_factory(extra_plugins={"notes": plugin(register_migrations=register)})
+    tb2 = await tb_factory(extra_plugins={"notes": plugin(register_migrations=register_migrations)})
     assert runs == [1, 2], "applied migrations never run again"
     async with tb2.app.storage.connect() as conn:
         assert (await conn.execute(sa.select(notes.c.text))).scalar() == "a"

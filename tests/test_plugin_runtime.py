@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.asyncio
 
 PACKAGE_INIT = '''
 import hikari

@@ -10,7 +10,6 @@ import pytest
 from framework.config import ConfigError, load_config
 from framework.plugins import PluginHost
 
-pytestmark = pytest.mark.asyncio
 
 THIRD_PARTY = '''
 from framework import hookimpl
@@ -33,7 +32,7 @@ raise RuntimeError("this plugin is broken on purpose")
 def install_distribution(site: Path, dist: str, module: str, source: str, ep_name: str) -> None:
     """A real installed distribution: a module plus a .dist-info with an entry point."""
     (site / f"{module}.py").write_text(source, "utf-8")
-    info = site / f"{dist}-1.2.3.dist-info"
+    info = site / f"{dist.replace('-', '_')}-1.2.3.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n", "utf-8")
     (info / "entry_points.txt").write_text(f"[trainerbot.plugins]\n{ep_name} = {module}\n", "utf-8")
@@ -78,6 +77,7 @@ async def test_a_plugin_that_raises_on_load_is_reported_and_the_rest_works(tb_fa
     listing = await tb.slash("plugins", subcommand="list")
     assert "❌ **broken** 1.2.3 — failed" in listing.content
     assert "this plugin is broken on purpose" in listing.content
+    assert tb.app.plugins.infos["wave"].status == "enabled", tb.app.plugins.infos
     assert (await tb.say("!wave Bob")).content == "*waves at Bob*"
     assert (await tb.say("!hi")).content.startswith("Hello")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from framework.app import App
 from framework.config import load_config
-from framework.testing.emulator import DiscordEmulator
+from framework.testing.server import DiscordEmulator
 
 
 @dataclasses.dataclass
@@ -112,5 +112,5 @@ class HarnessFactory:
 
     async def close(self) -> None:
         for app in reversed(self.apps):
-            if not app._stopped.is_set():
+            if not app.closed:
                 await app.close()

@@ -1,0 +1,41 @@
+"""pytest fixtures for trainerbot and its plugins (installed as the ``pytest11`` entry point).
+
+- ``discord_emulator``: a started :class:`~framework.testing.server.DiscordEmulator`.
+- ``tb_factory``: ``await tb_factory(config_overrides=..., plugins_toml=..., extra_plugins=...)``
+  starts the whole bot on the emulator with a temporary data root and returns a
+  :class:`~framework.testing.harness.BotHarness`; every bot it started is closed afterwards.
+- ``tb``: the default bot, ready: ``reply = await tb.say("!hi")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from framework.testing.harness import BotHarness, HarnessFactory
+from framework.testing.server import DiscordEmulator
+
+
+@pytest.fixture
+async def discord_emulator() -> AsyncIterator[DiscordEmulator]:
+    emu = DiscordEmulator()
+    await emu.start()
+    try:
+        yield emu
+    finally:
+        await emu.stop()
+
+
+@pytest.fixture
+async def tb_factory(discord_emulator: DiscordEmulator, tmp_path) -> AsyncIterator[HarnessFactory]:  # noqa: ANN001
+    factory = HarnessFactory(discord_emulator, tmp_path)
+    try:
+        yield factory
+    finally:
+        await factory.close()
+
+
+@pytest.fixture
+async def tb(tb_factory: HarnessFactory) -> BotHarness:
+    return await tb_factory()
