@@ -114,7 +114,8 @@ class App:
         self.executor = concurrent.futures.ThreadPoolExecutor(
             config.bot.blocking_workers, thread_name_prefix="trainerbot-blocking")
         self._extra_plugins = extra_plugins
-        bot_kwargs: dict[str, Any] = {"intents": INTENTS, "logs": logs, "banner": None}
+        bot_kwargs: dict[str, Any] = {"intents": INTENTS, "logs": logs, "banner": None,
+                                     "suppress_optimization_warning": True}
         if rest_url:
             bot_kwargs["rest_url"] = rest_url
         self.bot = hikari.GatewayBot(token, **bot_kwargs)

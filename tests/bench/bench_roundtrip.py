@@ -44,7 +44,7 @@ async def _trainerbot_block(emu: DiscordEmulator, channel, user, tmp: str) -> li
 
 
 async def _bare_block(emu: DiscordEmulator, channel, user, greeting: str) -> list[float]:  # noqa: ANN001
-    bot = hikari.GatewayBot(emu.token, rest_url=emu.rest_url, logs=None, banner=None,
+    bot = hikari.GatewayBot(emu.token, rest_url=emu.rest_url, logs=None, banner=None, suppress_optimization_warning=True,
                             intents=hikari.Intents.ALL_UNPRIVILEGED | hikari.Intents.MESSAGE_CONTENT)
     client = lightbulb.client_from_app(bot)
     bot.subscribe(hikari.StartingEvent, client.start)

@@ -1,0 +1,73 @@
+"""The `trainerbot` CLI: sandbox, config check, plugins list, run without a token; secrets."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from framework.logs import RedactSecrets, redact
+
+TRAINERBOT = str(Path(sys.executable).with_name("trainerbot"))
+
+
+def run(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "TRAINERBOT_CONFIG")}
+    full_env.update(env or {})
+    return subprocess.run([TRAINERBOT, *args], cwd=cwd, env=full_env, input=stdin, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_sandbox_answers_prefix_slash_and_attachments(tmp_path) -> None:
+    (tmp_path / "note.txt").write_text("hello", "utf-8")
+    (tmp_path / "script.txt").write_text("!hi\n/hi name:Bob\n!help hi\n/nope\n/quit\n!never\n", "utf-8")
+    result = run("sandbox", "--script", "script.txt", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "For real Discord: export DISCORD_TOKEN" in out
+    assert "bot> Hello, owner! I'm trainerbot. Type `!help`" in out
+    assert "bot> Hello, Bob! I'm trainerbot. Type `/help`" in out
+    assert "Usage: `!hi [name]`" in out
+    assert "sandbox> no slash command /nope; try /help" in out
+    assert "!never" not in out and (tmp_path / "data" / "trainerbot.sqlite3").exists()
+
+
+def test_sandbox_reads_stdin_and_ends_at_eof(tmp_path) -> None:
+    result = run("sandbox", cwd=tmp_path, stdin="!ping\n")
+    assert result.returncode == 0, result.stderr
+    assert "bot> Pong! Gateway latency:" in result.stdout
+
+
+def test_run_without_token_explains_how_to_get_one(tmp_path) -> None:
+    result = run("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "DISCORD_TOKEN is not set" in result.stderr and "trainerbot sandbox" in result.stderr
+
+
+def test_config_check_and_plugins_list(tmp_path) -> None:
+    good = run("config", "check", cwd=tmp_path)
+    assert good.returncode == 0 and "OK" in good.stdout, good.stderr
+    (tmp_path / "plugins.toml").write_text("[plugins.core]\ngreeting = 3\n[plugins.nosuch]\n", "utf-8")
+    bad = run("config", "check", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "[plugins.core]: key `greeting`: Input should be a valid string" in bad.stderr
+    (tmp_path / "plugins.toml").write_text("[plugins.nosuch]\nenabled = true\n", "utf-8")
+    unknown = run("config", "check", cwd=tmp_path)
+    assert unknown.returncode == 1 and "[plugins.nosuch]: no plugin of that name is installed" in unknown.stderr
+    listing = run("plugins", "list", cwd=tmp_path)
+    assert listing.returncode == 0
+    core = next(line.split() for line in listing.stdout.splitlines() if line.startswith("core "))
+    assert core[2:4] == ["enabled", "built-in"] and "register_commands" in core[-1]
+
+
+def test_secrets_are_redacted_from_logs_and_messages(monkeypatch, caplog) -> None:
+    token = "MTIzNDU2Nzg5.secret.token-value-here"
+    monkeypatch.setenv("DISCORD_TOKEN", token)
+    assert redact(f"failed with {token}") == "failed with [redacted]"
+    logger = logging.getLogger("trainerbot.test-redaction")
+    logger.addFilter(RedactSecrets([token]))
+    with caplog.at_level(logging.INFO):
+        logger.info("connecting with %s", token)
+    assert token not in caplog.text and "[redacted]" in caplog.text
