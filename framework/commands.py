@@ -73,7 +73,8 @@ class OptionType(enum.Enum):
 
 
 Validator = Callable[[Any], Any]
-Autocomplete = Callable[["Context | None", str], Awaitable[Sequence[str]]]
+Autocomplete = Callable[["App", str], Awaitable[Sequence[str]]]
+"""``autocomplete(app, partial_text) -> suggestions`` (slash surface only; up to 25 are shown)."""
 Check = Callable[["Context"], Awaitable[None] | None]
 
 

@@ -90,7 +90,7 @@ class SlashContext(Context):
         return Response(edit, None if response_id == _INITIAL else hikari.Snowflake(response_id))
 
 
-def _lb_option(opt: Option) -> Any:
+def _lb_option(app: App, opt: Option) -> Any:
     kwargs: dict[str, Any] = {}
     if not opt.required:
         kwargs["default"] = None
@@ -107,16 +107,16 @@ def _lb_option(opt: Option) -> Any:
         if opt.max_length is not None:
             kwargs["max_length"] = opt.max_length
         if opt.autocomplete is not None and opt.choices is None:
-            kwargs["autocomplete"] = _autocomplete(opt)
+            kwargs["autocomplete"] = _autocomplete(app, opt)
     return _LB_OPTION[opt.type](opt.name, opt.description, **kwargs)
 
 
-def _autocomplete(opt: Option) -> Any:
+def _autocomplete(app: App, opt: Option) -> Any:
     async def provide(actx: lightbulb.AutocompleteContext[str]) -> None:
         partial = str(actx.focused.value or "")
         assert opt.autocomplete is not None
         try:
-            choices = list(await opt.autocomplete(None, partial))[:25]
+            choices = list(await opt.autocomplete(app, partial))[:25]
         except Exception:  # noqa: BLE001 - a broken autocomplete must not break the command
             log.exception("autocomplete for option %s failed", opt.name)
             choices = []
@@ -127,7 +127,7 @@ def _autocomplete(opt: Option) -> Any:
 
 def build_slash_command(app: App, cmd: Command) -> type[lightbulb.SlashCommand]:
     """A lightbulb SlashCommand class for one declared command."""
-    attrs: dict[str, Any] = {opt.name: _lb_option(opt) for opt in cmd.options}
+    attrs: dict[str, Any] = {opt.name: _lb_option(app, opt) for opt in cmd.options}
 
     async def run(self: lightbulb.SlashCommand, lb_ctx: lightbulb.Context) -> None:
         await dispatch_slash(app, cmd, lb_ctx, {opt.name: getattr(self, opt.name) for opt in cmd.options})

@@ -3,4 +3,6 @@ hooks in ``framework.hookspecs``); this list is what the host loads before entry
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.core",
+    "plugins.files",
+    "plugins.archive",
 )

@@ -1,0 +1,51 @@
+"""archive: zip a folder of the data root into ``archives/``, with progress for large folders.
+
+Restricted to owners and the ``files`` permission group, like the files plugin.
+"""
+
+from __future__ import annotations
+
+import os
+
+from framework import hookimpl
+from framework.archive import ArchiveProgress, archive_directory, human_size
+from framework.commands import Context, File, Response, UserError, command, string
+
+
+@command("archive", "Zip a folder of the data folder into archives/", permission="files",
+         options=[string("path", "Folder inside the data folder, e.g. datasets/reviews", max_length=500)])
+async def archive(ctx: Context, path: str) -> None:
+    app = ctx.app
+    source = app.data_root.resolve(path, kind="dir")
+    if source == app.data_root.area("archives") or app.data_root.area("archives") in source.parents:
+        raise UserError("The archives folder itself cannot be archived.")
+    shown = app.data_root.display(source)
+    status: Response = await ctx.respond(f"Archiving `{shown}`…")
+
+    async def progress(state: ArchiveProgress) -> None:
+        percent = 100 * state.done_bytes / state.total_bytes if state.total_bytes else 100
+        await status.edit(f"Archiving `{shown}`… {percent:.0f}% ({state.files}/{state.total_files} files, "
+                          f"{human_size(state.done_bytes)} of {human_size(state.total_bytes)})")
+
+    result = await archive_directory(app, source, progress=progress)
+    name = app.data_root.display(result.path)
+    text = (f"Archived `{shown}` → `{name}`: {result.file_count} files, {human_size(result.size)} "
+            f"(from {human_size(result.source_bytes)}).")
+    if result.skipped:
+        text += f" Skipped {len(result.skipped)} link(s) or special file(s)."
+    if result.size <= app.config.bot.max_upload_bytes:
+        data = await app.run_blocking(_read, result.path)
+        await status.edit(text, attachments=[File(result.path.name, data=data)])
+    else:
+        await status.edit(text + f" Too large to attach (upload limit {human_size(app.config.bot.max_upload_bytes)}); "
+                          "it stays in the bot's data folder.")
+
+
+def _read(path: os.PathLike[str]) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+@hookimpl
+def register_commands(register) -> None:  # noqa: ANN001
+    register(archive)
