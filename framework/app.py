@@ -181,7 +181,7 @@ class App:
         await self.plugins.call_each("register_migrations", only=only, strict=strict,
                                      per_plugin=lambda p: bound(p, "migration"))
         for hook_name in self.engines.by_hook():
-            await self.plugins.call_each(hook_name, only=only, strict=strict,
+            await self.plugins.call_each(hook_name, only=only, strict=strict, app=self,
                                          per_plugin=lambda p, h=hook_name: bound(p, h))
         # Reject clashes before anything is applied, so a bad plugin cannot half-register.
         names = {n for n, t in self.commands.targets.items() if t.plugin not in {o for o, _ in found.commands}}

@@ -62,25 +62,27 @@ def register_migrations(register: Callable[[Migration], None]) -> None:
 
 
 @hookspec
-def register_model_providers(register: Callable[[str, Any], None]) -> None:
+def register_model_providers(register: Callable[[str, Any], None], app: App) -> None:
     """Register model providers by name (``register("openai", provider)``).
+
+    Engine hooks also receive the ``app`` (settings, data root, thread pool) to build engines with.
 
     ``[engines] provider`` in plugins.toml chooses the active one (see ``framework.engines``).
     """
 
 
 @hookspec
-def register_speech_to_text(register: Callable[[str, Any], None]) -> None:
+def register_speech_to_text(register: Callable[[str, Any], None], app: App) -> None:
     """Register speech-to-text engines by name; ``[engines] stt`` chooses one."""
 
 
 @hookspec
-def register_text_to_speech(register: Callable[[str, Any], None]) -> None:
+def register_text_to_speech(register: Callable[[str, Any], None], app: App) -> None:
     """Register text-to-speech engines by name; ``[engines] tts`` chooses one."""
 
 
 @hookspec
-def register_voice_backends(register: Callable[[str, Any], None]) -> None:
+def register_voice_backends(register: Callable[[str, Any], None], app: App) -> None:
     """Register voice-channel backends by name; ``[engines] voice`` chooses one."""
 
 

@@ -5,4 +5,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.core",
     "plugins.files",
     "plugins.archive",
+    "plugins.speech_vosk",
+    "plugins.speech_pyttsx3",
+    "plugins.voice_messages",
 )

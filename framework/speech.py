@@ -1,0 +1,58 @@
+"""The speech engine interfaces: what a speech-to-text or text-to-speech plugin registers.
+
+    @hookimpl
+    def register_speech_to_text(register):
+        register("whisper", WhisperEngine())
+
+``[engines] stt = "whisper"`` then makes every consumer (voice messages, voice channels) use it.
+Engines are called on the event loop and must do their heavy work elsewhere (a thread).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+STT_SAMPLE_RATE = 16_000
+"""Speech-to-text engines receive 16 kHz mono signed 16-bit little-endian PCM."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Transcript:
+    text: str
+    confidence: float
+    """Mean word confidence in [0, 1] (0 when nothing was recognised)."""
+    language: str
+    words: tuple[tuple[str, float], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthesizedAudio:
+    wav: bytes
+    """A complete WAV file (mono, 16-bit)."""
+    sample_rate: int
+    duration: float
+
+
+class MissingModel(Exception):
+    """No model for the requested language; the message names the command that fixes it."""
+
+
+@runtime_checkable
+class SpeechToText(Protocol):
+    async def transcribe(self, pcm: bytes, *, language: str, phrases: Sequence[str] | None = None) -> Transcript:
+        """Recognise 16 kHz mono s16le PCM. ``phrases`` restricts recognition to those phrases."""
+        ...
+
+    def languages(self) -> list[str]:
+        """Languages this engine has a model for right now."""
+        ...
+
+
+@runtime_checkable
+class TextToSpeech(Protocol):
+    async def synthesize(self, text: str, *, language: str, voice: str | None = None,
+                         rate: int | None = None) -> SynthesizedAudio:
+        """Speak ``text`` into a WAV file."""
+        ...

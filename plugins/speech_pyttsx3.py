@@ -1,0 +1,123 @@
+"""pyttsx3 text-to-speech through espeak-ng, offline and headless.
+
+pyttsx3 is not thread-safe and hangs when driven from two threads, so ONE dedicated worker
+thread owns the engine and every request is queued to it. espeak-ng's library comes from the
+espeakng-loader wheel (no apt): it is preloaded under its soname before pyttsx3 looks for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import ctypes
+import os
+import queue
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from framework import hookimpl
+from framework.audio import read_wav
+from framework.speech import SynthesizedAudio
+
+
+class VoiceSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    voice: str | None = None
+    """An espeak-ng voice id (e.g. ``ko``, ``en-us``); default: the request's language."""
+    rate: int = Field(170, ge=60, le=400)
+    """Words per minute."""
+
+
+class Settings(VoiceSettings):
+    guilds: dict[str, VoiceSettings] = {}
+    """Per-guild overrides: ``[plugins.speech_pyttsx3.guilds."1234"] rate = 140``."""
+
+
+@hookimpl
+def settings_model() -> type[BaseModel]:
+    return Settings
+
+
+def make_espeak_available() -> None:
+    """Point pyttsx3's espeak driver at the espeak-ng shipped in the espeakng-loader wheel,
+    unless a system espeak-ng is preferred (``TRAINERBOT_SYSTEM_ESPEAK=1``)."""
+    if os.environ.get("TRAINERBOT_SYSTEM_ESPEAK") == "1":
+        return
+    import espeakng_loader
+
+    os.environ.setdefault("ESPEAK_DATA_PATH", espeakng_loader.get_data_path())
+    ctypes.CDLL(espeakng_loader.get_library_path(), mode=ctypes.RTLD_GLOBAL)
+
+
+class Pyttsx3Engine:
+    """The ``pyttsx3`` text-to-speech engine: a queue in front of one worker thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._jobs: queue.Queue[tuple[Any, ...] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.worker_ident: int | None = None
+
+    def _ensure_worker(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="trainerbot-tts", daemon=True)
+                self._thread.start()
+
+    def _work(self) -> None:
+        self.worker_ident = threading.get_ident()
+        make_espeak_available()
+        import pyttsx3
+
+        engine = pyttsx3.init("espeak")
+        while (job := self._jobs.get()) is not None:
+            text, voice, rate, future = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            handle, name = tempfile.mkstemp(suffix=".wav", prefix="trainerbot-tts-")
+            os.close(handle)
+            try:
+                engine.setProperty("voice", voice)
+                engine.setProperty("rate", rate)
+                engine.save_to_file(text, name)
+                engine.runAndWait()
+                future.set_result(Path(name).read_bytes())
+            except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+                future.set_exception(exc)
+            finally:
+                Path(name).unlink(missing_ok=True)
+
+    def _for_guild(self, guild_id: int | None) -> VoiceSettings:
+        return self.settings.guilds.get(str(guild_id), self.settings) if guild_id else self.settings
+
+    async def synthesize(self, text: str, *, language: str, voice: str | None = None, rate: int | None = None,
+                         guild_id: int | None = None) -> SynthesizedAudio:
+        if not text.strip():
+            raise ValueError("nothing to say")
+        chosen = self._for_guild(guild_id)
+        self._ensure_worker()
+        future: concurrent.futures.Future[bytes] = concurrent.futures.Future()
+        self._jobs.put((text, voice or chosen.voice or language, rate or chosen.rate, future))
+        wav = await asyncio.wrap_future(future)
+        audio = read_wav(wav)
+        return SynthesizedAudio(wav, audio.frame_rate, len(audio) / 1000)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+
+
+@hookimpl
+def register_text_to_speech(register, app) -> None:  # noqa: ANN001
+    register("pyttsx3", Pyttsx3Engine(app.settings("speech_pyttsx3") or Settings()))
+
+
+@hookimpl
+def shutdown(app) -> None:  # noqa: ANN001
+    if "pyttsx3" in app.engines.tts and app.engines.tts.owner("pyttsx3") == "speech_pyttsx3":
+        app.engines.tts.get("pyttsx3").close()

@@ -1,0 +1,196 @@
+"""Voice messages, answered end to end: an audio attachment is transcribed by the configured
+speech-to-text engine, the transcript shown, answered by the conversation (``answer_text`` hook),
+and the answer sent as text plus a spoken attachment — or spoken in the voice channel when the
+user is in one where the voice backend is connected. Language: per user, else per server.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import PurePosixPath
+from typing import Any
+
+import hikari
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+
+from framework import hookimpl
+from framework.audio import AudioError, decode_pcm, loudness_dbfs, to_ogg_opus
+from framework.commands import Context, File, UserError, group, string
+from framework.speech import STT_SAMPLE_RATE, MissingModel
+from framework.storage import Migration
+
+log = logging.getLogger(__name__)
+VOICE_MESSAGE_FLAG = 1 << 13
+AUDIO_EXTENSIONS = {".ogg", ".oga", ".opus", ".wav", ".mp3", ".m4a", ".webm", ".flac", ".aac"}
+
+metadata = sa.MetaData()
+languages = sa.Table(
+    "speech_languages", metadata,
+    sa.Column("scope", sa.String(10), primary_key=True),   # "user" or "guild"
+    sa.Column("target_id", sa.BigInteger, primary_key=True),
+    sa.Column("language", sa.String(20), nullable=False),
+)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    default_language: str = "ko"
+    max_bytes: int = Field(8 * 1024 * 1024, gt=0)
+    max_seconds: float = Field(120.0, gt=0)
+    silence_dbfs: float = -50.0
+    """Audio quieter than this on average is treated as silent."""
+    phrases: list[str] = []
+    """Optional grammar: recognise only these phrases (much more reliable for fixed commands)."""
+    spoken_attachment: bool = True
+    """Attach the spoken answer (OGG/Opus) when it is not played in a voice channel."""
+
+
+@hookimpl
+def settings_model() -> type[BaseModel]:
+    return Settings
+
+
+@hookimpl
+def register_migrations(register) -> None:  # noqa: ANN001
+    register(Migration(1, "speech languages", metadata.create_all))
+
+
+def is_audio(message: hikari.Message, attachment: hikari.Attachment) -> bool:
+    if message.flags & VOICE_MESSAGE_FLAG:
+        return True
+    if attachment.media_type and attachment.media_type.startswith("audio/"):
+        return True
+    return PurePosixPath(attachment.filename.lower()).suffix in AUDIO_EXTENSIONS
+
+
+async def language_for(app: Any, user_id: int, guild_id: int | None) -> str:
+    async with app.storage.connect() as conn:
+        rows = {(r.scope, r.target_id): r.language for r in await conn.execute(sa.select(languages).where(
+            ((languages.c.scope == "user") & (languages.c.target_id == int(user_id)))
+            | ((languages.c.scope == "guild") & (languages.c.target_id == int(guild_id or 0)))))}
+    settings: Settings = app.settings("voice_messages")
+    return rows.get(("user", int(user_id))) or rows.get(("guild", int(guild_id or 0))) or settings.default_language
+
+
+async def _reply(app: Any, message: hikari.Message, text: str, files: list[File] | None = None) -> hikari.Message:
+    return await app.bot.rest.create_message(
+        message.channel_id, text, reply=message, attachments=[f.to_resource() for f in files or []] or hikari.UNDEFINED,
+        user_mentions=False, role_mentions=False, mentions_everyone=False)
+
+
+async def handle_voice_message(app: Any, message: hikari.Message, attachment: hikari.Attachment) -> None:
+    settings: Settings = app.settings("voice_messages")
+    if attachment.size > settings.max_bytes:
+        await _reply(app, message, f"That audio file is {attachment.size / 1e6:.1f} MB; I accept up to "
+                                   f"{settings.max_bytes / 1e6:.1f} MB.")
+        return
+    data = await attachment.read()
+    try:
+        pcm = await app.run_blocking(decode_pcm, data)
+    except AudioError as exc:
+        log.info("undecodable audio %s from %s: %s", attachment.filename, message.author.id, exc)
+        reason = "it is empty" if not data else "it is not audio I can decode"
+        await _reply(app, message, f"I couldn't read `{attachment.filename}`: {reason}.")
+        return
+    seconds = len(pcm) / (2 * STT_SAMPLE_RATE)
+    if seconds > settings.max_seconds:
+        await _reply(app, message, f"That voice message is {seconds:.0f} s long; I accept up to "
+                                   f"{settings.max_seconds:.0f} s.")
+        return
+    if await app.run_blocking(loudness_dbfs, pcm) < settings.silence_dbfs:
+        await _reply(app, message, "I couldn't hear anything in that message: it is silent.")
+        return
+    language = await language_for(app, message.author.id, message.guild_id)
+    try:
+        transcript = await app.engines.stt.active().transcribe(pcm, language=language,
+                                                              phrases=settings.phrases or None)
+    except MissingModel as exc:
+        await _reply(app, message, str(exc))
+        return
+    if not transcript.text:
+        await _reply(app, message, "I heard something but couldn't make out any words.")
+        return
+    await _reply(app, message, f"🎙️ I heard: “{transcript.text}” (confidence {transcript.confidence:.0%})")
+    answer = await app.plugins.first_result("answer_text", app=app, message=message, text=transcript.text)
+    if not answer:
+        await _reply(app, message, "No conversation plugin is enabled to answer it.")
+        return
+    answer = str(answer)
+    spoken = await _speak_in_voice(app, message, answer, language)
+    files: list[File] = []
+    if not spoken and settings.spoken_attachment:
+        try:
+            audio = await app.engines.tts.active().synthesize(answer, language=language, guild_id=message.guild_id)
+            files.append(File("answer.ogg", data=await app.run_blocking(to_ogg_opus, audio.wav)))
+        except Exception:  # noqa: BLE001 - the text answer still goes out
+            log.exception("text-to-speech of an answer failed")
+    await _reply(app, message, answer, files)
+    await app.plugins.call_each("reply_sent", app=app, message=message, text=answer)
+
+
+async def _speak_in_voice(app: Any, message: hikari.Message, text: str, language: str) -> bool:
+    """Play the answer where the user is listening, if a voice backend is connected there."""
+    if message.guild_id is None or app.config.engines.voice not in app.engines.voice:
+        return False
+    state = app.bot.cache.get_voice_state(message.guild_id, message.author.id)
+    backend = app.engines.voice.active()
+    if state is None or state.channel_id is None or not backend.is_connected(message.guild_id, state.channel_id):
+        return False
+    audio = await app.engines.tts.active().synthesize(text, language=language, guild_id=message.guild_id)
+    await backend.play(message.guild_id, audio.wav)
+    return True
+
+
+async def on_message(event: hikari.MessageCreateEvent, app: Any) -> None:
+    message = event.message
+    if message.author.is_bot or not message.attachments:
+        return
+    prefix = app.config.bot.prefix
+    if message.content and message.content.startswith(prefix):
+        return  # a command with an attachment: the command handles it
+    for attachment in message.attachments:
+        if is_audio(message, attachment):
+            await handle_voice_message(app, message, attachment)
+            return
+
+
+@hookimpl
+def register_listeners(register) -> None:  # noqa: ANN001
+    register(hikari.MessageCreateEvent, on_message)
+
+
+language_group = group("language", "Which language voice messages are in")
+
+
+@language_group.command("set", "Set the speech language for you or this server", options=[
+    string("code", "Language code, e.g. ko, en", min_length=2, max_length=20),
+    string("scope", "For you, or for the whole server", default="user", choices=["user", "server"])])
+async def language_set(ctx: Context, code: str, scope: str) -> None:
+    code = code.strip().lower()
+    available = ctx.app.engines.stt.active().languages()
+    if code not in available:
+        raise UserError(f"No speech model for `{code}`. Installed: {', '.join(available) or 'none'}. "
+                        "An admin can add one with `trainerbot models download <name>`.")
+    if scope == "server":
+        if ctx.guild_id is None:
+            raise UserError("`scope:server` works only in a server.")
+        await ctx.app.permissions.require(ctx, "speech")
+    target = int(ctx.guild_id) if scope == "server" else int(ctx.author.id)
+    key = "guild" if scope == "server" else "user"
+    async with ctx.app.storage.begin() as conn:
+        await conn.execute(languages.delete().where((languages.c.scope == key) & (languages.c.target_id == target)))
+        await conn.execute(languages.insert().values(scope=key, target_id=target, language=code))
+    await ctx.respond(f"Voice messages {'in this server' if scope == 'server' else 'from you'} are now read as `{code}`.",
+                      ephemeral=True)
+
+
+@language_group.command("show", "Show the speech language used for you")
+async def language_show(ctx: Context) -> None:
+    code = await language_for(ctx.app, ctx.author.id, ctx.guild_id)
+    await ctx.respond(f"Your voice messages are read as `{code}`.", ephemeral=True)
+
+
+@hookimpl
+def register_commands(register) -> None:  # noqa: ANN001
+    register(language_group)
