@@ -8,4 +8,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.speech_vosk",
     "plugins.speech_pyttsx3",
     "plugins.voice_messages",
+    "plugins.training",
+    "plugins.provider_local",
+    "plugins.provider_openai",
 )

@@ -1,0 +1,122 @@
+"""The ``openai`` model provider, on the real ``openai`` SDK: the snapshot becomes chat-format
+JSONL (system instruction, example as the user turn, label as the assistant answer), is uploaded
+(purpose fine-tune) and fine-tuned on the configured base model; jobs are polled with events.
+``OPENAI_API_KEY`` comes from the environment only; ``OPENAI_BASE_URL`` or ``base_url`` points it
+at any OpenAI-compatible service.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import openai
+from pydantic import BaseModel, ConfigDict, Field
+
+from framework import hookimpl
+from framework.logs import redact
+from framework.providers import JobStatus, ProviderError, TrainingRequest
+
+STATUS = {"validating_files": "queued", "queued": "queued", "running": "running", "succeeded": "succeeded",
+          "failed": "failed", "cancelled": "cancelled"}
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    base_model: str = "gpt-4o-mini-2024-07-18"
+    chat_model: str = "gpt-4o-mini"
+    """Model used for chat when no fine-tuned model is active."""
+    base_url: str | None = None
+    timeout: float = Field(60.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=10)
+
+
+@hookimpl
+def settings_model() -> type[BaseModel]:
+    return Settings
+
+
+def chat_jsonl(snapshot: Path, instruction: str) -> bytes:
+    """One chat-format training line per example."""
+    lines = []
+    for raw in snapshot.read_text("utf-8").splitlines():
+        if raw.strip():
+            row = json.loads(raw)
+            lines.append(json.dumps({"messages": [{"role": "system", "content": instruction},
+                                                  {"role": "user", "content": row["text"]},
+                                                  {"role": "assistant", "content": row["label"]}]},
+                                    ensure_ascii=False))
+    return ("\n".join(lines) + "\n").encode()
+
+
+class OpenAIProvider:
+    name = "openai"
+    min_examples = 10
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: openai.AsyncOpenAI | None = None
+        self._seen_events: dict[str, set[str]] = {}
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            if not os.environ.get("OPENAI_API_KEY"):
+                raise ProviderError("The openai provider needs OPENAI_API_KEY in the bot's environment.")
+            self._client = openai.AsyncOpenAI(base_url=self.settings.base_url or os.environ.get("OPENAI_BASE_URL"),
+                                              timeout=self.settings.timeout, max_retries=self.settings.max_retries)
+        return self._client
+
+    async def _call(self, what: str, coro: Any) -> Any:
+        try:
+            return await coro
+        except openai.APIStatusError as exc:
+            message = exc.body.get("message") if isinstance(exc.body, dict) else None
+            raise ProviderError(f"OpenAI refused to {what}: {redact(str(message or exc.message))}") from None
+        except openai.APIConnectionError as exc:
+            raise ProviderError(f"Could not reach OpenAI to {what}: {type(exc).__name__}") from None
+
+    async def start(self, request: TrainingRequest) -> str:
+        data = chat_jsonl(request.snapshot, request.instruction)
+        if request.extra is not None and request.extra.exists():
+            data += request.extra.read_bytes()
+        upload = await self._call("upload the training file", self.client.files.create(
+            file=(f"trainerbot-job-{request.job_id}.jsonl", data), purpose="fine-tune"))
+        job = await self._call("start fine-tuning", self.client.fine_tuning.jobs.create(
+            model=self.settings.base_model, training_file=upload.id, suffix="trainerbot"))
+        return job.id
+
+    async def poll(self, provider_job_id: str) -> JobStatus:
+        job = await self._call("report the job", self.client.fine_tuning.jobs.retrieve(provider_job_id))
+        events = await self._call("list job events", self.client.fine_tuning.jobs.list_events(provider_job_id, limit=50))
+        seen = self._seen_events.setdefault(provider_job_id, set())
+        fresh = [e for e in reversed(list(events.data)) if e.id not in seen]
+        seen.update(e.id for e in fresh)
+        error = None
+        if job.error is not None and getattr(job.error, "message", None):
+            error = redact(job.error.message)
+        return JobStatus(STATUS.get(job.status, job.status), tuple(e.message for e in fresh),
+                         model_id=job.fine_tuned_model, error=error)
+
+    async def cancel(self, provider_job_id: str) -> None:
+        await self._call("cancel the job", self.client.fine_tuning.jobs.cancel(provider_job_id))
+
+    async def chat(self, model_id: str | None, messages: Sequence[dict[str, str]]) -> str:
+        reply = await self._call("answer", self.client.chat.completions.create(
+            model=model_id or self.settings.chat_model, messages=list(messages)))  # type: ignore[arg-type]
+        return reply.choices[0].message.content or ""
+
+    async def predict(self, model_id: str, texts: Sequence[str], labels: Sequence[str] = ()) -> list[str]:
+        answers = []
+        for text in texts:
+            answer = (await self.chat(model_id, [{"role": "user", "content": text}])).strip()
+            answers.append(next((label for label in labels if label.lower() == answer.lower()), answer))
+        return answers
+
+
+@hookimpl
+def register_model_providers(register, app) -> None:  # noqa: ANN001
+    register("openai", OpenAIProvider(app.settings("provider_openai") or Settings()))

@@ -1,0 +1,199 @@
+"""Datasets and training through the real bot: the local provider, and the real openai SDK against
+the local OpenAI-compatible test server; progress edited live, resume after restart, bad inputs."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from framework.importers import ImportProblem, parse_file
+from framework.testing.openai_server import OpenAIServer
+from plugins.provider_local import NaiveBayes, accuracy
+
+POSITIVE = ["great film, loved it", "wonderful acting and a moving story", "brilliant and funny",
+            "a delight from start to finish", "superb direction, great cast", "loved the music and the story",
+            "excellent, I would watch it again", "charming, warm and funny"]
+NEGATIVE = ["boring and far too long", "terrible acting, awful script", "I hated every minute",
+            "a dull, lifeless mess", "awful plot and bad jokes", "the worst film this year",
+            "tedious, boring, forgettable", "bad direction and a terrible ending"]
+
+
+def labelled_jsonl() -> bytes:
+    rows = [{"text": t, "label": "positive"} for t in POSITIVE] + [{"text": t, "label": "negative"} for t in NEGATIVE]
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+@pytest.fixture
+async def openai_server(monkeypatch):  # noqa: ANN201
+    server = OpenAIServer()
+    await server.start()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key-never-shown-0123456789")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    yield server
+    await server.stop()
+
+
+TRAINING_TOML = '[plugins.training]\npoll_interval = 0.01\n'
+
+
+async def _progress(tb, sent, word: str):  # noqa: ANN001, ANN202
+    """The job's progress message (the last reply to ``sent``) once it shows ``word``."""
+    def probe():  # noqa: ANN202
+        replies = [m for m in tb.emu.sent_messages(tb.channel) if int(m.id) > int(sent.id)
+                   and m.content.startswith(("🏋️", "⏳", "✅", "❌"))]
+        return next((m for m in replies if word in m.content), None)
+
+    return await tb.emu.wait_until(probe, 20, what=f"a progress message showing {word!r}")
+
+
+async def test_local_training_end_to_end(tb_factory) -> None:
+    tb = await tb_factory(plugins_toml=TRAINING_TOML)
+    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    added = await tb.reply_to(sent)
+    assert added.content == "Added 16 example(s) to `default`."
+    done = await _progress(tb, sent, "succeeded")
+    assert "Model: `local-1`" in done.content
+    assert (await tb.say("!model use local-1", user=tb.owner)).content == "Active model: `local-1` (local)."
+    assert "⭐ `local-1`" in (await tb.slash("model", subcommand="list")).content
+    sent2 = await tb.send("!train data=\"great film, loved it\"", user=tb.owner)
+    assert (await tb.reply_to(sent2)).content == "Added 0 example(s) to `default` (1 already there)."
+    await _progress(tb, sent2, "Training job #2")
+    await tb.emu.wait_until(lambda: "succeeded" in (tb.emu.sent_messages()[-1].content or ""))
+    shown = await tb.say("!dataset show")
+    assert shown.content.startswith("**default** — 16 examples; labels: positive 8, negative 8")
+
+
+async def test_local_provider_accuracy_on_held_out_split() -> None:
+    rng = random.Random(7)
+    good = ["good", "great", "excellent", "lovely", "superb", "fun", "brilliant", "enjoyable"]
+    bad = ["bad", "awful", "terrible", "boring", "dull", "poor", "tedious", "horrible"]
+    filler = ["the", "film", "was", "really", "quite", "plot", "acting", "and", "story", "very"]
+
+    def sample(words: list[str], label: str) -> tuple[str, str]:
+        return " ".join(rng.sample(filler, 4) + rng.sample(words, 2)), label
+
+    data = [sample(good, "positive") for _ in range(100)] + [sample(bad, "negative") for _ in range(100)]
+    rng.shuffle(data)
+    train, held_out = data[:150], data[150:]
+    model = NaiveBayes.fit([t for t, _ in train], [label for _, label in train])
+    predicted = [model.predict(t)[0] for t, _ in held_out]
+    assert accuracy(predicted, [label for _, label in held_out]) >= 0.95  # the stated floor for a separable set
+
+
+async def test_openai_fine_tuning_with_live_progress(tb_factory, openai_server) -> None:
+    tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "openai"\n')
+    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    done = await _progress(tb, sent, "succeeded")
+    job = next(iter(openai_server.jobs.values()))
+    assert f"Model: `ft:gpt-4o-mini-2024-07-18:trainerbot:{job.id}`" in done.content
+    assert "The job has successfully completed" in done.content and done.edits, "the message was edited as it went"
+    lines = openai_server.uploaded_jsonl()
+    assert len(lines) == 16
+    assert lines[0]["messages"][0]["role"] == "system" and "positive, negative" in lines[0]["messages"][0]["content"]
+    assert [m["role"] for m in lines[0]["messages"]] == ["system", "user", "assistant"]
+    assert {line["messages"][2]["content"] for line in lines} == {"positive", "negative"}
+    model_id = job.fine_tuned_model
+    assert (await tb.say(f"!model use {model_id}", user=tb.owner)).content == f"Active model: `{model_id}` (openai)."
+    everything = "".join(m.content for m in tb.emu.sent_messages())
+    assert "sk-test-key" not in everything
+
+
+async def test_polling_resumes_after_restart(tb_factory, openai_server) -> None:
+    slow = '[plugins.training]\npoll_interval = 3600\n[engines]\nprovider = "openai"\n'
+    tb = await tb_factory(plugins_toml=slow)
+    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    await _progress(tb, sent, "queued")
+    job = next(iter(openai_server.jobs.values()))
+    assert job.status != "succeeded"
+    await tb.app.close()
+    tb2 = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "openai"\n')
+    done = await _progress(tb2, sent, "succeeded")
+    assert job.fine_tuned_model in done.content
+
+
+async def test_failed_openai_job_shows_openai_error(tb_factory, openai_server) -> None:
+    openai_server.fail_jobs = True
+    tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "openai"\n')
+    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    failed = await _progress(tb, sent, "failed")
+    assert "Error: Training file has too few examples of each class." in failed.content
+
+
+async def test_openai_server_errors_are_retried_then_reported(tb_factory, openai_server) -> None:
+    tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "openai"\n'
+                          '[plugins.provider_openai]\nmax_retries = 1\n')
+    openai_server.fail_next(500, count=2)
+    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    failed = await _progress(tb, sent, "could not start")
+    assert "OpenAI refused to upload the training file: injected 500" in failed.content
+    openai_server.fail_next(429, count=1)
+    retry = await tb.send("!train", user=tb.owner)
+    assert "succeeded" in (await _progress(tb, retry, "succeeded")).content
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    ('!train data="   "', "Nothing to add: the data contains no text."),
+    ("!dataset show nosuch", "No dataset `nosuch`. `dataset list` shows them."),
+    ("!train data_dir=../", "`../` leaves the data folder (`..` is not allowed)."),
+    ("!train provider=nosuch", "The model provider `nosuch` is not available (registered: local, openai). "
+                                "Check `[engines] provider` in plugins.toml and that its plugin is installed and enabled."),
+    ("!jobs status abc", "`abc` is not a job number; `jobs list` shows them."),
+])
+async def test_bad_inputs_are_answered_clearly(tb_factory, command, message) -> None:
+    tb = await tb_factory(plugins_toml=TRAINING_TOML)
+    assert (await tb.say(command, user=tb.owner)).content == message
+
+
+async def test_too_few_examples_for_openai_keeps_the_data_and_starts_nothing(tb_factory, openai_server) -> None:
+    tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "openai"\n')
+    sent = await tb.send('!train "good film\n\nnice plot"', user=tb.owner)
+    assert (await tb.reply_to(sent)).content == "Added 2 example(s) to `default`."
+    refused = await tb.reply_to(sent, skip=1)
+    assert refused.content == "Not training yet: the `openai` provider needs at least 10 examples, the dataset has 2."
+    assert openai_server.files == {} and openai_server.jobs == {}
+    assert (await tb.say("!jobs list")).content == "No training jobs yet."
+
+
+async def test_broken_file_is_reported_and_the_rest_imported(tb_factory) -> None:
+    tb = await tb_factory(plugins_toml=TRAINING_TOML)
+    folder = tb.data_root / "datasets" / "incoming"
+    folder.mkdir()
+    (folder / "good.txt").write_text("lovely film\nsplendid cast\n", "utf-8")
+    (folder / "broken.json").write_text('[{"text": "ok"}, {"text": ', "utf-8")
+    (folder / "image.png").write_bytes(b"\x89PNG")
+    (folder / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    reply = await tb.say("!select_dataset datasets/incoming", user=tb.owner)
+    assert reply.content.startswith("Added 2 example(s) to `default`.\nSkipped:")
+    assert "`datasets/incoming/broken.json` is not valid JSON: Expecting value at line 1, column 27." in reply.content
+    assert "`datasets/incoming/image.png`: unsupported file type" in reply.content
+    assert "`datasets/incoming/latin1.txt` is not UTF-8 text (undecodable byte at position 3)." in reply.content
+    assert "Archived the folder as `archives/incoming-" in reply.content
+    assert len(list((tb.data_root / "archives").glob("incoming-*.zip"))) == 1
+
+
+async def test_training_is_restricted_but_status_is_public(tb_factory) -> None:
+    tb = await tb_factory(plugins_toml=TRAINING_TOML)
+    refused = await tb.slash("train", {"data": "fine"})
+    assert (refused.content, refused.ephemeral) == (
+        "You don't have permission to use `train`: it is limited to the bot's owners.", True)
+    assert (await tb.say("!dataset list")).content.startswith("No datasets yet.")
+    assert (await tb.say("!jobs list")).content == "No training jobs yet."
+
+
+@pytest.mark.parametrize(("name", "data", "expected"), [
+    ("a.csv", b"text,label\nnice,positive\nbad,negative\n", [("nice", "positive"), ("bad", "negative")]),
+    ("b.json", json.dumps({"positive": ["yay"], "negative": ["nay"]}).encode(), [("yay", "positive"), ("nay", "negative")]),
+    ("c.html", b"<html><script>x()</script><p>Hello <b>world</b></p></html>", [("Hello world", None)]),
+    ("d.md", b"# one\n\nsecond para", [("# one", None), ("second para", None)]),
+])
+def test_importers(name, data, expected) -> None:
+    assert parse_file(name, data) == expected
+
+
+def test_importer_errors_point_at_the_line() -> None:
+    with pytest.raises(ImportProblem, match=r"`x.jsonl` line 2 is not valid JSON"):
+        parse_file("x.jsonl", b'{"text": "a"}\n{oops\n')
+    with pytest.raises(ImportProblem, match=r"`x.csv` line 3: expected 2 columns, found 1"):
+        parse_file("x.csv", b"text,label\na,positive\nb\n")
