@@ -119,3 +119,25 @@ async def test_ping_and_plugins(tb) -> None:
     assert (await tb.say("!ping")).content.startswith("Pong! Gateway latency:")
     listing = await tb.slash("plugins", subcommand="list")
     assert "**core**" in listing.content and "enabled" in listing.content
+
+
+async def test_instruction_is_split_at_discords_limit_and_missing_is_clear(tb) -> None:
+    missing = await tb.say("!instruction")
+    assert missing.content.startswith("No instruction file `instruction.md` yet. An admin can create "
+                                      "`instructions/instruction.md`")
+    text = "\n".join(f"Line {i}: " + "x" * 90 for i in range(45))  # ~4,400 characters
+    (tb.data_root / "instructions" / "instruction.md").write_text(text, "utf-8")
+    sent = await tb.send("!instruction")
+    parts = [await tb.reply_to(sent, skip=i) for i in range(3)]
+    assert all(len(p.content) <= 2000 for p in parts)
+    assert "\n".join(p.content for p in parts) == text
+    assert (await tb.say("!instruction ../secret.md")).content == (
+        "`../secret.md` leaves the data folder (`..` is not allowed).")
+
+
+async def test_server_error_500_is_retried(tb) -> None:
+    tb.emu.inject_rest_fault(method="POST", path_pattern=r"/channels/\d+/messages", status=500, count=1)
+    reply = await tb.say("!hi")
+    assert reply.content.startswith("Hello")
+    posts = [r.status for r in tb.emu.requests if r.method == "POST" and "/messages" in r.path]
+    assert posts[-2:] == [500, 200]

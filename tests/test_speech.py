@@ -203,3 +203,29 @@ async def test_models_cli_downloads_with_checks(tmp_path, capsys) -> None:
     assert failed == 1 and "checksum mismatch" in out.err
     assert not list((tmp_path / "data/models/vosk").glob("*.partial"))
     assert not (tmp_path / "data/models/vosk/vosk-model-small-yy-0.1").exists()
+
+
+class RecordingBackend:
+    """A voice backend registered through the hook, as a third-party one would be."""
+
+    def __init__(self) -> None:
+        self.played: list[bytes] = []
+
+    def is_connected(self, guild_id, channel_id) -> bool:  # noqa: ANN001
+        return True
+
+    async def play(self, guild_id, wav: bytes) -> None:  # noqa: ANN001
+        self.played.append(wav)
+
+
+async def test_answer_is_spoken_in_the_voice_channel_when_connected(tb_factory, hello_ogg) -> None:
+    backend, seen = RecordingBackend(), []
+    voice = types.SimpleNamespace(register_voice_backends=hookimpl(lambda register: register("recorder", backend)))
+    tb = await voice_tb(tb_factory, '[engines]\nvoice = "recorder"\n',
+                        plugins={"voice": voice, "answers": answering_plugin(seen)})
+    await tb.emu.set_voice_state(tb.guild, tb.user, tb.voice_channel)
+    await tb.emu.wait_until(lambda: tb.app.bot.cache.get_voice_state(tb.guild.id, tb.user.id))
+    sent = await tb.send("", attachments=[tb.emu.file("v.ogg", hello_ogg, "audio/ogg")], flags=VOICE_FLAG)
+    answer = await tb.reply_to(sent, skip=1, timeout=60)
+    assert answer.content == "You said 5 characters." and answer.attachments == []
+    assert len(backend.played) == 1 and backend.played[0][:4] == b"RIFF"

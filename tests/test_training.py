@@ -197,3 +197,14 @@ def test_importer_errors_point_at_the_line() -> None:
         parse_file("x.jsonl", b'{"text": "a"}\n{oops\n')
     with pytest.raises(ImportProblem, match=r"`x.csv` line 3: expected 2 columns, found 1"):
         parse_file("x.csv", b"text,label\na,positive\nb\n")
+
+
+async def test_a_running_job_can_be_cancelled(tb_factory, openai_server) -> None:
+    tb = await tb_factory(plugins_toml='[plugins.training]\npoll_interval = 3600\n[engines]\nprovider = "openai"\n')
+    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    await _progress(tb, sent, "queued")
+    assert (await tb.say("!jobs cancel 1")).content.startswith("You don't have permission")
+    assert (await tb.say("!jobs cancel #1", user=tb.owner)).content == "Cancelled training job #1."
+    assert next(iter(openai_server.jobs.values())).status == "cancelled"
+    assert (await tb.say("!jobs status 1")).content.startswith("⏹️ Training job #1")
+    assert (await tb.say("!jobs cancel 1", user=tb.owner)).content == "Job #1 already cancelled."

@@ -384,7 +384,8 @@ class DiscordEmulator:
                     raise AssertionError(f"timed out after {timeout}s waiting for {what}; the bot's last "
                                          f"messages (channel, content, ephemeral): {sent}")
                 try:
-                    await asyncio.wait_for(self._changed.wait(), remaining)
+                    # Conditions outside the emulator (the bot's cache) change silently: re-check often.
+                    await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
                 except asyncio.TimeoutError:
                     pass
             return result
