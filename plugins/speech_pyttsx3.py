@@ -62,6 +62,8 @@ class Pyttsx3Engine:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.worker_ident: int | None = None
+        self.temp_prefix = f"trainerbot-tts-{os.getpid()}-"
+        """pyttsx3 can only write to a file: each one is named with this prefix and removed at once."""
 
     def _ensure_worker(self) -> None:
         with self._start_lock:
@@ -79,7 +81,7 @@ class Pyttsx3Engine:
             text, voice, rate, future = job
             if not future.set_running_or_notify_cancel():
                 continue
-            handle, name = tempfile.mkstemp(suffix=".wav", prefix="trainerbot-tts-")
+            handle, name = tempfile.mkstemp(suffix=".wav", prefix=self.temp_prefix)
             os.close(handle)
             try:
                 engine.setProperty("voice", voice)

@@ -162,12 +162,13 @@ async def test_swapping_engines_is_one_line_of_config(tb_factory, hello_ogg) -> 
 
 
 async def test_tts_uses_one_worker_thread_and_leaves_no_temp_files(tts_engine) -> None:
-    before = set(Path(tempfile.gettempdir()).glob("trainerbot-tts-*"))
+    pattern = f"{tts_engine.temp_prefix}*"
+    before = set(Path(tempfile.gettempdir()).glob(pattern))
     results = await asyncio.gather(*(tts_engine.synthesize(t, language="en-us") for t in ("one", "two", "three")))
     assert all(r.wav[:4] == b"RIFF" and r.duration > 0.1 for r in results)
     assert tts_engine.worker_ident not in (None, threading.get_ident())
     assert [t.name for t in threading.enumerate()].count("trainerbot-tts") == 1
-    assert set(Path(tempfile.gettempdir()).glob("trainerbot-tts-*")) == before
+    assert set(Path(tempfile.gettempdir()).glob(pattern)) == before == set()
 
 
 async def test_models_cli_downloads_with_checks(tmp_path, capsys) -> None:
