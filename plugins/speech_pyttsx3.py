@@ -1,7 +1,7 @@
 """pyttsx3 text-to-speech through espeak-ng, offline and headless.
 
 pyttsx3 is not thread-safe and hangs when driven from two threads, so ONE dedicated worker
-thread owns the engine and every request is queued to it. espeak-ng's library comes from the
+thread per process owns the engine and every request is queued to it. espeak-ng's library comes from the
 espeakng-loader wheel (no apt): it is preloaded under its soname before pyttsx3 looks for it.
 """
 
@@ -53,32 +53,35 @@ def make_espeak_available() -> None:
     ctypes.CDLL(espeakng_loader.get_library_path(), mode=ctypes.RTLD_GLOBAL)
 
 
-class Pyttsx3Engine:
-    """The ``pyttsx3`` text-to-speech engine: a queue in front of one worker thread."""
+class _Worker:
+    """The one thread that drives pyttsx3 in this process. ``pyttsx3.init`` returns a cached,
+    process-wide engine, so even two bots in one process must share this thread."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._jobs: queue.Queue[tuple[Any, ...] | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-        self.worker_ident: int | None = None
+    def __init__(self) -> None:
+        self.jobs: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self.ident: int | None = None
         self.temp_prefix = f"trainerbot-tts-{os.getpid()}-"
-        """pyttsx3 can only write to a file: each one is named with this prefix and removed at once."""
+        """pyttsx3 can only write to a file: each is named with this prefix and removed at once."""
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
 
-    def _ensure_worker(self) -> None:
-        with self._start_lock:
+    def submit(self, text: str, voice: str, rate: int) -> concurrent.futures.Future[bytes]:
+        with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="trainerbot-tts", daemon=True)
                 self._thread.start()
+        future: concurrent.futures.Future[bytes] = concurrent.futures.Future()
+        self.jobs.put((text, voice, rate, future))
+        return future
 
     def _work(self) -> None:
-        self.worker_ident = threading.get_ident()
+        self.ident = threading.get_ident()
         make_espeak_available()
         import pyttsx3
 
         engine = pyttsx3.init("espeak")
-        while (job := self._jobs.get()) is not None:
-            text, voice, rate, future = job
+        while True:
+            text, voice, rate, future = self.jobs.get()
             if not future.set_running_or_notify_cancel():
                 continue
             handle, name = tempfile.mkstemp(suffix=".wav", prefix=self.temp_prefix)
@@ -88,11 +91,31 @@ class Pyttsx3Engine:
                 engine.setProperty("rate", rate)
                 engine.save_to_file(text, name)
                 engine.runAndWait()
-                future.set_result(Path(name).read_bytes())
+                wav = Path(name).read_bytes()
             except Exception as exc:  # noqa: BLE001 - handed to the waiting request
-                future.set_exception(exc)
-            finally:
                 Path(name).unlink(missing_ok=True)
+                future.set_exception(exc)
+                continue
+            Path(name).unlink(missing_ok=True)  # before the caller resumes: no file outlives the request
+            future.set_result(wav)
+
+
+WORKER = _Worker()
+
+
+class Pyttsx3Engine:
+    """The ``pyttsx3`` text-to-speech engine: requests queue to the process's one TTS thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @property
+    def worker_ident(self) -> int | None:
+        return WORKER.ident
+
+    @property
+    def temp_prefix(self) -> str:
+        return WORKER.temp_prefix
 
     def _for_guild(self, guild_id: int | None) -> VoiceSettings:
         return self.settings.guilds.get(str(guild_id), self.settings) if guild_id else self.settings
@@ -102,24 +125,14 @@ class Pyttsx3Engine:
         if not text.strip():
             raise ValueError("nothing to say")
         chosen = self._for_guild(guild_id)
-        self._ensure_worker()
-        future: concurrent.futures.Future[bytes] = concurrent.futures.Future()
-        self._jobs.put((text, voice or chosen.voice or language, rate or chosen.rate, future))
+        future = WORKER.submit(text, voice or chosen.voice or language, rate or chosen.rate)
         wav = await asyncio.wrap_future(future)
         audio = read_wav(wav)
         return SynthesizedAudio(wav, audio.frame_rate, len(audio) / 1000)
 
-    def close(self) -> None:
-        if self._thread is not None:
-            self._jobs.put(None)
 
 
 @hookimpl
 def register_text_to_speech(register, app) -> None:  # noqa: ANN001
     register("pyttsx3", Pyttsx3Engine(app.settings("speech_pyttsx3") or Settings()))
 
-
-@hookimpl
-def shutdown(app) -> None:  # noqa: ANN001
-    if "pyttsx3" in app.engines.tts and app.engines.tts.owner("pyttsx3") == "speech_pyttsx3":
-        app.engines.tts.get("pyttsx3").close()

@@ -32,10 +32,8 @@ VOICE_FLAG = 1 << 13
 
 
 @pytest.fixture(scope="session")
-def tts_engine():  # noqa: ANN201
-    engine = Pyttsx3Engine(Settings())
-    yield engine
-    engine.close()
+def tts_engine() -> Pyttsx3Engine:
+    return Pyttsx3Engine(Settings())
 
 
 @pytest.fixture(scope="session")
