@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import ctypes
+import io
 import os
 import queue
 import tempfile
 import threading
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -89,15 +91,30 @@ class _Worker:
             try:
                 engine.setProperty("voice", voice)
                 engine.setProperty("rate", rate)
-                engine.save_to_file(text, name)
-                engine.runAndWait()
-                wav = Path(name).read_bytes()
+                for _attempt in range(3):
+                    # pyttsx3's loop can return before espeak's final callback wrote the frames:
+                    # never hand out an empty WAV, synthesise again instead.
+                    engine.save_to_file(text, name)
+                    engine.runAndWait()
+                    wav = Path(name).read_bytes()
+                    if _frames(wav) > 0:
+                        break
+                else:
+                    raise RuntimeError("espeak-ng produced no audio")
             except Exception as exc:  # noqa: BLE001 - handed to the waiting request
                 Path(name).unlink(missing_ok=True)
                 future.set_exception(exc)
                 continue
             Path(name).unlink(missing_ok=True)  # before the caller resumes: no file outlives the request
             future.set_result(wav)
+
+
+def _frames(wav: bytes) -> int:
+    try:
+        with wave.open(io.BytesIO(wav), "rb") as reader:
+            return reader.getnframes()
+    except (wave.Error, EOFError):
+        return 0
 
 
 WORKER = _Worker()
