@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from framework.config import Config, ConfigError, load_config
+from framework import plugin_admin
+from framework.config import Config, ConfigError, load_config, write_plugin_enabled
 from framework.logs import setup_logging
 from framework.plugins import PluginHost
 
@@ -71,6 +74,17 @@ def cmd_plugins_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plugin_verb(verb: str, args: argparse.Namespace) -> int:
+    config = _load(args)
+    if verb == "uninstall":
+        return plugin_admin.uninstall(config, args.name)
+    if verb == "info":
+        return plugin_admin.info(config, args.name)
+    write_plugin_enabled(config, args.name, verb == "enable")
+    print(f"plugin {args.name!r} {verb}d in {config.path}; restart the bot (or use /plugins {verb}) to apply")
+    return 0
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     config = _load(args)
     host = _host(config)
@@ -96,6 +110,21 @@ def build_parser(extra: Sequence[tuple[str, str, Callable[..., Any], Callable[..
     sandbox.set_defaults(func=cmd_sandbox)
     plugins = sub.add_parser("plugins", help="manage plugins").add_subparsers(dest="plugins_command", required=True)
     plugins.add_parser("list", help="installed plugins and their state").set_defaults(func=cmd_plugins_list)
+    install = plugins.add_parser("install", help="pip-install a plugin (NAME, PATH or git URL), pinned to this bot")
+    install.add_argument("spec")
+    install.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    install.set_defaults(func=lambda a: plugin_admin.install(_load(a), a.spec, yes=a.yes))
+    for verb, helptext in (("uninstall", "pip-uninstall a plugin"), ("info", "one plugin in detail"),
+                           ("enable", "enable a plugin in plugins.toml"), ("disable", "disable a plugin in plugins.toml")):
+        p = plugins.add_parser(verb, help=helptext)
+        p.add_argument("name")
+        p.set_defaults(func=functools.partial(cmd_plugin_verb, verb))
+    plugins.add_parser("sync", help="install the plugins plugins.toml lists").set_defaults(
+        func=lambda a: plugin_admin.sync(_load(a)))
+    scaffold = sub.add_parser("new-plugin", help="create a plugin package to start from")
+    scaffold.add_argument("name")
+    scaffold.add_argument("--dir", default=".", help="where to create it (default: here)")
+    scaffold.set_defaults(func=lambda a: plugin_admin.new_plugin(a.name, Path(a.dir)))
     config = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
     config.add_parser("check", help="validate plugins.toml").set_defaults(func=cmd_config_check)
     for name, help_text, configure, run in extra:
