@@ -11,4 +11,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.training",
     "plugins.provider_local",
     "plugins.provider_openai",
+    "plugins.chat",
 )

@@ -479,7 +479,9 @@ class DiscordEmulator:
             "id": str(message.id), "channel_id": str(message.channel_id), "author": message.author.payload(),
             "content": message.content, "timestamp": _iso(message.timestamp),
             "edited_timestamp": _iso(message.edited_at) if message.edited_at else None, "tts": False,
-            "mention_everyone": False, "mentions": [], "mention_roles": [], "mention_channels": [],
+            "mention_everyone": False, "mentions": [self.users[int(u)].payload() for u in
+                                                    re.findall(r"<@!?(\d+)>", message.content) if int(u) in self.users],
+            "mention_roles": [], "mention_channels": [],
             "attachments": [a.payload() for a in message.attachments], "embeds": message.embeds,
             "reactions": [], "pinned": False, "type": 19 if message.reference else 0, "flags": message.flags,
             "components": [], "sticker_items": [],

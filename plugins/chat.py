@@ -1,0 +1,197 @@
+"""Chat: the active model answers mentions, DMs and the channels a server switched on (not every
+message by default), with per-channel memory and a per-server system instruction. Every answer is
+recorded with the prompt that produced it — corrections and feedback refer to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import hikari
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+
+from framework import hookimpl
+from framework.commands import Context, UserError, group, split_message, string
+from framework.engines import EngineUnavailable
+from framework.providers import ProviderError, active_model
+from framework.storage import Migration
+
+log = logging.getLogger(__name__)
+
+metadata = sa.MetaData()
+turns = sa.Table(
+    "chat_turns", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("channel_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("user_id", sa.BigInteger),
+    sa.Column("role", sa.String(10), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.current_timestamp()),
+)
+answers = sa.Table(
+    "bot_answers", metadata,
+    sa.Column("message_id", sa.BigInteger, primary_key=True),
+    sa.Column("channel_id", sa.BigInteger, nullable=False),
+    sa.Column("guild_id", sa.BigInteger),
+    sa.Column("user_id", sa.BigInteger, nullable=False),
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("provider", sa.String(50), nullable=False),
+    sa.Column("model_id", sa.String(300)),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.current_timestamp()),
+)
+guild_settings = sa.Table(
+    "chat_guilds", metadata,
+    sa.Column("guild_id", sa.BigInteger, primary_key=True),
+    sa.Column("instruction", sa.Text),
+)
+channels = sa.Table(
+    "chat_channels", metadata,
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("guild_id", sa.BigInteger, nullable=False),
+)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answer_mentions: bool = True
+    answer_dms: bool = True
+    memory_turns: int = Field(6, ge=0, le=50)
+    """How many earlier messages (user and bot) of the channel the model sees."""
+    instruction: str = "You are trainerbot, a helpful assistant for a team that trains models."
+
+
+@hookimpl
+def settings_model() -> type[BaseModel]:
+    return Settings
+
+
+@hookimpl
+def register_migrations(register) -> None:  # noqa: ANN001
+    register(Migration(1, "chat memory, answers, channels", metadata.create_all))
+
+
+async def _instruction(app: Any, guild_id: int | None) -> str:
+    if guild_id is not None:
+        async with app.storage.connect() as conn:
+            row = (await conn.execute(sa.select(guild_settings.c.instruction).where(
+                guild_settings.c.guild_id == int(guild_id)))).scalar()
+        if row:
+            return row
+    return app.settings("chat").instruction
+
+
+async def produce_answer(app: Any, channel_id: int, guild_id: int | None, user_id: int, text: str) -> tuple[str, str, str | None]:
+    """Ask the active model; returns (answer, provider, model_id). Raises UserError with a short reason."""
+    settings: Settings = app.settings("chat")
+    active = await active_model(app)
+    provider_name = active.provider if active else app.config.provider
+    async with app.storage.connect() as conn:
+        history = (await conn.execute(sa.select(turns.c.role, turns.c.content).where(turns.c.channel_id == int(channel_id))
+                                      .order_by(turns.c.id.desc()).limit(settings.memory_turns))).all()
+    messages = [{"role": "system", "content": await _instruction(app, guild_id)}]
+    messages += [{"role": r.role, "content": r.content} for r in reversed(history)]
+    messages.append({"role": "user", "content": text})
+    try:
+        provider = app.engines.providers.get(provider_name)
+        answer = (await provider.chat(active.model_id if active else None, messages)).strip()
+    except (ProviderError, EngineUnavailable) as exc:
+        log.warning("chat answer failed: %s", exc)
+        raise UserError(f"Sorry, I can't answer right now: {exc}") from None
+    if not answer:
+        raise UserError("Sorry, the model returned an empty answer.")
+    async with app.storage.begin() as conn:
+        await conn.execute(turns.insert(), [
+            {"channel_id": int(channel_id), "user_id": int(user_id), "role": "user", "content": text},
+            {"channel_id": int(channel_id), "user_id": None, "role": "assistant", "content": answer}])
+    return answer, provider_name, active.model_id if active else None
+
+
+async def record_answer(app: Any, sent: hikari.Message, asker: int, prompt: str, answer: str, provider: str,
+                        model_id: str | None) -> None:
+    async with app.storage.begin() as conn:
+        await conn.execute(answers.insert().values(message_id=int(sent.id), channel_id=int(sent.channel_id),
+                                                   guild_id=int(sent.guild_id) if sent.guild_id else None,
+                                                   user_id=int(asker), prompt=prompt, answer=answer,
+                                                   provider=provider, model_id=model_id))
+
+
+async def _wanted(app: Any, message: hikari.Message) -> bool:
+    settings: Settings = app.settings("chat")
+    me = app.bot.get_me()
+    if message.guild_id is None:
+        return settings.answer_dms
+    if settings.answer_mentions and me is not None and me.id in message.user_mentions_ids:
+        return True
+    async with app.storage.connect() as conn:
+        return (await conn.execute(sa.select(channels.c.channel_id).where(
+            channels.c.channel_id == int(message.channel_id)))).first() is not None
+
+
+async def on_message(event: hikari.MessageCreateEvent, app: Any) -> None:
+    message = event.message
+    if message.author.is_bot or not message.content or message.content.startswith(app.config.bot.prefix):
+        return
+    if not await _wanted(app, message):
+        return
+    me = app.bot.get_me()
+    text = message.content.replace(f"<@{me.id}>", "").replace(f"<@!{me.id}>", "").strip() if me else message.content
+    if not text:
+        return
+    try:
+        answer, provider, model_id = await produce_answer(app, message.channel_id, message.guild_id,
+                                                          message.author.id, text)
+    except UserError as exc:
+        await app.bot.rest.create_message(message.channel_id, str(exc), reply=message, user_mentions=False)
+        return
+    for part in split_message(answer):
+        sent = await app.bot.rest.create_message(message.channel_id, part, reply=message, user_mentions=False,
+                                                 role_mentions=False, mentions_everyone=False)
+        await record_answer(app, sent, message.author.id, text, answer, provider, model_id)
+    await app.plugins.call_each("reply_sent", app=app, message=message, text=answer)
+
+
+@hookimpl
+def register_listeners(register) -> None:  # noqa: ANN001
+    register(hikari.MessageCreateEvent, on_message)
+
+
+@hookimpl
+async def answer_text(app, message, text) -> str | None:  # noqa: ANN001
+    """Voice messages and other plugins get the same conversation (memory, instruction, model)."""
+    try:
+        answer, _, _ = await produce_answer(app, message.channel_id, message.guild_id, message.author.id, text)
+    except UserError as exc:
+        return str(exc)
+    return answer
+
+
+chat_group = group("chat", "Where and how the bot chats", permission="chat", guild_only=True)
+
+
+@chat_group.command("here", "Answer every message in this channel (on) or only mentions (off)",
+                    options=[string("mode", "on or off", choices=["on", "off"])])
+async def chat_here(ctx: Context, mode: str) -> None:
+    async with ctx.app.storage.begin() as conn:
+        await conn.execute(channels.delete().where(channels.c.channel_id == int(ctx.channel_id)))
+        if mode == "on":
+            await conn.execute(channels.insert().values(channel_id=int(ctx.channel_id), guild_id=int(ctx.guild_id)))
+    await ctx.respond("I'll answer every message in this channel." if mode == "on"
+                      else "In this channel I'll answer only when mentioned.")
+
+
+@chat_group.command("instruction", "Set this server's system instruction (empty: the default)",
+                    options=[string("text", "The instruction", default="", max_length=2000)])
+async def chat_instruction(ctx: Context, text: str) -> None:
+    async with ctx.app.storage.begin() as conn:
+        await conn.execute(guild_settings.delete().where(guild_settings.c.guild_id == int(ctx.guild_id)))
+        if text.strip():
+            await conn.execute(guild_settings.insert().values(guild_id=int(ctx.guild_id), instruction=text.strip()))
+    await ctx.respond("System instruction updated." if text.strip() else "System instruction reset to the default.")
+
+
+@hookimpl
+def register_commands(register) -> None:  # noqa: ANN001
+    register(chat_group)
