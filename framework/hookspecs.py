@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
     from framework.app import App
     from framework.commands import Command, Context
+    from framework.providers import Correction, Example
     from framework.storage import Migration
 
 PROJECT = "trainerbot"
@@ -133,4 +134,35 @@ def answer_text(app: App, message: Any, text: str) -> Any:
 @hookspec
 def reply_sent(app: App, message: Any, text: str) -> None:
     """Observe a conversational answer the bot just sent (e.g. to also speak it in voice)."""
+
+
+@hookspec(firstresult=True)
+def dataset_examples(app: App, name: str, split: str) -> list[Example] | None:
+    """The examples of dataset ``name``; ``split`` is ``"train"``, ``"test"`` (held out) or ``"all"``.
+
+    First answer wins; ``None`` means "not mine". Raises ``UserError`` when the dataset does not
+    exist. Lets testing and other features read datasets without knowing which plugin keeps them.
+    """
+
+
+@hookspec
+def training_corrections(app: App, dataset: str) -> list[Correction] | None:
+    """Corrected answers to add to the next training job on ``dataset`` (all plugins' are joined).
+
+    Each ``framework.providers.Correction`` is a prompt, the bot's original answer and the
+    corrected one: providers train on it supervised, and as a preference pair where supported.
+    """
+
+
+@hookspec
+def export_user_data(app: App, user_id: int) -> dict[str, list[dict[str, Any]]] | None:
+    """Everything this plugin stores about a user, as ``{"table or kind": [row dicts]}``.
+
+    ``mydata export`` joins every plugin's answer, so a user can see what the bot keeps about them.
+    """
+
+
+@hookspec
+def delete_user_data(app: App, user_id: int) -> int | None:
+    """Delete everything this plugin stores about a user; return how many records were removed."""
 

@@ -27,6 +27,19 @@ class Example:
 
 
 @dataclasses.dataclass(frozen=True)
+class Correction:
+    """A corrected bot answer: what the user asked, what the bot said, and what it should have said."""
+
+    prompt: str
+    answer: str
+    """The bot's original answer (the rejected side of a preference pair)."""
+    correction: str
+    """The answer it should have given (the chosen side; the supervised target)."""
+    instruction: str = ""
+    """The system instruction in force when the answer was produced (may be empty)."""
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainingRequest:
     job_id: int
     """The host's job id (stable across restarts)."""
@@ -36,7 +49,10 @@ class TrainingRequest:
     instruction: str
     """The system instruction examples are framed with (chat providers)."""
     extra: Path | None = None
-    """Optional extra training data in the provider's own format (e.g. corrections)."""
+    """Optional extra training data in the provider's own format."""
+    corrections: tuple[Correction, ...] = ()
+    """Corrected answers from the ``training_corrections`` hook: supervised examples, and
+    preference pairs for providers that support preference fine-tuning (OpenAI DPO)."""
 
 
 @dataclasses.dataclass(frozen=True)
