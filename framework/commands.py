@@ -30,7 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "MISSING", "UserError", "BadArgument", "CheckFailure", "OptionType", "Option", "Command",
     "Group", "Context", "Response", "File", "command", "group", "string", "integer", "number",
-    "boolean", "user", "channel", "role", "attachment", "convert", "usage",
+    "boolean", "user", "channel", "role", "attachment", "convert", "usage", "MessageCommand",
+    "message_command", "TextField",
 ]
 
 DISCORD_MESSAGE_LIMIT = 2000
@@ -94,6 +95,12 @@ class Option:
     validate: Validator | None = None
     """Extra converter run on both surfaces after the type conversion; raise BadArgument."""
     autocomplete: Autocomplete | None = None
+    from_reply: bool = False
+    """Prefix surface: when the invoking message replies to another message, this option takes
+    the replied-to message's id (``!correct better answer`` sent as a reply)."""
+    named_only: bool = False
+    """Prefix surface: given only as ``name=value``, never by position, so free text that fills
+    the other options needs no quotes (``!feedback rating=4 loved it``)."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", self.name):
@@ -220,6 +227,50 @@ def group(name: str, description: str, *, permission: str | None = None, guild_o
     return Group(name, description, permission=permission, guild_only=guild_only)
 
 
+@dataclasses.dataclass
+class MessageCommand(Command):
+    """A message context-menu command (right-click a message → Apps → name), registered like any
+    command. The callback is ``async def fn(ctx, message)``; it takes no options and exists on the
+    interaction surface only (prefix users reply to the message instead). ``ctx.ask`` can show a
+    form. The name is what Discord shows: 1-32 characters, any case, spaces allowed."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.name) <= 32 or self.name != self.name.strip():
+            raise ValueError(f"message command name {self.name!r} must be 1-32 characters")
+        if not 1 <= len(self.description) <= 100:
+            raise ValueError(f"message command {self.name!r}: description must be 1-100 characters")
+        if self.options:
+            raise ValueError(f"message command {self.name!r} cannot have options")
+
+
+def message_command(name: str, description: str, *, checks: Sequence[Check] = (), permission: str | None = None,
+                    guild_only: bool = False) -> Callable[[Callable[..., Awaitable[None]]], MessageCommand]:
+    """Decorator turning ``async def fn(ctx, message)`` into a :class:`MessageCommand`;
+    ``description`` is shown by ``help``."""
+
+    def deco(fn: Callable[..., Awaitable[None]]) -> MessageCommand:
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"message command {name!r}: the callback must be an async function")
+        return MessageCommand(name, description, fn, [], list(checks), permission, guild_only)
+
+    return deco
+
+
+@dataclasses.dataclass(frozen=True)
+class TextField:
+    """One text input of a form shown with :meth:`Context.ask`; ``name`` keys the answer."""
+
+    name: str
+    label: str
+    paragraph: bool = False
+    required: bool = True
+    min_length: int = 0
+    max_length: int = 4000
+    placeholder: str | None = None
+    value: str | None = None
+    """Pre-filled text."""
+
+
 # --------------------------------------------------------------------------- responses
 
 
@@ -293,7 +344,10 @@ class Context:
         return self.app.config.bot.prefix
 
     def mention_command(self, qualified_name: str) -> str:
-        """How to type a command on this surface (``/name`` or ``!name``)."""
+        """How to type a command on this surface (``/name`` or ``!name``; ``Apps › name`` for a
+        message command)."""
+        if isinstance(self.app.commands.targets.get(qualified_name), MessageCommand):
+            return f"Apps › {qualified_name}"
         return f"/{qualified_name}" if self.surface == "slash" else f"{self.prefix}{qualified_name}"
 
     async def respond(self, content: str | None = None, *, attachments: Sequence[File] = (),
@@ -314,6 +368,12 @@ class Context:
 
     async def defer(self, *, ephemeral: bool = False) -> None:
         """Tell Discord an answer is coming (slash) or show typing (prefix)."""
+
+    async def ask(self, title: str, fields: Sequence[TextField], *, timeout: float = 600.0) -> dict[str, str] | None:
+        """Show a form (a Discord modal) and wait for it: ``{field name: text}``, or ``None`` if the
+        user closed it or did not answer within ``timeout`` seconds (then there is nothing more to
+        say). Only as the first answer to an interaction; later ``respond`` calls answer the form."""
+        raise UserError("This needs a form, which only slash and app commands can show.")
 
     async def _send(self, content: str | None, attachments: Sequence[File], embeds: Sequence[hikari.Embed],
                     ephemeral: bool) -> Response:
@@ -420,6 +480,9 @@ def usage(cmd: Command | Group, prefix: str = "!") -> str:
     parts = [f"{prefix}{cmd.qualified_name}"]
     for opt in cmd.options:
         shown = f"<{opt.name}: attach a file>" if opt.type is OptionType.ATTACHMENT else opt.name
+        if opt.named_only and not opt.required:
+            parts.append(f"[{opt.name}=…]")
+            continue
         if opt.required:
             parts.append(shown if shown.startswith("<") else f"<{shown}>")
         else:
@@ -443,12 +506,13 @@ async def run_checks(ctx: Context, cmd: Command) -> None:
 
 
 
-async def invoke(ctx: Context, cmd: Command, raw: dict[str, Any]) -> None:
-    """The one invocation pipeline both surfaces use: checks, conversion, callback, errors."""
+async def invoke(ctx: Context, cmd: Command, raw: dict[str, Any], *targets: Any) -> None:
+    """The one invocation pipeline both surfaces use: checks, conversion, callback, errors.
+    ``targets`` precede the options (a message command's message)."""
     try:
         await run_checks(ctx, cmd)
         values = {opt.name: await convert(ctx, opt, raw.get(opt.name, MISSING)) for opt in cmd.options}
-        await cmd.callback(ctx, **values)
+        await cmd.callback(ctx, *targets, **values)
     except UserError as exc:
         log.info("%s %s by %s: %s", ctx.surface, cmd.qualified_name, ctx.author.id, exc)
         await _report(ctx, str(exc))

@@ -137,6 +137,17 @@ def reply_sent(app: App, message: Any, text: str) -> None:
 
 
 @hookspec(firstresult=True)
+def bot_answer(app: App, message_id: int) -> dict[str, Any] | None:
+    """The conversational answer the bot sent as message ``message_id``, or ``None`` if it is not one.
+
+    First answer wins. A dict with ``prompt`` (the user's text), ``answer`` (the bot's whole
+    answer), ``instruction`` (the system instruction in force), ``user_id`` (who asked),
+    ``channel_id`` and ``guild_id``. Lets corrections and feedback refer to answers without
+    knowing which plugin produced them.
+    """
+
+
+@hookspec(firstresult=True)
 def dataset_examples(app: App, name: str, split: str) -> list[Example] | None:
     """The examples of dataset ``name``; ``split`` is ``"train"``, ``"test"`` (held out) or ``"all"``.
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import hikari
 
 from framework.commands import (
-    MISSING, BadArgument, Command, Context, File, Group, OptionType, Response, invoke, usage,
+    MISSING, BadArgument, Command, Context, File, Group, MessageCommand, OptionType, Response, invoke, usage,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,8 +57,10 @@ def tokenize(text: str) -> list[tuple[str, int]]:
     return tokens
 
 
-def parse_arguments(cmd: Command, text: str, attachments: Sequence[hikari.Attachment], prefix: str) -> dict[str, Any]:
-    """Map a prefix command's argument text and the message's attachments to raw option values."""
+def parse_arguments(cmd: Command, text: str, attachments: Sequence[hikari.Attachment], prefix: str,
+                    reply_to: int | None = None) -> dict[str, Any]:
+    """Map a prefix command's argument text and the message's attachments to raw option values.
+    ``reply_to`` (the id of the message this one replies to) fills ``from_reply`` options."""
     raw: dict[str, Any] = {}
     by_name = {o.name: o for o in cmd.options}
     files = list(attachments)
@@ -75,7 +77,11 @@ def parse_arguments(cmd: Command, text: str, attachments: Sequence[hikari.Attach
             raw[key] = value
         else:
             positional.append((token, start))
-    free = [o for o in cmd.options if o.name not in raw and o.type is not OptionType.ATTACHMENT]
+    if reply_to is not None:
+        for opt in cmd.options:
+            if opt.from_reply and opt.name not in raw:
+                raw[opt.name] = str(reply_to)
+    free = [o for o in cmd.options if o.name not in raw and o.type is not OptionType.ATTACHMENT and not o.named_only]
     for index, (token, start) in enumerate(positional):
         if not free:
             raise BadArgument(f"Too many arguments. Usage: `{usage(cmd, prefix)}`")
@@ -153,9 +159,15 @@ class PrefixRouter:
                 await _reply(self.app, message, f"{hint}`{prefix}{target.name}` takes one of: {names}.")
                 return
             target = sub
+        if isinstance(target, MessageCommand):
+            await _reply(self.app, message, f"`{target.name}` is in a message's menu: right-click (or long-press) "
+                                            f"a message → Apps → {target.name}.")
+            return
         ctx = PrefixContext(self.app, target, message)
+        reference = message.referenced_message or message.message_reference
+        reply_to = getattr(reference, "id", None)
         try:
-            raw = parse_arguments(target, rest, message.attachments, prefix)
+            raw = parse_arguments(target, rest, message.attachments, prefix, int(reply_to) if reply_to else None)
         except BadArgument as exc:
             await ctx.error(str(exc))
             return

@@ -63,6 +63,9 @@ class JobStatus:
     """New human-readable events since the last poll."""
     model_id: str | None = None
     error: str | None = None
+    provider_job_id: str | None = None
+    """Set when training moved on to another provider job (a later stage, e.g. preference tuning
+    after supervised): the host stores it and polls that id from then on, also after a restart."""
 
     @property
     def finished(self) -> bool:

@@ -16,7 +16,9 @@ import hikari
 import lightbulb
 from lightbulb.internal import constants as lb_constants
 
-from framework.commands import MISSING, Command, Context, File, Group, Option, OptionType, Response, invoke
+from framework.commands import (
+    MISSING, Command, Context, File, Group, MessageCommand, Option, OptionType, Response, TextField, invoke,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.app import App
@@ -61,6 +63,25 @@ class SlashContext(Context):
             await self.lb.defer(ephemeral=ephemeral)
             self._deferred = ephemeral
 
+    async def ask(self, title: str, fields: Sequence[TextField], *, timeout: float = 600.0) -> dict[str, str] | None:
+        """A lightbulb modal: sent as the interaction's answer, its submission awaited; from then on
+        this context answers the submission (the form's own interaction)."""
+        form = _Form(fields)
+        custom_id = f"tb-form-{self.interaction.id}"
+        async with self._lock:
+            await self.lb.respond_with_modal(title[:45], custom_id, components=form)
+        self.responded = True  # the form is the answer, unless the submission gets one
+        try:
+            submitted, values = await form.attach(self.lb.client, custom_id, timeout=timeout)
+        except asyncio.TimeoutError:
+            log.info("form %r of %s was not submitted within %.0f s", title, self.command.qualified_name, timeout)
+            return None
+        self.lb, self.interaction = submitted, submitted.interaction
+        self._deferred = None
+        self.responded = False
+        asyncio.get_running_loop().call_later(AUTO_DEFER_AFTER, lambda: asyncio.ensure_future(_auto_defer(self)))
+        return values
+
     async def _send(self, content: str | None, attachments: Sequence[File], embeds: Sequence[hikari.Embed],
                     ephemeral: bool) -> Response:
         kwargs: dict[str, Any] = {
@@ -88,6 +109,23 @@ class SlashContext(Context):
             )
 
         return Response(edit, None if response_id == _INITIAL else hikari.Snowflake(response_id))
+
+
+class _Form(lightbulb.components.Modal):
+    """The modal behind :meth:`SlashContext.ask`; ``attach`` returns (its context, the values)."""
+
+    def __init__(self, fields: Sequence[TextField]) -> None:
+        super().__init__()
+        self.inputs = []
+        for f in fields:
+            add = self.add_paragraph_text_input if f.paragraph else self.add_short_text_input
+            self.inputs.append((f.name, add(f.label[:45], custom_id=f.name, min_length=f.min_length,
+                                            max_length=f.max_length, required=f.required,
+                                            placeholder=f.placeholder or hikari.UNDEFINED,
+                                            value=f.value or hikari.UNDEFINED)))
+
+    async def on_submit(self, ctx: lightbulb.components.ModalContext) -> tuple[Any, dict[str, str]]:
+        return ctx, {name: ctx.value_for(component) or "" for name, component in self.inputs}
 
 
 def _lb_option(app: App, opt: Option) -> Any:
@@ -138,8 +176,21 @@ def build_slash_command(app: App, cmd: Command) -> type[lightbulb.SlashCommand]:
                            lambda ns: ns.update(attrs))
 
 
+def build_message_command(app: App, cmd: MessageCommand) -> type[lightbulb.MessageCommand]:
+    """A lightbulb MessageCommand class: the target message is the callback's first argument."""
+
+    async def run(self: lightbulb.MessageCommand, lb_ctx: lightbulb.Context) -> None:
+        await dispatch_slash(app, cmd, lb_ctx, {}, self.target)
+
+    class_name = "Message_" + re.sub(r"\W", "_", cmd.name)
+    return types.new_class(class_name, (lightbulb.MessageCommand,), {"name": cmd.name},
+                           lambda ns: ns.update({"invoke": lightbulb.invoke(run)}))
+
+
 def build_slash(app: App, target: Command | Group) -> Any:
     """The lightbulb object (command class or Group) to register for a command or group."""
+    if isinstance(target, MessageCommand):
+        return build_message_command(app, target)
     if isinstance(target, Command):
         return build_slash_command(app, target)
     grp = lightbulb.Group(target.name, target.description)
@@ -148,16 +199,17 @@ def build_slash(app: App, target: Command | Group) -> Any:
     return grp
 
 
-async def dispatch_slash(app: App, cmd: Command, lb_ctx: lightbulb.Context, values: dict[str, Any]) -> None:
+async def dispatch_slash(app: App, cmd: Command, lb_ctx: lightbulb.Context, values: dict[str, Any],
+                         *targets: Any) -> None:
     ctx = SlashContext(app, cmd, lb_ctx)
     if not app.plugins.enabled_in(cmd.plugin, ctx.guild_id):
-        await ctx.error(f"`/{cmd.qualified_name}` is disabled in this server.")
+        await ctx.error(f"`{ctx.mention_command(cmd.qualified_name)}` is disabled in this server.")
         return
     raw = {name: (MISSING if value is None else value) for name, value in values.items()}
     timer = asyncio.get_running_loop().call_later(
         AUTO_DEFER_AFTER, lambda: asyncio.ensure_future(_auto_defer(ctx)))
     try:
-        await invoke(ctx, cmd, raw)
+        await invoke(ctx, cmd, raw, *targets)
     finally:
         timer.cancel()
     if not ctx.responded:

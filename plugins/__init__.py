@@ -12,4 +12,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.provider_local",
     "plugins.provider_openai",
     "plugins.chat",
+    "plugins.corrections",
+    "plugins.feedback",
+    "plugins.privacy",
 )

@@ -195,3 +195,43 @@ async def chat_instruction(ctx: Context, text: str) -> None:
 @hookimpl
 def register_commands(register) -> None:  # noqa: ANN001
     register(chat_group)
+
+
+@hookimpl
+async def bot_answer(app, message_id) -> dict[str, Any] | None:  # noqa: ANN001
+    """What a recorded answer message answered (corrections and feedback refer to it)."""
+    async with app.storage.connect() as conn:
+        row = (await conn.execute(sa.select(answers).where(answers.c.message_id == int(message_id)))).first()
+    if row is None:
+        return None
+    return {"prompt": row.prompt, "answer": row.answer, "instruction": await _instruction(app, row.guild_id),
+            "user_id": row.user_id, "channel_id": row.channel_id, "guild_id": row.guild_id}
+
+
+async def _user_turn_ids(conn: Any, user_id: int) -> tuple[list[int], list[int]]:
+    """The user's chat turns, and the assistant turns written right after them (their answers)."""
+    mine = [r.id for r in await conn.execute(sa.select(turns.c.id).where(turns.c.user_id == int(user_id)))]
+    following = [r.id for r in await conn.execute(sa.select(turns.c.id).where(
+        turns.c.id.in_([i + 1 for i in mine]) & (turns.c.role == "assistant")))] if mine else []
+    return mine, following
+
+
+@hookimpl
+async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # noqa: ANN001
+    async with app.storage.connect() as conn:
+        mine, following = await _user_turn_ids(conn, user_id)
+        memory = (await conn.execute(sa.select(turns).where(turns.c.id.in_(mine + following))
+                                     .order_by(turns.c.id))).all()
+        asked = (await conn.execute(sa.select(answers).where(answers.c.user_id == int(user_id))
+                                    .order_by(answers.c.message_id))).all()
+    return {"chat_turns": [dict(r._mapping) for r in memory], "bot_answers": [dict(r._mapping) for r in asked]}
+
+
+@hookimpl
+async def delete_user_data(app, user_id) -> int:  # noqa: ANN001
+    """The user's messages in chat memory with the answers to them, and the recorded answers they asked for."""
+    async with app.storage.begin() as conn:
+        mine, following = await _user_turn_ids(conn, user_id)
+        removed = (await conn.execute(turns.delete().where(turns.c.id.in_(mine + following)))).rowcount
+        removed += (await conn.execute(answers.delete().where(answers.c.user_id == int(user_id)))).rowcount
+    return removed

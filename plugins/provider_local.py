@@ -78,6 +78,14 @@ class NaiveBayes:
         return cls(data["labels"], data["vocabulary"], np.array(data["log_prior"]), np.array(data["log_likelihood"]))
 
 
+def label_corrections(request: TrainingRequest) -> list[dict[str, str]]:
+    """Corrections this classifier can learn from: those whose corrected text is one of the labels
+    (any case), as prompt → label examples. Free-text corrections need a language model."""
+    labels = {label.lower(): label for label in request.labels}
+    return [{"text": c.prompt, "label": labels[c.correction.strip().lower()]}
+            for c in request.corrections if c.correction.strip().lower() in labels]
+
+
 class LocalProvider:
     name = "local"
     min_examples = 2
@@ -94,6 +102,7 @@ class LocalProvider:
 
     def _train(self, request: TrainingRequest) -> str:
         rows = [json.loads(line) for line in request.snapshot.read_text("utf-8").splitlines() if line.strip()]
+        rows += label_corrections(request)
         if len({r["label"] for r in rows}) < 2:
             raise ProviderError("The local model needs examples of at least two labels.")
         model = NaiveBayes.fit([r["text"] for r in rows], [r["label"] for r in rows])

@@ -1,6 +1,11 @@
 """The ``openai`` model provider, on the real ``openai`` SDK: the snapshot becomes chat-format
 JSONL (system instruction, example as the user turn, label as the assistant answer), is uploaded
 (purpose fine-tune) and fine-tuned on the configured base model; jobs are polled with events.
+
+Corrections (``TrainingRequest.corrections``) join the supervised file as prompt → corrected answer,
+and become preference pairs (chosen: the correction, rejected: the original answer) for a second,
+DPO stage on the supervised model, started when the first succeeds. One OpenAI job has one method,
+so while that stage is pending the job token the host keeps is ``SFT_JOB_ID+dpo:FILE_ID``.
 ``OPENAI_API_KEY`` comes from the environment only; ``OPENAI_BASE_URL`` or ``base_url`` points it
 at any OpenAI-compatible service.
 """
@@ -18,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.logs import redact
-from framework.providers import JobStatus, ProviderError, TrainingRequest
+from framework.providers import Correction, JobStatus, ProviderError, TrainingRequest
 
 STATUS = {"validating_files": "queued", "queued": "queued", "running": "running", "succeeded": "succeeded",
           "failed": "failed", "cancelled": "cancelled"}
@@ -32,6 +37,9 @@ class Settings(BaseModel):
     base_url: str | None = None
     timeout: float = Field(60.0, gt=0)
     max_retries: int = Field(3, ge=0, le=10)
+    dpo_min_pairs: int = Field(10, ge=1)
+    """Fewest preference pairs (corrections) worth a DPO stage; OpenAI wants at least 10 lines."""
+    dpo_beta: float = Field(0.1, gt=0, le=2)
 
 
 @hookimpl
@@ -50,6 +58,28 @@ def chat_jsonl(snapshot: Path, instruction: str) -> bytes:
                                                   {"role": "assistant", "content": row["label"]}]},
                                     ensure_ascii=False))
     return ("\n".join(lines) + "\n").encode()
+
+
+def _context(correction: Correction) -> list[dict[str, str]]:
+    system = [{"role": "system", "content": correction.instruction}] if correction.instruction else []
+    return [*system, {"role": "user", "content": correction.prompt}]
+
+
+def correction_jsonl(corrections: Sequence[Correction]) -> bytes:
+    """Supervised lines: the prompt answered with the correction (OpenAI's chat format)."""
+    return "".join(json.dumps({"messages": [*_context(c), {"role": "assistant", "content": c.correction}]},
+                              ensure_ascii=False) + "\n" for c in corrections).encode()
+
+
+def preference_jsonl(corrections: Sequence[Correction]) -> bytes:
+    """DPO lines as OpenAI documents them: input messages, preferred and non-preferred output."""
+    return "".join(json.dumps({"input": {"messages": _context(c)},
+                               "preferred_output": [{"role": "assistant", "content": c.correction}],
+                               "non_preferred_output": [{"role": "assistant", "content": c.answer}]},
+                              ensure_ascii=False) + "\n" for c in corrections if c.answer != c.correction).encode()
+
+
+DPO_MARK = "+dpo:"
 
 
 class OpenAIProvider:
@@ -80,16 +110,34 @@ class OpenAIProvider:
             raise ProviderError(f"Could not reach OpenAI to {what}: {type(exc).__name__}") from None
 
     async def start(self, request: TrainingRequest) -> str:
-        data = chat_jsonl(request.snapshot, request.instruction)
+        data = chat_jsonl(request.snapshot, request.instruction) + correction_jsonl(request.corrections)
         if request.extra is not None and request.extra.exists():
             data += request.extra.read_bytes()
+        pairs = preference_jsonl(request.corrections)
+        dpo_file = None
+        if pairs.count(b"\n") >= self.settings.dpo_min_pairs:
+            dpo_file = (await self._call("upload the preference pairs", self.client.files.create(
+                file=(f"trainerbot-job-{request.job_id}-dpo.jsonl", pairs), purpose="fine-tune"))).id
         upload = await self._call("upload the training file", self.client.files.create(
             file=(f"trainerbot-job-{request.job_id}.jsonl", data), purpose="fine-tune"))
         job = await self._call("start fine-tuning", self.client.fine_tuning.jobs.create(
-            model=self.settings.base_model, training_file=upload.id, suffix="trainerbot"))
-        return job.id
+            model=self.settings.base_model, training_file=upload.id, suffix="trainerbot",
+            method={"type": "supervised"}))
+        return f"{job.id}{DPO_MARK}{dpo_file}" if dpo_file else job.id
+
+    async def _preference_stage(self, job: Any, dpo_file: str, events: tuple[str, ...]) -> JobStatus:
+        """The supervised stage succeeded: tune its model on the preference pairs (DPO)."""
+        try:
+            dpo = await self._call("start the preference stage", self.client.fine_tuning.jobs.create(
+                model=job.fine_tuned_model, training_file=dpo_file, suffix="trainerbot",
+                method={"type": "dpo", "dpo": {"hyperparameters": {"beta": self.settings.dpo_beta}}}))
+        except ProviderError as exc:
+            return JobStatus("succeeded", (*events, f"Preference stage skipped: {exc}"), model_id=job.fine_tuned_model)
+        return JobStatus("running", (*events, f"Supervised stage done ({job.fine_tuned_model}); "
+                                               f"preference stage (DPO) started"), provider_job_id=dpo.id)
 
     async def poll(self, provider_job_id: str) -> JobStatus:
+        provider_job_id, _, dpo_file = provider_job_id.partition(DPO_MARK)
         job = await self._call("report the job", self.client.fine_tuning.jobs.retrieve(provider_job_id))
         events = await self._call("list job events", self.client.fine_tuning.jobs.list_events(provider_job_id, limit=50))
         seen = self._seen_events.setdefault(provider_job_id, set())
@@ -98,11 +146,14 @@ class OpenAIProvider:
         error = None
         if job.error is not None and getattr(job.error, "message", None):
             error = redact(job.error.message)
-        return JobStatus(STATUS.get(job.status, job.status), tuple(e.message for e in fresh),
-                         model_id=job.fine_tuned_model, error=error)
+        status = STATUS.get(job.status, job.status)
+        if dpo_file and status == "succeeded":
+            return await self._preference_stage(job, dpo_file, tuple(e.message for e in fresh))
+        return JobStatus(status, tuple(e.message for e in fresh), model_id=job.fine_tuned_model, error=error)
 
     async def cancel(self, provider_job_id: str) -> None:
-        await self._call("cancel the job", self.client.fine_tuning.jobs.cancel(provider_job_id))
+        job_id = provider_job_id.partition(DPO_MARK)[0]
+        await self._call("cancel the job", self.client.fine_tuning.jobs.cancel(job_id))
 
     async def chat(self, model_id: str | None, messages: Sequence[dict[str, str]]) -> str:
         reply = await self._call("answer", self.client.chat.completions.create(

@@ -226,7 +226,10 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
     await ctx.run_blocking(snapshot.write_text, lines, "utf-8")
     shown = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
     status = await ctx.respond(f"🏋️ Training job #{job_id} on `{dataset}` ({shown}) with `{name}`: starting…")
-    request = TrainingRequest(job_id, snapshot, tuple(labels), settings.instruction.format(labels=", ".join(labels)))
+    corrections = tuple(c for _, found in await app.plugins.call_each("training_corrections", app=app, dataset=dataset)
+                        for c in found or ())
+    request = TrainingRequest(job_id, snapshot, tuple(labels), settings.instruction.format(labels=", ".join(labels)),
+                              corrections=corrections)
     try:
         provider_job_id = await provider.start(request)
     except (ProviderError, OSError) as exc:
@@ -284,7 +287,8 @@ async def _poll(app: Any, job_id: int) -> None:
         events = json.loads(job.events) + list(state.events)
         async with app.storage.begin() as conn:
             await conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-                status=state.status, model_id=state.model_id, error=state.error, events=json.dumps(events)))
+                status=state.status, model_id=state.model_id, error=state.error, events=json.dumps(events),
+                **({"provider_job_id": state.provider_job_id} if state.provider_job_id else {})))
             if state.status == "succeeded" and state.model_id:
                 labels = (await conn.execute(sa.select(datasets.c.labels).where(datasets.c.name == job.dataset))).scalar()
                 exists = (await conn.execute(sa.select(trained_models.c.id).where(

@@ -645,7 +645,9 @@ class DiscordEmulator:
         modal = next((c for c in inter.callbacks if c.get("type") == 9), None)
         if modal is None:
             raise AssertionError("the bot answered that interaction without a modal")
-        rows = [{"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]} for k, v in values.items()]
+        # Discord numbers every component of the form (rows and inputs): hikari requires the ids.
+        rows = [{"type": 1, "id": 2 * i + 1, "components": [{"type": 4, "id": 2 * i + 2, "custom_id": k, "value": v}]}
+                for i, (k, v) in enumerate(values.items())]
         data = {"custom_id": custom_id or modal["data"]["custom_id"], "components": rows}
         return self._interaction(inter.channel, inter.user, 5, data)
 

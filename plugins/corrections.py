@@ -1,0 +1,246 @@
+"""Corrections: a user tells the bot what one of its chat answers should have been — by
+``correct <message_id> <text>``, by replying ``!correct <text>`` to the answer, or from the
+answer's menu (Apps → Correct this answer, a form). All three store the same record: the prompt,
+the bot's answer and the correction. Every training job gets them (``training_corrections``):
+supervised (prompt → correction) and, where the provider can, as preference pairs (OpenAI DPO).
+
+Corrections are about the chat model, not one dataset, so they join every job. A user's newer
+correction of the same answer replaces theirs. Anyone may correct; seeing, exporting and removing
+other people's corrections needs the ``feedback`` permission group (owners always).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import re
+from typing import Any
+
+import hikari
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+
+from framework import hookimpl
+from framework.commands import (
+    CheckFailure, Context, File, TextField, UserError, command, group, integer, message_command, string, user,
+)
+from framework.providers import Correction
+from framework.storage import Migration
+
+log = logging.getLogger(__name__)
+
+MAX_CORRECTION = 2000
+"""A correction is an answer the bot should give: at most one Discord message."""
+
+metadata = sa.MetaData()
+corrections = sa.Table(
+    "corrections", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("message_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("channel_id", sa.BigInteger),
+    sa.Column("guild_id", sa.BigInteger),
+    sa.Column("author_id", sa.BigInteger, nullable=False, index=True),  # who corrected
+    sa.Column("asker_id", sa.BigInteger, index=True),  # who asked (the prompt is their text)
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("correction", sa.Text, nullable=False),
+    sa.Column("instruction", sa.Text, nullable=False, server_default=""),
+    sa.Column("source", sa.String(10), nullable=False),  # command, reply or menu
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.current_timestamp()),
+    sa.UniqueConstraint("message_id", "author_id"),
+    sqlite_autoincrement=True,  # a removed correction's number is never reused
+)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    train_on_corrections: bool = True
+    """Add corrections to every training job (supervised, and as preference pairs where supported)."""
+    list_limit: int = Field(15, ge=1, le=50)
+
+
+@hookimpl
+def settings_model() -> type[BaseModel]:
+    return Settings
+
+
+@hookimpl
+def register_migrations(register) -> None:  # noqa: ANN001
+    register(Migration(1, "corrections of bot answers", metadata.create_all))
+
+
+# ----------------------------------------------------------------------------- storing
+
+
+def parse_message_id(text: str) -> int:
+    """A message id, or a message link (``…/channels/guild/channel/message``)."""
+    match = re.fullmatch(r"\s*(?:https?://\S+/channels/[\d@me]+/\d+/)?(\d{1,20})\s*", str(text))
+    if not match:
+        raise UserError(f"`{text}` is not a message id or link (right-click the answer → Copy Message ID).")
+    return int(match.group(1))
+
+
+async def answer_of(app: Any, message_id: int) -> dict[str, Any]:
+    found = await app.plugins.first_result("bot_answer", app=app, message_id=int(message_id))
+    if found is None:
+        raise UserError(f"Message {message_id} is not one of my chat answers; only those can be corrected.")
+    return found
+
+
+def clean_correction(text: str | None) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise UserError("The correction is empty: write the answer I should have given.")
+    if len(text) > MAX_CORRECTION:
+        raise UserError(f"The correction is {len(text)} characters long; at most {MAX_CORRECTION} fit.")
+    return text
+
+
+async def store(ctx: Context, message_id: int, text: str, source: str, found: dict[str, Any] | None = None) -> int:
+    """Save (or replace this user's) correction of one answer; returns its id."""
+    text = clean_correction(text)
+    found = found or await answer_of(ctx.app, message_id)
+    if text == found["answer"].strip():
+        raise UserError("That is exactly what I answered; a correction should differ.")
+    values = {"message_id": int(message_id), "channel_id": found.get("channel_id"), "guild_id": found.get("guild_id"),
+              "author_id": int(ctx.author.id), "asker_id": found.get("user_id"), "prompt": found["prompt"],
+              "answer": found["answer"], "correction": text, "instruction": found.get("instruction") or "",
+              "source": source}
+    mine = (corrections.c.message_id == int(message_id)) & (corrections.c.author_id == int(ctx.author.id))
+    async with ctx.app.storage.begin() as conn:
+        existing = (await conn.execute(sa.select(corrections.c.id).where(mine))).scalar()
+        if existing is not None:
+            await conn.execute(corrections.update().where(corrections.c.id == existing)
+                               .values(**values, created_at=sa.func.current_timestamp()))
+        else:
+            existing = (await conn.execute(corrections.insert().values(**values))).inserted_primary_key[0]
+    log.info("correction of message %s by %s (%s)", message_id, ctx.author.id, source)
+    return int(existing)
+
+
+def _saved(correction_id: int) -> str:
+    return f"Thanks! Correction #{correction_id} saved; the next training job learns from it."
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+@command("correct", "Tell the bot what one of its answers should have been", options=[
+    string("message_id", "The answer's message id or link (as a reply: the message replied to)", from_reply=True),
+    string("correction", "The answer the bot should have given", max_length=MAX_CORRECTION),
+])
+async def correct(ctx: Context, message_id: str, correction: str) -> None:
+    source = "reply" if ctx.message is not None and ctx.message.message_reference is not None else "command"
+    correction_id = await store(ctx, parse_message_id(message_id), correction, source)
+    await ctx.respond(_saved(correction_id), ephemeral=True)
+
+
+@message_command("Correct this answer", "Correct one of the bot's answers (message menu → Apps)")
+async def correct_this(ctx: Context, message: hikari.Message) -> None:
+    found = await answer_of(ctx.app, message.id)  # refuse before showing the form
+    values = await ctx.ask("Correct this answer", [
+        TextField("correction", "What should I have answered?", paragraph=True, max_length=MAX_CORRECTION,
+                  placeholder=found["answer"][:100])])
+    if values is None:
+        return
+    correction_id = await store(ctx, message.id, values["correction"], "menu", found)
+    await ctx.respond(_saved(correction_id), ephemeral=True)
+
+
+async def may_see_all(ctx: Context) -> bool:
+    try:
+        await ctx.app.permissions.require(ctx, "feedback")
+    except CheckFailure:
+        return False
+    return True
+
+
+def _row(r: Any) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime.datetime) else v) for k, v in r._mapping.items()}
+
+
+corrections_group = group("corrections", "Corrections of the bot's answers")
+
+
+@corrections_group.command("list", "Recent corrections (yours; everyone's with the feedback permission)",
+                           options=[user("author", "Only this user's corrections", default=None)])
+async def corrections_list(ctx: Context, author: hikari.User | None) -> None:
+    query = sa.select(corrections).order_by(corrections.c.id.desc()).limit(ctx.settings.list_limit)
+    if not await may_see_all(ctx):
+        if author is not None and author.id != ctx.author.id:
+            raise UserError("Seeing other people's corrections needs the `feedback` permission.")
+        author = ctx.author
+    if author is not None:
+        query = query.where(corrections.c.author_id == int(author.id))
+    async with ctx.app.storage.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    if not rows:
+        await ctx.respond("No corrections yet.", ephemeral=True)
+        return
+    await ctx.respond("\n".join(f"#{r.id} <@{r.author_id}> on `{r.message_id}`: “{r.prompt[:60]}” — "
+                                f"~~{r.answer[:60]}~~ → {r.correction[:100]}" for r in rows), ephemeral=True)
+
+
+@corrections_group.command("export", "Corrections as JSONL (yours; everyone's with the feedback permission)")
+async def corrections_export(ctx: Context) -> None:
+    query = sa.select(corrections).order_by(corrections.c.id)
+    if not await may_see_all(ctx):
+        query = query.where(corrections.c.author_id == int(ctx.author.id))
+    async with ctx.app.storage.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    data = "".join(json.dumps(_row(r), ensure_ascii=False) + "\n" for r in rows).encode()
+    await ctx.respond(f"{len(rows)} correction(s).", attachments=[File("corrections.jsonl", data=data)], ephemeral=True)
+
+
+@corrections_group.command("remove", "Delete a correction (yours; anyone's with the feedback permission)",
+                           options=[integer("id", "Correction number from `corrections list`", min_value=1)])
+async def corrections_remove(ctx: Context, id: int) -> None:  # noqa: A002 - the option's name
+    async with ctx.app.storage.connect() as conn:
+        row = (await conn.execute(sa.select(corrections).where(corrections.c.id == id))).first()
+    if row is None:
+        raise UserError(f"No correction #{id}.")
+    if row.author_id != ctx.author.id and not await may_see_all(ctx):
+        raise UserError(f"Correction #{id} is someone else's; removing it needs the `feedback` permission.")
+    async with ctx.app.storage.begin() as conn:
+        await conn.execute(corrections.delete().where(corrections.c.id == id))
+    await ctx.respond(f"Removed correction #{id}.", ephemeral=True)
+
+
+@hookimpl
+def register_commands(register) -> None:  # noqa: ANN001
+    for target in (correct, correct_this, corrections_group):
+        register(target)
+
+
+# ----------------------------------------------------------------------------- hooks
+
+
+@hookimpl
+async def training_corrections(app, dataset) -> list[Correction]:  # noqa: ANN001
+    """Every correction (they are about the chat model, whatever the dataset); duplicates once."""
+    if not app.settings("corrections").train_on_corrections:
+        return []
+    async with app.storage.connect() as conn:
+        rows = (await conn.execute(sa.select(corrections).order_by(corrections.c.id))).all()
+    unique = {(r.prompt, r.answer, r.correction): Correction(r.prompt, r.answer, r.correction, r.instruction)
+              for r in rows}
+    return list(unique.values())
+
+
+def _about(user_id: int) -> Any:
+    return (corrections.c.author_id == int(user_id)) | (corrections.c.asker_id == int(user_id))
+
+
+@hookimpl
+async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # noqa: ANN001
+    """Corrections the user wrote, and those of answers to their questions (they hold their prompt)."""
+    async with app.storage.connect() as conn:
+        rows = (await conn.execute(sa.select(corrections).where(_about(user_id)).order_by(corrections.c.id))).all()
+    return {"corrections": [_row(r) for r in rows]}
+
+
+@hookimpl
+async def delete_user_data(app, user_id) -> int:  # noqa: ANN001
+    async with app.storage.begin() as conn:
+        return (await conn.execute(corrections.delete().where(_about(user_id)))).rowcount

@@ -1,0 +1,188 @@
+"""Feedback: ``feedback <text>`` (optionally about one of the bot's answers — give its id, or send
+``!feedback …`` as a reply to it — and with a 1-5 rating), and 👍/👎 reactions on the bot's chat
+answers, stored for the team. Anyone may give feedback; listing and exporting everyone's needs the
+``feedback`` permission group (owners always); others see their own.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import re
+from typing import Any
+
+import hikari
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+
+from framework import hookimpl
+from framework.commands import CheckFailure, Context, File, UserError, command, group, integer, string, user
+from framework.storage import Migration
+
+log = logging.getLogger(__name__)
+
+REACTIONS = {"👍": "up", "👎": "down"}
+"""The reactions on a bot answer that count as feedback; others are ignored."""
+
+metadata = sa.MetaData()
+feedback_table = sa.Table(
+    "feedback", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("guild_id", sa.BigInteger),
+    sa.Column("channel_id", sa.BigInteger),
+    sa.Column("message_id", sa.BigInteger, index=True),  # the bot answer it is about, if any
+    sa.Column("kind", sa.String(10), nullable=False),  # "text" or "reaction"
+    sa.Column("text", sa.Text),
+    sa.Column("rating", sa.Integer),  # 1-5, optional
+    sa.Column("reaction", sa.String(10)),  # "up" or "down"
+    sa.Column("prompt", sa.Text),  # what the answer answered, when about one
+    sa.Column("answer", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.current_timestamp()),
+    sqlite_autoincrement=True,
+)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reactions: bool = True
+    """Record 👍/👎 reactions on the bot's chat answers."""
+    list_limit: int = Field(15, ge=1, le=50)
+
+
+@hookimpl
+def settings_model() -> type[BaseModel]:
+    return Settings
+
+
+@hookimpl
+def register_migrations(register) -> None:  # noqa: ANN001
+    register(Migration(1, "feedback and reactions", metadata.create_all))
+
+
+def _message_id(text: str) -> int:
+    match = re.fullmatch(r"\s*(?:https?://\S+/channels/[\d@me]+/\d+/)?(\d{1,20})\s*", str(text))
+    if not match:
+        raise UserError(f"`{text}` is not a message id or link (right-click the answer → Copy Message ID).")
+    return int(match.group(1))
+
+
+@command("feedback", "Tell the team what you think (optionally about one answer, with a rating)", options=[
+    string("text", "Your feedback", min_length=1, max_length=2000),
+    integer("rating", "1 (bad) to 5 (great)", default=None, min_value=1, max_value=5, named_only=True),
+    string("message_id", "The bot answer it is about (as a reply: the message replied to)", default=None,
+           from_reply=True, named_only=True),
+])
+async def feedback(ctx: Context, text: str, rating: int | None, message_id: str | None) -> None:
+    text = text.strip()
+    if not text:
+        raise UserError("The feedback is empty.")
+    about: dict[str, Any] = {}
+    if message_id is not None:
+        mid = _message_id(message_id)
+        found = await ctx.app.plugins.first_result("bot_answer", app=ctx.app, message_id=mid)
+        if found is None:
+            raise UserError(f"Message {mid} is not one of my chat answers; leave `message_id` out for general feedback.")
+        about = {"message_id": mid, "prompt": found["prompt"], "answer": found["answer"]}
+    async with ctx.app.storage.begin() as conn:
+        result = await conn.execute(feedback_table.insert().values(
+            user_id=int(ctx.author.id), guild_id=int(ctx.guild_id) if ctx.guild_id else None,
+            channel_id=int(ctx.channel_id), kind="text", text=text, rating=rating, **about))
+    await ctx.respond(f"Thanks for your feedback (#{result.inserted_primary_key[0]})!", ephemeral=True)
+
+
+async def may_see_all(ctx: Context) -> bool:
+    try:
+        await ctx.app.permissions.require(ctx, "feedback")
+    except CheckFailure:
+        return False
+    return True
+
+
+def _row(r: Any) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime.datetime) else v) for k, v in r._mapping.items()}
+
+
+def _show(r: Any) -> str:
+    what = {"up": "👍", "down": "👎"}.get(r.reaction or "", "") if r.kind == "reaction" else (r.text or "")[:120]
+    rating = f" ({r.rating}/5)" if r.rating else ""
+    about = f" on `{r.message_id}`" if r.message_id else ""
+    return f"#{r.id} <@{r.user_id}>{about}{rating}: {what}"
+
+
+feedback_group = group("feedbacks", "Feedback given to the bot")
+
+
+@feedback_group.command("list", "Recent feedback (yours; everyone's with the feedback permission)",
+                        options=[user("author", "Only this user's feedback", default=None)])
+async def feedback_list(ctx: Context, author: hikari.User | None) -> None:
+    query = sa.select(feedback_table).order_by(feedback_table.c.id.desc()).limit(ctx.settings.list_limit)
+    if not await may_see_all(ctx):
+        if author is not None and author.id != ctx.author.id:
+            raise UserError("Seeing other people's feedback needs the `feedback` permission.")
+        author = ctx.author
+    if author is not None:
+        query = query.where(feedback_table.c.user_id == int(author.id))
+    async with ctx.app.storage.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    await ctx.respond("\n".join(_show(r) for r in rows) if rows else "No feedback yet.", ephemeral=True)
+
+
+@feedback_group.command("export", "Feedback as JSONL (yours; everyone's with the feedback permission)")
+async def feedback_export(ctx: Context) -> None:
+    query = sa.select(feedback_table).order_by(feedback_table.c.id)
+    if not await may_see_all(ctx):
+        query = query.where(feedback_table.c.user_id == int(ctx.author.id))
+    async with ctx.app.storage.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    data = "".join(json.dumps(_row(r), ensure_ascii=False) + "\n" for r in rows).encode()
+    await ctx.respond(f"{len(rows)} feedback record(s).", attachments=[File("feedback.jsonl", data=data)],
+                      ephemeral=True)
+
+
+@hookimpl
+def register_commands(register) -> None:  # noqa: ANN001
+    register(feedback)
+    register(feedback_group)
+
+
+async def on_reaction(event: hikari.ReactionAddEvent, app: Any) -> None:
+    """👍/👎 on one of the bot's chat answers is feedback; other emoji and messages are ignored."""
+    reaction = REACTIONS.get(getattr(event, "emoji_name", None) or "")
+    me = app.bot.get_me()
+    if reaction is None or not app.settings("feedback").reactions or (me is not None and event.user_id == me.id):
+        return
+    found = await app.plugins.first_result("bot_answer", app=app, message_id=int(event.message_id))
+    if found is None:
+        return
+    t = feedback_table.c
+    async with app.storage.begin() as conn:
+        seen = (await conn.execute(sa.select(t.id).where((t.user_id == int(event.user_id)) & (t.kind == "reaction")
+                                                         & (t.message_id == int(event.message_id))
+                                                         & (t.reaction == reaction)))).first()
+        if seen is None:
+            await conn.execute(feedback_table.insert().values(
+                user_id=int(event.user_id), guild_id=found.get("guild_id"), channel_id=int(event.channel_id),
+                message_id=int(event.message_id), kind="reaction", reaction=reaction,
+                prompt=found["prompt"], answer=found["answer"]))
+    log.info("reaction %s on answer %s by %s", reaction, event.message_id, event.user_id)
+
+
+@hookimpl
+def register_listeners(register) -> None:  # noqa: ANN001
+    register(hikari.ReactionAddEvent, on_reaction)
+
+
+@hookimpl
+async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # noqa: ANN001
+    async with app.storage.connect() as conn:
+        rows = (await conn.execute(sa.select(feedback_table).where(feedback_table.c.user_id == int(user_id))
+                                   .order_by(feedback_table.c.id))).all()
+    return {"feedback": [_row(r) for r in rows]}
+
+
+@hookimpl
+async def delete_user_data(app, user_id) -> int:  # noqa: ANN001
+    async with app.storage.begin() as conn:
+        return (await conn.execute(feedback_table.delete().where(feedback_table.c.user_id == int(user_id)))).rowcount

@@ -1,0 +1,93 @@
+"""Privacy: the bot collects users' messages (chat memory, answers, corrections, feedback,
+examples), so each user can get everything stored about them (``mydata export``, a JSON file,
+sent privately) and delete it (``mydata delete confirm:true``). Every plugin answers through the
+``export_user_data`` and ``delete_user_data`` hooks, so third-party plugins take part too.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from typing import Any
+
+import hikari
+
+from framework import hookimpl
+from framework.commands import Context, File, boolean, group
+from framework.logs import redact
+
+log = logging.getLogger(__name__)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return str(value)
+
+
+async def collect(app: Any, user_id: int) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """``{plugin: {kind: [rows]}}`` for every plugin that stores something about the user."""
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for plugin, answer in await app.plugins.call_each("export_user_data", app=app, user_id=int(user_id)):
+        kinds = {kind: rows for kind, rows in (answer or {}).items() if rows}
+        if kinds:
+            found.setdefault(plugin, {}).update(kinds)
+    return found
+
+
+async def _send_privately(ctx: Context, text: str, attachment: File) -> None:
+    """Slash: an ephemeral answer. Prefix: a DM (never the user's data in a shared channel)."""
+    if ctx.surface == "slash" or ctx.guild_id is None:
+        await ctx.respond(text, attachments=[attachment], ephemeral=True)
+        return
+    try:
+        dm = await ctx.app.bot.rest.create_dm_channel(ctx.author.id)
+        await ctx.app.bot.rest.create_message(dm.id, text, attachment=attachment.to_resource())
+    except hikari.HikariError as exc:
+        log.warning("could not DM %s their data: %s", ctx.author.id, redact(str(exc)))
+        await ctx.respond("I couldn't send you a direct message (are DMs from server members off?). "
+                          f"Use `/mydata export` instead: only you see its answer.")
+        return
+    await ctx.respond("I sent you your data in a direct message.")
+
+
+mydata = group("mydata", "See or delete everything the bot stores about you")
+
+
+@mydata.command("export", "Get everything the bot stores about you, as a JSON file (privately)")
+async def mydata_export(ctx: Context) -> None:
+    found = await collect(ctx.app, ctx.author.id)
+    document = {"user_id": int(ctx.author.id),
+                "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(), "data": found}
+    data = json.dumps(document, ensure_ascii=False, indent=2, default=_jsonable).encode()
+    count = sum(len(rows) for kinds in found.values() for rows in kinds.values())
+    summary = ", ".join(f"{kind} {len(rows)}" for kinds in found.values() for kind, rows in kinds.items())
+    await _send_privately(ctx, f"Everything I store about you: {count} record(s)" + (f" ({summary})." if summary else "."),
+                          File(f"mydata-{ctx.author.id}.json", data=data))
+
+
+@mydata.command("delete", "Delete everything the bot stores about you (confirm:true to do it)",
+                options=[boolean("confirm", "true: really delete", default=False)])
+async def mydata_delete(ctx: Context, confirm: bool) -> None:
+    if not confirm:
+        found = await collect(ctx.app, ctx.author.id)
+        count = sum(len(rows) for kinds in found.values() for rows in kinds.values())
+        await ctx.respond(f"This deletes {count} record(s) about you (chat messages, answers to you, corrections, "
+                          f"feedback, examples you added, settings) and cannot be undone. To go ahead: "
+                          f"`{ctx.mention_command('mydata delete')} confirm{'=' if ctx.surface == 'prefix' else ':'}true`.",
+                          ephemeral=True)
+        return
+    removed = 0
+    for plugin, count in await ctx.app.plugins.call_each("delete_user_data", app=ctx.app, user_id=int(ctx.author.id)):
+        removed += int(count or 0)
+        if count:
+            log.info("deleted %s record(s) of user %s in plugin %s", count, ctx.author.id, plugin)
+    await ctx.respond(f"Deleted {removed} record(s) about you.", ephemeral=True)
+
+
+@hookimpl
+def register_commands(register) -> None:  # noqa: ANN001
+    register(mydata)
