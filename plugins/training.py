@@ -505,3 +505,21 @@ def register_commands(register) -> None:  # noqa: ANN001
     for target in (train, select_dataset, dataset_group, jobs_group, model_group):
         register(target)
 
+
+
+@hookimpl
+async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # noqa: ANN001
+    """Examples the user added (by `train`, `select_dataset`), with their dataset's name."""
+    async with app.storage.connect() as conn:
+        rows = (await conn.execute(sa.select(datasets.c.name.label("dataset"), examples.c.id, examples.c.text,
+                                             examples.c.label, examples.c.source, examples.c.created_at)
+                                   .select_from(examples.join(datasets))
+                                   .where(examples.c.author_id == int(user_id)).order_by(examples.c.id))).all()
+    return {"examples": [dict(r._mapping) for r in rows]}
+
+
+@hookimpl
+async def delete_user_data(app, user_id) -> int:  # noqa: ANN001
+    """The user's examples leave their datasets (snapshots of past jobs stay as the jobs' record)."""
+    async with app.storage.begin() as conn:
+        return (await conn.execute(examples.delete().where(examples.c.author_id == int(user_id)))).rowcount

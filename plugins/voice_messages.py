@@ -194,3 +194,21 @@ async def language_show(ctx: Context) -> None:
 @hookimpl
 def register_commands(register) -> None:  # noqa: ANN001
     register(language_group)
+
+
+def _user_language(user_id: int) -> Any:
+    return (languages.c.scope == "user") & (languages.c.target_id == int(user_id))
+
+
+@hookimpl
+async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # noqa: ANN001
+    """The user's own speech language (server-wide settings are not about one user)."""
+    async with app.storage.connect() as conn:
+        rows = (await conn.execute(sa.select(languages).where(_user_language(user_id)))).all()
+    return {"speech_languages": [dict(r._mapping) for r in rows]}
+
+
+@hookimpl
+async def delete_user_data(app, user_id) -> int:  # noqa: ANN001
+    async with app.storage.begin() as conn:
+        return (await conn.execute(languages.delete().where(_user_language(user_id)))).rowcount

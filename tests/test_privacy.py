@@ -1,0 +1,132 @@
+"""Privacy through the real bot: ``mydata export`` returns a JSON file of the user's rows from every
+plugin (ephemeral on slash, by DM on prefix in a server); ``mydata delete`` asks for confirmation,
+then removes the user's rows and leaves everyone else's."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import sqlalchemy as sa
+
+from framework import hookimpl
+from plugins.chat import answers, turns
+from plugins.corrections import corrections
+from plugins.feedback import feedback_table
+from plugins.training import examples
+from plugins.voice_messages import languages
+from tests.test_corrections import OPENAI_TOML, _ask, start
+from tests.test_training import openai_server  # noqa: F401
+
+
+async def _populated(tb_factory, **plugins):  # noqa: ANN001, ANN003, ANN202
+    """Alice and Bob chat, correct, give feedback; Alice adds an example and sets her language."""
+    alice = tb_factory.world()[3]
+    toml = OPENAI_TOML + f"[permissions.groups.training]\nusers = [{alice.id}]\n"
+    tb = await start(tb_factory, toml, **plugins)
+    bob = tb.emu.create_user("bob")
+    tb.emu.add_member(tb.guild, bob)
+    tb.bob = bob
+    mine = await _ask(tb, "alice's question")
+    theirs = await tb.say(f"<@{tb.emu.bot_user.id}> bob's question", user=bob)
+    await tb.answers.get()
+    await tb.say("!correct alice's correction", reference=mine)
+    await tb.say("!correct bob on alice's answer", reference=mine, user=bob)
+    await tb.say("!correct bob's correction", reference=theirs, user=bob)
+    await tb.say("!feedback alice's feedback")
+    await tb.say("!feedback bob's feedback", user=bob)
+    for user, text in ((tb.user, "alice wrote this example"), (tb.owner, "the owner wrote this one")):
+        sent = await tb.send(f'!train data="{text}"', user=user)
+        assert (await tb.reply_to(sent)).content == "Added 1 example(s) to `default`."
+        assert "needs at least 10 examples" in (await tb.reply_to(sent, skip=1)).content
+    assert (await tb.say("!language set ko")).content == "Voice messages from you are now read as `ko`."
+    return tb
+
+
+async def _count(tb, table, where) -> int:  # noqa: ANN001
+    async with tb.app.storage.connect() as conn:
+        return (await conn.execute(sa.select(sa.func.count()).select_from(table).where(where))).scalar()
+
+
+async def test_export_returns_the_users_rows_from_every_plugin(tb_factory, openai_server) -> None:  # noqa: F811
+    tb = await _populated(tb_factory)
+    response = await tb.slash("mydata", subcommand="export")
+    assert response.ephemeral and response.attachments[0].filename == f"mydata-{tb.user.id}.json"
+    document = json.loads(response.attachments[0].data)
+    data = document["data"]
+    assert document["user_id"] == tb.user.id
+    assert set(data) == {"chat", "corrections", "feedback", "training", "voice_messages"}
+    assert [t["content"] for t in data["chat"]["chat_turns"]] == ["alice's question", "Hello from the test model."]
+    assert [a["prompt"] for a in data["chat"]["bot_answers"]] == ["alice's question"]
+    assert sorted(c["correction"] for c in data["corrections"]["corrections"]) == [
+        "alice's correction", "bob on alice's answer"], "her corrections, and those holding her prompt"
+    assert [f["text"] for f in data["feedback"]["feedback"]] == ["alice's feedback"]
+    assert [(e["dataset"], e["text"]) for e in data["training"]["examples"]] == [("default", "alice wrote this example")]
+    assert data["voice_messages"]["speech_languages"] == [{"scope": "user", "target_id": tb.user.id, "language": "ko"}]
+    assert "bob's question" not in response.attachments[0].data.decode()
+    assert response.content.startswith("Everything I store about you: 8 record(s)")
+
+    dm = tb.emu.create_dm(tb.user)
+    before = len(tb.emu.sent_messages(dm))
+    public = await tb.say("!mydata export")
+    assert public.content == "I sent you your data in a direct message." and not public.attachments
+    private = await tb.emu.wait_until(lambda: tb.emu.sent_messages(dm)[before:], what="the DM")
+    assert json.loads(private[0].attachments[0].data)["data"] == data
+
+
+async def test_delete_asks_first_then_removes_only_the_users_rows(tb_factory, openai_server) -> None:  # noqa: F811
+    tb = await _populated(tb_factory)
+    alice, bob = tb.user.id, tb.bob.id
+    ask = await tb.say("!mydata delete")
+    assert ask.content.startswith("This deletes 8 record(s) about you") and "`!mydata delete confirm=true`" in ask.content
+    assert await _count(tb, answers, answers.c.user_id == alice) == 1, "nothing deleted without confirmation"
+    done = await tb.slash("mydata", {"confirm": True}, subcommand="delete")
+    assert done.ephemeral and done.content == "Deleted 8 record(s) about you."
+    assert await _count(tb, turns, turns.c.user_id == alice) == 0
+    assert await _count(tb, turns, sa.true()) == 2, "bob's message and its answer stay"
+    assert await _count(tb, answers, answers.c.user_id == alice) == 0
+    assert await _count(tb, answers, answers.c.user_id == bob) == 1
+    assert await _count(tb, corrections, (corrections.c.author_id == alice) | (corrections.c.asker_id == alice)) == 0
+    assert await _count(tb, corrections, corrections.c.author_id == bob) == 1
+    assert await _count(tb, feedback_table, feedback_table.c.user_id == alice) == 0
+    assert await _count(tb, feedback_table, feedback_table.c.user_id == bob) == 1
+    assert await _count(tb, examples, examples.c.author_id == alice) == 0
+    assert await _count(tb, examples, examples.c.author_id == tb.owner.id) == 1
+    assert await _count(tb, languages, languages.c.target_id == alice) == 0
+    again = await tb.slash("mydata", subcommand="export")
+    assert json.loads(again.attachments[0].data)["data"] == {}
+
+
+def _store_plugin() -> tuple[types.SimpleNamespace, dict[int, list[str]]]:
+    notes: dict[int, list[str]] = {}
+
+    def export_user_data(app, user_id):  # noqa: ANN001, ANN202
+        return {"notes": [{"note": n} for n in notes.get(user_id, [])]}
+
+    def delete_user_data(app, user_id):  # noqa: ANN001, ANN202
+        return len(notes.pop(user_id, []))
+
+    return types.SimpleNamespace(export_user_data=hookimpl(export_user_data),
+                                 delete_user_data=hookimpl(delete_user_data)), notes
+
+
+async def test_hook_export_user_data(tb_factory, openai_server) -> None:  # noqa: F811
+    """A third-party plugin's rows join the export, under the plugin's name."""
+    plugin, notes = _store_plugin()
+    tb = await start(tb_factory, OPENAI_TOML, notebook=plugin)
+    notes[tb.user.id] = ["likes jazz"]
+    notes[tb.owner.id] = ["someone else"]
+    response = await tb.slash("mydata", subcommand="export")
+    assert json.loads(response.attachments[0].data)["data"] == {"notebook": {"notes": [{"note": "likes jazz"}]}}
+
+
+async def test_hook_delete_user_data(tb_factory, openai_server) -> None:  # noqa: F811
+    """Every plugin deletes its rows; the counts add up in the answer."""
+    plugin, notes = _store_plugin()
+    tb = await start(tb_factory, OPENAI_TOML, notebook=plugin)
+    notes[tb.user.id] = ["a", "b"]
+    notes[tb.owner.id] = ["c"]
+    await _ask(tb, "hello")  # chat stores the message, its answer and the answer record
+    done = await tb.say("!mydata delete confirm=true")
+    assert done.content == "Deleted 5 record(s) about you."
+    assert notes == {tb.owner.id: ["c"]}
