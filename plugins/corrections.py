@@ -128,7 +128,8 @@ def _saved(correction_id: int) -> str:
 
 @command("correct", "Tell the bot what one of its answers should have been", options=[
     string("message_id", "The answer's message id or link (as a reply: the message replied to)", from_reply=True),
-    string("correction", "The answer the bot should have given", max_length=MAX_CORRECTION),
+    string("correction", "The answer the bot should have given (for the local classifier: a label)",
+           max_length=MAX_CORRECTION),
 ])
 async def correct(ctx: Context, message_id: str, correction: str) -> None:
     source = "reply" if ctx.message is not None and ctx.message.message_reference is not None else "command"

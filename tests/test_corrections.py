@@ -219,3 +219,27 @@ async def test_hook_bot_answer(tb_factory, openai_server) -> None:  # noqa: F811
     assert await tb.app.plugins.first_result("bot_answer", app=tb.app, message_id=1) is None
     assert (await tb.say("!correct 424242 b")).content.startswith("Thanks! Correction #1 saved")
     assert [(r.prompt, r.answer, r.correction, r.asker_id) for r in await _records(tb)] == [("q", "a", "b", 7)]
+
+
+async def test_dpo_stage_survives_restarts(tb_factory, openai_server) -> None:  # noqa: F811
+    """Restarted while the supervised stage runs, then again once the DPO stage started: polling goes
+    on with the right job each time and no stage is started twice."""
+    slow = OPENAI_TOML.replace("poll_interval = 0.01", "poll_interval = 3600")
+    tb = await start(tb_factory, slow)
+    answer = await _ask(tb, "where is Paris?")
+    await tb.say(f"!correct {RIGHT}", reference=answer)
+    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("r.jsonl", labelled_jsonl())])
+    await _progress(tb, sent, "queued")
+    await tb.app.close()
+    sft = next(iter(openai_server.jobs.values()))
+    while sft.status != "succeeded":
+        openai_server._advance(sft)  # the supervised stage finishes while the bot is down
+    tb2 = await start(tb_factory, slow)
+    await _progress(tb2, sent, "preference stage (DPO) started")
+    await tb2.app.close()
+    tb3 = await start(tb_factory, OPENAI_TOML)
+    done = await _progress(tb3, sent, "succeeded")
+    assert [j.method["type"] for j in openai_server.jobs.values()] == ["supervised", "dpo"]
+    dpo = list(openai_server.jobs.values())[1]
+    assert f"Model: `{dpo.fine_tuned_model}`" in done.content
+    assert (await _job_row(tb3)).model_id == dpo.fine_tuned_model
