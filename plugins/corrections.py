@@ -108,11 +108,11 @@ async def store(ctx: Context, message_id: int, text: str, source: str, found: di
               "answer": found["answer"], "correction": text, "instruction": found.get("instruction") or "",
               "source": source}
     mine = (corrections.c.message_id == int(message_id)) & (corrections.c.author_id == int(ctx.author.id))
-    async with ctx.app.storage.begin() as conn:
-        existing = (await conn.execute(sa.select(corrections.c.id).where(mine))).scalar()
-        if existing is not None:
-            await conn.execute(corrections.update().where(corrections.c.id == existing)
-                               .values(**values, created_at=sa.func.current_timestamp()))
+    async with ctx.app.storage.begin() as conn:  # writing first: SQLite locks at once, no stale read
+        updated = await conn.execute(corrections.update().where(mine)
+                                     .values(**values, created_at=sa.func.current_timestamp()))
+        if updated.rowcount:
+            existing = (await conn.execute(sa.select(corrections.c.id).where(mine))).scalar()
         else:
             existing = (await conn.execute(corrections.insert().values(**values))).inserted_primary_key[0]
     log.info("correction of message %s by %s (%s)", message_id, ctx.author.id, source)
@@ -137,7 +137,7 @@ async def correct(ctx: Context, message_id: str, correction: str) -> None:
     await ctx.respond(_saved(correction_id), ephemeral=True)
 
 
-@message_command("Correct this answer", "Correct one of the bot's answers (message menu → Apps)")
+@message_command("Correct this answer", "Correct one of the bot's answers in a form")
 async def correct_this(ctx: Context, message: hikari.Message) -> None:
     found = await answer_of(ctx.app, message.id)  # refuse before showing the form
     values = await ctx.ask("Correct this answer", [
@@ -164,7 +164,7 @@ def _row(r: Any) -> dict[str, Any]:
 corrections_group = group("corrections", "Corrections of the bot's answers")
 
 
-@corrections_group.command("list", "Recent corrections (yours; everyone's with the feedback permission)",
+@corrections_group.command("list", "Recent corrections (everyone's with the feedback permission)",
                            options=[user("author", "Only this user's corrections", default=None)])
 async def corrections_list(ctx: Context, author: hikari.User | None) -> None:
     query = sa.select(corrections).order_by(corrections.c.id.desc()).limit(ctx.settings.list_limit)
@@ -183,7 +183,7 @@ async def corrections_list(ctx: Context, author: hikari.User | None) -> None:
                                 f"~~{r.answer[:60]}~~ → {r.correction[:100]}" for r in rows), ephemeral=True)
 
 
-@corrections_group.command("export", "Corrections as JSONL (yours; everyone's with the feedback permission)")
+@corrections_group.command("export", "Corrections as JSONL (everyone's with the feedback permission)")
 async def corrections_export(ctx: Context) -> None:
     query = sa.select(corrections).order_by(corrections.c.id)
     if not await may_see_all(ctx):
@@ -194,7 +194,7 @@ async def corrections_export(ctx: Context) -> None:
     await ctx.respond(f"{len(rows)} correction(s).", attachments=[File("corrections.jsonl", data=data)], ephemeral=True)
 
 
-@corrections_group.command("remove", "Delete a correction (yours; anyone's with the feedback permission)",
+@corrections_group.command("remove", "Delete a correction (others' need the feedback permission)",
                            options=[integer("id", "Correction number from `corrections list`", min_value=1)])
 async def corrections_remove(ctx: Context, id: int) -> None:  # noqa: A002 - the option's name
     async with ctx.app.storage.connect() as conn:

@@ -114,7 +114,7 @@ def _show(r: Any) -> str:
 feedback_group = group("feedbacks", "Feedback given to the bot")
 
 
-@feedback_group.command("list", "Recent feedback (yours; everyone's with the feedback permission)",
+@feedback_group.command("list", "Recent feedback (everyone's with the feedback permission)",
                         options=[user("author", "Only this user's feedback", default=None)])
 async def feedback_list(ctx: Context, author: hikari.User | None) -> None:
     query = sa.select(feedback_table).order_by(feedback_table.c.id.desc()).limit(ctx.settings.list_limit)
@@ -129,7 +129,7 @@ async def feedback_list(ctx: Context, author: hikari.User | None) -> None:
     await ctx.respond("\n".join(_show(r) for r in rows) if rows else "No feedback yet.", ephemeral=True)
 
 
-@feedback_group.command("export", "Feedback as JSONL (yours; everyone's with the feedback permission)")
+@feedback_group.command("export", "Feedback as JSONL (everyone's with the feedback permission)")
 async def feedback_export(ctx: Context) -> None:
     query = sa.select(feedback_table).order_by(feedback_table.c.id)
     if not await may_see_all(ctx):
@@ -157,15 +157,14 @@ async def on_reaction(event: hikari.ReactionAddEvent, app: Any) -> None:
     if found is None:
         return
     t = feedback_table.c
-    async with app.storage.begin() as conn:
-        seen = (await conn.execute(sa.select(t.id).where((t.user_id == int(event.user_id)) & (t.kind == "reaction")
-                                                         & (t.message_id == int(event.message_id))
-                                                         & (t.reaction == reaction)))).first()
-        if seen is None:
-            await conn.execute(feedback_table.insert().values(
-                user_id=int(event.user_id), guild_id=found.get("guild_id"), channel_id=int(event.channel_id),
-                message_id=int(event.message_id), kind="reaction", reaction=reaction,
-                prompt=found["prompt"], answer=found["answer"]))
+    row = {"user_id": int(event.user_id), "guild_id": found.get("guild_id"), "channel_id": int(event.channel_id),
+           "message_id": int(event.message_id), "kind": "reaction", "reaction": reaction,
+           "prompt": found["prompt"], "answer": found["answer"]}
+    seen = sa.exists().where((t.user_id == row["user_id"]) & (t.kind == "reaction")
+                             & (t.message_id == row["message_id"]) & (t.reaction == reaction))
+    async with app.storage.begin() as conn:  # one statement: the same reaction twice is stored once
+        await conn.execute(feedback_table.insert().from_select(
+            list(row), sa.select(*[sa.literal(v, type_=t[k].type) for k, v in row.items()]).where(~seen)))
     log.info("reaction %s on answer %s by %s", reaction, event.message_id, event.user_id)
 
 
