@@ -48,7 +48,7 @@ class EngineSettings(Strict):
     tts: str = "pyttsx3"
     provider: str | None = None
     """Model provider; default ``openai`` when OPENAI_API_KEY is set, else ``local``."""
-    voice: str = "hikari-wave"
+    voice: str = "native"
 
 
 class PermissionGroup(Strict):

@@ -8,6 +8,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.speech_vosk",
     "plugins.speech_pyttsx3",
     "plugins.voice_messages",
+    "plugins.voice_native",
+    "plugins.voice",
     "plugins.training",
     "plugins.provider_local",
     "plugins.provider_openai",

@@ -130,16 +130,11 @@ async def handle_voice_message(app: Any, message: hikari.Message, attachment: hi
 
 
 async def _speak_in_voice(app: Any, message: hikari.Message, text: str, language: str) -> bool:
-    """Play the answer where the user is listening, if a voice backend is connected there."""
-    if message.guild_id is None or app.config.engines.voice not in app.engines.voice:
-        return False
-    state = app.bot.cache.get_voice_state(message.guild_id, message.author.id)
-    backend = app.engines.voice.active()
-    if state is None or state.channel_id is None or not backend.is_connected(message.guild_id, state.channel_id):
-        return False
-    audio = await app.engines.tts.active().synthesize(text, language=language, guild_id=message.guild_id)
-    await backend.play(message.guild_id, audio.wav)
-    return True
+    """Play the answer where the user is listening, if a voice backend is connected there (once per
+    message: the voice plugin's spoken replies skip an answer already spoken)."""
+    from framework.voice import speak_reply
+
+    return await speak_reply(app, message, text, language=language)
 
 
 async def on_message(event: hikari.MessageCreateEvent, app: Any) -> None:

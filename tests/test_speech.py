@@ -221,7 +221,7 @@ async def test_answer_is_spoken_in_the_voice_channel_when_connected(tb_factory, 
     backend, seen = RecordingBackend(), []
     voice = types.SimpleNamespace(register_voice_backends=hookimpl(lambda register: register("recorder", backend)))
     tb = await voice_tb(tb_factory, '[engines]\nvoice = "recorder"\n',
-                        plugins={"voice": voice, "answers": answering_plugin(seen)})
+                        plugins={"recorder_voice": voice, "answers": answering_plugin(seen)})
     await tb.emu.set_voice_state(tb.guild, tb.user, tb.voice_channel)
     await tb.emu.wait_until(lambda: tb.app.bot.cache.get_voice_state(tb.guild.id, tb.user.id))
     sent = await tb.send("", attachments=[tb.emu.file("v.ogg", hello_ogg, "audio/ogg")], flags=VOICE_FLAG)

@@ -106,13 +106,15 @@ class Channel:
     recipient: User | None = None
     position: int = 0
     user_limit: int = 0
+    overwrites: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    """Permission overwrites as Discord sends them: ``{"id", "type" (0 role, 1 member), "allow", "deny"}``."""
 
     def payload(self) -> dict[str, Any]:
         if self.kind == "dm":
             assert self.recipient is not None
             return {"id": str(self.id), "type": 1, "recipients": [self.recipient.payload()], "last_message_id": None}
         data: dict[str, Any] = {"id": str(self.id), "type": 0 if self.kind == "text" else 2, "guild_id": str(self.guild_id),
-                                "name": self.name, "position": self.position, "permission_overwrites": [],
+                                "name": self.name, "position": self.position, "permission_overwrites": self.overwrites,
                                 "nsfw": False, "parent_id": None, "rate_limit_per_user": 0, "flags": 0,
                                 "last_message_id": None}
         if self.kind == "text":
@@ -436,8 +438,10 @@ class DiscordEmulator:
             self._dispatch("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.payload()})
         return role
 
-    def create_channel(self, guild: Guild, name: str, *, kind: str = "text", user_limit: int = 0) -> Channel:
-        channel = Channel(self._snowflake(), name, kind, guild.id, position=len(guild.channels), user_limit=user_limit)
+    def create_channel(self, guild: Guild, name: str, *, kind: str = "text", user_limit: int = 0,
+                       overwrites: Sequence[dict[str, Any]] = ()) -> Channel:
+        channel = Channel(self._snowflake(), name, kind, guild.id, position=len(guild.channels), user_limit=user_limit,
+                          overwrites=[{"allow": "0", "deny": "0", **o, "id": str(o["id"])} for o in overwrites])
         guild.channels.append(channel)
         self.channels[channel.id] = channel
         if self._session_id is not None:

@@ -1,0 +1,22 @@
+"""The ``native`` voice backend: our own voice gateway (v8), UDP with IP discovery, transport
+AEAD (``aead_aes256_gcm_rtpsize`` and ``aead_xchacha20_poly1305_rtpsize``) and Opus frames from
+ffmpeg, on the event loop with an absolute 20 ms schedule.
+
+Why our own: hikari-wave 0.7.0a1 never increments the AEAD nonce, sends a 78-byte discovery
+packet, builds a wrong reconnect URL, raises on ``disconnect()`` and sends unencrypted silence —
+correcting those means patching its internals. songbird-py 0.1.9 speaks only the retired
+xsalsa20 modes. This package is ~600 lines we can test end to end against the local voice
+server (``framework.testing.voice_server``).
+
+Not implemented: DAVE end-to-end encryption (we identify with ``max_dave_protocol_version: 0``).
+Discord requires DAVE since 2026-03-01 and closes such sessions with 4017, which the backend
+reports as a clear error: it cannot speak on real Discord until DAVE lands (e.g. with ``davey``).
+
+Modules: ``ogg`` (Ogg pages <-> Opus packets), ``codec`` (ffmpeg Opus), ``crypto`` (AEAD),
+``rtp`` (headers, numbering), ``udp`` (socket, IP discovery), ``gateway`` (voice websocket),
+``connection`` (hikari VoiceConnection + player), ``backend`` (the registered backend).
+"""
+
+from framework.voice_native.backend import NativeBackend
+
+__all__ = ["NativeBackend"]

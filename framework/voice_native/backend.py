@@ -1,0 +1,95 @@
+"""The ``native`` voice backend: joins through hikari's voice component, speaks through our own
+voice gateway/UDP/AEAD/Opus stack (see the package docstring for why it is ours)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+import hikari
+
+from framework.audio import AudioError
+from framework.voice import Playback, VoiceError, VoiceEvents
+from framework.voice_native.codec import encode_opus
+from framework.voice_native.connection import NativeVoiceConnection
+from framework.voice_native.crypto import UnsupportedMode
+from framework.voice_native.gateway import VoiceGatewayClosed
+from framework.voice_native.udp import DiscoveryFailed
+
+log = logging.getLogger(__name__)
+
+
+class NativeBackend:
+    """Implements :class:`framework.voice.VoiceBackend`."""
+
+    def __init__(self, app: Any, *, connect_timeout: float = 10.0, bitrate: int = 64_000) -> None:
+        self.app = app
+        self.connect_timeout = connect_timeout
+        self.bitrate = bitrate
+        self.events = VoiceEvents()
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def connection(self, guild_id: int) -> NativeVoiceConnection | None:
+        conn = self.app.bot.voice.connections.get(hikari.Snowflake(guild_id))
+        return conn if isinstance(conn, NativeVoiceConnection) and conn.is_alive else None
+
+    def is_connected(self, guild_id: int, channel_id: int | None = None) -> bool:
+        conn = self.connection(guild_id)
+        return conn is not None and (channel_id is None or int(conn.channel_id) == int(channel_id))
+
+    def is_playing(self, guild_id: int) -> bool:
+        conn = self.connection(guild_id)
+        return conn is not None and conn.playing
+
+    def channel_of(self, guild_id: int) -> int | None:
+        conn = self.connection(guild_id)
+        return int(conn.channel_id) if conn else None
+
+    async def connect(self, guild_id: int, channel_id: int) -> None:
+        async with self._locks.setdefault(int(guild_id), asyncio.Lock()):
+            if self.is_connected(guild_id, channel_id):
+                return
+            if self.app.bot.voice.connections.get(hikari.Snowflake(guild_id)) is not None:
+                await self.app.bot.voice.disconnect(guild_id)  # moving: leave first
+            try:
+                await asyncio.wait_for(self.app.bot.voice.connect_to(
+                    guild_id, channel_id, NativeVoiceConnection, timeout=self.connect_timeout, events=self.events),
+                    self.connect_timeout * 2)
+            except VoiceGatewayClosed as exc:
+                raise VoiceError(f"I couldn't join the voice channel: {exc.explanation}.") from exc
+            except (hikari.errors.VoiceError, asyncio.TimeoutError) as exc:
+                log.warning("joining voice channel %s failed: %s", channel_id, exc)
+                raise VoiceError("I couldn't join the voice channel: Discord did not answer in time. "
+                                 "Try again in a moment.") from exc
+            except (OSError, aiohttp.ClientError, DiscoveryFailed, UnsupportedMode) as exc:
+                log.warning("voice connection to channel %s failed: %s", channel_id, exc)
+                raise VoiceError(f"I couldn't reach the voice server: {exc}.") from exc
+
+    async def play(self, guild_id: int, wav: bytes) -> Playback:
+        conn = self.connection(guild_id)
+        if conn is None:
+            raise VoiceError("I'm not in a voice channel in this server.")
+        try:
+            frames = await self.app.run_blocking(encode_opus, wav, bitrate=self.bitrate)
+        except AudioError as exc:
+            raise VoiceError(f"I couldn't prepare that audio: {exc}.") from exc
+        conn = self.connection(guild_id)  # it may have closed while encoding
+        if conn is None:
+            raise VoiceError("I left the voice channel before the audio was ready.")
+        return conn.enqueue(frames)
+
+    async def stop(self, guild_id: int) -> None:
+        conn = self.connection(guild_id)
+        if conn is not None:
+            conn.stop()
+
+    async def disconnect(self, guild_id: int) -> None:
+        conn = self.app.bot.voice.connections.get(hikari.Snowflake(guild_id))
+        if conn is not None:
+            await conn.disconnect()
+
+    async def close(self) -> None:
+        for guild_id in list(self.app.bot.voice.connections):
+            await self.disconnect(int(guild_id))

@@ -1,0 +1,214 @@
+"""One guild's voice connection as hikari's voice component manages it (``hikari.api.VoiceConnection``):
+hikari joins the channel (gateway op 4) and waits for the voice state and server events; we run
+the voice websocket, the UDP socket and a player that sends one sealed Opus frame every 20 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import Any
+
+import hikari
+from hikari.api import voice as voice_api
+from hikari.events import voice_events
+
+from framework.voice import (
+    Playback, PlaybackEnded, PlaybackStarted, VoiceDisconnected, VoiceEvents, VoiceMoved, VoiceReconnected,
+)
+from framework.voice_native.codec import FRAME_MS, SILENCE_FRAME
+from framework.voice_native.crypto import TransportCipher
+from framework.voice_native.gateway import VoiceGateway, VoiceGatewayClosed
+from framework.voice_native.rtp import Packetizer
+
+log = logging.getLogger(__name__)
+FRAME = FRAME_MS / 1000
+TRAILING_SILENCE = 5
+MAX_LATE = 0.2
+"""When the loop falls this far behind (seconds), restart the schedule instead of bursting frames."""
+
+
+@dataclasses.dataclass
+class _Clip:
+    frames: list[bytes]
+    playback: Playback
+
+
+class NativeVoiceConnection(voice_api.VoiceConnection):
+    """The voice connection of one guild (created by ``bot.voice.connect_to``)."""
+
+    def __init__(self, *, channel_id: int, guild_id: int, on_close: Any, owner: voice_api.VoiceComponent,
+                 shard_id: int, events: VoiceEvents, gateway: VoiceGateway) -> None:
+        self._channel_id = hikari.Snowflake(channel_id)
+        self._guild_id = hikari.Snowflake(guild_id)
+        self._on_close = on_close
+        self._owner = owner
+        self._shard_id = shard_id
+        self.events = events
+        self.gateway = gateway
+        self.packetizer: Packetizer | None = None
+        self.first_packet_at: float | None = None
+        """Loop time the first frame of the latest clip went out (for benchmarks)."""
+        self.frame_times: list[float] = []
+        """Loop times every frame of the latest clip went out (for benchmarks)."""
+        self._queue: asyncio.Queue[_Clip] = asyncio.Queue()
+        self._current: _Clip | None = None
+        self._interrupt = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._player: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ hikari's interface
+    @classmethod
+    async def initialize(cls, channel_id: hikari.Snowflake, endpoint: str, guild_id: hikari.Snowflake,
+                         on_close: Any, owner: voice_api.VoiceComponent, session_id: str, shard_id: int,
+                         token: str, user_id: hikari.Snowflake, **kwargs: Any) -> NativeVoiceConnection:
+        events: VoiceEvents = kwargs["events"]
+        holder: dict[str, NativeVoiceConnection] = {}
+
+        async def lost(closed: VoiceGatewayClosed) -> None:
+            await holder["self"]._lost(closed)
+
+        async def resumed() -> None:
+            await events.emit(VoiceReconnected(int(guild_id)))
+
+        gateway = VoiceGateway(endpoint, server_id=int(guild_id), user_id=int(user_id), session_id=session_id,
+                               token=token, on_lost=lost, on_resumed=resumed)
+        self = cls(channel_id=channel_id, guild_id=guild_id, on_close=on_close, owner=owner, shard_id=shard_id,
+                   events=events, gateway=gateway)
+        holder["self"] = self
+        session = await gateway.connect()
+        self.packetizer = Packetizer(session.ssrc, TransportCipher(session.mode, session.secret_key))
+        self._player = asyncio.get_running_loop().create_task(self._play_queue())
+        log.info("voice connected in guild %s channel %s (%s)", guild_id, channel_id, session.mode)
+        return self
+
+    @property
+    def channel_id(self) -> hikari.Snowflake:
+        return self._channel_id
+
+    @property
+    def guild_id(self) -> hikari.Snowflake:
+        return self._guild_id
+
+    @property
+    def is_alive(self) -> bool:
+        return not self._closed.is_set()
+
+    @property
+    def shard_id(self) -> int:
+        return self._shard_id
+
+    @property
+    def owner(self) -> voice_api.VoiceComponent:
+        return self._owner
+
+    async def disconnect(self) -> None:
+        await self._close("I left the voice channel.", requested=True)
+
+    async def join(self) -> None:
+        await self._closed.wait()
+
+    async def notify(self, event: voice_events.VoiceEvent) -> None:
+        if isinstance(event, voice_events.VoiceStateUpdateEvent):
+            if event.state.user_id != self.gateway.user_id:
+                return
+            if event.state.channel_id is None:
+                await self._close("I was disconnected from the voice channel (kicked or the channel went away).")
+            elif event.state.channel_id != self._channel_id:
+                self._channel_id = event.state.channel_id
+                await self.events.emit(VoiceMoved(int(self._guild_id), int(event.state.channel_id)))
+
+    # ------------------------------------------------------------------ playback
+    @property
+    def playing(self) -> bool:
+        return self._current is not None or not self._queue.empty()
+
+    def enqueue(self, frames: list[bytes]) -> Playback:
+        position = self._queue.qsize() + (self._current is not None)
+        playback = Playback(int(self._guild_id), len(frames), position,
+                            asyncio.get_running_loop().create_future())
+        self._queue.put_nowait(_Clip(frames, playback))
+        return playback
+
+    def stop(self) -> None:
+        while not self._queue.empty():
+            clip = self._queue.get_nowait()
+            clip.playback.finished.set_result(False)
+        self._interrupt.set()
+
+    async def _play_queue(self) -> None:
+        speaking = False
+        while True:
+            clip = await self._queue.get()
+            self._current = clip
+            self._interrupt.clear()
+            try:
+                if not speaking:
+                    await self.gateway.speaking(True)
+                    speaking = True
+                await self.events.emit(PlaybackStarted(int(self._guild_id)))
+                done = await self._send(clip.frames, record=True)
+            except Exception:  # noqa: BLE001 - a failing clip must not kill the player
+                log.exception("voice playback failed in guild %s", self._guild_id)
+                done = False
+            self._current = None
+            if not clip.playback.finished.done():
+                clip.playback.finished.set_result(done)
+            await self.events.emit(PlaybackEnded(int(self._guild_id), interrupted=not done))
+            if self._queue.empty() and speaking:
+                try:
+                    await self._send([SILENCE_FRAME] * TRAILING_SILENCE, record=False)
+                    await self.gateway.speaking(False)
+                except Exception:  # noqa: BLE001
+                    log.warning("could not end speaking in guild %s", self._guild_id, exc_info=True)
+                speaking = False
+
+    async def _send(self, frames: list[bytes], *, record: bool) -> bool:
+        """Send frames on an absolute 20 ms schedule; False if interrupted."""
+        loop = asyncio.get_running_loop()
+        if record:
+            self.frame_times = []
+        start = loop.time()
+        for i, frame in enumerate(frames):
+            if self._interrupt.is_set():
+                return False
+            if not self.gateway.ready.is_set():  # resuming: wait, then restart the schedule
+                await self.gateway.ready.wait()
+                start = loop.time() - i * FRAME
+            delay = start + i * FRAME - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -MAX_LATE:
+                start = loop.time() - i * FRAME
+            session, packetizer = self.gateway.session, self.packetizer
+            if session is None or packetizer is None:
+                return False
+            session.udp.send(packetizer.packet(frame))
+            if record:
+                now = loop.time()
+                if i == 0:
+                    self.first_packet_at = now
+                self.frame_times.append(now)
+        return True
+
+    # ------------------------------------------------------------------ endings
+    async def _lost(self, closed: VoiceGatewayClosed) -> None:
+        await self._close(f"I lost the voice connection: {closed.explanation}.")
+
+    async def _close(self, reason: str, *, requested: bool = False) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self.stop()
+        if self._player is not None:
+            self._player.cancel()
+        if self._current is not None and not self._current.playback.finished.done():
+            self._current.playback.finished.set_result(False)
+        await self.gateway.close()
+        try:
+            await self._on_close(self)  # hikari forgets us and sends the gateway "leave" (op 4)
+        except Exception:  # noqa: BLE001 - leaving must finish even if the gateway is down
+            log.warning("leaving the voice channel of guild %s failed", self._guild_id, exc_info=True)
+        log.info("voice in guild %s closed: %s", self._guild_id, reason)
+        await self.events.emit(VoiceDisconnected(int(self._guild_id), reason, requested))

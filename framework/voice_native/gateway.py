@@ -1,0 +1,235 @@
+"""The voice websocket (gateway v8): handshake, heartbeats with ``seq_ack``, SPEAKING, and RESUME
+after a dropped socket.
+
+hikari hands over the endpoint as ``wss://host:port``. We connect over TLS, except to a loopback
+host (127.0.0.0/8, ::1, localhost), which gets plain ``ws://``: that is only ever a local test
+server — Discord never hands out loopback endpoints — and spares tests a certificate authority.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ipaddress
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from framework.voice_native.crypto import choose_mode
+from framework.voice_native.udp import UdpTransport
+
+log = logging.getLogger(__name__)
+
+GATEWAY_VERSION = 8
+HANDSHAKE_TIMEOUT = 10.0
+RESUME_ATTEMPTS = 3
+
+CLOSE_REASONS = {
+    4004: "the voice server refused our authentication",
+    4006: "the voice session is no longer valid",
+    4009: "the voice session timed out",
+    4011: "the voice server was not found",
+    4014: "I was disconnected from the channel (kicked, moved, or the channel was deleted)",
+    4015: "the voice server crashed",
+    4016: "the voice server does not accept our encryption modes",
+    4017: ("Discord requires end-to-end encrypted voice (DAVE) for this call, which this voice "
+           "backend does not implement yet"),
+    4020: "the voice server rejected a malformed request",
+}
+RESUMABLE = {1000, 1001, 1006, 4009, 4015}
+"""Close codes after which the session may be resumed (anything else ends it)."""
+
+
+class VoiceGatewayClosed(ConnectionError):
+    """The voice server closed the websocket; ``explanation`` is fit for users."""
+
+    def __init__(self, code: int | None, detail: str = "") -> None:
+        self.code = code
+        self.explanation = CLOSE_REASONS.get(code or 0, f"the voice server closed the connection ({code})")
+        super().__init__(f"{self.explanation} [close code {code}] {detail}".strip())
+
+
+def websocket_url(endpoint: str) -> str:
+    """``wss://host:port`` -> the v8 URL; plain ``ws://`` for loopback hosts only."""
+    parts = urlsplit(endpoint if "://" in endpoint else f"wss://{endpoint}")
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    scheme = "ws" if loopback else "wss"
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return f"{scheme}://{netloc}/?v={GATEWAY_VERSION}"
+
+
+@dataclasses.dataclass
+class Session:
+    """What the handshake settled: our SSRC, the cipher mode, the key and the media socket."""
+
+    ssrc: int
+    mode: str
+    secret_key: bytes
+    udp: UdpTransport
+    dave_protocol_version: int = 0
+
+
+class VoiceGateway:
+    """One voice websocket session; reconnects (RESUME) by itself and calls ``on_lost`` when it gives up."""
+
+    def __init__(self, endpoint: str, *, server_id: int, user_id: int, session_id: str, token: str,
+                 on_lost: Callable[[VoiceGatewayClosed], Awaitable[None]],
+                 on_resumed: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.url = websocket_url(endpoint)
+        self.server_id, self.user_id, self.session_id, self.token = server_id, user_id, session_id, token
+        self.on_lost = on_lost
+        self.on_resumed = on_resumed
+        self.session: Session | None = None
+        self.seq_ack = -1
+        self.resumes = 0
+        self.ready = asyncio.Event()
+        """Set while the websocket is up and the session usable (cleared during a resume)."""
+        self._http: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._closing = False
+
+    # ------------------------------------------------------------------ public
+    async def connect(self) -> Session:
+        """Open the socket and run the full handshake (IDENTIFY ... SESSION_DESCRIPTION)."""
+        self._http = aiohttp.ClientSession()
+        try:
+            self.session = await asyncio.wait_for(self._handshake(), HANDSHAKE_TIMEOUT)
+        except BaseException:
+            await self.close()
+            raise
+        self.ready.set()
+        return self.session
+
+    async def speaking(self, on: bool) -> None:
+        if self.session is not None:
+            await self._send(5, {"speaking": 1 if on else 0, "delay": 0, "ssrc": self.session.ssrc})
+
+    async def close(self) -> None:
+        self._closing = True
+        self.ready.clear()
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close()
+        if self.session is not None:
+            self.session.udp.close()
+        if self._http is not None:
+            await self._http.close()
+
+    # ------------------------------------------------------------------ handshake
+    async def _open(self) -> dict[str, Any]:
+        """Connect the websocket, start reading; returns HELLO's data."""
+        assert self._http is not None
+        hello = self._expect(8)
+        self._ws = await self._http.ws_connect(self.url, autoping=True, max_msg_size=0)
+        self._spawn(self._read(self._ws))
+        data = await hello
+        self._spawn(self._heartbeat(self._ws, float(data["heartbeat_interval"]) / 1000))
+        return data
+
+    async def _handshake(self) -> Session:
+        await self._open()
+        ready = self._expect(2)
+        await self._send(0, {"server_id": str(self.server_id), "user_id": str(self.user_id),
+                             "session_id": self.session_id, "token": self.token,
+                             "max_dave_protocol_version": 0})
+        info = await ready
+        mode = choose_mode(list(info.get("modes", [])))
+        udp = await UdpTransport.open(info["ip"], int(info["port"]))
+        try:
+            address, port = await udp.discover(int(info["ssrc"]))
+            described = self._expect(4)
+            await self._send(1, {"protocol": "udp", "data": {"address": address, "port": port, "mode": mode}})
+            desc = await described
+        except BaseException:
+            udp.close()
+            raise
+        return Session(int(info["ssrc"]), desc.get("mode", mode), bytes(desc["secret_key"]), udp,
+                       int(desc.get("dave_protocol_version") or 0))
+
+    async def _resume(self) -> None:
+        await self._open()
+        resumed = self._expect(9)
+        await self._send(7, {"server_id": str(self.server_id), "session_id": self.session_id,
+                             "token": self.token, "seq_ack": self.seq_ack})
+        await resumed
+
+    # ------------------------------------------------------------------ socket plumbing
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks = [t for t in self._tasks if not t.done()] + [task]
+
+    def _expect(self, op: int) -> asyncio.Future[dict[str, Any]]:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters[op] = future
+        return future
+
+    async def _send(self, op: int, data: Any) -> None:
+        if self._ws is None or self._ws.closed:
+            raise VoiceGatewayClosed(None, "the voice websocket is not open")
+        await self._ws.send_str(json.dumps({"op": op, "d": data}))
+
+    async def _heartbeat(self, ws: aiohttp.ClientWebSocketResponse, interval: float) -> None:
+        while not ws.closed:
+            try:
+                await ws.send_str(json.dumps({"op": 3, "d": {"t": int(time.time() * 1000), "seq_ack": self.seq_ack}}))
+            except ConnectionError:
+                return
+            await asyncio.sleep(interval)
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                frame = json.loads(msg.data)
+                if isinstance(frame.get("seq"), int):
+                    self.seq_ack = frame["seq"]
+                waiter = self._waiters.pop(frame.get("op"), None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(frame.get("d") or {})
+            elif msg.type == aiohttp.WSMsgType.BINARY:
+                log.debug("voice gateway: binary op %s ignored (DAVE is not implemented)", msg.data[2:3].hex())
+        closed = VoiceGatewayClosed(ws.close_code, "")
+        for waiter in self._waiters.values():
+            if not waiter.done():
+                waiter.set_exception(closed)
+        self._waiters.clear()
+        if self._closing or ws is not self._ws or not self.ready.is_set():
+            return  # closed by us, superseded, or still handshaking (the handshake raises)
+        self.ready.clear()
+        log.warning("voice websocket of guild %s closed: %s", self.server_id, closed)
+        if closed.code in RESUMABLE and await self._try_resume():
+            return
+        await self.on_lost(closed)
+
+    async def _try_resume(self) -> bool:
+        for attempt in range(RESUME_ATTEMPTS):
+            await asyncio.sleep(0.25 * 2 ** attempt)
+            if self._closing:
+                return True
+            try:
+                await asyncio.wait_for(self._resume(), HANDSHAKE_TIMEOUT)
+            except (OSError, asyncio.TimeoutError, aiohttp.ClientError, VoiceGatewayClosed) as exc:
+                log.info("voice resume attempt %d for guild %s failed: %s", attempt + 1, self.server_id, exc)
+                continue
+            self.resumes += 1
+            self.ready.set()
+            log.info("voice session of guild %s resumed", self.server_id)
+            if self.on_resumed is not None:
+                await self.on_resumed()
+            return True
+        return False

@@ -1,0 +1,42 @@
+"""The ``native`` voice backend (``[engines] voice = "native"``): our own voice gateway, UDP,
+AEAD transport encryption and Opus via ffmpeg — see ``framework.voice_native``. No DAVE yet:
+real Discord refuses such sessions (close 4017) since 2026-03-01; the error says so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from framework import hookimpl
+from framework.voice_native import NativeBackend
+
+_BACKENDS: dict[int, NativeBackend] = {}
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    connect_timeout: float = Field(10.0, gt=0, le=120)
+    """Seconds to wait for Discord's voice events and for the voice server's handshake."""
+    bitrate: int = Field(64_000, ge=8_000, le=512_000)
+    """Opus bitrate in bits per second."""
+
+
+@hookimpl
+def settings_model() -> type[BaseModel]:
+    return Settings
+
+
+@hookimpl
+def register_voice_backends(register, app) -> None:  # noqa: ANN001
+    settings: Settings = app.settings("voice_native") or Settings()
+    backend = NativeBackend(app, connect_timeout=settings.connect_timeout, bitrate=settings.bitrate)
+    _BACKENDS[id(app)] = backend
+    register("native", backend)
+
+
+@hookimpl
+async def shutdown(app: Any) -> None:
+    backend = _BACKENDS.pop(id(app), None)
+    if backend is not None:
+        await backend.close()
