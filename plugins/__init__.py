@@ -14,6 +14,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.provider_local",
     "plugins.provider_openai",
     "plugins.chat",
+    "plugins.evaluation",
     "plugins.corrections",
     "plugins.feedback",
     "plugins.privacy",

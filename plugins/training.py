@@ -25,7 +25,7 @@ from framework import hookimpl
 from framework.archive import archive_directory, human_size
 from framework.commands import Context, File, UserError, attachment, boolean, command, group, string
 from framework.importers import SUPPORTED, ImportProblem, parse_file, parse_text
-from framework.providers import ProviderError, TrainingRequest, set_active_model, trained_models
+from framework.providers import Example, ProviderError, TrainingRequest, set_active_model, trained_models
 from framework.storage import Migration
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,8 @@ class Settings(BaseModel):
     poll_interval: float = Field(15.0, gt=0)
     max_poll_interval: float = Field(300.0, gt=0)
     max_file_bytes: int = Field(5 * 1024 * 1024, gt=0)
+    holdout: float = Field(0.2, ge=0, lt=1)
+    """Share of a dataset held out for testing (``test dataset:NAME``), never trained on."""
 
 
 @hookimpl
@@ -134,6 +136,30 @@ async def dataset_rows(app: Any, name: str) -> tuple[Any, list[Any]]:
         rows = (await conn.execute(sa.select(examples).where(examples.c.dataset_id == ds.id)
                                    .order_by(examples.c.id))).all()
     return ds, rows
+
+
+def split_rows(rows: list[Any], holdout: float) -> tuple[list[Any], list[Any]]:
+    """(train, held out): an example is held out when its hash falls below ``holdout``, so the
+    split is stable as the dataset grows. Only applied when both parts keep every label; a
+    dataset too small for that trains on everything and has no held-out part."""
+    if holdout <= 0:
+        return list(rows), []
+    train, test = [], []
+    for row in rows:
+        (test if int(row.hash[:8], 16) / 0x1_0000_0000 < holdout else train).append(row)
+    labels = {r.label for r in rows}
+    if {r.label for r in train} != labels or {r.label for r in test} != labels:
+        return list(rows), []
+    return train, test
+
+
+@hookimpl
+async def dataset_examples(app, name: str, split: str) -> list[Example]:  # noqa: ANN001
+    if split not in ("train", "test", "all"):
+        raise UserError(f"Unknown split `{split}`: `train`, `test` (held out) or `all`.")
+    _, rows = await dataset_rows(app, name)
+    train, test = split_rows(rows, app.settings("training").holdout)
+    return [Example(r.text, r.label) for r in {"train": train, "test": test, "all": rows}[split]]
 
 
 # ----------------------------------------------------------------------------- collecting data
@@ -213,7 +239,13 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
     settings: Settings = ctx.settings
     name, provider = _provider(app, provider_name)
     ds, rows = await dataset_rows(app, dataset)
-    counts = validate_for_training(rows, provider, name)
+    rows, held_out = split_rows(rows, settings.holdout)
+    try:
+        counts = validate_for_training(rows, provider, name)
+    except UserError as exc:
+        if held_out:
+            raise UserError(f"{exc} ({len(held_out)} more are held out for testing: `[plugins.training] holdout`.)") from None
+        raise
     labels = json.loads(ds.labels)
     async with app.storage.begin() as conn:
         result = await conn.execute(jobs.insert().values(dataset=dataset, provider=name, status="starting",
@@ -225,6 +257,7 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
     lines = "".join(json.dumps({"text": r.text, "label": r.label}, ensure_ascii=False) + "\n" for r in rows)
     await ctx.run_blocking(snapshot.write_text, lines, "utf-8")
     shown = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
+    shown += f"; {len(held_out)} held out for testing" if held_out else ""
     status = await ctx.respond(f"🏋️ Training job #{job_id} on `{dataset}` ({shown}) with `{name}`: starting…")
     corrections = tuple(c for _, found in await app.plugins.call_each("training_corrections", app=app, dataset=dataset)
                         for c in found or ())

@@ -3,6 +3,8 @@ the real ``openai`` SDK (``AsyncOpenAI(base_url=server.base_url)``). Jobs advanc
 ``retrieve`` (validating_files → queued → running → succeeded), so tests need no sleeps. Faults:
 ``fail_next(status)`` answers the next request with 429/500; ``fail_jobs = True`` makes new jobs
 fail; ``hang_next()`` makes the next request wait past the client's timeout.
+``chat_reply`` is the chat answer: a string, or a callable ``reply(messages) -> str`` to answer
+per input (e.g. a classifier's label per text).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import dataclasses
 import itertools
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -47,7 +50,7 @@ class OpenAIServer:
         self.chat_requests: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
         self.fail_jobs = False
-        self.chat_reply = "Hello from the test model."
+        self.chat_reply: str | Callable[[list[dict[str, Any]]], str] = "Hello from the test model."
         self._faults: list[int] = []
         self._hang = 0
         self._ids = itertools.count(1)
@@ -178,8 +181,9 @@ class OpenAIServer:
     async def _chat(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.chat_requests.append(body)
+        reply = self.chat_reply(body["messages"]) if callable(self.chat_reply) else self.chat_reply
         return web.json_response({
             "id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
             "model": body["model"], "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                                                 "message": {"role": "assistant", "content": self.chat_reply}}],
+                                                 "message": {"role": "assistant", "content": reply}}],
             "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}})
