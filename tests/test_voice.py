@@ -105,3 +105,136 @@ async def test_join_say_leave_sends_correct_audio(tb_factory, voice_server, mode
     await tb.emu.wait_until(lambda: session.closed_by_client, what="the voice session to close")
     assert not backend(tb).is_connected(tb.guild.id)
     assert tb.emu.voice_requests[-1]["channel_id"] is None
+
+
+async def test_prefix_surface_join_and_say(tb_factory, voice_server) -> None:
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    assert (await tb.say("!join")).content.startswith("🔊 Joined **Voice**. `!say` speaks there; `!leave`")
+    assert (await tb.say("!join")).content == "I'm already in **Voice**."
+    assert (await tb.say("!say hello there")).content == "🔊 Saying it in **Voice**."
+    session = voice_server.current
+    await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the end of speech")
+    assert tb.tts.spoken[0][0] == "hello there" and session.audio_packets
+    assert (await tb.say("!leave")).content == "👋 Left **Voice**."
+    assert (await tb.say("!leave")).content == "I'm not in a voice channel in this server."
+
+
+async def test_join_when_the_caller_is_in_no_voice_channel(tb_factory, voice_server) -> None:
+    tb = await voice_tb(tb_factory, voice_server)
+    reply = await tb.slash("join")
+    assert reply.ephemeral and reply.content == "You're not in a voice channel. Join one, then run `/join` again."
+    assert (await tb.say("!say hi")).content == "You're not in a voice channel. Join one, then run `!join` again."
+    assert voice_server.sessions == [] and tb.emu.voice_requests == []
+
+
+@pytest.mark.parametrize(("denied", "message"), [
+    (hikari.Permissions.CONNECT, "I don't have permission to connect to **Locked**. Ask an admin to give me "
+                                 "**Connect** there."),
+    (hikari.Permissions.SPEAK, "I don't have permission to speak in **Locked**. Ask an admin to give me "
+                               "**Speak** there."),
+])
+async def test_join_without_permission_is_refused_clearly(tb_factory, voice_server, denied, message) -> None:
+    tb = await voice_tb(tb_factory, voice_server)
+    locked = tb.emu.create_channel(tb.guild, "Locked", kind="voice", overwrites=[
+        {"id": tb.emu.bot_user.id, "type": 1, "deny": str(int(denied))}])
+    await enter(tb, channel=locked)
+    reply = await tb.slash("join")
+    assert reply.ephemeral and reply.content == message
+    assert tb.emu.voice_requests == []
+
+
+async def test_join_a_full_channel_is_refused(tb_factory, voice_server) -> None:
+    tb = await voice_tb(tb_factory, voice_server)
+    small = tb.emu.create_channel(tb.guild, "Small", kind="voice", user_limit=1, overwrites=[
+        {"id": tb.guild.id, "type": 0, "deny": str(int(hikari.Permissions.MOVE_MEMBERS))}])
+    await enter(tb, channel=small)
+    reply = await tb.say("!join")
+    assert reply.content == "**Small** is full (1/1). Make room or raise its user limit."
+    assert tb.emu.voice_requests == []
+
+
+async def test_kicked_and_moved(tb_factory, voice_server) -> None:
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    await tb.say("!join")
+    other = tb.emu.create_channel(tb.guild, "Other", kind="voice")
+    await tb.emu.set_voice_state(tb.guild, tb.emu.bot_user, other)
+    await tb.emu.wait_until(lambda: backend(tb).channel_of(tb.guild.id) == other.id, what="the bot to follow the move")
+    await tb.emu.set_voice_state(tb.guild, tb.emu.bot_user, None)
+    notice = await tb.emu.wait_for_message(channel=tb.channel, predicate=lambda m: m.content.startswith("🔇"))
+    assert notice.content == ("🔇 I was disconnected from the voice channel (kicked or the channel went away). "
+                              "Use `join` to bring me back.")
+    assert not backend(tb).is_connected(tb.guild.id)
+    await tb.emu.wait_until(lambda: voice_server.current.closed_by_client, what="the voice socket to close")
+    assert (await tb.say("!join")).content.startswith("🔊 Joined **Voice**.")
+
+
+async def test_second_say_is_queued_after_the_first(tb_factory, voice_server) -> None:
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    await tb.say("!join")
+    first = await tb.say("!say the first sentence is a little longer than the second")
+    second = await tb.say("!say second")
+    assert first.content == "🔊 Saying it in **Voice**."
+    assert second.content == "🔊 Queued in **Voice** after 1 other clip."
+    session = voice_server.current
+    await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the end of speech")
+    from framework.voice_native.codec import encode_opus
+
+    expected = [frame for _, wav in tb.tts.spoken for frame in encode_opus(wav)]
+    assert [p.opus for p in session.packets] == expected + [SILENCE_FRAME] * 5
+    assert session.speaking == [1, 0]
+
+
+async def test_idle_timeout_leaves_and_says_so(tb_factory, voice_server) -> None:
+    tb = await voice_tb(tb_factory, voice_server, "[plugins.voice]\nidle_timeout = 0.5\n")
+    await enter(tb)
+    await tb.say("!join")
+    await tb.say("!say hello")
+    notice = await tb.emu.wait_for_message(channel=tb.channel, predicate=lambda m: m.content.startswith("👋"),
+                                           timeout=30)
+    assert notice.content == "👋 I left **Voice** after 0.5 s of silence."
+    session = voice_server.current
+    assert session.closed_by_client and session.speaking == [1, 0] and session.audio_packets
+    assert not backend(tb).is_connected(tb.guild.id)
+
+
+async def test_dropped_voice_server_is_resumed_and_text_keeps_working(tb_factory, voice_server) -> None:
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    await tb.say("!join")
+    session = voice_server.current
+    await voice_server.drop(code=4015)
+    assert (await tb.say("!ping")).content.startswith("Pong!")
+    await tb.emu.wait_until(lambda: session.resumes, what="the bot to resume the voice session")
+    assert session.resumes[0]["session_id"] == session.session_id and session.resumes[0]["seq_ack"] >= 2
+    assert (await tb.say("!say still here")).content == "🔊 Saying it in **Voice**."
+    await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the end of speech")
+    assert session.audio_packets and len(voice_server.sessions) == 1
+
+
+async def test_lost_voice_server_gives_a_clear_message_and_text_keeps_working(tb_factory, voice_server) -> None:
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    await tb.say("!join")
+    voice_server.refuse_resume = True
+    await voice_server.drop(code=4015)
+    notice = await tb.emu.wait_for_message(channel=tb.channel, predicate=lambda m: m.content.startswith("🔇"),
+                                           timeout=30)
+    assert notice.content == ("🔇 I lost the voice connection: the voice server crashed. Use `join` to bring me back.")
+    assert not backend(tb).is_connected(tb.guild.id)
+    assert (await tb.say("!ping")).content.startswith("Pong!")
+    assert tb.emu.voice_requests[-1]["channel_id"] is None
+
+
+async def test_voice_server_requiring_dave_is_reported(tb_factory, voice_server) -> None:
+    voice_server.require_dave = True
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    reply = await tb.slash("join")
+    assert reply.ephemeral and reply.content == (
+        "I couldn't join the voice channel: Discord requires end-to-end encrypted voice (DAVE) for this call, "
+        "which this voice backend does not implement yet.")
+    assert not backend(tb).is_connected(tb.guild.id)
+    assert (await tb.say("!ping")).content.startswith("Pong!")
