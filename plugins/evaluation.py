@@ -238,14 +238,14 @@ async def report(ctx: Context, run: Any, misses: list[Any], *, total_misses: int
     headline = (f"🧪 **Test run #{run.id}**: `{run.model_id}` ({run.provider}) on {run.source} — accuracy "
                 f"**{metrics.accuracy:.1%}** ({metrics.correct}/{metrics.total}), macro F1 **{metrics.macro_f1:.2f}**")
     if previous is not None:
-        headline += (f"\nAgainst run #{previous.id} on the same data (`{previous.model_id}`): accuracy"
-                     f"{_delta(run.accuracy, previous.accuracy, True)} points, macro F1"
-                     f"{_delta(run.macro_f1, previous.macro_f1, False)}")
+        headline += (f"\nAgainst run #{previous.id} on the same data (`{previous.model_id}`): accuracy "
+                     f"{(run.accuracy - previous.accuracy) * 100:+.1f} points, macro F1 "
+                     f"{run.macro_f1 - previous.macro_f1:+.2f}")
     blocks = [headline, *_table_blocks(metrics)]
     if total_misses:
         shown = f"first {len(misses)} of {total_misses}" if len(misses) < total_misses else str(total_misses)
         blocks.append(f"**Misclassified** ({shown}; `{ctx.mention_command('tests review')}` lists them):")
-        blocks += [f"#{m.id} expected **{m.expected}**, got **{_quote(m.predicted, 40)[1:-1]}**: {_quote(m.text)}"
+        blocks += [f"review #{m.id}: expected **{m.expected}**, got **{_quote(m.predicted, 40)[1:-1]}**: {_quote(m.text)}"
                    for m in misses]
     elif metrics.total:
         blocks.append("No misclassified examples.")
@@ -356,16 +356,16 @@ async def tests_history(ctx: Context, count: int | None) -> None:
     if not rows:
         await ctx.respond(f"No test runs yet. Run one with `{ctx.mention_command('test')}`.")
         return
-    lines = [f"{'run':<5} {'when (UTC)':<16} {'model':<18} {'data':<18} {'n':>5}  {'accuracy':<15} macro F1"]
+    lines = [f"{'run':<5} {'when (UTC)':<11} {'model':<18} {'data':<18} {'n':>5}  {'accuracy':<15} macro F1"]
     for row in reversed(rows):
         before = await _previous(ctx.app, row)
-        when = row.created_at.strftime("%Y-%m-%d %H:%M") if row.created_at else "?"
+        when = row.created_at.strftime("%m-%d %H:%M") if row.created_at else "?"
         model = row.model_id if len(row.model_id) <= 18 else "…" + row.model_id[-17:]
         data = row.source.replace("`", "")
         data = data if len(data) <= 18 else data[:17] + "…"
         accuracy = f"{row.accuracy:.1%}" + _delta(row.accuracy, before.accuracy if before else None, True)
         f1 = f"{row.macro_f1:.2f}" + _delta(row.macro_f1, before.macro_f1 if before else None, False)
-        lines.append(f"#{row.id:<4} {when:<16} {model:<18} {data:<18} {row.example_count:>5}  {accuracy:<15} {f1}")
+        lines.append(f"#{row.id:<4} {when:<11} {model:<18} {data:<18} {row.example_count:>5}  {accuracy:<15} {f1}")
     await ctx.respond(f"**Test runs** (changes in brackets: against the previous run on the same data)\n"
                       "```\n" + "\n".join(lines) + "\n```")
 
@@ -405,7 +405,7 @@ async def tests_review(ctx: Context, run: str | None, status: str) -> None:
              f"`{ctx.mention_command('tests resolve')}`):"]
     for r in rows:
         mark = "✅ " if r.status == "resolved" else ""
-        lines.append(f"{mark}#{r.id} run #{r.run_id} (`{r.model_id}`): expected **{r.expected}**, got "
+        lines.append(f"{mark}review #{r.id}, run #{r.run_id} (`{r.model_id}`): expected **{r.expected}**, got "
                      f"**{_quote(r.predicted, 40)[1:-1]}**: {_quote(r.text)}")
     await ctx.respond("\n".join(lines))
 

@@ -432,6 +432,9 @@ async def dataset_show(ctx: Context, name: str | None) -> None:
     counts = Counter(r.label for r in rows)
     lines = [f"**{name}** — {len(rows)} examples; labels: " + ", ".join(
         f"{label} {counts.get(label, 0)}" for label in json.loads(ds.labels))]
+    held_out = split_rows(rows, ctx.settings.holdout)[1]
+    if held_out:
+        lines[0] += f"; {len(held_out)} held out for `test dataset:{name}`"
     lines += [f"• [{r.label}] {r.text[:80]}" for r in rows[-5:]]
     await ctx.respond("\n".join(lines))
 

@@ -98,13 +98,13 @@ async def test_inline_json_then_attachment_on_the_local_model_with_history_and_r
     assert first.content.startswith("🧪 **Test run #1**: `local-1` (local) on inline data — accuracy **83.3%** (5/6), "
                                     "macro F1 **0.83**")
     assert table_of(first.content) == KNOWN_TABLE
-    assert "#1 expected **positive**, got **negative**: `I hated every minute`" in first.content
+    assert "review #1: expected **positive**, got **negative**: `I hated every minute`" in first.content
     png_of(first)
 
     second = await tb.slash("test", {"attachment": tb.emu.file("known.csv", as_files()["known.csv"])})
     assert not second.ephemeral
     assert second.content.startswith("🧪 **Test run #2**: `local-1` (local) on `known.csv` — accuracy **83.3%**")
-    assert "Against run #1 on the same data (`local-1`): accuracy (+0.0) points, macro F1 (+0.00)" in second.content
+    assert "Against run #1 on the same data (`local-1`): accuracy +0.0 points, macro F1 +0.00" in second.content
     assert table_of(second.content) == KNOWN_TABLE
     assert "`/tests review` lists them" in second.content
     png_of(second)
@@ -115,8 +115,8 @@ async def test_inline_json_then_attachment_on_the_local_model_with_history_and_r
     assert "inline data" in lines[1] and "83.3%" in lines[1] and "known.csv" in lines[2] and "83.3% (+0.0)" in lines[2]
 
     review = await tb.say("!tests review")
-    assert "#2 run #2 (`local-1`): expected **positive**, got **negative**: `I hated every minute`" in review.content
-    assert "#1 run #1" in review.content
+    assert "review #2, run #2 (`local-1`): expected **positive**, got **negative**: `I hated every minute`" in review.content
+    assert "review #1, run #1" in review.content
     async with tb.app.storage.connect() as conn:
         stored = (await conn.execute(sa.select(review_items).order_by(review_items.c.id))).all()
         run = (await conn.execute(sa.select(runs).where(runs.c.id == 1))).one()
@@ -130,7 +130,7 @@ async def test_inline_json_then_attachment_on_the_local_model_with_history_and_r
     assert (await tb.say("!tests resolve #1, 2", user=tb.owner)).content == "Resolved #1, #2."
     assert (await tb.say("!tests resolve 2", user=tb.owner)).content == "Nothing to do. Already resolved: #2."
     assert (await tb.say("!tests review")).content == "No open review items."
-    assert "✅ #1 run #1" in (await tb.say("!tests review 1 status=all")).content
+    assert "✅ review #1, run #1" in (await tb.say("!tests review 1 status=all")).content
     shown = await tb.say("!tests show 1")
     assert shown.content.startswith("🧪 **Test run #1**") and table_of(shown.content) == KNOWN_TABLE
     png_of(shown)
@@ -147,7 +147,8 @@ async def test_every_attachment_format_gives_the_same_metrics(tb_factory) -> Non
 
 
 async def test_openai_model_answers_per_text_and_odd_answers_count_as_other(tb_factory, openai_server) -> None:  # noqa: F811
-    tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "openai"\n')
+    tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "openai"\n'
+                          "[plugins.provider_openai]\nmax_retries = 1\n")
     sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
     await _progress(tb, sent, "succeeded")
     model_id = next(iter(openai_server.jobs.values())).fine_tuned_model
@@ -176,6 +177,19 @@ macro avg       0.83    0.75  0.73        6"""
         "great film, loved it", "brilliant and funny", "dull", "tedious", "so-so", "bad jokes"]
     assert all(r["model"] == model_id for r in openai_server.chat_requests[-6:])
     png_of(reply)
+
+    inline = await tb.slash("test", {"data": json.dumps({"positive": ["great film, loved it", "brilliant and funny"],
+                                                          "negative": ["dull", "tedious", "so-so", "bad jokes"]})})
+    assert inline.content.startswith(f"🧪 **Test run #2**: `{model_id}` (openai) on inline data — accuracy **66.7%**")
+    assert "Against run #1 on the same data" in inline.content and "accuracy +0.0 points" in inline.content
+    png_of(inline)
+
+    openai_server.fail_next(500, count=2)
+    failed = await tb.say("!test " + json.dumps([{"text": "dull", "label": "negative"}]))
+    assert failed.content == "The model could not answer: OpenAI refused to answer: injected 500"
+    assert "Traceback" not in failed.content and "sk-test" not in failed.content
+    async with tb.app.storage.connect() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(runs))).scalar() == 2
 
 
 @pytest.mark.parametrize(("command", "files", "message"), [
@@ -241,6 +255,9 @@ async def test_dataset_held_out_split_is_tested_and_never_trained_on(tb_factory)
     trained = await tb.app.plugins.first_result("dataset_examples", app=tb.app, name="default", split="train")
     assert held_out and len(held_out) + len(trained) == 60
     assert f"({len(trained)} examples)" in done.content
+    shown = await tb.say("!dataset show")
+    assert shown.content.startswith(f"**default** — 60 examples; labels: positive 30, negative 30; {len(held_out)} "
+                                    "held out for `test dataset:default`")
     snapshot = (tb.data_root / "datasets" / "snapshots" / "job-1.jsonl").read_text("utf-8").splitlines()
     assert sorted(json.loads(line)["text"] for line in snapshot) == sorted(e.text for e in trained)
     await tb.say("!model use local-1", user=tb.owner)
