@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 
 from framework import hookimpl
-from framework.audio import decode_pcm
+from framework.audio import decode_pcm, to_ogg_opus
 from framework.speech import SynthesizedAudio
 from framework.testing.voice_server import LocalVoiceServer
 from framework.voice_native.codec import SILENCE_FRAME
 from framework.voice_native.crypto import AES_GCM, MODES, XCHACHA
 from plugins.speech_pyttsx3 import Pyttsx3Engine, Settings
+from tests.test_training import openai_server  # noqa: F401 - the OpenAI-compatible test server fixture
 
 VOICE_FLAG = 1 << 13
 
@@ -46,10 +47,10 @@ async def voice_server() -> AsyncIterator[LocalVoiceServer]:
         await server.stop()
 
 
-async def voice_tb(tb_factory, server: LocalVoiceServer, extra: str = "", plugins=None):  # noqa: ANN001, ANN201
+async def voice_tb(tb_factory, server: LocalVoiceServer, extra: str = "", plugins=None, engines: str = ""):  # noqa: ANN001, ANN201
     tts = TapedTTS()
     taped = types.SimpleNamespace(register_text_to_speech=hookimpl(lambda register: register("taped", tts)))
-    tb = await tb_factory(plugins_toml=f'[engines]\ntts = "taped"\n{extra}',
+    tb = await tb_factory(plugins_toml=f'[engines]\ntts = "taped"\n{engines}{extra}',
                           extra_plugins={"taped": taped, **(plugins or {})})
     tb.emu.voice_endpoint = server.endpoint
     tb.tts = tts
@@ -238,3 +239,42 @@ async def test_voice_server_requiring_dave_is_reported(tb_factory, voice_server)
         "which this voice backend does not implement yet.")
     assert not backend(tb).is_connected(tb.guild.id)
     assert (await tb.say("!ping")).content.startswith("Pong!")
+
+
+async def test_chat_answer_is_spoken_to_a_listener_and_text_otherwise(tb_factory, voice_server,
+                                                                        openai_server) -> None:  # noqa: F811
+    tb = await voice_tb(tb_factory, voice_server, engines='provider = "openai"\n')
+    me = tb.emu.bot_user.id
+    assert (await tb.say(f"<@{me}> hi")).content == "Hello from the test model."
+    assert tb.tts.spoken == [] and voice_server.sessions == []
+    await enter(tb)
+    await tb.say("!join")
+    openai_server.chat_reply = "I can talk too."
+    answer = await tb.say(f"<@{me}> can you talk?")
+    assert answer.content == "I can talk too."
+    session = voice_server.current
+    await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the spoken answer")
+    assert [text for text, _ in tb.tts.spoken] == ["I can talk too."] and session.audio_packets
+    outsider = tb.emu.create_user("bob")
+    tb.emu.add_member(tb.guild, outsider)
+    other = tb.emu.create_channel(tb.guild, "Elsewhere", kind="voice")
+    await enter(tb, user=outsider, channel=other)
+    openai_server.chat_reply = "Only text for you."
+    assert (await tb.say(f"<@{me}> and me?", user=outsider)).content == "Only text for you."
+    await tb.say("!ping")  # the chat handler has finished its reply_sent calls by now
+    assert len(tb.tts.spoken) == 1
+
+
+async def test_voice_message_answer_is_spoken_once_in_the_channel(tb_factory, voice_server) -> None:
+    ogg = to_ogg_opus((await Pyttsx3Engine(Settings()).synthesize("안녕하세요", language="ko")).wav)
+    answers = types.SimpleNamespace(answer_text=hookimpl(lambda app, message, text: "Nice to hear you."))
+    tb = await voice_tb(tb_factory, voice_server, '[plugins.voice_messages]\nphrases = ["안녕하세요"]\n',
+                        plugins={"answers": answers})
+    await enter(tb)
+    await tb.say("!join")
+    sent = await tb.send("", attachments=[tb.emu.file("v.ogg", ogg, "audio/ogg")], flags=VOICE_FLAG)
+    answer = await tb.reply_to(sent, skip=1, timeout=60)
+    assert answer.content == "Nice to hear you." and answer.attachments == []
+    session = voice_server.current
+    await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the spoken answer")
+    assert [text for text, _ in tb.tts.spoken] == ["Nice to hear you."] and session.speaking == [1, 0]
