@@ -144,7 +144,9 @@ async def test_openai_training_gets_supervised_corrections_and_a_dpo_stage(tb_fa
     assert dpo.model == sft.fine_tuned_model, "the DPO stage tunes the supervised model"
     instruction = "You are trainerbot, a helpful assistant for a team that trains models."
     supervised = openai_server.uploaded_jsonl(sft.training_file)
-    assert len(supervised) == 18
+    snapshot = (await _job_row(tb)).snapshot
+    examples = [line for line in open(snapshot, encoding="utf-8").read().splitlines() if line.strip()]
+    assert len(supervised) == len(examples) + 2, "the dataset's examples, then the corrections"
     assert supervised[-2:] == [
         {"messages": [{"role": "system", "content": instruction}, {"role": "user", "content": "where is Paris?"},
                       {"role": "assistant", "content": RIGHT}]},
@@ -243,3 +245,35 @@ async def test_dpo_stage_survives_restarts(tb_factory, openai_server) -> None:  
     dpo = list(openai_server.jobs.values())[1]
     assert f"Model: `{dpo.fine_tuned_model}`" in done.content
     assert (await _job_row(tb3)).model_id == dpo.fine_tuned_model
+
+
+def _shout_plugin() -> types.SimpleNamespace:
+    from framework.commands import TextField, command, message_command
+
+    @message_command("Shout it", "Repeat a message loudly")
+    async def shout(ctx, message) -> None:  # noqa: ANN001
+        values = await ctx.ask("How loud?", [TextField("marks", "Exclamation marks", max_length=5, value="!")])
+        await ctx.respond(message.content.upper() + values["marks"])
+
+    @command("askme", "A prefix command cannot show a form")
+    async def askme(ctx) -> None:  # noqa: ANN001
+        await ctx.ask("Form", [TextField("x", "X")])
+
+    return types.SimpleNamespace(register_commands=hookimpl(lambda register: [register(shout), register(askme)]))
+
+
+async def test_any_plugin_can_declare_message_commands_with_forms(tb_factory) -> None:
+    tb = await tb_factory(extra_plugins={"shout": _shout_plugin()})
+    synced = {c["name"]: c["type"] for c in tb.emu.synced_commands()}
+    assert synced["Shout it"] == 3 and synced["Correct this answer"] == 3 and synced["correct"] == 1
+    target = await tb.send("hello there")
+    inter = await tb.emu.invoke_message_command(tb.channel, tb.user, "Shout it", target)
+    form = await inter.wait_callback()
+    row = form["data"]["components"][0]["components"][0]
+    assert (row["custom_id"], row["label"], row["value"], row["max_length"]) == ("marks", "Exclamation marks", "!", 5)
+    answered = await (await tb.emu.submit_modal(inter, {"marks": "!!!"})).wait_response()
+    assert answered.content == "HELLO THERE!!!" and not answered.ephemeral
+    assert (await tb.say("!askme")).content == "This needs a form, which only slash and app commands can show."
+    listing = await tb.interaction("help")  # long: several messages
+    await tb.emu.wait_until(lambda: any("`Apps › Shout it` — Repeat a message loudly" in m.content
+                                        for m in listing.responses), what="the message command in help")
