@@ -151,8 +151,9 @@ def bot_answer(app: App, message_id: int) -> dict[str, Any] | None:
 def dataset_examples(app: App, name: str, split: str) -> list[Example] | None:
     """The examples of dataset ``name``; ``split`` is ``"train"``, ``"test"`` (held out) or ``"all"``.
 
-    First answer wins; ``None`` means "not mine". Raises ``UserError`` when the dataset does not
-    exist. Lets testing and other features read datasets without knowing which plugin keeps them.
+    First answer wins; ``None`` means "not mine" (a dataset the plugin does not keep), so several
+    plugins may keep datasets. Lets testing and other features read datasets without knowing
+    which plugin keeps them.
     """
 
 

@@ -139,13 +139,13 @@ async def _from_attachment(ctx: Context, upload: hikari.Attachment) -> list[tupl
 
 
 async def _from_dataset(ctx: Context, name: str, split: str) -> list[tuple[str, str]]:
-    """A dataset's examples through the ``dataset_examples`` hook (``call_each`` passes a plugin's
-    UserError, such as "no such dataset", through to the user)."""
+    """A dataset's examples through the ``dataset_examples`` hook: the first plugin that keeps it
+    answers (``call_each`` passes a plugin's UserError through to the user)."""
     answers = await ctx.app.plugins.call_each("dataset_examples", guild_id=ctx.guild_id, app=ctx.app,
                                               name=name, split=split)
     found = next((examples for _, examples in answers if examples is not None), None)
     if found is None:
-        raise UserError(f"No dataset `{name}` (no enabled plugin keeps datasets).")
+        raise UserError(f"No dataset `{name}`. `dataset list` shows them.")
     if not found and split == "test":
         raise UserError(f"Dataset `{name}` has no held-out examples yet: a part is held out once both parts keep "
                         f"every label. Add examples, or test on `split:all`.")

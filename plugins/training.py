@@ -154,9 +154,12 @@ def split_rows(rows: list[Any], holdout: float) -> tuple[list[Any], list[Any]]:
 
 
 @hookimpl
-async def dataset_examples(app, name: str, split: str) -> list[Example]:  # noqa: ANN001
+async def dataset_examples(app, name: str, split: str) -> list[Example] | None:  # noqa: ANN001
     if split not in ("train", "test", "all"):
         raise UserError(f"Unknown split `{split}`: `train`, `test` (held out) or `all`.")
+    async with app.storage.connect() as conn:
+        if (await conn.execute(sa.select(datasets.c.id).where(datasets.c.name == name))).first() is None:
+            return None  # not ours: another plugin may keep it
     _, rows = await dataset_rows(app, name)
     train, test = split_rows(rows, app.settings("training").holdout)
     return [Example(r.text, r.label) for r in {"train": train, "test": test, "all": rows}[split]]

@@ -7,12 +7,15 @@ from __future__ import annotations
 import io
 import json
 import random
+import types
 
 import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from framework import hookimpl
 from framework.commands import UserError
+from framework.providers import Example
 from framework.report import OTHER, compute_metrics, metrics_table, render_confusion_png
 from plugins.evaluation import review_items, runs
 from tests.test_training import NEGATIVE, POSITIVE, TRAINING_TOML, _progress, labelled_jsonl, openai_server  # noqa: F401
@@ -54,9 +57,13 @@ def as_files() -> dict[str, bytes]:
     }
 
 
-async def local_bot(tb_factory, toml: str = ""):  # noqa: ANN001, ANN201
+def plugin(**hooks) -> types.SimpleNamespace:  # noqa: ANN003
+    return types.SimpleNamespace(**{name: hookimpl(fn) for name, fn in hooks.items()})
+
+
+async def local_bot(tb_factory, toml: str = "", **kwargs):  # noqa: ANN001, ANN003, ANN201
     """The bot with `local-1` trained on the reviews and active."""
-    tb = await tb_factory(plugins_toml=TRAINING_TOML + toml)
+    tb = await tb_factory(plugins_toml=TRAINING_TOML + toml, **kwargs)
     sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
     await _progress(tb, sent, "succeeded")
     assert (await tb.say("!model use local-1", user=tb.owner)).content == "Active model: `local-1` (local)."
@@ -292,9 +299,21 @@ async def test_hook_dataset_examples(tb_factory) -> None:
     assert sorted(train + test, key=repr) == sorted(everything, key=repr) and not set(train) & set(test)
     assert {e.label for e in test} == {e.label for e in train} == {"positive", "negative"}
     assert 0 < len(test) < len(train) and await split("test") == test  # deterministic
-    with pytest.raises(UserError, match="No dataset `nosuch`"):
-        await tb.app.plugins.call_each("dataset_examples", app=tb.app, name="nosuch", split="all")
+    assert await tb.app.plugins.first_result("dataset_examples", app=tb.app, name="nosuch", split="all") is None
+    with pytest.raises(UserError, match="Unknown split `everything`"):
+        await tb.app.plugins.call_each("dataset_examples", app=tb.app, name="default", split="everything")
     assert tb.app.plugins.enabled_in("training", None)
+
+
+async def test_another_plugin_can_keep_datasets_for_testing(tb_factory) -> None:
+    def examples(app, name: str, split: str) -> list[Example] | None:  # noqa: ANN001
+        return [Example(text, label) for text, label in KNOWN] if name == "fixtures" else None
+
+    tb = await local_bot(tb_factory, extra_plugins={"fixtures": plugin(dataset_examples=examples)})
+    reply = await tb.say("!test dataset=fixtures")
+    assert reply.content.startswith("🧪 **Test run #1**: `local-1` (local) on the held-out examples of `fixtures` — "
+                                    "accuracy **83.3%** (5/6)")
+    assert table_of(reply.content) == KNOWN_TABLE
 
 
 async def test_users_test_runs_are_exported_and_deleted(tb_factory) -> None:
