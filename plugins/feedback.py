@@ -1,7 +1,8 @@
 """Feedback: ``feedback <text>`` (optionally about one of the bot's answers — give its id, or send
 ``!feedback …`` as a reply to it — and with a 1-5 rating), and 👍/👎 reactions on the bot's chat
-answers, stored for the team. Anyone may give feedback; listing and exporting everyone's needs the
-``feedback`` permission group (owners always); others see their own.
+answers (taking the reaction back removes it), stored for the team. Anyone may give feedback;
+listing and exporting everyone's needs the ``feedback`` permission group (owners always); others
+see their own.
 """
 
 from __future__ import annotations
@@ -168,9 +169,22 @@ async def on_reaction(event: hikari.ReactionAddEvent, app: Any) -> None:
     log.info("reaction %s on answer %s by %s", reaction, event.message_id, event.user_id)
 
 
+async def on_reaction_removed(event: hikari.ReactionDeleteEvent, app: Any) -> None:
+    """Taking the 👍/👎 back takes the feedback back."""
+    reaction = REACTIONS.get(getattr(event, "emoji_name", None) or "")
+    if reaction is None:
+        return
+    t = feedback_table.c
+    async with app.storage.begin() as conn:
+        await conn.execute(feedback_table.delete().where(
+            (t.user_id == int(event.user_id)) & (t.kind == "reaction") & (t.message_id == int(event.message_id))
+            & (t.reaction == reaction)))
+
+
 @hookimpl
 def register_listeners(register) -> None:  # noqa: ANN001
     register(hikari.ReactionAddEvent, on_reaction)
+    register(hikari.ReactionDeleteEvent, on_reaction_removed)
 
 
 @hookimpl

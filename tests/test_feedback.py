@@ -1,6 +1,6 @@
 """Feedback through the real bot: free text, about an answer (id or reply) with a rating, bad input
-refused; 👍/👎 on answers recorded once, other reactions and messages ignored; listing and export
-limited to one's own without the feedback permission."""
+refused; 👍/👎 on answers recorded once (removed when taken back), other reactions and messages
+ignored; listing and export limited to one's own without the feedback permission."""
 
 from __future__ import annotations
 
@@ -54,8 +54,11 @@ def _reactions_seen() -> tuple[types.SimpleNamespace, list]:
     async def on_reaction(event, app) -> None:  # noqa: ANN001
         seen.append(event)
 
-    return types.SimpleNamespace(register_listeners=hookimpl(
-        lambda register: register(hikari.ReactionAddEvent, on_reaction))), seen
+    def register_listeners(register) -> None:  # noqa: ANN001
+        register(hikari.ReactionAddEvent, on_reaction)
+        register(hikari.ReactionDeleteEvent, on_reaction)
+
+    return types.SimpleNamespace(register_listeners=hookimpl(register_listeners)), seen
 
 
 async def test_thumbs_reactions_on_answers_are_feedback(tb_factory, openai_server) -> None:  # noqa: F811
@@ -77,6 +80,10 @@ async def test_thumbs_reactions_on_answers_are_feedback(tb_factory, openai_serve
         ("reaction", "down", bob.id, answer.id, "tell me a joke")]
     listed = await tb.say("!feedbacks list", user=tb.owner)
     assert f"<@{bob.id}> on `{answer.id}`: 👎" in listed.content and f"<@{tb.user.id}> on `{answer.id}`: 👍" in listed.content
+    await tb.emu.remove_reaction(answer, bob, "👎")  # taken back: the feedback goes
+    await tb.emu.remove_reaction(answer, tb.user, "🎉")
+    await tb.emu.wait_until(lambda: len(seen) == 7, what="two removals handled")
+    assert [(r.reaction, r.user_id) for r in await _rows(tb)] == [("up", tb.user.id)]
 
 
 async def test_feedback_list_and_export_by_permission(tb_factory, openai_server) -> None:  # noqa: F811

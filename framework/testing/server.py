@@ -527,6 +527,17 @@ class DiscordEmulator:
             data["member"] = self.guilds[message.guild_id].members[user.id].payload()
         self._dispatch("MESSAGE_REACTION_ADD", data)
 
+    async def remove_reaction(self, message: Message, user: User, emoji: str) -> None:
+        """A user takes a reaction back: the bot receives MESSAGE_REACTION_REMOVE."""
+        if (user.id, emoji) in message.reactions:
+            message.reactions.remove((user.id, emoji))
+        data: dict[str, Any] = {"user_id": str(user.id), "channel_id": str(message.channel_id),
+                                "message_id": str(message.id), "emoji": {"id": None, "name": emoji},
+                                "burst": False, "type": 0}
+        if message.guild_id:
+            data["guild_id"] = str(message.guild_id)
+        self._dispatch("MESSAGE_REACTION_REMOVE", data)
+
     async def set_voice_state(self, guild: Guild, user: User, channel: Channel | None) -> None:
         state = self._voice_state(guild, user, channel, session_id=secrets.token_hex(16))
         self._dispatch("VOICE_STATE_UPDATE", state)
