@@ -24,6 +24,7 @@ import dataclasses
 import json
 import secrets
 import struct
+import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -39,6 +40,8 @@ class ReceivedPacket:
     nonce: int
     opus: bytes
     size: int
+    arrived: float = 0.0
+    """``time.time()`` when the datagram arrived (for latency and pacing figures)."""
 
 
 @dataclasses.dataclass(eq=False)
@@ -243,4 +246,4 @@ class LocalVoiceServer:
         except Exception:  # noqa: BLE001 - a forged or mis-sealed packet is counted, not fatal
             session.undecryptable += 1
             return
-        session.packets.append(ReceivedPacket(header, nonce, opus, len(data)))
+        session.packets.append(ReceivedPacket(header, nonce, opus, len(data), time.time()))

@@ -1,0 +1,113 @@
+"""Voice-channel figures through the real bot, the emulator and the local voice server.
+
+- ``voice_first_packet_ms``: a chat answer's text message recorded by the emulator -> its first
+  RTP packet at the voice server (text-to-speech, Opus encoding, scheduling; goal <= 300 ms);
+  median of several answers. Baseline: the text-to-speech alone for the same text, so the ratio
+  shows what the voice path adds on top of the speech engine.
+- ``voice_frame_jitter_ms``: standard deviation of the gaps between packets as they arrive
+  (ideal: exactly 20 ms) over ~10 s of speech, and the worst gap deviation. Baseline: a naive
+  ``sleep(0.02)`` sender on the same loop and socket type, which also drifts (reported).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from framework.testing.harness import HarnessFactory
+from framework.testing.openai_server import OpenAIServer
+from framework.testing.server import DiscordEmulator
+from framework.testing.voice_server import LocalVoiceServer
+
+ANSWER = "The model says the review is positive."
+LONG = ("This is a longer sentence, spoken so that the pacing of many voice frames can be measured "
+        "while the bot keeps answering. ") * 2
+ROUNDS = 7
+
+
+def _gaps_ms(times: list[float]) -> list[float]:
+    return [(b - a) * 1000 for a, b in zip(times, times[1:])]
+
+
+async def _naive_sender(frames: int) -> list[float]:
+    """Baseline pacing: sleep 20 ms between sends; arrival times at a local UDP socket."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.setblocking(False)
+    loop = asyncio.get_running_loop()
+    arrived: list[float] = []
+    loop.add_reader(receiver.fileno(), lambda: (receiver.recv(2048), arrived.append(time.time())))
+    transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol,
+                                                       remote_addr=receiver.getsockname())
+    for _ in range(frames):
+        transport.sendto(b"\x80\x78" + bytes(100))
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.05)
+    loop.remove_reader(receiver.fileno())
+    transport.close()
+    receiver.close()
+    return arrived
+
+
+async def run() -> dict[str, float]:
+    emu, voice, openai = DiscordEmulator(), LocalVoiceServer(), OpenAIServer()
+    for server in (emu, voice, openai):
+        await server.start()
+    saved = {k: os.environ.get(k) for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    os.environ.update(OPENAI_API_KEY="sk-bench-0123456789", OPENAI_BASE_URL=openai.base_url)
+    openai.chat_reply = ANSWER
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            factory = HarnessFactory(emu, Path(tmp))
+            tb = await factory(plugins_toml='[engines]\nprovider = "openai"\n[plugins.voice]\nlanguage = "en"\n')
+            emu.voice_endpoint = voice.endpoint
+            await emu.set_voice_state(tb.guild, tb.user, tb.voice_channel)
+            await emu.wait_until(lambda: tb.app.bot.cache.get_voice_state(tb.guild.id, tb.user.id))
+            await tb.say("!join")
+            session = voice.current
+            tts = tb.app.engines.tts.active()
+            me = emu.bot_user.id
+            first_ms, tts_ms = [], []
+            for _ in range(ROUNDS):
+                started = time.perf_counter()
+                await tts.synthesize(ANSWER, language="en")
+                tts_ms.append((time.perf_counter() - started) * 1000)
+                before = len(session.packets)
+                answer = await tb.say(f"<@{me}> is it positive?")
+                await emu.wait_until(lambda: session.speaking[-1:] == [0] and len(session.packets) > before,
+                                     timeout=60, what="the spoken answer")
+                first_ms.append((session.packets[before].arrived - answer.timestamp) * 1000)
+            before = len(session.packets)
+            await tb.say(f"!say {LONG}")
+            await emu.wait_until(lambda: session.speaking[-1:] == [0] and len(session.packets) > before,
+                                 timeout=120, what="the long clip")
+            gaps = _gaps_ms([p.arrived for p in session.packets[before:]])
+            baseline = _gaps_ms(await _naive_sender(len(gaps) + 1))
+            await factory.close()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        for server in (openai, voice, emu):
+            await server.stop()
+    jitter = statistics.pstdev(gaps)
+    naive_jitter = statistics.pstdev(baseline)
+    first = statistics.median(first_ms)
+    return {
+        "voice_first_packet_ms": first,
+        "voice_first_packet_tts_baseline_ms": statistics.median(tts_ms),
+        "voice_first_packet_vs_tts_ratio": first / statistics.median(tts_ms),
+        "voice_frame_jitter_ms": jitter,
+        "voice_frame_gap_worst_ms": max(abs(g - 20) for g in gaps),
+        "voice_frame_drift_ms": sum(gaps) - 20 * len(gaps),
+        "voice_frame_jitter_naive_sleep_baseline_ms": naive_jitter,
+        "voice_frame_drift_naive_sleep_baseline_ms": sum(baseline) - 20 * len(baseline),
+        "voice_frame_jitter_vs_naive_ratio": jitter / naive_jitter if naive_jitter else float("nan"),
+    }
