@@ -7,6 +7,7 @@ sent privately) and delete it (``mydata delete confirm:true``). Every plugin ans
 from __future__ import annotations
 
 import datetime
+import gzip
 import json
 import logging
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 import hikari
 
 from framework import hookimpl
-from framework.commands import Context, File, boolean, group
+from framework.archive import human_size
+from framework.commands import Context, File, UserError, boolean, group
 from framework.logs import redact
 
 log = logging.getLogger(__name__)
@@ -63,10 +65,16 @@ async def mydata_export(ctx: Context) -> None:
     document = {"user_id": int(ctx.author.id),
                 "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(), "data": found}
     data = json.dumps(document, ensure_ascii=False, indent=2, default=_jsonable).encode()
+    name, limit = f"mydata-{ctx.author.id}.json", ctx.app.config.bot.max_upload_bytes
+    if len(data) > limit:  # gzip first: JSON of text compresses well
+        data, name = await ctx.run_blocking(gzip.compress, data), name + ".gz"
+    if len(data) > limit:
+        raise UserError(f"Your data is {human_size(len(data))} even compressed, more than I may attach "
+                        f"({human_size(limit)}). Ask the bot's owners to send it to you.")
     count = sum(len(rows) for kinds in found.values() for rows in kinds.values())
     summary = ", ".join(f"{kind} {len(rows)}" for kinds in found.values() for kind, rows in kinds.items())
     await _send_privately(ctx, f"Everything I store about you: {count} record(s)" + (f" ({summary})." if summary else "."),
-                          File(f"mydata-{ctx.author.id}.json", data=data))
+                          File(name, data=data))
 
 
 @mydata.command("delete", "Delete everything the bot stores about you (confirm:true to do it)",

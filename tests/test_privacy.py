@@ -4,6 +4,7 @@ then removes the user's rows and leaves everyone else's."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import types
 
@@ -130,3 +131,16 @@ async def test_hook_delete_user_data(tb_factory, openai_server) -> None:  # noqa
     done = await tb.say("!mydata delete confirm=true")
     assert done.content == "Deleted 5 record(s) about you."
     assert notes == {tb.owner.id: ["c"]}
+
+
+async def test_large_export_is_gzipped_or_refused(tb_factory, openai_server) -> None:  # noqa: F811
+    tb = await start(tb_factory, OPENAI_TOML)
+    tb.app.config.bot.max_upload_bytes = 1000
+    await tb.say("!feedback " + "so much to say " * 100)
+    response = await tb.slash("mydata", subcommand="export")
+    assert response.attachments[0].filename == f"mydata-{tb.user.id}.json.gz"
+    document = json.loads(gzip.decompress(response.attachments[0].data))
+    assert document["data"]["feedback"]["feedback"][0]["text"].startswith("so much to say")
+    tb.app.config.bot.max_upload_bytes = 100
+    refused = await tb.slash("mydata", subcommand="export")
+    assert refused.ephemeral and "even compressed, more than I may attach (100 bytes)" in refused.content
