@@ -77,20 +77,23 @@ def parse_jsonl(name: str, text: str) -> Iterator[tuple[str, str | None]]:
 
 def parse_csv(name: str, text: str) -> Iterator[tuple[str, str | None]]:
     reader = csv.reader(io.StringIO(text))
+    numbered: list[tuple[int, list[str]]] = []  # (first line of the row, row): quoted fields may span lines
+    start = 1
     try:
-        rows = list(reader)
+        for row in reader:
+            numbered.append((start, row))
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise ImportProblem(f"`{name}` is not valid CSV at line {reader.line_num}: {exc}.") from None
-    if not rows:
+        raise ImportProblem(f"`{name}` is not valid CSV at line {start}: {exc}.") from None
+    if not numbered:
         return
-    header = [h.strip().lower() for h in rows[0]]
+    header = [h.strip().lower() for h in numbered[0][1]]
     if "text" in header:
         t, lab = header.index("text"), header.index("label") if "label" in header else None
-        body = rows[1:]
-        start = 2
+        body = numbered[1:]
     else:
-        t, lab, body, start = 0, 1 if len(rows[0]) > 1 else None, rows, 1
-    for number, row in enumerate(body, start):
+        t, lab, body = 0, 1 if len(header) > 1 else None, numbered
+    for number, row in body:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) <= t or (lab is not None and len(row) <= lab):

@@ -203,6 +203,8 @@ macro avg       0.83    0.75  0.73        6"""
     ('!test [{"text": "fine", "label": }]', {}, "The test data is not valid JSON: Expecting value at line 1, column 28."),
     ('!test [{"text": "fine"}]', {}, "The test data: example 1 (`fine`) has no label; every test example needs one."),
     ("!test", {"bad.csv": b"text,label\ngood,positive\nonly text\n"}, "`bad.csv` line 3: expected 2 columns, found 1."),
+    ("!test", {"spans.csv": b'text,label\n"two\nlines",positive\nonly text\n'},
+     "`spans.csv` line 4: expected 2 columns, found 1."),
     ("!test", {"bad.jsonl": b'{"text": "a", "label": "positive"}\n{"text": "b", label}\n'},
      "`bad.jsonl` line 2 is not valid JSON: Expecting property name enclosed in double quotes at column 15."),
     ("!test", {"bad.json": b'[{"text": "a",\n  "label": "positive"\n'},
