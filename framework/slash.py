@@ -17,7 +17,8 @@ import lightbulb
 from lightbulb.internal import constants as lb_constants
 
 from framework.commands import (
-    MISSING, Command, Context, File, Group, MessageCommand, Option, OptionType, Response, TextField, invoke,
+    MISSING, Command, Context, File, Group, MessageCommand, Option, OptionType, Response, TextField, UserError,
+    invoke,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,6 +70,8 @@ class SlashContext(Context):
         form = _Form(fields)
         custom_id = f"tb-form-{self.interaction.id}"
         async with self._lock:
+            if self.lb.initial_response_sent.is_set():
+                raise UserError("A form must be the first answer, and this command has answered already.")
             await self.lb.respond_with_modal(title[:45], custom_id, components=form)
         self.responded = True  # the form is the answer, unless the submission gets one
         try:

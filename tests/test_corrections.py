@@ -259,7 +259,13 @@ def _shout_plugin() -> types.SimpleNamespace:
     async def askme(ctx) -> None:  # noqa: ANN001
         await ctx.ask("Form", [TextField("x", "X")])
 
-    return types.SimpleNamespace(register_commands=hookimpl(lambda register: [register(shout), register(askme)]))
+    @message_command("Ask late", "Answers, then asks: refused")
+    async def late(ctx, message) -> None:  # noqa: ANN001
+        await ctx.respond("first")
+        await ctx.ask("Too late", [TextField("x", "X")])
+
+    return types.SimpleNamespace(register_commands=hookimpl(
+        lambda register: [register(shout), register(askme), register(late)]))
 
 
 async def test_any_plugin_can_declare_message_commands_with_forms(tb_factory) -> None:
@@ -274,6 +280,9 @@ async def test_any_plugin_can_declare_message_commands_with_forms(tb_factory) ->
     answered = await (await tb.emu.submit_modal(inter, {"marks": "!!!"})).wait_response()
     assert answered.content == "HELLO THERE!!!" and not answered.ephemeral
     assert (await tb.say("!askme")).content == "This needs a form, which only slash and app commands can show."
+    late = await tb.emu.invoke_message_command(tb.channel, tb.user, "Ask late", target)
+    refused = await tb.emu.wait_until(lambda: late.responses[1:], what="the refusal")
+    assert refused[0].content == "A form must be the first answer, and this command has answered already."
     listing = await tb.interaction("help")  # long: several messages
     await tb.emu.wait_until(lambda: any("`Apps › Shout it` — Repeat a message loudly" in m.content
                                         for m in listing.responses), what="the message command in help")
