@@ -278,3 +278,22 @@ async def test_voice_message_answer_is_spoken_once_in_the_channel(tb_factory, vo
     session = voice_server.current
     await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the spoken answer")
     assert [text for text, _ in tb.tts.spoken] == ["Nice to hear you."] and session.speaking == [1, 0]
+
+
+async def test_moved_to_another_voice_server(tb_factory, voice_server) -> None:
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    await tb.say("!join")
+    first = voice_server.current
+    second = LocalVoiceServer()
+    await second.start()
+    try:
+        await tb.emu.move_voice_server(tb.guild, second.endpoint)
+        await tb.emu.wait_until(lambda: second.current and second.current.mode, what="a session on the new server")
+        assert second.current.session_id == first.session_id and second.current.token != first.token
+        await tb.emu.wait_until(lambda: first.closed_by_client, what="the old session to close")
+        assert (await tb.say("!say moved")).content == "🔊 Saying it in **Voice**."
+        await tb.emu.wait_until(lambda: second.current.speaking[-1:] == [0], timeout=30, what="speech on the new server")
+        assert second.current.audio_packets and not first.packets
+    finally:
+        await second.stop()

@@ -542,6 +542,11 @@ class DiscordEmulator:
         state = self._voice_state(guild, user, channel, session_id=secrets.token_hex(16))
         self._dispatch("VOICE_STATE_UPDATE", state)
 
+    async def move_voice_server(self, guild: Guild, endpoint: str) -> None:
+        """Discord moves the bot's call to another voice server: VOICE_SERVER_UPDATE with a new token."""
+        self._dispatch("VOICE_SERVER_UPDATE", {"token": secrets.token_hex(8), "guild_id": str(guild.id),
+                                               "endpoint": endpoint})
+
     def _voice_state(self, guild: Guild, user: User, channel: Channel | None, *, session_id: str) -> dict[str, Any]:
         state = {"guild_id": str(guild.id), "channel_id": str(channel.id) if channel else None,
                  "user_id": str(user.id), "member": guild.members[user.id].payload() if user.id in guild.members else None,

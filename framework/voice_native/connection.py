@@ -39,14 +39,16 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
     """The voice connection of one guild (created by ``bot.voice.connect_to``)."""
 
     def __init__(self, *, channel_id: int, guild_id: int, on_close: Any, owner: voice_api.VoiceComponent,
-                 shard_id: int, events: VoiceEvents, gateway: VoiceGateway) -> None:
+                 shard_id: int, events: VoiceEvents, user_id: int, session_id: str) -> None:
         self._channel_id = hikari.Snowflake(channel_id)
         self._guild_id = hikari.Snowflake(guild_id)
         self._on_close = on_close
         self._owner = owner
         self._shard_id = shard_id
         self.events = events
-        self.gateway = gateway
+        self._user_id = user_id
+        self._session_id = session_id
+        self.gateway: VoiceGateway = None  # type: ignore[assignment]  # set by _connect_gateway
         self.packetizer: Packetizer | None = None
         self.first_packet_at: float | None = None
         """Loop time the first frame of the latest clip went out (for benchmarks)."""
@@ -63,25 +65,44 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
     async def initialize(cls, channel_id: hikari.Snowflake, endpoint: str, guild_id: hikari.Snowflake,
                          on_close: Any, owner: voice_api.VoiceComponent, session_id: str, shard_id: int,
                          token: str, user_id: hikari.Snowflake, **kwargs: Any) -> NativeVoiceConnection:
-        events: VoiceEvents = kwargs["events"]
-        holder: dict[str, NativeVoiceConnection] = {}
+        self = cls(channel_id=channel_id, guild_id=guild_id, on_close=on_close, owner=owner, shard_id=shard_id,
+                   events=kwargs["events"], user_id=int(user_id), session_id=session_id)
+        await self._connect_gateway(endpoint, token)
+        self._player = asyncio.get_running_loop().create_task(self._play_queue())
+        log.info("voice connected in guild %s channel %s (%s)", guild_id, channel_id, self.gateway.session.mode)
+        return self
+
+    async def _connect_gateway(self, endpoint: str, token: str) -> None:
+        """Handshake with a voice server; on success it becomes the connection's gateway."""
+        gateway: VoiceGateway
 
         async def lost(closed: VoiceGatewayClosed) -> None:
-            await holder["self"]._lost(closed)
+            if gateway is self.gateway:
+                await self._lost(closed)
 
         async def resumed() -> None:
-            await events.emit(VoiceReconnected(int(guild_id)))
+            await self.events.emit(VoiceReconnected(int(self._guild_id)))
 
-        gateway = VoiceGateway(endpoint, server_id=int(guild_id), user_id=int(user_id), session_id=session_id,
-                               token=token, on_lost=lost, on_resumed=resumed)
-        self = cls(channel_id=channel_id, guild_id=guild_id, on_close=on_close, owner=owner, shard_id=shard_id,
-                   events=events, gateway=gateway)
-        holder["self"] = self
+        gateway = VoiceGateway(endpoint, server_id=int(self._guild_id), user_id=self._user_id,
+                               session_id=self._session_id, token=token, on_lost=lost, on_resumed=resumed)
         session = await gateway.connect()
         self.packetizer = Packetizer(session.ssrc, TransportCipher(session.mode, session.secret_key))
-        self._player = asyncio.get_running_loop().create_task(self._play_queue())
-        log.info("voice connected in guild %s channel %s (%s)", guild_id, channel_id, session.mode)
-        return self
+        self.gateway = gateway
+
+    async def _switch_server(self, endpoint: str, token: str) -> None:
+        """Discord moved the call to another voice server (VOICE_SERVER_UPDATE): identify there."""
+        old = self.gateway
+        old.ready.clear()
+        await old.close()
+        try:
+            await self._connect_gateway(endpoint, token)
+        except Exception as exc:  # noqa: BLE001 - reported to the user as a lost connection
+            log.warning("switching voice server in guild %s failed: %s", self._guild_id, exc)
+            explanation = getattr(exc, "explanation", "the new voice server did not answer")
+            await self._close(f"I lost the voice connection: {explanation}.")
+            return
+        log.info("voice of guild %s moved to another voice server", self._guild_id)
+        await self.events.emit(VoiceReconnected(int(self._guild_id)))
 
     @property
     def channel_id(self) -> hikari.Snowflake:
@@ -111,13 +132,15 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
 
     async def notify(self, event: voice_events.VoiceEvent) -> None:
         if isinstance(event, voice_events.VoiceStateUpdateEvent):
-            if event.state.user_id != self.gateway.user_id:
+            if event.state.user_id != self._user_id:
                 return
             if event.state.channel_id is None:
                 await self._close("I was disconnected from the voice channel (kicked or the channel went away).")
             elif event.state.channel_id != self._channel_id:
                 self._channel_id = event.state.channel_id
                 await self.events.emit(VoiceMoved(int(self._guild_id), int(event.state.channel_id)))
+        elif isinstance(event, voice_events.VoiceServerUpdateEvent) and event.endpoint is not None:
+            await self._switch_server(event.endpoint, event.token)
 
     # ------------------------------------------------------------------ playback
     @property
@@ -173,8 +196,9 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
         for i, frame in enumerate(frames):
             if self._interrupt.is_set():
                 return False
-            if not self.gateway.ready.is_set():  # resuming: wait, then restart the schedule
-                await self.gateway.ready.wait()
+            if not self.gateway.ready.is_set():  # resuming or switching: wait, then restart the schedule
+                if not await self._wait_ready():
+                    return False
                 start = loop.time() - i * FRAME
             delay = start + i * FRAME - loop.time()
             if delay > 0:
@@ -191,6 +215,18 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
                     self.first_packet_at = now
                 self.frame_times.append(now)
         return True
+
+    async def _wait_ready(self) -> bool:
+        """Wait until the (possibly replaced) gateway is usable again; False once closed."""
+        while not self._closed.is_set():
+            gateway = self.gateway
+            if gateway.ready.is_set():
+                return True
+            try:
+                await asyncio.wait_for(gateway.ready.wait(), 0.1)
+            except asyncio.TimeoutError:
+                pass
+        return False
 
     # ------------------------------------------------------------------ endings
     async def _lost(self, closed: VoiceGatewayClosed) -> None:
