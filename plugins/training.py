@@ -261,9 +261,10 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
     await ctx.run_blocking(snapshot.write_text, lines, "utf-8")
     shown = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
     shown += f"; {len(held_out)} held out for testing" if held_out else ""
-    status = await ctx.respond(f"🏋️ Training job #{job_id} on `{dataset}` ({shown}) with `{name}`: starting…")
     corrections = tuple(c for _, found in await app.plugins.call_each("training_corrections", app=app, dataset=dataset)
                         for c in found or ())
+    shown += f"; {len(corrections)} correction(s)" if corrections else ""
+    status = await ctx.respond(f"🏋️ Training job #{job_id} on `{dataset}` ({shown}) with `{name}`: starting…")
     request = TrainingRequest(job_id, snapshot, tuple(labels), settings.instruction.format(labels=", ".join(labels)),
                               corrections=corrections)
     try:

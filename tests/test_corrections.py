@@ -136,6 +136,9 @@ async def test_openai_training_gets_supervised_corrections_and_a_dpo_stage(tb_fa
     second = await _ask(tb, "a lovely film")
     await tb.say("!correct positive", reference=second)
     sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("r.jsonl", labelled_jsonl())])
+    progress = await _progress(tb, sent, "Training job #1")
+    first = progress.edits[0]["content"] if progress.edits else progress.content
+    assert first.endswith("(8 negative, 8 positive; 2 correction(s)) with `openai`: starting…")
     done = await _progress(tb, sent, "succeeded")
 
     sft, dpo = list(openai_server.jobs.values())
