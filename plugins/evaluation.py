@@ -313,6 +313,8 @@ async def run_test(ctx: Context, data: str | None, attachment: hikari.Attachment
                         "or `dataset:NAME` for a dataset's held-out examples.")
     if len(sources) > 1:
         raise UserError("Give one source of test data at a time: JSON, an attachment or a dataset.")
+    if split != "test" and not dataset:
+        raise UserError("`split` chooses a part of a dataset: give `dataset` too.")
     await ctx.defer()
     if attachment is not None:
         kind, source, items = "attachment", f"`{attachment.filename}`", await _from_attachment(ctx, attachment)

@@ -233,6 +233,7 @@ async def test_no_data_unknown_labels_and_too_many_examples(tb_factory) -> None:
         "The test data has 4 examples; at most 3 are tested at once (`[plugins.evaluation] max_examples`).")
     two = await tb.say("!test data=[] dataset=default")
     assert two.content == "Give one source of test data at a time: JSON, an attachment or a dataset."
+    assert (await tb.say("!test [] split=all")).content == "`split` chooses a part of a dataset: give `dataset` too."
 
 
 async def test_large_sets_show_progress_while_predicting(tb_factory) -> None:
