@@ -1,6 +1,6 @@
 """The ``native`` voice backend (``[engines] voice = "native"``): our own voice gateway, UDP,
-AEAD transport encryption and Opus via ffmpeg — see ``framework.voice_native``. No DAVE yet:
-real Discord refuses such sessions (close 4017) since 2026-03-01; the error says so."""
+AEAD transport encryption, DAVE signalling through ``davey`` and Opus via ffmpeg — see
+``framework.voice_native`` (and README: what of DAVE is verified and what is not)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ class Settings(BaseModel):
     """Seconds to wait for Discord's voice events and for the voice server's handshake."""
     bitrate: int = Field(64_000, ge=8_000, le=512_000)
     """Opus bitrate in bits per second."""
+    dave: bool = True
+    """Offer DAVE end-to-end encryption (Discord requires it since 2026-03-01)."""
 
 
 @hookimpl
@@ -30,7 +32,8 @@ def settings_model() -> type[BaseModel]:
 @hookimpl
 def register_voice_backends(register, app) -> None:  # noqa: ANN001
     settings: Settings = app.settings("voice_native") or Settings()
-    backend = NativeBackend(app, connect_timeout=settings.connect_timeout, bitrate=settings.bitrate)
+    backend = NativeBackend(app, connect_timeout=settings.connect_timeout, bitrate=settings.bitrate,
+                            dave=settings.dave)
     _BACKENDS[id(app)] = backend
     register("native", backend)
 

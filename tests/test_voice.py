@@ -76,7 +76,7 @@ def similarity(reference: np.ndarray, received: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("mode", [AES_GCM, XCHACHA])
-async def test_join_say_leave_sends_correct_audio(tb_factory, voice_server, mode) -> None:
+async def test_join_say_leave_sends_correct_audio(voice_server, tb_factory, mode) -> None:
     voice_server.modes = (mode,)
     tb = await voice_tb(tb_factory, voice_server)
     await enter(tb)
@@ -84,7 +84,7 @@ async def test_join_say_leave_sends_correct_audio(tb_factory, voice_server, mode
     assert joined.content.startswith("🔊 Joined **Voice**.") and not joined.ephemeral
     session = voice_server.current
     assert session.mode == mode and session.discovery_sizes == [74]
-    assert session.identify["max_dave_protocol_version"] == 0
+    assert session.identify["max_dave_protocol_version"] == 1 and session.binary_frames == []
     said = await tb.slash("say", {"text": "hello"})
     assert said.content == "🔊 Saying it in **Voice**."
     [(text, wav)] = tb.tts.spoken
@@ -108,7 +108,7 @@ async def test_join_say_leave_sends_correct_audio(tb_factory, voice_server, mode
     assert tb.emu.voice_requests[-1]["channel_id"] is None
 
 
-async def test_prefix_surface_join_and_say(tb_factory, voice_server) -> None:
+async def test_prefix_surface_join_and_say(voice_server, tb_factory) -> None:
     tb = await voice_tb(tb_factory, voice_server)
     await enter(tb)
     assert (await tb.say("!join")).content.startswith("🔊 Joined **Voice**. `!say` speaks there; `!leave`")
@@ -121,7 +121,7 @@ async def test_prefix_surface_join_and_say(tb_factory, voice_server) -> None:
     assert (await tb.say("!leave")).content == "I'm not in a voice channel in this server."
 
 
-async def test_join_when_the_caller_is_in_no_voice_channel(tb_factory, voice_server) -> None:
+async def test_join_when_the_caller_is_in_no_voice_channel(voice_server, tb_factory) -> None:
     tb = await voice_tb(tb_factory, voice_server)
     reply = await tb.slash("join")
     assert reply.ephemeral and reply.content == "You're not in a voice channel. Join one, then run `/join` again."
@@ -135,7 +135,7 @@ async def test_join_when_the_caller_is_in_no_voice_channel(tb_factory, voice_ser
     (hikari.Permissions.SPEAK, "I don't have permission to speak in **Locked**. Ask an admin to give me "
                                "**Speak** there."),
 ])
-async def test_join_without_permission_is_refused_clearly(tb_factory, voice_server, denied, message) -> None:
+async def test_join_without_permission_is_refused_clearly(voice_server, tb_factory, denied, message) -> None:
     tb = await voice_tb(tb_factory, voice_server)
     locked = tb.emu.create_channel(tb.guild, "Locked", kind="voice", overwrites=[
         {"id": tb.emu.bot_user.id, "type": 1, "deny": str(int(denied))}])
@@ -145,7 +145,7 @@ async def test_join_without_permission_is_refused_clearly(tb_factory, voice_serv
     assert tb.emu.voice_requests == []
 
 
-async def test_join_a_full_channel_is_refused(tb_factory, voice_server) -> None:
+async def test_join_a_full_channel_is_refused(voice_server, tb_factory) -> None:
     tb = await voice_tb(tb_factory, voice_server)
     small = tb.emu.create_channel(tb.guild, "Small", kind="voice", user_limit=1, overwrites=[
         {"id": tb.guild.id, "type": 0, "deny": str(int(hikari.Permissions.MOVE_MEMBERS))}])
@@ -155,7 +155,7 @@ async def test_join_a_full_channel_is_refused(tb_factory, voice_server) -> None:
     assert tb.emu.voice_requests == []
 
 
-async def test_kicked_and_moved(tb_factory, voice_server) -> None:
+async def test_kicked_and_moved(voice_server, tb_factory) -> None:
     tb = await voice_tb(tb_factory, voice_server)
     await enter(tb)
     await tb.say("!join")
@@ -171,7 +171,7 @@ async def test_kicked_and_moved(tb_factory, voice_server) -> None:
     assert (await tb.say("!join")).content.startswith("🔊 Joined **Voice**.")
 
 
-async def test_second_say_is_queued_after_the_first(tb_factory, voice_server) -> None:
+async def test_second_say_is_queued_after_the_first(voice_server, tb_factory) -> None:
     tb = await voice_tb(tb_factory, voice_server)
     await enter(tb)
     await tb.say("!join")
@@ -188,7 +188,7 @@ async def test_second_say_is_queued_after_the_first(tb_factory, voice_server) ->
     assert session.speaking == [1, 0]
 
 
-async def test_idle_timeout_leaves_and_says_so(tb_factory, voice_server) -> None:
+async def test_idle_timeout_leaves_and_says_so(voice_server, tb_factory) -> None:
     tb = await voice_tb(tb_factory, voice_server, "[plugins.voice]\nidle_timeout = 0.5\n")
     await enter(tb)
     await tb.say("!join")
@@ -201,7 +201,7 @@ async def test_idle_timeout_leaves_and_says_so(tb_factory, voice_server) -> None
     assert not backend(tb).is_connected(tb.guild.id)
 
 
-async def test_dropped_voice_server_is_resumed_and_text_keeps_working(tb_factory, voice_server) -> None:
+async def test_dropped_voice_server_is_resumed_and_text_keeps_working(voice_server, tb_factory) -> None:
     tb = await voice_tb(tb_factory, voice_server)
     await enter(tb)
     await tb.say("!join")
@@ -215,7 +215,7 @@ async def test_dropped_voice_server_is_resumed_and_text_keeps_working(tb_factory
     assert session.audio_packets and len(voice_server.sessions) == 1
 
 
-async def test_lost_voice_server_gives_a_clear_message_and_text_keeps_working(tb_factory, voice_server) -> None:
+async def test_lost_voice_server_gives_a_clear_message_and_text_keeps_working(voice_server, tb_factory) -> None:
     tb = await voice_tb(tb_factory, voice_server)
     await enter(tb)
     await tb.say("!join")
@@ -229,19 +229,54 @@ async def test_lost_voice_server_gives_a_clear_message_and_text_keeps_working(tb
     assert tb.emu.voice_requests[-1]["channel_id"] is None
 
 
-async def test_voice_server_requiring_dave_is_reported(tb_factory, voice_server) -> None:
+async def test_voice_server_requiring_dave_refuses_a_bot_without_it(voice_server, tb_factory) -> None:
     voice_server.require_dave = True
-    tb = await voice_tb(tb_factory, voice_server)
+    tb = await voice_tb(tb_factory, voice_server, "[plugins.voice_native]\ndave = false\n")
     await enter(tb)
     reply = await tb.slash("join")
     assert reply.ephemeral and reply.content == (
         "I couldn't join the voice channel: Discord requires end-to-end encrypted voice (DAVE) for this call, "
-        "which this voice backend does not implement yet.")
+        "which is switched off or unavailable in this bot.")
     assert not backend(tb).is_connected(tb.guild.id)
     assert (await tb.say("!ping")).content.startswith("Pong!")
 
 
-async def test_chat_answer_is_spoken_to_a_listener_and_text_otherwise(tb_factory, voice_server,
+def key_packages(session) -> list[bytes]:  # noqa: ANN001
+    return [f[1:] for f in session.binary_frames if f[0] == 26]
+
+
+async def test_dave_signalling_as_far_as_it_goes_without_mls(voice_server, tb_factory) -> None:
+    """What a local server can check without an MLS external sender: the key package, transitions,
+    invalid commits answered with op 31 and a fresh key package, passthrough audio."""
+    voice_server.require_dave = True
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    assert (await tb.slash("join")).content.startswith("🔊 Joined **Voice**.")
+    session = voice_server.current
+    assert session.identify["max_dave_protocol_version"] == 1
+    await tb.emu.wait_until(lambda: key_packages(session), what="an MLS key package (op 26)")
+    [package] = key_packages(session)
+    assert package[:4] == b"\x00\x01\x00\x02"  # MLS 1.0, cipher suite 2 (P-256, AES-128-GCM, SHA-256)
+    await voice_server.send_json(11, {"user_ids": [str(tb.user.id)]})
+    await voice_server.send_json(21, {"transition_id": 5, "protocol_version": 1})
+    await tb.emu.wait_until(lambda: (23, {"transition_id": 5}) in session.client_ops, what="transition ready")
+    await voice_server.send_json(22, {"transition_id": 5})
+    await voice_server.send_binary(29, b"\x00\x07" + b"not an MLS commit")
+    await tb.emu.wait_until(lambda: (31, {"transition_id": 7}) in session.client_ops, what="invalid commit (op 31)")
+    await tb.emu.wait_until(lambda: len(key_packages(session)) == 2, what="a fresh key package")
+    await voice_server.send_json(24, {"epoch": 1, "protocol_version": 1})
+    await tb.emu.wait_until(lambda: len(key_packages(session)) == 3, what="a key package for the new epoch")
+    assert len(set(key_packages(session))) == 3
+    await tb.slash("say", {"text": "hello"})
+    await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the end of speech")
+    [(_, wav)] = tb.tts.spoken
+    received = np.frombuffer(session.decoded(), np.int16).astype(np.float64)
+    reference = np.frombuffer(decode_pcm(wav, rate=48_000), np.int16).astype(np.float64)
+    assert similarity(reference, received) >= 0.9  # passthrough: no MLS group, so no E2EE layer yet
+    assert backend(tb).is_connected(tb.guild.id)
+
+
+async def test_chat_answer_is_spoken_to_a_listener_and_text_otherwise(voice_server, tb_factory,
                                                                         openai_server) -> None:  # noqa: F811
     tb = await voice_tb(tb_factory, voice_server, engines='provider = "openai"\n')
     me = tb.emu.bot_user.id
@@ -265,7 +300,7 @@ async def test_chat_answer_is_spoken_to_a_listener_and_text_otherwise(tb_factory
     assert len(tb.tts.spoken) == 1
 
 
-async def test_voice_message_answer_is_spoken_once_in_the_channel(tb_factory, voice_server) -> None:
+async def test_voice_message_answer_is_spoken_once_in_the_channel(voice_server, tb_factory) -> None:
     ogg = to_ogg_opus((await Pyttsx3Engine(Settings()).synthesize("안녕하세요", language="ko")).wav)
     answers = types.SimpleNamespace(answer_text=hookimpl(lambda app, message, text: "Nice to hear you."))
     tb = await voice_tb(tb_factory, voice_server, '[plugins.voice_messages]\nphrases = ["안녕하세요"]\n',
@@ -280,7 +315,7 @@ async def test_voice_message_answer_is_spoken_once_in_the_channel(tb_factory, vo
     assert [text for text, _ in tb.tts.spoken] == ["Nice to hear you."] and session.speaking == [1, 0]
 
 
-async def test_moved_to_another_voice_server(tb_factory, voice_server) -> None:
+async def test_moved_to_another_voice_server(voice_server, tb_factory) -> None:
     tb = await voice_tb(tb_factory, voice_server)
     await enter(tb)
     await tb.say("!join")

@@ -64,6 +64,9 @@ class VoiceSession:
     speaking: list[int] = dataclasses.field(default_factory=list)
     heartbeats: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     binary_frames: list[bytes] = dataclasses.field(default_factory=list)
+    """Binary frames from the client (DAVE: ``op(1) payload``, e.g. op 26 key packages)."""
+    client_ops: list[tuple[int, Any]] = dataclasses.field(default_factory=list)
+    """JSON messages from the client other than the handshake ones (DAVE ops 23, 31 ...)."""
     resumes: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     closed_by_client: bool = False
     """The client closed the websocket (it left); not set when the server dropped it."""
@@ -147,6 +150,19 @@ class LocalVoiceServer:
         session.dropped = True
         await session.ws.close(code=code, message=b"local voice server drop")
 
+    async def send_json(self, op: int, data: Any) -> None:
+        """Send a JSON message to the current session's client (e.g. DAVE ops 21, 22, 24)."""
+        session = self.current
+        assert session is not None and session.ws is not None
+        await self._send(session, session.ws, op, data)
+
+    async def send_binary(self, op: int, payload: bytes) -> None:
+        """Send a binary DAVE message ``seq(2) op(1) payload`` (e.g. 29 announce commit, 30 welcome)."""
+        session = self.current
+        assert session is not None and session.ws is not None
+        session.seq += 1
+        await session.ws.send_bytes(struct.pack(">HB", session.seq & 0xFFFF, op) + payload)
+
     # ------------------------------------------------------------------ websocket
     async def _send(self, session: VoiceSession | None, ws: web.WebSocketResponse, op: int, data: Any) -> None:
         frame: dict[str, Any] = {"op": op, "d": data}
@@ -184,6 +200,8 @@ class LocalVoiceServer:
                 await self._select(session, ws, data)
             elif op == 5:
                 session.speaking.append(int(data.get("speaking", 0)))
+            else:
+                session.client_ops.append((op, frame.get("d")))
         if session is not None and session.ws is ws:
             session.close_code = ws.close_code
             session.closed_by_client = not session.dropped

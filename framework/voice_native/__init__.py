@@ -8,12 +8,14 @@ correcting those means patching its internals. songbird-py 0.1.9 speaks only the
 xsalsa20 modes. This package is ~600 lines we can test end to end against the local voice
 server (``framework.testing.voice_server``).
 
-Not implemented: DAVE end-to-end encryption (we identify with ``max_dave_protocol_version: 0``).
-Discord requires DAVE since 2026-03-01 and closes such sessions with 4017, which the backend
-reports as a clear error: it cannot speak on real Discord until DAVE lands (e.g. with ``davey``).
+DAVE (end-to-end encryption, required by Discord since 2026-03-01) runs on ``davey``: we offer
+it in IDENTIFY, send MLS key packages, answer transitions, commits, welcomes and proposals, and
+encrypt each Opus frame once the MLS group is ready (passthrough before). The local voice server
+cannot produce MLS messages, so only the signalling up to the key package, transitions and
+invalid-commit recovery are tested; the MLS group and E2EE frames are not verified here.
 
 Modules: ``ogg`` (Ogg pages <-> Opus packets), ``codec`` (ffmpeg Opus), ``crypto`` (AEAD),
-``rtp`` (headers, numbering), ``udp`` (socket, IP discovery), ``gateway`` (voice websocket),
+``rtp`` (headers, numbering), ``dave`` (E2EE signalling), ``udp`` (socket, IP discovery), ``gateway`` (voice websocket),
 ``connection`` (hikari VoiceConnection + player), ``backend`` (the registered backend).
 """
 

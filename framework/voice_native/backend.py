@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 class NativeBackend:
     """Implements :class:`framework.voice.VoiceBackend`."""
 
-    def __init__(self, app: Any, *, connect_timeout: float = 10.0, bitrate: int = 64_000) -> None:
+    def __init__(self, app: Any, *, connect_timeout: float = 10.0, bitrate: int = 64_000, dave: bool = True) -> None:
         self.app = app
+        self.dave = dave
         self.connect_timeout = connect_timeout
         self.bitrate = bitrate
         self.events = VoiceEvents()
@@ -55,7 +56,7 @@ class NativeBackend:
                 await self.app.bot.voice.disconnect(guild_id)  # moving: leave first
             try:
                 await asyncio.wait_for(self.app.bot.voice.connect_to(
-                    guild_id, channel_id, NativeVoiceConnection, timeout=self.connect_timeout, events=self.events),
+                    guild_id, channel_id, NativeVoiceConnection, timeout=self.connect_timeout, events=self.events, dave=self.dave),
                     self.connect_timeout * 2)
             except VoiceGatewayClosed as exc:
                 raise VoiceError(f"I couldn't join the voice channel: {exc.explanation}.") from exc

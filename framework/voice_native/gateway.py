@@ -13,6 +13,7 @@ import dataclasses
 import ipaddress
 import json
 import logging
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from framework.voice_native.crypto import choose_mode
+from framework.voice_native.dave import JSON_OPS, Dave, max_version
 from framework.voice_native.udp import UdpTransport
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,8 @@ CLOSE_REASONS = {
     4014: "I was disconnected from the channel (kicked, moved, or the channel was deleted)",
     4015: "the voice server crashed",
     4016: "the voice server does not accept our encryption modes",
-    4017: ("Discord requires end-to-end encrypted voice (DAVE) for this call, which this voice "
-           "backend does not implement yet"),
+    4017: ("Discord requires end-to-end encrypted voice (DAVE) for this call, which is switched off "
+           "or unavailable in this bot"),
     4020: "the voice server rejected a malformed request",
 }
 RESUMABLE = {1000, 1001, 1006, 4009, 4015}
@@ -85,8 +87,11 @@ class VoiceGateway:
 
     def __init__(self, endpoint: str, *, server_id: int, user_id: int, session_id: str, token: str,
                  on_lost: Callable[[VoiceGatewayClosed], Awaitable[None]],
-                 on_resumed: Callable[[], Awaitable[None]] | None = None) -> None:
+                 on_resumed: Callable[[], Awaitable[None]] | None = None, channel_id: int = 0,
+                 dave: bool = True) -> None:
         self.url = websocket_url(endpoint)
+        self.max_dave_version = max_version(dave)
+        self.dave = Dave(user_id, channel_id, send_json=self._send, send_binary=self._send_bytes)
         self.server_id, self.user_id, self.session_id, self.token = server_id, user_id, session_id, token
         self.on_lost = on_lost
         self.on_resumed = on_resumed
@@ -147,7 +152,7 @@ class VoiceGateway:
         ready = self._expect(2)
         await self._send(0, {"server_id": str(self.server_id), "user_id": str(self.user_id),
                              "session_id": self.session_id, "token": self.token,
-                             "max_dave_protocol_version": 0})
+                             "max_dave_protocol_version": self.max_dave_version})
         info = await ready
         mode = choose_mode(list(info.get("modes", [])))
         udp = await UdpTransport.open(info["ip"], int(info["port"]))
@@ -159,8 +164,11 @@ class VoiceGateway:
         except BaseException:
             udp.close()
             raise
-        return Session(int(info["ssrc"]), desc.get("mode", mode), bytes(desc["secret_key"]), udp,
-                       int(desc.get("dave_protocol_version") or 0))
+        session = Session(int(info["ssrc"]), desc.get("mode", mode), bytes(desc["secret_key"]), udp,
+                          int(desc.get("dave_protocol_version") or 0))
+        if session.dave_protocol_version and self.max_dave_version:
+            await self.dave.start(session.dave_protocol_version)
+        return session
 
     async def _resume(self) -> None:
         await self._open()
@@ -184,6 +192,11 @@ class VoiceGateway:
             raise VoiceGatewayClosed(None, "the voice websocket is not open")
         await self._ws.send_str(json.dumps({"op": op, "d": data}))
 
+    async def _send_bytes(self, frame: bytes) -> None:
+        if self._ws is None or self._ws.closed:
+            raise VoiceGatewayClosed(None, "the voice websocket is not open")
+        await self._ws.send_bytes(frame)
+
     async def _heartbeat(self, ws: aiohttp.ClientWebSocketResponse, interval: float) -> None:
         while not ws.closed:
             try:
@@ -201,8 +214,11 @@ class VoiceGateway:
                 waiter = self._waiters.pop(frame.get("op"), None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(frame.get("d") or {})
-            elif msg.type == aiohttp.WSMsgType.BINARY:
-                log.debug("voice gateway: binary op %s ignored (DAVE is not implemented)", msg.data[2:3].hex())
+                elif frame.get("op") in JSON_OPS:
+                    await self._dave(self.dave.on_json(frame["op"], frame.get("d") or {}))
+            elif msg.type == aiohttp.WSMsgType.BINARY and len(msg.data) >= 3:
+                self.seq_ack = struct.unpack_from(">H", msg.data)[0]
+                await self._dave(self.dave.on_binary(bytes(msg.data)))
         closed = VoiceGatewayClosed(ws.close_code, "")
         for waiter in self._waiters.values():
             if not waiter.done():
@@ -215,6 +231,12 @@ class VoiceGateway:
         if closed.code in RESUMABLE and await self._try_resume():
             return
         await self.on_lost(closed)
+
+    async def _dave(self, handling: Awaitable[None]) -> None:
+        try:
+            await handling
+        except (ConnectionError, aiohttp.ClientError) as exc:  # the socket went away mid-answer
+            log.info("DAVE answer not sent: %s", exc)
 
     async def _try_resume(self) -> bool:
         for attempt in range(RESUME_ATTEMPTS):

@@ -1,0 +1,143 @@
+"""DAVE, Discord's end-to-end encryption for voice, on top of ``davey`` (an MLS implementation
+of the DAVE protocol, https://daveprotocol.com): the signalling over the voice websocket and the
+per-frame encryption of Opus before transport encryption.
+
+Signalling (server -> client binary frames are ``seq(2) op(1) payload``; client -> server binary
+frames are ``op(1) payload``):
+  21 prepare transition, 22 execute transition, 24 prepare epoch (JSON, from the server)
+  23 transition ready, 31 invalid commit/welcome (JSON, from us)
+  25 external sender, 27 proposals, 29 announce commit, 30 welcome (binary, from the server)
+  26 key package, 28 commit + welcome (binary, from us)
+Until the MLS group is ready (a welcome or commit arrived), frames go out unencrypted
+("passthrough"), which DAVE allows during transitions.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+try:  # an optional wheel: without it the backend offers no DAVE (and Discord refuses the call)
+    import davey
+except ImportError:  # pragma: no cover - davey is a dependency; this keeps the backend importable
+    davey = None
+
+PREPARE_TRANSITION, EXECUTE_TRANSITION, TRANSITION_READY, PREPARE_EPOCH = 21, 22, 23, 24
+EXTERNAL_SENDER, KEY_PACKAGE, PROPOSALS, COMMIT_WELCOME = 25, 26, 27, 28
+ANNOUNCE_COMMIT, WELCOME, INVALID_COMMIT_WELCOME = 29, 30, 31
+CLIENTS_CONNECT, CLIENT_DISCONNECT = 11, 13
+JSON_OPS = {CLIENTS_CONNECT, CLIENT_DISCONNECT, PREPARE_TRANSITION, EXECUTE_TRANSITION, PREPARE_EPOCH}
+
+
+def max_version(enabled: bool) -> int:
+    """What IDENTIFY offers: davey's protocol version, or 0 when DAVE is off or unavailable."""
+    return int(davey.DAVE_PROTOCOL_VERSION) if enabled and davey is not None else 0
+
+
+class Dave:
+    """The DAVE state of one voice session."""
+
+    def __init__(self, user_id: int, channel_id: int, *, send_json: Callable[[int, Any], Awaitable[None]],
+                 send_binary: Callable[[bytes], Awaitable[None]]) -> None:
+        self.user_id = user_id
+        self.channel_id = channel_id
+        self._send_json = send_json
+        self._send_binary = send_binary
+        self.protocol_version = 0
+        self.session: Any = None
+        self.pending: dict[int, int] = {}
+        """Transition id -> the protocol version it switches to."""
+        self.users: set[int] = set()
+        """Other users in the call (CLIENTS_CONNECT / CLIENT_DISCONNECT)."""
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.protocol_version and self.session is not None and self.session.ready)
+
+    def encrypt(self, opus: bytes) -> bytes:
+        """End-to-end encrypt one Opus frame once the group is ready; passthrough before."""
+        return self.session.encrypt_opus(opus) if self.ready else opus
+
+    async def start(self, version: int) -> None:
+        """SESSION_DESCRIPTION announced ``dave_protocol_version``."""
+        self.protocol_version = version
+        await self._reinit()
+
+    async def _reinit(self) -> None:
+        if self.protocol_version > 0 and davey is not None:
+            if self.session is None:
+                self.session = davey.DaveSession(self.protocol_version, self.user_id, self.channel_id)
+            else:
+                self.session.reinit(self.protocol_version, self.user_id, self.channel_id)
+            await self._send_binary(bytes([KEY_PACKAGE]) + self.session.get_serialized_key_package())
+        elif self.session is not None:
+            self.session.reset()
+            self.session.set_passthrough_mode(True, 10)
+
+    async def on_json(self, op: int, data: dict[str, Any]) -> None:
+        if op == CLIENTS_CONNECT:
+            self.users.update(int(u) for u in data.get("user_ids", []))
+        elif op == CLIENT_DISCONNECT:
+            self.users.discard(int(data.get("user_id", 0)))
+        elif op == PREPARE_TRANSITION:
+            transition = int(data.get("transition_id", 0))
+            self.pending[transition] = int(data.get("protocol_version", 0))
+            if transition == 0:
+                self._execute(0)
+            else:
+                await self._ready(transition)
+        elif op == EXECUTE_TRANSITION:
+            self._execute(int(data.get("transition_id", 0)))
+        elif op == PREPARE_EPOCH and int(data.get("epoch", 0)) == 1:
+            self.protocol_version = int(data.get("protocol_version", self.protocol_version))
+            await self._reinit()
+
+    async def on_binary(self, frame: bytes) -> None:
+        if len(frame) < 3 or self.session is None:
+            return
+        op, payload = frame[2], frame[3:]
+        try:
+            if op == EXTERNAL_SENDER:
+                self.session.set_external_sender(payload)
+            elif op == PROPOSALS:
+                kind = davey.ProposalsOperationType.append if payload[0] == 0 else davey.ProposalsOperationType.revoke
+                result = self.session.process_proposals(kind, payload[1:], [self.user_id, *self.users])
+                if result is not None:
+                    await self._send_binary(bytes([COMMIT_WELCOME]) + result.commit + (result.welcome or b""))
+            elif op in (ANNOUNCE_COMMIT, WELCOME):
+                await self._transition_message(op, payload)
+        except Exception:  # noqa: BLE001 - a bad MLS message must not end the voice session
+            log.exception("DAVE op %s could not be processed", op)
+
+    async def _transition_message(self, op: int, payload: bytes) -> None:
+        transition = struct.unpack_from(">H", payload)[0]
+        try:
+            if op == ANNOUNCE_COMMIT:
+                self.session.process_commit(payload[2:])
+            else:
+                self.session.process_welcome(payload[2:])
+        except Exception as exc:  # noqa: BLE001 - answered as the protocol asks: op 31, then a new key package
+            log.warning("DAVE %s for transition %s is invalid: %s", "commit" if op == ANNOUNCE_COMMIT else "welcome",
+                        transition, exc)
+            await self._send_json(INVALID_COMMIT_WELCOME, {"transition_id": transition})
+            await self._reinit()
+            return
+        if transition == 0:
+            return
+        self.pending[transition] = self.protocol_version
+        await self._ready(transition)
+
+    async def _ready(self, transition: int) -> None:
+        await self._send_json(TRANSITION_READY, {"transition_id": transition})
+
+    def _execute(self, transition: int) -> None:
+        version = self.pending.pop(transition, None)
+        if version is None:
+            return
+        if version == 0 and self.session is not None:
+            self.session.set_passthrough_mode(True, 120)
+        self.protocol_version = version
