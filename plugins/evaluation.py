@@ -148,7 +148,7 @@ async def _from_dataset(ctx: Context, name: str, split: str) -> list[tuple[str, 
         raise UserError(f"No dataset `{name}`. `dataset list` shows them.")
     if not found and split == "test":
         raise UserError(f"Dataset `{name}` has no held-out examples yet: a part is held out once both parts keep "
-                        f"every label. Add examples, or test on `split:all`.")
+                        f"every label. Add examples, or test on `split{':' if ctx.surface == 'slash' else '='}all`.")
     return [(e.text, e.label) for e in found]
 
 
@@ -164,6 +164,13 @@ def _quote(text: str, limit: int = 90) -> str:
     """An example as inline code: one line, no mentions or markdown, cut to ``limit``."""
     flat = " ".join(text.split()).replace("`", "'")
     return f"`{flat if len(flat) <= limit else flat[: limit - 1] + '…'}`"
+
+
+def _answer(predicted: str) -> str:
+    """A model's answer for bold text in a list."""
+    if not predicted.strip():
+        return "(an empty answer)"
+    return re.sub(r"([*_~|>\\])", r"\\\1", _quote(predicted, 40)[1:-1]).replace("@", "@\u200b")
 
 
 def _normalise(answer: str, labels: Sequence[str]) -> str:
@@ -245,7 +252,7 @@ async def report(ctx: Context, run: Any, misses: list[Any], *, total_misses: int
     if total_misses:
         shown = f"first {len(misses)} of {total_misses}" if len(misses) < total_misses else str(total_misses)
         blocks.append(f"**Misclassified** ({shown}; `{ctx.mention_command('tests review')}` lists them):")
-        blocks += [f"review #{m.id}: expected **{m.expected}**, got **{_quote(m.predicted, 40)[1:-1]}**: {_quote(m.text)}"
+        blocks += [f"review #{m.id}: expected **{_answer(m.expected)}**, got **{_answer(m.predicted)}**: {_quote(m.text)}"
                    for m in misses]
     elif metrics.total:
         blocks.append("No misclassified examples.")
@@ -407,8 +414,8 @@ async def tests_review(ctx: Context, run: str | None, status: str) -> None:
              f"`{ctx.mention_command('tests resolve')}`):"]
     for r in rows:
         mark = "✅ " if r.status == "resolved" else ""
-        lines.append(f"{mark}review #{r.id}, run #{r.run_id} (`{r.model_id}`): expected **{r.expected}**, got "
-                     f"**{_quote(r.predicted, 40)[1:-1]}**: {_quote(r.text)}")
+        lines.append(f"{mark}review #{r.id}, run #{r.run_id} (`{r.model_id}`): expected **{_answer(r.expected)}**, got "
+                     f"**{_answer(r.predicted)}**: {_quote(r.text)}")
     await ctx.respond("\n".join(lines))
 
 
