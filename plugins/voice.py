@@ -49,6 +49,9 @@ class _GuildVoice:
         self.app = app
         self.text_channels: dict[int, int] = {}
         self.timers: dict[int, asyncio.Task[None]] = {}
+        self.moves: dict[int, tuple[int, int]] = {}
+        """Guild -> (voice channel, text channel) to move to once the current speech ends."""
+        self.tasks: set[asyncio.Task[None]] = set()
         self.subscribed: Any = None
 
     @property
@@ -97,18 +100,40 @@ class _GuildVoice:
         if isinstance(event, PlaybackStarted):
             self.disarm(event.guild_id)
         elif isinstance(event, PlaybackEnded):
-            if not self.backend().is_playing(event.guild_id):
+            if self.backend().is_playing(event.guild_id):
+                return
+            if event.guild_id in self.moves:
+                task = asyncio.get_running_loop().create_task(self._move(event.guild_id))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+            else:
                 self.arm(event.guild_id)
         elif isinstance(event, VoiceMoved):
             log.info("moved to voice channel %s in guild %s", event.channel_id, event.guild_id)
         elif isinstance(event, VoiceDisconnected):
             self.disarm(event.guild_id)
             if not event.requested:
+                self.moves.pop(event.guild_id, None)
+            if not event.requested:
                 await self.report(event.guild_id, f"🔇 {event.reason} Use `join` to bring me back.")
 
+    async def _move(self, guild_id: int) -> None:
+        """A ``join`` from another channel waited for the speech to end: move now."""
+        channel_id, text_channel = self.moves.pop(guild_id)
+        try:
+            await self.backend().connect(guild_id, channel_id)
+        except UserError as exc:
+            self.text_channels[guild_id] = text_channel
+            await self.report(guild_id, f"I couldn't move: {exc}")
+            return
+        self.text_channels[guild_id] = text_channel
+        self.arm(guild_id)
+        await self.report(guild_id, f"🔊 Moved to {_channel_name(self.app, channel_id)}.")
+        self.text_channels[guild_id] = text_channel
+
     def close(self) -> None:
-        for timer in self.timers.values():
-            timer.cancel()
+        for task in [*self.timers.values(), *self.tasks]:
+            task.cancel()
         self.timers.clear()
         events = getattr(self.subscribed, "events", None)
         if events is not None:
@@ -207,10 +232,17 @@ async def _join_caller(ctx: Context) -> hikari.GuildChannel:
 
 @command("join", "Join your voice channel", guild_only=True)
 async def join(ctx: Context) -> None:
-    backend = _state(ctx.app).backend()
+    state = _state(ctx.app)
+    backend = state.backend()
     channel = _caller_channel(ctx)
     if backend.is_connected(ctx.guild_id, channel.id):
         await ctx.respond(f"I'm already in **{channel.name}**.", ephemeral=True)
+        return
+    if backend.is_connected(ctx.guild_id) and backend.is_playing(ctx.guild_id):
+        _check_can_join(ctx.app, ctx.guild_id, channel)
+        state.moves[int(ctx.guild_id)] = (int(channel.id), int(ctx.channel_id))
+        await ctx.respond(f"🔊 I'm speaking in {_channel_name(ctx.app, backend.channel_of(ctx.guild_id))}; "
+                          f"I'll move to **{channel.name}** when I'm done.")
         return
     await _join_caller(ctx)
     await ctx.respond(f"🔊 Joined **{channel.name}**. `{ctx.mention_command('say')}` speaks there; "

@@ -332,3 +332,27 @@ async def test_moved_to_another_voice_server(voice_server, tb_factory) -> None:
         assert second.current.audio_packets and not first.packets
     finally:
         await second.stop()
+
+
+async def test_join_from_another_channel_while_speaking_waits_its_turn(voice_server, tb_factory) -> None:
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    await tb.say("!join")
+    bob = tb.emu.create_user("bob")
+    tb.emu.add_member(tb.guild, bob)
+    other = tb.emu.create_channel(tb.guild, "Other", kind="voice")
+    await enter(tb, user=bob, channel=other)
+    await tb.say("!say this sentence keeps the bot busy for a little while")
+    first = voice_server.current
+    await tb.emu.wait_until(lambda: first.audio_packets, what="speech to start")
+    reply = await tb.say("!join", user=bob)
+    assert reply.content == "🔊 I'm speaking in **Voice**; I'll move to **Other** when I'm done."
+    moved = await tb.emu.wait_for_message(channel=tb.channel, predicate=lambda m: m.content.startswith("🔊 Moved"),
+                                          timeout=30)
+    assert moved.content == "🔊 Moved to **Other**."
+    assert backend(tb).channel_of(tb.guild.id) == other.id
+    from framework.voice_native.codec import encode_opus
+
+    [(_, wav)] = tb.tts.spoken
+    assert [p.opus for p in first.packets] == encode_opus(wav) + [SILENCE_FRAME] * 5  # not cut short
+    assert first.closed_by_client and voice_server.current is not first

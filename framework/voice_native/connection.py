@@ -181,7 +181,6 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
             self._current = None
             if not clip.playback.finished.done():
                 clip.playback.finished.set_result(done)
-            await self.events.emit(PlaybackEnded(int(self._guild_id), interrupted=not done))
             if self._queue.empty() and speaking:
                 try:
                     await self._send([SILENCE_FRAME] * TRAILING_SILENCE, record=False)
@@ -189,6 +188,7 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
                 except Exception:  # noqa: BLE001
                     log.warning("could not end speaking in guild %s", self._guild_id, exc_info=True)
                 speaking = False
+            await self.events.emit(PlaybackEnded(int(self._guild_id), interrupted=not done))
 
     async def _send(self, frames: list[bytes], *, record: bool) -> bool:
         """Send frames on an absolute 20 ms schedule; False if interrupted."""

@@ -19,6 +19,8 @@ import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from framework.voice_native.codec import SILENCE_FRAME
+
 log = logging.getLogger(__name__)
 
 try:  # an optional wheel: without it the backend offers no DAVE (and Discord refuses the call)
@@ -59,8 +61,9 @@ class Dave:
         return bool(self.protocol_version and self.session is not None and self.session.ready)
 
     def encrypt(self, opus: bytes) -> bytes:
-        """End-to-end encrypt one Opus frame once the group is ready; passthrough before."""
-        return self.session.encrypt_opus(opus) if self.ready else opus
+        """End-to-end encrypt one Opus frame once the group is ready; passthrough before. Opus
+        silence frames stay as they are (the protocol leaves them unencrypted)."""
+        return self.session.encrypt_opus(opus) if self.ready and opus != SILENCE_FRAME else opus
 
     async def start(self, version: int) -> None:
         """SESSION_DESCRIPTION announced ``dave_protocol_version``."""
@@ -105,7 +108,8 @@ class Dave:
                 self.session.set_external_sender(payload)
             elif op == PROPOSALS:
                 kind = davey.ProposalsOperationType.append if payload[0] == 0 else davey.ProposalsOperationType.revoke
-                result = self.session.process_proposals(kind, payload[1:], [self.user_id, *self.users])
+                expected = [self.user_id, *self.users] if self.users else None  # known only after op 11
+                result = self.session.process_proposals(kind, payload[1:], expected)
                 if result is not None:
                     await self._send_binary(bytes([COMMIT_WELCOME]) + result.commit + (result.welcome or b""))
             elif op in (ANNOUNCE_COMMIT, WELCOME):
