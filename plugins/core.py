@@ -42,39 +42,59 @@ def _describe(target: Command | Group, ctx: Context) -> list[str]:
     return [f"`{ctx.mention_command(target.name)}` — {target.description}"]
 
 
-@command("help", "List commands, or explain one", options=[string("command", "A command name", default=None)])
+def _overview(target: Command | Group, ctx: Context) -> str:
+    """One short entry of the overview: ``/dataset (list, show, export)`` or ``/train``."""
+    shown = f"`{ctx.mention_command(target.name)}`"
+    if isinstance(target, Group):
+        shown += f" ({', '.join(target.subcommands)})"
+    return shown
+
+
+def _details(target: Command | Group, ctx: Context) -> list[str]:
+    lines = [f"**{ctx.mention_command(target.qualified_name)}** — {target.description}"]
+    if isinstance(target, Group):
+        return lines + _describe(target, ctx)
+    lines.append(f"Usage: `{usage(target, ctx.prefix)}`")
+    for opt in target.options:
+        default = "" if opt.default in (MISSING, None) else f" (default: {opt.default})"
+        need = "required" if opt.required else "optional"
+        lines.append(f"• `{opt.name}` ({opt.type.value}, {need}) — {opt.description}{default}")
+    perm = target.permission or (target.parent.permission if target.parent else None)
+    if perm:
+        lines.append(f"Restricted: permission group `{perm}`.")
+    return lines
+
+
+@command("help", "List commands, or explain a command or plugin",
+         options=[string("command", "A command or plugin name", default=None, max_length=100)])
 async def help_(ctx: Context, command: str | None) -> None:
+    """The overview is one line per plugin, so it stays short however many plugins are installed;
+    ``help <plugin>`` describes a plugin's commands, ``help <command>`` one command's options."""
     app = ctx.app
+    visible = [t for t in app.commands.all() if app.plugins.enabled_in(t.plugin, ctx.guild_id)]
     if command:
-        name, _, sub = command.strip().lstrip("/").lstrip(ctx.prefix).partition(" ")
+        name, _, sub = command.strip().lstrip("/").removeprefix(ctx.prefix).partition(" ")
         target = app.commands.lookup_prefix(name.lower())
-        if target is None or not app.plugins.enabled_in(target.plugin, ctx.guild_id):
-            raise UserError(f"No command `{name}`. Use `{ctx.mention_command('help')}` for the list.")
-        if isinstance(target, Group) and sub.strip() in target.subcommands:
-            target = target.subcommands[sub.strip()]
-        lines = [f"**{ctx.mention_command(target.qualified_name)}** — {target.description}"]
-        if isinstance(target, Command):
-            lines.append(f"Usage: `{usage(target, ctx.prefix)}`")
-            for opt in target.options:
-                default = "" if opt.default in (MISSING, None) else f" (default: {opt.default})"
-                need = "required" if opt.required else "optional"
-                lines.append(f"• `{opt.name}` ({opt.type.value}, {need}) — {opt.description}{default}")
-            perm = target.permission or (target.parent.permission if target.parent else None)
-            if perm:
-                lines.append(f"Restricted: permission group `{perm}`.")
-        else:
-            lines += _describe(target, ctx)
+        if target is not None and app.plugins.enabled_in(target.plugin, ctx.guild_id):
+            if isinstance(target, Group) and sub.strip() in target.subcommands:
+                target = target.subcommands[sub.strip()]
+            await ctx.respond("\n".join(_details(target, ctx)), ephemeral=True)
+            return
+        owned = [t for t in visible if t.plugin == name]
+        if not owned:
+            raise UserError(f"No command or plugin `{name}`. Use `{ctx.mention_command('help')}` for the list.")
+        lines = [f"**{name}**"] + [line for t in owned for line in _describe(t, ctx)]
         await ctx.respond("\n".join(lines), ephemeral=True)
         return
     sections: dict[str, list[str]] = {}
-    for target in app.commands.all():
-        if app.plugins.enabled_in(target.plugin, ctx.guild_id):
-            sections.setdefault(target.plugin, []).extend(_describe(target, ctx))
-    body = [f"**{plugin}**\n" + "\n".join(lines) for plugin, lines in sections.items()]
+    for target in visible:
+        sections.setdefault(target.plugin, []).append(_overview(target, ctx))
+    body = [f"**{plugin}** · " + ", ".join(entries) for plugin, entries in sections.items()]
     other = "/" if ctx.surface == "prefix" else ctx.prefix
     footer = (f"Commands work as slash commands and with the `{ctx.prefix}` prefix (e.g. `{other}hi`). "
-              f"`{ctx.mention_command('help')} <command>` explains one.")
-    await ctx.respond("\n\n".join([*body, footer]), ephemeral=True)
+              f"`{ctx.mention_command('help')} <command>` explains a command, "
+              f"`{ctx.mention_command('help')} <plugin>` lists a plugin's commands.")
+    await ctx.respond("\n".join([*body, "", footer]), ephemeral=True)
 
 
 @command("instruction", "Show the instructions for this bot",

@@ -90,10 +90,15 @@ async def test_help_lists_commands_of_all_enabled_plugins(tb_factory) -> None:
     tb = await tb_factory(extra_plugins={"echo": echo_plugin()})
     listing = await tb.slash("help")
     assert listing.ephemeral
-    for name in ("/hi", "/ping", "/echo", "/things count", "/plugins list"):
-        assert f"`{name}`" in listing.content
+    assert len(listing.content) <= 2000, "the overview is one message, however many plugins are enabled"
+    for entry in ("`/hi`", "`/ping`", "`/echo`", "`/things` (count", "`/plugins` (list, info"):
+        assert entry in listing.content
+    assert "**echo** · " in listing.content and "**training** · " in listing.content
     detail = await tb.say("!help echo")
     assert "Usage: `!echo <count> [shout=false] [word=hey] [<file: attach a file>]`" in detail.content
+    plugin = await tb.say("!help core")
+    assert plugin.content.startswith("**core**\n") and "`!ping` — Show the bot's gateway latency" in plugin.content
+    assert (await tb.say("!help nothing")).content == "No command or plugin `nothing`. Use `!help` for the list."
 
 
 async def test_gateway_drop_is_survived(tb) -> None:
