@@ -286,6 +286,6 @@ async def test_any_plugin_can_declare_message_commands_with_forms(tb_factory) ->
     late = await tb.emu.invoke_message_command(tb.channel, tb.user, "Ask late", target)
     refused = await tb.emu.wait_until(lambda: late.responses[1:], what="the refusal")
     assert refused[0].content == "A form must be the first answer, and this command has answered already."
-    listing = await tb.interaction("help")  # long: several messages
-    await tb.emu.wait_until(lambda: any("`Apps › Shout it` — Repeat a message loudly" in m.content
-                                        for m in listing.responses), what="the message command in help")
+    assert "`Apps › Shout it`" in (await tb.slash("help")).content
+    described = await tb.slash("help", {"command": "shout"})
+    assert "`Apps › Shout it` — Repeat a message loudly" in described.content
