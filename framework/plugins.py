@@ -272,7 +272,8 @@ class PluginHost:
         return results
 
     async def first_result(self, hook_name: str, **kwargs: Any) -> Any:
-        """A firstresult hook: the first plugin answer that is not None."""
+        """A firstresult hook: the first plugin answer that is not None. A ``UserError`` reaches
+        the caller; any other exception disables the plugin that raised it."""
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
             if not self.enabled_in(impl.plugin_name, kwargs.get("guild_id")):
                 continue
@@ -281,6 +282,10 @@ class PluginHost:
                 if inspect.isawaitable(result):
                     result = await result
             except Exception as exc:  # noqa: BLE001
+                from framework.commands import UserError
+
+                if isinstance(exc, UserError):
+                    raise  # an answer for the user (as in call_each), not a broken plugin
                 self.fail(impl.plugin_name, exc, f"in hook {hook_name}")
                 continue
             if result is not None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from framework import hookimpl
 from framework.cli import main as cli_main
-from framework.commands import CheckFailure, Context, command
+from framework.commands import CheckFailure, Context, UserError, command
 from framework.engines import EngineUnavailable
 from framework.storage import Migration
 
@@ -185,6 +185,16 @@ async def test_hook_answer_text(tb_factory) -> None:
     p = plugin(answer_text=lambda app, message, text: f"you said {text}")
     tb = await tb_factory(extra_plugins={"a": p, "b": plugin(answer_text=lambda app, message, text: None)})
     assert await tb.app.plugins.first_result("answer_text", app=tb.app, message=None, text="hi") == "you said hi"
+
+
+async def test_firstresult_hook_user_error_reaches_the_caller_and_keeps_the_plugin(tb_factory) -> None:
+    def refuse(app, message, text):  # noqa: ANN001, ANN202
+        raise UserError("Not now, please.")
+
+    tb = await tb_factory(extra_plugins={"refuser": plugin(answer_text=refuse)})
+    with pytest.raises(UserError, match="Not now, please."):
+        await tb.app.plugins.first_result("answer_text", app=tb.app, message=None, text="hi")
+    assert tb.app.plugins.infos["refuser"].status == "enabled"
 
 
 async def test_hook_reply_sent(tb_factory) -> None:
