@@ -64,12 +64,20 @@ class Storage:
         self.engine: AsyncEngine = create_async_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """A connection inside a transaction, committed on success, rolled back on error."""
-        async with self.engine.begin() as conn:
-            yield conn
+        """A connection inside a write transaction, committed on success, rolled back on error.
+
+        On SQLite the transaction takes the write lock when it starts (``BEGIN IMMEDIATE``), so a
+        transaction that reads and then writes waits for other writers (``busy_timeout``) instead
+        of failing with "database is locked" when another connection wrote in between.
+        """
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(trainerbot_write=True)
+            async with conn.begin():
+                yield conn
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
@@ -99,8 +107,16 @@ class Storage:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver must not open transactions on its own: _sqlite_begin says BEGIN, and how.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Write transactions (:meth:`Storage.begin`) lock at once; reads start a deferred one."""
+    immediate = conn.get_execution_options().get("trainerbot_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

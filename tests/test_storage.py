@@ -1,0 +1,50 @@
+"""Storage on a real SQLite file: write transactions serialise, so read-then-write never loses an
+update nor fails with "database is locked" when several run at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlalchemy as sa
+
+from framework.storage import Migration, Storage, default_url
+
+meta = sa.MetaData()
+counter = sa.Table("counter", meta, sa.Column("id", sa.Integer, primary_key=True),
+                   sa.Column("value", sa.Integer, nullable=False))
+
+
+async def test_concurrent_read_then_write_transactions_all_apply(tmp_path) -> None:
+    storage = Storage(default_url(tmp_path))
+    try:
+        await storage.migrate([Migration(1, "counter", meta.create_all, "t")])
+        async with storage.begin() as conn:
+            await conn.execute(counter.insert().values(id=1, value=0))
+
+        async def increment() -> None:
+            async with storage.begin() as conn:
+                value = (await conn.execute(sa.select(counter.c.value))).scalar_one()
+                await asyncio.sleep(0)  # let the others start their transactions in between
+                await conn.execute(counter.update().values(value=value + 1))
+
+        await asyncio.gather(*(increment() for _ in range(40)))
+        async with storage.connect() as conn:
+            assert (await conn.execute(sa.select(counter.c.value))).scalar_one() == 40
+    finally:
+        await storage.close()
+
+
+async def test_a_failed_write_transaction_leaves_nothing(tmp_path) -> None:
+    storage = Storage(default_url(tmp_path))
+    try:
+        await storage.migrate([Migration(1, "counter", meta.create_all, "t")])
+        try:
+            async with storage.begin() as conn:
+                await conn.execute(counter.insert().values(id=1, value=1))
+                raise RuntimeError("half-way")
+        except RuntimeError:
+            pass
+        async with storage.connect() as conn:
+            assert (await conn.execute(sa.select(sa.func.count()).select_from(counter))).scalar_one() == 0
+    finally:
+        await storage.close()
