@@ -78,12 +78,13 @@ def similarity(reference: np.ndarray, received: np.ndarray) -> float:
 @pytest.mark.parametrize("mode", [AES_GCM, XCHACHA])
 async def test_join_say_leave_sends_correct_audio(voice_server, tb_factory, mode) -> None:
     voice_server.modes = (mode,)
+    voice_server.heartbeat_interval_ms = 100
     tb = await voice_tb(tb_factory, voice_server)
     await enter(tb)
     joined = await tb.slash("join")
     assert joined.content.startswith("🔊 Joined **Voice**.") and not joined.ephemeral
     session = voice_server.current
-    assert session.mode == mode and session.discovery_sizes == [74]
+    assert session.mode == mode and session.discovery_sizes == [74] and session.gateway_version == "8"
     assert session.identify["max_dave_protocol_version"] == 1 and session.binary_frames == []
     said = await tb.slash("say", {"text": "hello"})
     assert said.content == "🔊 Saying it in **Voice**."
@@ -97,6 +98,8 @@ async def test_join_say_leave_sends_correct_audio(voice_server, tb_factory, mode
     assert [p.header.sequence for p in packets] == [(packets[0].header.sequence + i) % 65536 for i in range(len(packets))]
     assert all(b.header.timestamp - a.header.timestamp == 960 for a, b in zip(packets, packets[1:]))
     assert session.speaking[0] == 1
+    acks = [h["seq_ack"] for h in session.heartbeats]  # v8: heartbeats acknowledge the server's seq
+    assert acks and acks == sorted(acks) and acks[-1] >= max(2, session.seq - 1)
     received = np.frombuffer(session.decoded(), np.int16).astype(np.float64)
     reference = np.frombuffer(decode_pcm(wav, rate=48_000), np.int16).astype(np.float64)
     assert abs(len(received) - len(reference)) / len(reference) <= 0.05
@@ -174,10 +177,9 @@ async def test_kicked_and_moved(voice_server, tb_factory) -> None:
 async def test_second_say_is_queued_after_the_first(voice_server, tb_factory) -> None:
     tb = await voice_tb(tb_factory, voice_server)
     await enter(tb)
-    await tb.say("!join")
-    first = await tb.say("!say the first sentence is a little longer than the second")
+    first = await tb.say("!say the first sentence is a little longer than the second")  # joins first
     second = await tb.say("!say second")
-    assert first.content == "🔊 Saying it in **Voice**."
+    assert first.content == "🔊 Saying it in **Voice**."  # joined the caller's channel by itself
     assert second.content == "🔊 Queued in **Voice** after 1 other clip."
     session = voice_server.current
     await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the end of speech")
@@ -356,3 +358,15 @@ async def test_join_from_another_channel_while_speaking_waits_its_turn(voice_ser
     [(_, wav)] = tb.tts.spoken
     assert [p.opus for p in first.packets] == encode_opus(wav) + [SILENCE_FRAME] * 5  # not cut short
     assert first.closed_by_client and voice_server.current is not first
+
+
+def test_voice_websocket_url_is_tls_except_on_loopback() -> None:
+    from framework.voice_native.gateway import websocket_url
+
+    assert websocket_url("wss://c-fra12-abcd.discord.media:443") == "wss://c-fra12-abcd.discord.media:443/?v=8"
+    assert websocket_url("wss://127.0.0.1:5000") == "ws://127.0.0.1:5000/?v=8"
+    assert websocket_url("wss://127.9.9.9:5000") == "ws://127.9.9.9:5000/?v=8"
+    assert websocket_url("wss://[::1]:5000") == "ws://[::1]:5000/?v=8"
+    assert websocket_url("wss://localhost:5000") == "ws://localhost:5000/?v=8"
+    assert websocket_url("wss://127.0.0.1.example.com:443") == "wss://127.0.0.1.example.com:443/?v=8"
+    assert websocket_url("10.0.0.5:443") == "wss://10.0.0.5:443/?v=8"

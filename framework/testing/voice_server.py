@@ -54,6 +54,8 @@ class VoiceSession:
     user_id: int
     ssrc: int
     identify: dict[str, Any]
+    gateway_version: str | None = None
+    """The ``v`` query parameter of the websocket URL (8 for the current voice gateway)."""
     mode: str | None = None
     key: bytes = b""
     cipher: TransportCipher | None = None
@@ -188,6 +190,8 @@ class LocalVoiceServer:
             op, data = frame.get("op"), frame.get("d") or {}
             if op == 0:
                 session = await self._identify(ws, data)
+                if session is not None:
+                    session.gateway_version = request.query.get("v")
             elif op == 7:
                 session = await self._resume(ws, data)
             elif op == 3:
