@@ -17,7 +17,7 @@ from framework.audio import decode_pcm, to_ogg_opus
 from framework.speech import SynthesizedAudio
 from framework.testing.voice_server import LocalVoiceServer
 from framework.voice_native.codec import SILENCE_FRAME
-from framework.voice_native.crypto import AES_GCM, MODES, XCHACHA
+from framework.voice_native.crypto import AES_GCM, XCHACHA
 from plugins.speech_pyttsx3 import Pyttsx3Engine, Settings
 from tests.test_training import openai_server  # noqa: F401 - the OpenAI-compatible test server fixture
 
@@ -31,7 +31,8 @@ class TapedTTS:
         self.engine = Pyttsx3Engine(Settings())
         self.spoken: list[tuple[str, bytes]] = []
 
-    async def synthesize(self, text, *, language, voice=None, rate=None, guild_id=None) -> SynthesizedAudio:  # noqa: ANN001
+    async def synthesize(self, text, *, language, voice=None, rate=None,  # noqa: ANN001
+                         guild_id=None) -> SynthesizedAudio:
         audio = await self.engine.synthesize(text, language=language, voice=voice, rate=rate)
         self.spoken.append((text, audio.wav))
         return audio
@@ -47,7 +48,8 @@ async def voice_server() -> AsyncIterator[LocalVoiceServer]:
         await server.stop()
 
 
-async def voice_tb(tb_factory, server: LocalVoiceServer, extra: str = "", plugins=None, engines: str = ""):  # noqa: ANN001, ANN201
+async def voice_tb(tb_factory, server: LocalVoiceServer, extra: str = "", plugins=None,  # noqa: ANN001, ANN201
+                   engines: str = ""):
     tts = TapedTTS()
     taped = types.SimpleNamespace(register_text_to_speech=hookimpl(lambda register: register("taped", tts)))
     tb = await tb_factory(plugins_toml=f'[engines]\ntts = "taped"\n{engines}{extra}',
@@ -95,7 +97,8 @@ async def test_join_say_leave_sends_correct_audio(voice_server, tb_factory, mode
     assert session.undecryptable == 0 and len(packets) > 10
     assert [p.opus for p in packets[-5:]] == [SILENCE_FRAME] * 5
     assert len({p.nonce for p in packets}) == len(packets)
-    assert [p.header.sequence for p in packets] == [(packets[0].header.sequence + i) % 65536 for i in range(len(packets))]
+    first_seq = packets[0].header.sequence
+    assert [p.header.sequence for p in packets] == [(first_seq + i) % 65536 for i in range(len(packets))]
     assert all(b.header.timestamp - a.header.timestamp == 960 for a, b in zip(packets, packets[1:]))
     assert session.speaking[0] == 1
     acks = [h["seq_ack"] for h in session.heartbeats]  # v8: heartbeats acknowledge the server's seq
@@ -225,7 +228,7 @@ async def test_lost_voice_server_gives_a_clear_message_and_text_keeps_working(vo
     await voice_server.drop(code=4015)
     notice = await tb.emu.wait_for_message(channel=tb.channel, predicate=lambda m: m.content.startswith("🔇"),
                                            timeout=30)
-    assert notice.content == ("🔇 I lost the voice connection: the voice server crashed. Use `join` to bring me back.")
+    assert notice.content == "🔇 I lost the voice connection: the voice server crashed. Use `join` to bring me back."
     assert not backend(tb).is_connected(tb.guild.id)
     assert (await tb.say("!ping")).content.startswith("Pong!")
     assert tb.emu.voice_requests[-1]["channel_id"] is None
@@ -330,7 +333,8 @@ async def test_moved_to_another_voice_server(voice_server, tb_factory) -> None:
         assert second.current.session_id == first.session_id and second.current.token != first.token
         await tb.emu.wait_until(lambda: first.closed_by_client, what="the old session to close")
         assert (await tb.say("!say moved")).content == "🔊 Saying it in **Voice**."
-        await tb.emu.wait_until(lambda: second.current.speaking[-1:] == [0], timeout=30, what="speech on the new server")
+        await tb.emu.wait_until(lambda: second.current.speaking[-1:] == [0], timeout=30,
+                                what="speech on the new server")
         assert second.current.audio_packets and not first.packets
     finally:
         await second.stop()

@@ -55,9 +55,10 @@ class NativeBackend:
             if self.app.bot.voice.connections.get(hikari.Snowflake(guild_id)) is not None:
                 await self.app.bot.voice.disconnect(guild_id)  # moving: leave first
             try:
-                await asyncio.wait_for(self.app.bot.voice.connect_to(
-                    guild_id, channel_id, NativeVoiceConnection, timeout=self.connect_timeout, events=self.events, dave=self.dave),
-                    self.connect_timeout * 2)
+                joining = self.app.bot.voice.connect_to(guild_id, channel_id, NativeVoiceConnection,
+                                                        timeout=self.connect_timeout, events=self.events,
+                                                        dave=self.dave)
+                await asyncio.wait_for(joining, self.connect_timeout * 2)
             except VoiceGatewayClosed as exc:
                 raise VoiceError(f"I couldn't join the voice channel: {exc.explanation}.") from exc
             except (hikari.errors.VoiceError, asyncio.TimeoutError) as exc:
