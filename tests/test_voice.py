@@ -16,6 +16,7 @@ from framework import hookimpl
 from framework.audio import decode_pcm, to_ogg_opus
 from framework.speech import SynthesizedAudio
 from framework.testing.voice_server import LocalVoiceServer
+from framework.voice import VoiceBackend
 from framework.voice_native.codec import SILENCE_FRAME
 from framework.voice_native.crypto import AES_GCM, XCHACHA
 from plugins.speech_pyttsx3 import Pyttsx3Engine, Settings
@@ -83,6 +84,7 @@ async def test_join_say_leave_sends_correct_audio(voice_server, tb_factory, mode
     voice_server.heartbeat_interval_ms = 100
     tb = await voice_tb(tb_factory, voice_server)
     await enter(tb)
+    assert isinstance(backend(tb), VoiceBackend)
     joined = await tb.slash("join")
     assert joined.content.startswith("🔊 Joined **Voice**.") and not joined.ephemeral
     session = voice_server.current
