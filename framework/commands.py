@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "MISSING", "UserError", "BadArgument", "CheckFailure", "OptionType", "Option", "Command",
     "Group", "Context", "Response", "File", "command", "group", "string", "integer", "number",
-    "boolean", "user", "channel", "role", "attachment", "convert", "usage", "MessageCommand",
+    "boolean", "user", "channel", "role", "attachment", "convert", "usage", "parse_message_id", "MessageCommand",
     "message_command", "TextField",
 ]
 
@@ -471,6 +471,17 @@ async def convert(ctx: Context, opt: Option, raw: Any) -> Any:
         if inspect.isawaitable(value):
             value = await value
     return value
+
+
+_MESSAGE_REF = re.compile(r"\s*(?:https?://\S+/channels/(?:\d+|@me)/\d+/)?(\d{1,20})\s*")
+
+
+def parse_message_id(text: str) -> int:
+    """A message id, or a message link (``…/channels/guild/channel/message``), as users paste them."""
+    match = _MESSAGE_REF.fullmatch(str(text))
+    if not match:
+        raise BadArgument(f"`{text}` is not a message id or link (right-click the message → Copy Message ID).")
+    return int(match.group(1))
 
 
 def usage(cmd: Command | Group, prefix: str = "!") -> str:

@@ -53,14 +53,19 @@ class Permissions:
         wanted = {str(r).lower() for r in spec.roles}
         return any(str(r.id) in wanted or r.name.lower() in wanted for r in roles)
 
-    async def require(self, ctx: Context, group: str) -> None:
+    async def holds(self, ctx: Context, group: str) -> bool:
+        """Whether the caller belongs to a permission group (for features that show more to
+        members, such as everyone's corrections); :meth:`require` is the refusing form."""
         roles: list[hikari.Role] = []
         if ctx.member is not None:
             roles = list(ctx.member.get_roles()) if hasattr(ctx.member, "get_roles") else []
             if not roles and ctx.member.role_ids and ctx.guild_id is not None:
                 fetched = {r.id: r for r in await ctx.app.bot.rest.fetch_roles(ctx.guild_id)}
                 roles = [fetched[r] for r in ctx.member.role_ids if r in fetched]
-        if not self.allows(group, ctx.author.id, roles):
+        return self.allows(group, ctx.author.id, roles)
+
+    async def require(self, ctx: Context, group: str) -> None:
+        if not await self.holds(ctx, group):
             log.warning("permission %r refused to user %s for %s", group, ctx.author.id, ctx.command.qualified_name)
             spec = self.settings.groups.get(group)
             who = ", ".join(str(r) for r in spec.roles) if spec and spec.roles else None

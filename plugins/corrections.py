@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import re
 from typing import Any
 
 import hikari
@@ -23,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.commands import (
-    CheckFailure, Context, File, TextField, UserError, command, group, integer, message_command, string, user,
+    Context, File, TextField, UserError, command, group, integer, message_command, parse_message_id, string,
+    user,
 )
 from framework.providers import Correction
 from framework.storage import Migration
@@ -71,14 +71,6 @@ def register_migrations(register) -> None:  # noqa: ANN001
 
 
 # ----------------------------------------------------------------------------- storing
-
-
-def parse_message_id(text: str) -> int:
-    """A message id, or a message link (``…/channels/guild/channel/message``)."""
-    match = re.fullmatch(r"\s*(?:https?://\S+/channels/[\d@me]+/\d+/)?(\d{1,20})\s*", str(text))
-    if not match:
-        raise UserError(f"`{text}` is not a message id or link (right-click the answer → Copy Message ID).")
-    return int(match.group(1))
 
 
 async def answer_of(app: Any, message_id: int) -> dict[str, Any]:
@@ -150,11 +142,7 @@ async def correct_this(ctx: Context, message: hikari.Message) -> None:
 
 
 async def may_see_all(ctx: Context) -> bool:
-    try:
-        await ctx.app.permissions.require(ctx, "feedback")
-    except CheckFailure:
-        return False
-    return True
+    return await ctx.app.permissions.holds(ctx, "feedback")
 
 
 def _row(r: Any) -> dict[str, Any]:

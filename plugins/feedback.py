@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import re
 from typing import Any
 
 import hikari
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
-from framework.commands import CheckFailure, Context, File, UserError, command, group, integer, string, user
+from framework.commands import Context, File, UserError, command, group, integer, parse_message_id, string, user
 from framework.storage import Migration
 
 log = logging.getLogger(__name__)
@@ -62,13 +61,6 @@ def register_migrations(register) -> None:  # noqa: ANN001
     register(Migration(1, "feedback and reactions", metadata.create_all))
 
 
-def _message_id(text: str) -> int:
-    match = re.fullmatch(r"\s*(?:https?://\S+/channels/[\d@me]+/\d+/)?(\d{1,20})\s*", str(text))
-    if not match:
-        raise UserError(f"`{text}` is not a message id or link (right-click the answer → Copy Message ID).")
-    return int(match.group(1))
-
-
 @command("feedback", "Tell the team what you think (optionally about one answer, with a rating)", options=[
     string("text", "Your feedback", min_length=1, max_length=2000),
     integer("rating", "1 (bad) to 5 (great)", default=None, min_value=1, max_value=5, named_only=True),
@@ -81,7 +73,7 @@ async def feedback(ctx: Context, text: str, rating: int | None, message_id: str 
         raise UserError("The feedback is empty.")
     about: dict[str, Any] = {}
     if message_id is not None:
-        mid = _message_id(message_id)
+        mid = parse_message_id(message_id)
         found = await ctx.app.plugins.first_result("bot_answer", app=ctx.app, message_id=mid)
         if found is None:
             raise UserError(f"Message {mid} is not one of my chat answers; leave `message_id` out for general feedback.")
@@ -94,11 +86,7 @@ async def feedback(ctx: Context, text: str, rating: int | None, message_id: str 
 
 
 async def may_see_all(ctx: Context) -> bool:
-    try:
-        await ctx.app.permissions.require(ctx, "feedback")
-    except CheckFailure:
-        return False
-    return True
+    return await ctx.app.permissions.holds(ctx, "feedback")
 
 
 def _row(r: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from framework.commands import BadArgument, Command, attachment, boolean, integer, string, usage
+from framework.commands import BadArgument, Command, attachment, boolean, integer, parse_message_id, string, usage
 from framework.prefix import parse_arguments, tokenize
 
 
@@ -55,3 +55,18 @@ def test_attachments_fill_attachment_options() -> None:
 
 def test_usage_line() -> None:
     assert usage(TRAIN, "!") == "!train [data] [positive=true] [<file: attach a file>]"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1234567890123", 1234567890123),
+    (" https://discord.com/channels/111/222/333 ", 333),
+    ("https://discord.com/channels/@me/222/444", 444),
+])
+def test_message_ids_and_links_are_understood(text: str, expected: int) -> None:
+    assert parse_message_id(text) == expected
+
+
+@pytest.mark.parametrize("text", ["abc", "https://discord.com/channels/me/1/2", "12 34", ""])
+def test_anything_else_is_not_a_message_reference(text: str) -> None:
+    with pytest.raises(BadArgument, match="is not a message id or link"):
+        parse_message_id(text)
