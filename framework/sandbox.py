@@ -23,6 +23,7 @@ from framework.commands import Group, OptionType
 from framework.config import Config
 from framework.logs import setup_logging
 from framework.testing.server import DiscordEmulator
+from framework.testing.voice_server import LocalVoiceServer
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ You are {user} (the bot's owner) in #{channel} of "{guild}".
   !hi, !help            prefix commands
   /hi name:Bob          slash commands (option:value, quote values with spaces)
   @file:PATH            attach a local file to the message
+  !join, !say hello     you sit in the "{voice}" voice channel; a local voice server listens
   /quit                 leave
 For real Discord: export DISCORD_TOKEN=... and run `make run` again.
 """
@@ -96,16 +98,21 @@ async def chat(config: Config, lines: Any, out: TextIO) -> int:
     """Run the sandbox, reading user lines from the async iterator ``lines``."""
     emu = DiscordEmulator()
     await emu.start()
+    voice_server = LocalVoiceServer()
+    await voice_server.start()
+    emu.voice_endpoint = voice_server.endpoint
     guild = emu.create_guild("Sandbox")
     channel = emu.create_channel(guild, "general")
-    emu.create_channel(guild, "Voice", kind="voice")
+    voice = emu.create_channel(guild, "Voice", kind="voice")
     me = emu.application_owner
     emu.add_member(guild, me)
     app = App(config, token=emu.token, rest_url=emu.rest_url)
     shown: dict[int, int] = {}
+    heard = [0]
     try:
         await app.start()
-        out.write(INTRO.format(user=me.username, channel=channel.name, guild=guild.name))
+        await emu.set_voice_state(guild, me, voice)
+        out.write(INTRO.format(user=me.username, channel=channel.name, guild=guild.name, voice=voice.name))
         out.flush()
         async for raw in lines:
             line = raw.strip()
@@ -127,10 +134,22 @@ async def chat(config: Config, lines: Any, out: TextIO) -> int:
                 out.write(f"sandbox> {exc}\n")
                 continue
             await _settle(emu, shown, out)
+            _report_voice(voice_server, heard, out)
     finally:
         await app.close()
+        await voice_server.stop()
         await emu.stop()
     return 0
+
+
+def _report_voice(server: LocalVoiceServer, heard: list[int], out: TextIO) -> None:
+    """Say what reached the voice channel since the last line (the sandbox has no loudspeaker)."""
+    packets = [p for session in server.sessions for p in session.audio_packets]
+    if len(packets) > heard[0]:
+        fresh = len(packets) - heard[0]
+        out.write(f"voice> 🔊 {fresh} Opus frames ({fresh * 0.02:.1f} s of audio) reached the voice channel\n")
+        out.flush()
+        heard[0] = len(packets)
 
 
 async def _settle(emu: DiscordEmulator, shown: dict[int, int], out: TextIO) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import ctypes
 import io
+import logging
 import os
 import queue
 import tempfile
@@ -24,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from framework import hookimpl
 from framework.audio import read_wav
 from framework.speech import SynthesizedAudio
+
+log = logging.getLogger(__name__)
 
 
 class VoiceSettings(BaseModel):
@@ -55,6 +58,15 @@ def make_espeak_available() -> None:
     ctypes.CDLL(espeakng_loader.get_library_path(), mode=ctypes.RTLD_GLOBAL)
 
 
+def _quiet_espeak_driver() -> None:
+    """pyttsx3's espeak driver prints "Audio saved to …" on stdout for every file, which lands in
+    the sandbox's chat and in the bot's output; send it to our debug log instead. Only the name
+    ``print`` inside that one module is shadowed."""
+    from pyttsx3.drivers import espeak
+
+    espeak.print = lambda *args, **_kwargs: log.debug("pyttsx3: %s", " ".join(map(str, args)))  # type: ignore[attr-defined]
+
+
 class _Worker:
     """The one thread that drives pyttsx3 in this process. ``pyttsx3.init`` returns a cached,
     process-wide engine, so even two bots in one process must share this thread."""
@@ -82,6 +94,7 @@ class _Worker:
         import pyttsx3
 
         engine = pyttsx3.init("espeak")
+        _quiet_espeak_driver()
         while True:
             text, voice, rate, future = self.jobs.get()
             if not future.set_running_or_notify_cancel():

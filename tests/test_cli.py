@@ -34,6 +34,15 @@ def test_sandbox_answers_prefix_slash_and_attachments(tmp_path) -> None:
     assert "!never" not in out and (tmp_path / "data" / "trainerbot.sqlite3").exists()
 
 
+def test_sandbox_has_a_voice_channel_with_a_local_voice_server(tmp_path) -> None:
+    result = run("sandbox", cwd=tmp_path, stdin="!join\n!say hello there\n!ping\n!leave\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "bot> 🔊 Joined **Voice**." in out and "bot> 👋 Left **Voice**." in out
+    assert "Opus frames" in out and "reached the voice channel" in out
+    assert "Audio saved to" not in out, "pyttsx3's own prints stay out of the chat"
+
+
 def test_sandbox_reads_stdin_and_ends_at_eof(tmp_path) -> None:
     result = run("sandbox", cwd=tmp_path, stdin="!ping\n")
     assert result.returncode == 0, result.stderr
