@@ -54,6 +54,9 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
         self.first_packet_at: float | None = None
         """Loop time the first frame of the latest clip went out (for benchmarks)."""
         self.frame_times: list[float] = []
+        self._next_frame_at = 0.0
+        """Loop time the next frame is due: a clip or the trailing silence that follows another
+        keeps the 20 ms rhythm instead of sending its first frame right after the last one."""
         """Loop times every frame of the latest clip went out (for benchmarks)."""
         self._queue: asyncio.Queue[_Clip] = asyncio.Queue()
         self._current: _Clip | None = None
@@ -195,7 +198,7 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
         loop = asyncio.get_running_loop()
         if record:
             self.frame_times = []
-        start = loop.time()
+        start = max(loop.time(), self._next_frame_at)
         for i, frame in enumerate(frames):
             if self._interrupt.is_set():
                 return False
@@ -212,6 +215,7 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
             if session is None or packetizer is None:
                 return False
             session.udp.send(packetizer.packet(self.gateway.dave.encrypt(frame)))
+            self._next_frame_at = start + (i + 1) * FRAME
             if record:
                 now = loop.time()
                 if i == 0:
