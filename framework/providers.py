@@ -93,8 +93,10 @@ class ModelProvider(Protocol):
     async def cancel(self, provider_job_id: str) -> None:
         ...
 
-    async def predict(self, model_id: str, texts: Sequence[str], labels: Sequence[str]) -> list[str]:
-        """Classify texts into one of ``labels`` each."""
+    async def predict(self, model_id: str, texts: Sequence[str], labels: Sequence[str], *,
+                      instruction: str = "") -> list[str]:
+        """Classify texts into one of ``labels`` each. ``instruction`` is the system instruction the
+        model was trained with (``TrainingRequest.instruction``): chat models need the same framing."""
         ...
 
     async def chat(self, model_id: str | None, messages: Sequence[dict[str, str]]) -> str:
@@ -112,6 +114,7 @@ trained_models = sa.Table(
     sa.Column("labels", sa.Text, nullable=False, server_default="[]"),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.current_timestamp()),
+    sa.Column("instruction", sa.Text, nullable=False, server_default=""),
 )
 """Models that training produced; one may be active. A host table, so every feature (training,
 testing, chat) reads the same answer to "which model do we use?"."""
@@ -122,6 +125,8 @@ class ActiveModel:
     provider: str
     model_id: str
     labels: tuple[str, ...]
+    instruction: str = ""
+    """The system instruction the model was trained with; pass it to ``predict``."""
 
 
 async def active_model(app: Any) -> ActiveModel | None:
@@ -129,7 +134,7 @@ async def active_model(app: Any) -> ActiveModel | None:
 
     async with app.storage.connect() as conn:
         row = (await conn.execute(sa.select(trained_models).where(trained_models.c.active))).first()
-    return ActiveModel(row.provider, row.model_id, tuple(json.loads(row.labels))) if row else None
+    return ActiveModel(row.provider, row.model_id, tuple(json.loads(row.labels)), row.instruction) if row else None
 
 
 async def set_active_model(app: Any, model_id: str) -> ActiveModel:
@@ -143,4 +148,4 @@ async def set_active_model(app: Any, model_id: str) -> ActiveModel:
             raise UserError(f"No trained model `{model_id}`. `model list` shows them.")
         await conn.execute(trained_models.update().values(active=False))
         await conn.execute(trained_models.update().where(trained_models.c.id == row.id).values(active=True))
-    return ActiveModel(row.provider, row.model_id, tuple(json.loads(row.labels)))
+    return ActiveModel(row.provider, row.model_id, tuple(json.loads(row.labels)), row.instruction)

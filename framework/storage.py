@@ -54,6 +54,26 @@ class Migration:
     plugin: str = ""
 
 
+def add_missing_columns(connection: Connection, table: sa.Table) -> list[str]:
+    """Add the columns ``table`` declares but the database's table lacks; returns their names.
+
+    For migrations that add a column to a table whose first step was ``metadata.create_all``:
+    a new database already has the column, an older one gets it, and both end up the same. New
+    columns must be nullable or have a constant server default (``ALTER TABLE … ADD COLUMN`` rules).
+    """
+    existing = {c["name"] for c in sa.inspect(connection).get_columns(table.name)}
+    added = []
+    for column in table.columns:
+        if column.name in existing:
+            continue
+        if not column.nullable and column.server_default is None:
+            raise ValueError(f"{table.name}.{column.name}: a column added later needs a server default or NULLs")
+        ddl = sa.schema.CreateColumn(column).compile(dialect=connection.dialect)
+        connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
+        added.append(column.name)
+    return added
+
+
 def default_url(data_root: Path) -> str:
     return f"sqlite+aiosqlite:///{data_root / 'trainerbot.sqlite3'}"
 
@@ -88,6 +108,8 @@ class Storage:
         """Apply the steps not yet applied; returns those applied now."""
         async with self.begin() as conn:
             await conn.run_sync(metadata.create_all)
+            for table in metadata.sorted_tables:
+                await conn.run_sync(add_missing_columns, table)
             rows = await conn.execute(sa.select(schema_migrations.c.plugin, schema_migrations.c.version))
             done = {(r.plugin, r.version) for r in rows}
         applied = []

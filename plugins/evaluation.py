@@ -189,7 +189,8 @@ async def _predict(ctx: Context, model: ActiveModel, texts: list[str]) -> list[s
     predicted: list[str] = []
     for start in range(0, len(texts), step):
         try:
-            answers = await provider.predict(model.model_id, texts[start:start + step], model.labels)
+            answers = await provider.predict(model.model_id, texts[start:start + step], model.labels,
+                                             instruction=model.instruction)
         except ProviderError as exc:
             if progress is not None:
                 await progress.edit(f"❌ Testing `{model.model_id}` stopped at {len(predicted)}/{len(texts)}.")

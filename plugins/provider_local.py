@@ -129,7 +129,9 @@ class LocalProvider:
             self._loaded[model_id] = NaiveBayes.load(path)
         return self._loaded[model_id]
 
-    async def predict(self, model_id: str, texts: Sequence[str], labels: Sequence[str] = ()) -> list[str]:
+    async def predict(self, model_id: str, texts: Sequence[str], labels: Sequence[str] = (), *,
+                      instruction: str = "") -> list[str]:
+        """Naive Bayes reads the text alone; the instruction does not apply."""
         model = await self.app.run_blocking(self._model, model_id)
         return [model.predict(t)[0] for t in texts]
 

@@ -160,10 +160,13 @@ class OpenAIProvider:
             model=model_id or self.settings.chat_model, messages=list(messages)))  # type: ignore[arg-type]
         return reply.choices[0].message.content or ""
 
-    async def predict(self, model_id: str, texts: Sequence[str], labels: Sequence[str] = ()) -> list[str]:
+    async def predict(self, model_id: str, texts: Sequence[str], labels: Sequence[str] = (), *,
+                      instruction: str = "") -> list[str]:
+        """Each text asked as in training: the same system instruction, then the text."""
+        framing = [{"role": "system", "content": instruction}] if instruction else []
         answers = []
         for text in texts:
-            answer = (await self.chat(model_id, [{"role": "user", "content": text}])).strip()
+            answer = (await self.chat(model_id, [*framing, {"role": "user", "content": text}])).strip()
             answers.append(next((label for label in labels if label.lower() == answer.lower()), answer))
         return answers
 

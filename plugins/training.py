@@ -26,7 +26,7 @@ from framework.archive import archive_directory, human_size
 from framework.commands import Context, File, UserError, attachment, boolean, command, group, string
 from framework.importers import SUPPORTED, ImportProblem, parse_file, parse_text
 from framework.providers import Example, ProviderError, TrainingRequest, set_active_model, trained_models
-from framework.storage import Migration
+from framework.storage import Migration, add_missing_columns
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ jobs = sa.Table(
     sa.Column("channel_id", sa.BigInteger),
     sa.Column("message_id", sa.BigInteger),
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.current_timestamp()),
+    sa.Column("instruction", sa.Text, nullable=False, server_default=""),  # what examples were framed with
 )
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -89,6 +90,7 @@ def settings_model() -> type[BaseModel]:
 @hookimpl
 def register_migrations(register) -> None:  # noqa: ANN001
     register(Migration(1, "datasets, examples, training jobs", metadata.create_all))
+    register(Migration(2, "the instruction a job trained with", lambda c: add_missing_columns(c, jobs)))
 
 
 def _hash(text: str, label: str) -> str:
@@ -250,9 +252,11 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
             raise UserError(f"{exc} ({len(held_out)} more are held out for testing: `[plugins.training] holdout`.)") from None
         raise
     labels = json.loads(ds.labels)
+    instruction = settings.instruction.format(labels=", ".join(labels))
     async with app.storage.begin() as conn:
         result = await conn.execute(jobs.insert().values(dataset=dataset, provider=name, status="starting",
-                                                         snapshot="", example_count=len(rows)))
+                                                         snapshot="", example_count=len(rows),
+                                                         instruction=instruction))
         job_id = result.inserted_primary_key[0]
     folder = app.data_root.area("datasets") / "snapshots"
     folder.mkdir(exist_ok=True)
@@ -265,8 +269,7 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
                         for c in found or ())
     shown += f"; {len(corrections)} correction(s)" if corrections else ""
     status = await ctx.respond(f"🏋️ Training job #{job_id} on `{dataset}` ({shown}) with `{name}`: starting…")
-    request = TrainingRequest(job_id, snapshot, tuple(labels), settings.instruction.format(labels=", ".join(labels)),
-                              corrections=corrections)
+    request = TrainingRequest(job_id, snapshot, tuple(labels), instruction, corrections=corrections)
     try:
         provider_job_id = await provider.start(request)
     except (ProviderError, OSError) as exc:
@@ -333,7 +336,7 @@ async def _poll(app: Any, job_id: int) -> None:
                 if not exists:
                     await conn.execute(trained_models.insert().values(
                         provider=job.provider, model_id=state.model_id, job_id=job_id, dataset=job.dataset,
-                        labels=labels or "[]"))
+                        labels=labels or "[]", instruction=job.instruction))
             job = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first()
         if job.channel_id and job.message_id and (state.events or state.finished):
             try:

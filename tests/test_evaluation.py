@@ -183,6 +183,10 @@ macro avg       0.83    0.75  0.73        6"""
     assert [r["messages"][-1]["content"] for r in openai_server.chat_requests[-6:]] == [
         "great film, loved it", "brilliant and funny", "dull", "tedious", "so-so", "bad jokes"]
     assert all(r["model"] == model_id for r in openai_server.chat_requests[-6:])
+    trained_with = openai_server.uploaded_jsonl()[0]["messages"][0]
+    assert trained_with["role"] == "system" and "positive, negative" in trained_with["content"]
+    assert all(r["messages"][:-1] == [trained_with] for r in openai_server.chat_requests[-6:]), \
+        "each text is asked with the instruction the model was trained with"
     png_of(reply)
 
     inline = await tb.slash("test", {"data": json.dumps({"positive": ["great film, loved it", "brilliant and funny"],

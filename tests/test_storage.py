@@ -48,3 +48,32 @@ async def test_a_failed_write_transaction_leaves_nothing(tmp_path) -> None:
             assert (await conn.execute(sa.select(sa.func.count()).select_from(counter))).scalar_one() == 0
     finally:
         await storage.close()
+
+
+async def test_columns_added_later_reach_older_databases(tmp_path) -> None:
+    """A database made before a column existed gets it (host tables at start-up, plugin tables by a
+    migration step); a new database already has it, and the step changes nothing there."""
+    from framework.providers import trained_models
+    from framework.storage import add_missing_columns
+
+    old = sa.MetaData()
+    sa.Table("trained_models", old, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("provider", sa.String(50), nullable=False),
+             sa.Column("model_id", sa.String(300), nullable=False, unique=True),
+             sa.Column("job_id", sa.Integer), sa.Column("dataset", sa.String(100)),
+             sa.Column("labels", sa.Text, nullable=False, server_default="[]"),
+             sa.Column("active", sa.Boolean, nullable=False, server_default=sa.false()),
+             sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.current_timestamp()))
+    storage = Storage(default_url(tmp_path))
+    try:
+        async with storage.begin() as conn:
+            await conn.run_sync(old.create_all)
+            await conn.execute(sa.text("INSERT INTO trained_models (provider, model_id) VALUES ('local', 'local-1')"))
+        await storage.migrate([])
+        async with storage.connect() as conn:
+            row = (await conn.execute(sa.select(trained_models))).one()
+        assert (row.model_id, row.instruction, row.job_id) == ("local-1", "", None)
+        async with storage.begin() as conn:
+            assert await conn.run_sync(add_missing_columns, trained_models) == []
+    finally:
+        await storage.close()
