@@ -563,6 +563,34 @@ async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # 
 
 @hookimpl
 async def delete_user_data(app, user_id) -> int:  # noqa: ANN001
-    """The user's examples leave their datasets (snapshots of past jobs stay as the jobs' record)."""
+    """The user's examples leave their datasets, and the snapshots of past jobs on those datasets
+    (the exact files a provider trained on) lose those lines too. Returns the examples removed."""
     async with app.storage.begin() as conn:
-        return (await conn.execute(examples.delete().where(examples.c.author_id == int(user_id)))).rowcount
+        mine = (await conn.execute(sa.select(datasets.c.name, examples.c.text, examples.c.label)
+                                   .select_from(examples.join(datasets))
+                                   .where(examples.c.author_id == int(user_id)))).all()
+        removed = (await conn.execute(examples.delete().where(examples.c.author_id == int(user_id)))).rowcount
+        gone: dict[str, set[tuple[str, str]]] = {}
+        for row in mine:
+            gone.setdefault(row.name, set()).add((row.text, row.label))
+        snapshots = (await conn.execute(sa.select(jobs.c.dataset, jobs.c.snapshot)
+                                        .where(jobs.c.dataset.in_(list(gone)), jobs.c.snapshot != ""))).all()
+    root = app.data_root.root.resolve()
+    for job in snapshots:
+        path = Path(job.snapshot)
+        if path.resolve().is_relative_to(root):  # only files the bot wrote under its data root
+            await app.run_blocking(_scrub_snapshot, path, gone[job.dataset])
+    return removed
+
+
+def _scrub_snapshot(path: Path, gone: set[tuple[str, str]]) -> None:
+    """Rewrite a job snapshot without the given (text, label) lines; atomically (temp + rename)."""
+    if not path.is_file():
+        return
+    lines = [line for line in path.read_text("utf-8").splitlines(keepends=True) if line.strip()]
+    rows = [json.loads(line) for line in lines]
+    kept = [line for line, row in zip(lines, rows) if (row["text"], row["label"]) not in gone]
+    if len(kept) != len(lines):
+        partial = path.with_suffix(".scrubbing")
+        partial.write_text("".join(kept), "utf-8")
+        partial.replace(path)

@@ -144,3 +144,21 @@ async def test_large_export_is_gzipped_or_refused(tb_factory, openai_server) -> 
     tb.app.config.bot.max_upload_bytes = 100
     refused = await tb.slash("mydata", subcommand="export")
     assert refused.ephemeral and "even compressed, more than I may attach (100 bytes)" in refused.content
+
+
+async def test_delete_also_removes_the_users_examples_from_past_job_snapshots(tb_factory) -> None:
+    from tests.test_training import TRAINING_TOML, _progress, labelled_jsonl
+
+    alice = tb_factory.world()[3]
+    tb = await tb_factory(plugins_toml=TRAINING_TOML + f"[permissions.groups.training]\nusers = [{alice.id}]\n")
+    sent = await tb.send("!train", attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    await _progress(tb, sent, "succeeded")
+    sent = await tb.send('!train data="the owner kept this one"', user=tb.owner)
+    await _progress(tb, sent, "succeeded")
+    snapshots = sorted((tb.data_root / "datasets" / "snapshots").glob("job-*.jsonl"))
+    assert [len(p.read_text("utf-8").splitlines()) for p in snapshots] == [16, 17]
+    done = await tb.say("!mydata delete confirm=true")
+    assert done.content == "Deleted 16 record(s) about you."
+    assert [p.read_text("utf-8") for p in snapshots] == [
+        "", json.dumps({"text": "the owner kept this one", "label": "positive"}) + "\n"]
+    assert not list(snapshots[0].parent.glob("*.scrubbing"))
