@@ -133,13 +133,13 @@ class LocalProvider:
                       instruction: str = "") -> list[str]:
         """Naive Bayes reads the text alone; the instruction does not apply."""
         model = await self.app.run_blocking(self._model, model_id)
-        return [model.predict(t)[0] for t in texts]
+        return await self.app.run_blocking(lambda: [model.predict(t)[0] for t in texts])
 
     async def chat(self, model_id: str | None, messages: Sequence[dict[str, str]]) -> str:
         if model_id is None:
             raise ProviderError("No local model is active yet: train one with `train`, then `model use`.")
         model = await self.app.run_blocking(self._model, model_id)
-        label, probability = model.predict(messages[-1]["content"])
+        label, probability = await self.app.run_blocking(model.predict, messages[-1]["content"])
         return f"{label} ({probability:.0%} sure)"
 
 
