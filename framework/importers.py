@@ -10,7 +10,7 @@ import csv
 import html.parser
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 
 SUPPORTED = (".txt", ".md", ".json", ".jsonl", ".csv", ".html", ".htm")
@@ -18,6 +18,12 @@ SUPPORTED = (".txt", ".md", ".json", ".jsonl", ".csv", ".html", ".htm")
 
 class ImportProblem(Exception):
     """One file could not be imported; the message says where and why."""
+
+
+def to_jsonl(records: Iterable[dict[str, object]]) -> bytes:
+    """JSON Lines (UTF-8, one object a line): what exports write and ``parse_jsonl`` reads back.
+    Values JSON does not know (dates) are written as text. Large: call it through ``run_blocking``."""
+    return "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records).encode()
 
 
 def _decode(name: str, data: bytes) -> str:

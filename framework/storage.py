@@ -10,6 +10,7 @@ The same code speaks PostgreSQL given ``[bot] database_url = "postgresql+asyncpg
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -72,6 +73,12 @@ def add_missing_columns(connection: Connection, table: sa.Table) -> list[str]:
         connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
         added.append(column.name)
     return added
+
+
+def as_record(row: Any) -> dict[str, Any]:
+    """A result row as a plain dict fit for JSON (dates as ISO 8601 text): exports and user data."""
+    return {k: (v.isoformat() if isinstance(v, (datetime.datetime, datetime.date)) else v)
+            for k, v in row._mapping.items()}
 
 
 def default_url(data_root: Path) -> str:

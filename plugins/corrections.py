@@ -11,8 +11,6 @@ other people's corrections needs the ``feedback`` permission group (owners alway
 
 from __future__ import annotations
 
-import datetime
-import json
 import logging
 from typing import Any
 
@@ -25,8 +23,9 @@ from framework.commands import (
     Context, File, TextField, UserError, command, group, integer, message_command, parse_message_id, string,
     user,
 )
+from framework.importers import to_jsonl
 from framework.providers import Correction
-from framework.storage import Migration
+from framework.storage import Migration, as_record
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +144,6 @@ async def may_see_all(ctx: Context) -> bool:
     return await ctx.app.permissions.holds(ctx, "feedback")
 
 
-def _row(r: Any) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, datetime.datetime) else v) for k, v in r._mapping.items()}
-
-
 corrections_group = group("corrections", "Corrections of the bot's answers")
 
 
@@ -178,7 +173,7 @@ async def corrections_export(ctx: Context) -> None:
         query = query.where(corrections.c.author_id == int(ctx.author.id))
     async with ctx.app.storage.connect() as conn:
         rows = (await conn.execute(query)).all()
-    data = "".join(json.dumps(_row(r), ensure_ascii=False) + "\n" for r in rows).encode()
+    data = await ctx.run_blocking(to_jsonl, [as_record(r) for r in rows])
     await ctx.respond(f"{len(rows)} correction(s).", attachments=[File("corrections.jsonl", data=data)], ephemeral=True)
 
 
@@ -226,7 +221,7 @@ async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # 
     """Corrections the user wrote, and those of answers to their questions (they hold their prompt)."""
     async with app.storage.connect() as conn:
         rows = (await conn.execute(sa.select(corrections).where(_about(user_id)).order_by(corrections.c.id))).all()
-    return {"corrections": [_row(r) for r in rows]}
+    return {"corrections": [as_record(r) for r in rows]}
 
 
 @hookimpl

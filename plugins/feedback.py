@@ -7,8 +7,6 @@ see their own.
 
 from __future__ import annotations
 
-import datetime
-import json
 import logging
 from typing import Any
 
@@ -18,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.commands import Context, File, UserError, command, group, integer, parse_message_id, string, user
-from framework.storage import Migration
+from framework.importers import to_jsonl
+from framework.storage import Migration, as_record
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +88,6 @@ async def may_see_all(ctx: Context) -> bool:
     return await ctx.app.permissions.holds(ctx, "feedback")
 
 
-def _row(r: Any) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, datetime.datetime) else v) for k, v in r._mapping.items()}
-
-
 def _show(r: Any) -> str:
     what = {"up": "👍", "down": "👎"}.get(r.reaction or "", "") if r.kind == "reaction" else (r.text or "")[:120]
     rating = f" ({r.rating}/5)" if r.rating else ""
@@ -125,7 +120,7 @@ async def feedback_export(ctx: Context) -> None:
         query = query.where(feedback_table.c.user_id == int(ctx.author.id))
     async with ctx.app.storage.connect() as conn:
         rows = (await conn.execute(query)).all()
-    data = "".join(json.dumps(_row(r), ensure_ascii=False) + "\n" for r in rows).encode()
+    data = await ctx.run_blocking(to_jsonl, [as_record(r) for r in rows])
     await ctx.respond(f"{len(rows)} feedback record(s).", attachments=[File("feedback.jsonl", data=data)],
                       ephemeral=True)
 
@@ -180,7 +175,7 @@ async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # 
     async with app.storage.connect() as conn:
         rows = (await conn.execute(sa.select(feedback_table).where(feedback_table.c.user_id == int(user_id))
                                    .order_by(feedback_table.c.id))).all()
-    return {"feedback": [_row(r) for r in rows]}
+    return {"feedback": [as_record(r) for r in rows]}
 
 
 @hookimpl

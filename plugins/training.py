@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from framework import hookimpl
 from framework.archive import archive_directory, human_size
 from framework.commands import Context, File, UserError, attachment, boolean, command, group, string
-from framework.importers import SUPPORTED, ImportProblem, parse_file, parse_text
+from framework.importers import SUPPORTED, ImportProblem, parse_file, parse_text, to_jsonl
 from framework.providers import Example, ProviderError, TrainingRequest, set_active_model, trained_models
 from framework.storage import Migration, add_missing_columns
 
@@ -261,8 +261,8 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
     folder = app.data_root.area("datasets") / "snapshots"
     folder.mkdir(exist_ok=True)
     snapshot = folder / f"job-{job_id}.jsonl"
-    lines = "".join(json.dumps({"text": r.text, "label": r.label}, ensure_ascii=False) + "\n" for r in rows)
-    await ctx.run_blocking(snapshot.write_text, lines, "utf-8")
+    data = await ctx.run_blocking(to_jsonl, [{"text": r.text, "label": r.label} for r in rows])
+    await ctx.run_blocking(snapshot.write_bytes, data)
     shown = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
     shown += f"; {len(held_out)} held out for testing" if held_out else ""
     corrections = tuple(c for _, found in await app.plugins.call_each("training_corrections", app=app, dataset=dataset)
@@ -450,8 +450,7 @@ async def dataset_show(ctx: Context, name: str | None) -> None:
 async def dataset_export(ctx: Context, name: str | None) -> None:
     name = name or ctx.settings.default_dataset
     _, rows = await dataset_rows(ctx.app, name)
-    data = "".join(json.dumps({"text": r.text, "label": r.label, "source": r.source}, ensure_ascii=False) + "\n"
-                   for r in rows).encode()
+    data = await ctx.run_blocking(to_jsonl, [{"text": r.text, "label": r.label, "source": r.source} for r in rows])
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
     path = ctx.app.data_root.area("exports") / f"{name}-{stamp}.jsonl"
     await ctx.run_blocking(path.write_bytes, data)
