@@ -136,7 +136,7 @@ def _font(size: int, bold: bool = False) -> Any:
 def render_confusion_png(metrics: Metrics, title: str = "") -> bytes:
     """The confusion matrix as a PNG: true labels down the side, predicted along the top, the
     count in every cell, shaded by the share of its row (so small classes read as clearly)."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     font, small, bold = _font(16), _font(13), _font(18, bold=True)
     rows = [_short(label) for label in metrics.labels]

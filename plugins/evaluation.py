@@ -376,7 +376,7 @@ async def tests_history(ctx: Context, count: int | None) -> None:
         accuracy = f"{row.accuracy:.1%}" + _delta(row.accuracy, before.accuracy if before else None, True)
         f1 = f"{row.macro_f1:.2f}" + _delta(row.macro_f1, before.macro_f1 if before else None, False)
         lines.append(f"#{row.id:<4} {when:<11} {model:<18} {data:<18} {row.example_count:>5}  {accuracy:<15} {f1}")
-    await ctx.respond(f"**Test runs** (changes in brackets: against the previous run on the same data)\n"
+    await ctx.respond("**Test runs** (changes in brackets: against the previous run on the same data)\n"
                       "```\n" + "\n".join(lines) + "\n```")
 
 

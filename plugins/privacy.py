@@ -51,7 +51,7 @@ async def _send_privately(ctx: Context, text: str, attachment: File) -> None:
     except hikari.HikariError as exc:
         log.warning("could not DM %s their data: %s", ctx.author.id, redact(str(exc)))
         await ctx.respond("I couldn't send you a direct message (are DMs from server members off?). "
-                          f"Use `/mydata export` instead: only you see its answer.")
+                          "Use `/mydata export` instead: only you see its answer.")
         return
     await ctx.respond("I sent you your data in a direct message.")
 

@@ -10,9 +10,8 @@ import sqlalchemy as sa
 
 from framework import hookimpl
 
-from framework.testing.openai_server import OpenAIServer  # noqa: F401 - fixture lives in test_training
 from plugins.chat import answers
-from tests.test_training import TRAINING_TOML, _progress, labelled_jsonl, openai_server  # noqa: F401
+from tests.test_training import TRAINING_TOML, _progress, labelled_jsonl
 
 OPENAI_TOML = '[engines]\nprovider = "openai"\n'
 
@@ -23,7 +22,7 @@ def replies_seen() -> tuple[types.SimpleNamespace, asyncio.Queue[str]]:
     return types.SimpleNamespace(reply_sent=hookimpl(lambda app, message, text: queue.put_nowait(text))), queue
 
 
-async def test_mention_is_answered_with_memory_and_recorded(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_mention_is_answered_with_memory_and_recorded(tb_factory, openai_server) -> None:
     observer, replies = replies_seen()
     tb = await tb_factory(plugins_toml=OPENAI_TOML, extra_plugins={"observer": observer})
     me = tb.emu.bot_user.id
@@ -42,7 +41,7 @@ async def test_mention_is_answered_with_memory_and_recorded(tb_factory, openai_s
     assert (row.prompt, row.answer, row.user_id) == ("what is my name?", "Your name is Ann.", tb.user.id)
 
 
-async def test_plain_messages_are_ignored_until_the_channel_is_switched_on(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_plain_messages_are_ignored_until_the_channel_is_switched_on(tb_factory, openai_server) -> None:
     tb = await tb_factory(plugins_toml=OPENAI_TOML)
     quiet = await tb.send("hello everyone")
     await tb.say("!ping")
@@ -55,7 +54,7 @@ async def test_plain_messages_are_ignored_until_the_channel_is_switched_on(tb_fa
     assert openai_server.chat_requests[-1]["messages"][0]["content"] == "Answer like a pirate."
 
 
-async def test_long_answers_are_split_and_errors_are_short(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_long_answers_are_split_and_errors_are_short(tb_factory, openai_server) -> None:
     tb = await tb_factory(plugins_toml=OPENAI_TOML)
     openai_server.chat_reply = "word " * 900
     sent = await tb.send(f"<@{tb.emu.bot_user.id}> talk a lot")

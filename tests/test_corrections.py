@@ -15,7 +15,7 @@ from framework import hookimpl
 from framework.providers import Correction
 from plugins.corrections import corrections
 from plugins.training import jobs
-from tests.test_training import TRAINING_TOML, _progress, labelled_jsonl, openai_server  # noqa: F401
+from tests.test_training import TRAINING_TOML, _progress, labelled_jsonl
 
 OPENAI_TOML = ('[engines]\nprovider = "openai"\n[plugins.training]\npoll_interval = 0.01\n'
                '[plugins.provider_openai]\ndpo_min_pairs = 1\n')
@@ -45,7 +45,7 @@ async def _records(tb) -> list:  # noqa: ANN001
         return (await conn.execute(sa.select(corrections).order_by(corrections.c.id))).all()
 
 
-async def test_three_ways_of_correcting_store_the_same_record(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_three_ways_of_correcting_store_the_same_record(tb_factory, openai_server) -> None:
     tb = await start(tb_factory, OPENAI_TOML)
     openai_server.chat_reply = "Paris is in Germany."
     answer = await _ask(tb, "where is Paris?")
@@ -78,7 +78,7 @@ async def test_three_ways_of_correcting_store_the_same_record(tb_factory, openai
     assert [r.source for r in seen] == ["command", "reply", "menu", "command"]
 
 
-async def test_bad_corrections_are_refused_clearly(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_bad_corrections_are_refused_clearly(tb_factory, openai_server) -> None:
     tb = await start(tb_factory, OPENAI_TOML)
     answer = await _ask(tb, "hello")
     mine = await tb.send("just a user message")
@@ -103,7 +103,7 @@ async def test_bad_corrections_are_refused_clearly(tb_factory, openai_server) ->
     assert len(await _records(tb)) == 1
 
 
-async def test_corrections_list_export_remove_respect_permissions(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_corrections_list_export_remove_respect_permissions(tb_factory, openai_server) -> None:
     tb = await start(tb_factory, OPENAI_TOML)
     bob = tb.emu.create_user("bob")
     tb.emu.add_member(tb.guild, bob)
@@ -127,7 +127,7 @@ async def test_corrections_list_export_remove_respect_permissions(tb_factory, op
     assert await _records(tb) == []
 
 
-async def test_openai_training_gets_supervised_corrections_and_a_dpo_stage(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_openai_training_gets_supervised_corrections_and_a_dpo_stage(tb_factory, openai_server) -> None:
     tb = await start(tb_factory, OPENAI_TOML)
     openai_server.chat_reply = "Paris is in Germany."
     first = await _ask(tb, "where is Paris?")
@@ -174,7 +174,7 @@ async def _job_row(tb):  # noqa: ANN001, ANN202
         return (await conn.execute(sa.select(jobs).order_by(jobs.c.id.desc()))).first()
 
 
-async def test_without_enough_pairs_openai_trains_supervised_only(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_without_enough_pairs_openai_trains_supervised_only(tb_factory, openai_server) -> None:
     tb = await start(tb_factory, OPENAI_TOML.replace("dpo_min_pairs = 1", "dpo_min_pairs = 10"))
     answer = await _ask(tb, "where is Paris?")
     await tb.say(f"!correct {RIGHT}", reference=answer)
@@ -211,7 +211,7 @@ async def test_hook_training_corrections(tb_factory) -> None:
     assert (await _ask(tb, "zebra quokka")).content.startswith("negative (")
 
 
-async def test_hook_bot_answer(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_hook_bot_answer(tb_factory, openai_server) -> None:
     """Chat answers ``bot_answer`` for its recorded answers, and another plugin's answer is used by
     corrections for messages chat does not know."""
     extra = types.SimpleNamespace(bot_answer=hookimpl(
@@ -226,7 +226,7 @@ async def test_hook_bot_answer(tb_factory, openai_server) -> None:  # noqa: F811
     assert [(r.prompt, r.answer, r.correction, r.asker_id) for r in await _records(tb)] == [("q", "a", "b", 7)]
 
 
-async def test_dpo_stage_survives_restarts(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_dpo_stage_survives_restarts(tb_factory, openai_server) -> None:
     """Restarted while the supervised stage runs, then again once the DPO stage started: polling goes
     on with the right job each time and no stage is started twice."""
     slow = OPENAI_TOML.replace("poll_interval = 0.01", "poll_interval = 3600")

@@ -18,7 +18,7 @@ from framework.commands import UserError
 from framework.providers import Example
 from framework.report import OTHER, compute_metrics, metrics_table, render_confusion_png
 from plugins.evaluation import review_items, runs
-from tests.test_training import NEGATIVE, POSITIVE, TRAINING_TOML, _progress, labelled_jsonl, openai_server  # noqa: F401
+from tests.test_training import TRAINING_TOML, _progress, labelled_jsonl
 
 # A known set for the local model trained on tests.test_training's reviews: five examples it gets
 # right, and one labelled against its words (a negative review marked positive) that it gets wrong.
@@ -153,7 +153,7 @@ async def test_every_attachment_format_gives_the_same_metrics(tb_factory) -> Non
         png_of(reply)
 
 
-async def test_openai_model_answers_per_text_and_odd_answers_count_as_other(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_openai_model_answers_per_text_and_odd_answers_count_as_other(tb_factory, openai_server) -> None:
     tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "openai"\n'
                           "[plugins.provider_openai]\nmax_retries = 1\n")
     sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])

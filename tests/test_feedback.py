@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from framework import hookimpl
 from plugins.feedback import feedback_table
 from tests.test_corrections import OPENAI_TOML, _ask, start
-from tests.test_training import openai_server  # noqa: F401
 
 
 async def _rows(tb) -> list:  # noqa: ANN001
@@ -21,7 +20,7 @@ async def _rows(tb) -> list:  # noqa: ANN001
         return (await conn.execute(sa.select(feedback_table).order_by(feedback_table.c.id))).all()
 
 
-async def test_feedback_with_and_without_an_answer_and_rating(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_feedback_with_and_without_an_answer_and_rating(tb_factory, openai_server) -> None:
     tb = await start(tb_factory, OPENAI_TOML)
     answer = await _ask(tb, "what is 2+2?")
     general = await tb.say("!feedback the bot is really helpful")
@@ -61,7 +60,7 @@ def _reactions_seen() -> tuple[types.SimpleNamespace, list]:
     return types.SimpleNamespace(register_listeners=hookimpl(register_listeners)), seen
 
 
-async def test_thumbs_reactions_on_answers_are_feedback(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_thumbs_reactions_on_answers_are_feedback(tb_factory, openai_server) -> None:
     observer, seen = _reactions_seen()
     tb = await start(tb_factory, OPENAI_TOML, reactions=observer)
     bob = tb.emu.create_user("bob")
@@ -86,7 +85,7 @@ async def test_thumbs_reactions_on_answers_are_feedback(tb_factory, openai_serve
     assert [(r.reaction, r.user_id) for r in await _rows(tb)] == [("up", tb.user.id)]
 
 
-async def test_feedback_list_and_export_by_permission(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_feedback_list_and_export_by_permission(tb_factory, openai_server) -> None:
     tb = await start(tb_factory, OPENAI_TOML)
     bob = tb.emu.create_user("bob")
     tb.emu.add_member(tb.guild, bob)

@@ -17,7 +17,6 @@ from plugins.feedback import feedback_table
 from plugins.training import examples
 from plugins.voice_messages import languages
 from tests.test_corrections import OPENAI_TOML, _ask, start
-from tests.test_training import openai_server  # noqa: F401
 
 
 async def _populated(tb_factory, **plugins):  # noqa: ANN001, ANN003, ANN202
@@ -49,7 +48,7 @@ async def _count(tb, table, where) -> int:  # noqa: ANN001
         return (await conn.execute(sa.select(sa.func.count()).select_from(table).where(where))).scalar()
 
 
-async def test_export_returns_the_users_rows_from_every_plugin(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_export_returns_the_users_rows_from_every_plugin(tb_factory, openai_server) -> None:
     tb = await _populated(tb_factory)
     response = await tb.slash("mydata", subcommand="export")
     assert response.ephemeral and response.attachments[0].filename == f"mydata-{tb.user.id}.json"
@@ -75,7 +74,7 @@ async def test_export_returns_the_users_rows_from_every_plugin(tb_factory, opena
     assert json.loads(private[0].attachments[0].data)["data"] == data
 
 
-async def test_delete_asks_first_then_removes_only_the_users_rows(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_delete_asks_first_then_removes_only_the_users_rows(tb_factory, openai_server) -> None:
     tb = await _populated(tb_factory)
     alice, bob = tb.user.id, tb.bob.id
     ask = await tb.say("!mydata delete")
@@ -111,7 +110,7 @@ def _store_plugin() -> tuple[types.SimpleNamespace, dict[int, list[str]]]:
                                  delete_user_data=hookimpl(delete_user_data)), notes
 
 
-async def test_hook_export_user_data(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_hook_export_user_data(tb_factory, openai_server) -> None:
     """A third-party plugin's rows join the export, under the plugin's name."""
     plugin, notes = _store_plugin()
     tb = await start(tb_factory, OPENAI_TOML, notebook=plugin)
@@ -121,7 +120,7 @@ async def test_hook_export_user_data(tb_factory, openai_server) -> None:  # noqa
     assert json.loads(response.attachments[0].data)["data"] == {"notebook": {"notes": [{"note": "likes jazz"}]}}
 
 
-async def test_hook_delete_user_data(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_hook_delete_user_data(tb_factory, openai_server) -> None:
     """Every plugin deletes its rows; the counts add up in the answer."""
     plugin, notes = _store_plugin()
     tb = await start(tb_factory, OPENAI_TOML, notebook=plugin)
@@ -133,7 +132,7 @@ async def test_hook_delete_user_data(tb_factory, openai_server) -> None:  # noqa
     assert notes == {tb.owner.id: ["c"]}
 
 
-async def test_large_export_is_gzipped_or_refused(tb_factory, openai_server) -> None:  # noqa: F811
+async def test_large_export_is_gzipped_or_refused(tb_factory, openai_server) -> None:
     tb = await start(tb_factory, OPENAI_TOML)
     tb.app.config.bot.max_upload_bytes = 1000
     await tb.say("!feedback " + "so much to say " * 100)

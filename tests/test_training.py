@@ -9,7 +9,6 @@ import random
 import pytest
 
 from framework.importers import ImportProblem, parse_file
-from framework.testing.openai_server import OpenAIServer
 from plugins.provider_local import NaiveBayes, accuracy
 
 POSITIVE = ["great film, loved it", "wonderful acting and a moving story", "brilliant and funny",
@@ -23,16 +22,6 @@ NEGATIVE = ["boring and far too long", "terrible acting, awful script", "I hated
 def labelled_jsonl() -> bytes:
     rows = [{"text": t, "label": "positive"} for t in POSITIVE] + [{"text": t, "label": "negative"} for t in NEGATIVE]
     return "".join(json.dumps(r) + "\n" for r in rows).encode()
-
-
-@pytest.fixture
-async def openai_server(monkeypatch):  # noqa: ANN201
-    server = OpenAIServer()
-    await server.start()
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key-never-shown-0123456789")
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    yield server
-    await server.stop()
 
 
 TRAINING_TOML = '[plugins.training]\npoll_interval = 0.01\n'

@@ -20,7 +20,6 @@ from framework.voice import VoiceBackend
 from framework.voice_native.codec import SILENCE_FRAME
 from framework.voice_native.crypto import AES_GCM, XCHACHA
 from plugins.speech_pyttsx3 import Pyttsx3Engine, Settings
-from tests.test_training import openai_server  # noqa: F401 - the OpenAI-compatible test server fixture
 
 VOICE_FLAG = 1 << 13
 
@@ -284,7 +283,7 @@ async def test_dave_signalling_as_far_as_it_goes_without_mls(voice_server, tb_fa
 
 
 async def test_chat_answer_is_spoken_to_a_listener_and_text_otherwise(voice_server, tb_factory,
-                                                                        openai_server) -> None:  # noqa: F811
+                                                                        openai_server) -> None:
     tb = await voice_tb(tb_factory, voice_server, engines='provider = "openai"\n')
     me = tb.emu.bot_user.id
     assert (await tb.say(f"<@{me}> hi")).content == "Hello from the test model."

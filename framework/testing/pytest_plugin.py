@@ -5,6 +5,8 @@
   starts the whole bot on the emulator with a temporary data root and returns a
   :class:`~framework.testing.harness.BotHarness`; every bot it started is closed afterwards.
 - ``tb``: the default bot, ready: ``reply = await tb.say("!hi")``.
+- ``openai_server``: a started :class:`~framework.testing.openai_server.OpenAIServer` with
+  ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL`` pointing the real ``openai`` SDK at it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from framework.testing.harness import BotHarness, HarnessFactory
+from framework.testing.openai_server import OpenAIServer
 from framework.testing.server import DiscordEmulator
 
 
@@ -39,3 +42,15 @@ async def tb_factory(discord_emulator: DiscordEmulator, tmp_path) -> AsyncIterat
 @pytest.fixture
 async def tb(tb_factory: HarnessFactory) -> BotHarness:
     return await tb_factory()
+
+
+@pytest.fixture
+async def openai_server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[OpenAIServer]:
+    server = OpenAIServer()
+    await server.start()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key-never-shown-0123456789")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    try:
+        yield server
+    finally:
+        await server.stop()
