@@ -25,6 +25,17 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
+def _closes(text: str, start: int) -> bool:
+    """Whether the ' at ``start`` has a closing ' that ends a word: otherwise it is an apostrophe
+    ('tis, or inside JSON text), taken as it is rather than refused as an unclosed quote."""
+    end = text.find("'", start + 1)
+    while end != -1:
+        if end + 1 == len(text) or text[end + 1].isspace():
+            return True
+        end = text.find("'", end + 1)
+    return False
+
+
 def tokenize(text: str) -> list[tuple[str, int]]:
     """Split on whitespace, honouring "double" and 'single' quotes and backslash escapes.
     Returns (token, start offset) pairs so the rest of the line can be taken verbatim."""
@@ -46,7 +57,7 @@ def tokenize(text: str) -> list[tuple[str, int]]:
                 continue
             if quote and ch == quote:
                 quote = None
-            elif not quote and ch in "\"'" and (not buf or buf[-1] == "="):
+            elif not quote and ch in "\"'" and (not buf or buf[-1] == "=") and (ch == '"' or _closes(text, i)):
                 quote = ch
             else:
                 buf.append(ch)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import types
+
 import pytest
 
-from framework.commands import BadArgument, Command, attachment, boolean, integer, parse_message_id, string, usage
+from framework import hookimpl
+from framework.commands import (
+    BadArgument, Command, attachment, boolean, command, integer, parse_message_id, string, usage,
+)
 from framework.prefix import parse_arguments, tokenize
 
 
@@ -70,3 +75,20 @@ def test_message_ids_and_links_are_understood(text: str, expected: int) -> None:
 def test_anything_else_is_not_a_message_reference(text: str) -> None:
     with pytest.raises(BadArgument, match="is not a message id or link"):
         parse_message_id(text)
+
+
+def test_a_lone_apostrophe_is_text_not_an_unclosed_quote() -> None:
+    assert [t for t, _ in tokenize("'tis fine")] == ["'tis", "fine"]
+    assert [t for t, _ in tokenize("say 'two words' now")] == ["say", "two words", "now"]
+    assert [t for t, _ in tokenize('[{"x":"the \'best film"}]')] == ['[{"x":"the', "'best", 'film"}]']
+
+
+async def test_prefix_json_with_an_apostrophe_reaches_the_command(tb_factory) -> None:
+    @command("echo", "Echo the text", options=[string("text", "Anything")])
+    async def echo(ctx, text: str) -> None:  # noqa: ANN001
+        await ctx.respond(text)
+
+    plugin = types.SimpleNamespace(register_commands=hookimpl(lambda register: register(echo)))
+    tb = await tb_factory(extra_plugins={"e": plugin})
+    assert (await tb.say('!echo [{"text":"the \'best film", "label": "positive"}]')).content == \
+        '[{"text":"the \'best film", "label": "positive"}]'
