@@ -30,14 +30,41 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-async def collect(app: Any, user_id: int) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """``{plugin: {kind: [rows]}}`` for every plugin that stores something about the user."""
+async def ask_every(app: Any, hook: str, user_id: int) -> tuple[list[tuple[str, Any]], list[str]]:
+    """The hook's answers, and the plugins that raised instead (``call_each`` logs and disables
+    those and leaves them out): the user must hear their data is incomplete or not all gone."""
+    called: list[str] = []
+
+    def note(name: str) -> dict[str, Any]:
+        called.append(name)
+        return {}
+
+    answers = await app.plugins.call_each(hook, app=app, user_id=int(user_id), per_plugin=note)
+    answered = {name for name, _ in answers}
+    return answers, [name for name in called if name not in answered]
+
+
+async def collect(app: Any, user_id: int) -> tuple[dict[str, dict[str, list[dict[str, Any]]]], list[str]]:
+    """``{plugin: {kind: [rows]}}`` for every plugin that stores something about the user, and
+    the plugins that failed to answer."""
     found: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for plugin, answer in await app.plugins.call_each("export_user_data", app=app, user_id=int(user_id)):
+    answers, failed = await ask_every(app, "export_user_data", user_id)
+    for plugin, answer in answers:
         kinds = {kind: rows for kind, rows in (answer or {}).items() if rows}
         if kinds:
             found.setdefault(plugin, {}).update(kinds)
-    return found
+    return found, failed
+
+
+def _failed_note(failed: list[str], could_not: str) -> str:
+    if not failed:
+        return ""
+    names = ", ".join(f"`{name}`" for name in failed)
+    return f"\n⚠️ Plugin {names} could not {could_not}; the bot's owners can see why in the log."
+
+
+def _encode(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, indent=2, default=_jsonable).encode()
 
 
 async def _send_privately(ctx: Context, text: str, attachment: File) -> None:
@@ -61,10 +88,12 @@ mydata = group("mydata", "See or delete everything the bot stores about you")
 
 @mydata.command("export", "Get everything the bot stores about you, as a JSON file (privately)")
 async def mydata_export(ctx: Context) -> None:
-    found = await collect(ctx.app, ctx.author.id)
+    found, failed = await collect(ctx.app, ctx.author.id)
     document = {"user_id": int(ctx.author.id),
                 "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(), "data": found}
-    data = json.dumps(document, ensure_ascii=False, indent=2, default=_jsonable).encode()
+    if failed:
+        document["incomplete"] = failed
+    data = await ctx.run_blocking(_encode, document)
     name, limit = f"mydata-{ctx.author.id}.json", ctx.app.config.bot.max_upload_bytes
     if len(data) > limit:  # gzip first: JSON of text compresses well
         data, name = await ctx.run_blocking(gzip.compress, data), name + ".gz"
@@ -73,15 +102,15 @@ async def mydata_export(ctx: Context) -> None:
                         f"({human_size(limit)}). Ask the bot's owners to send it to you.")
     count = sum(len(rows) for kinds in found.values() for rows in kinds.values())
     summary = ", ".join(f"{kind} {len(rows)}" for kinds in found.values() for kind, rows in kinds.items())
-    await _send_privately(ctx, f"Everything I store about you: {count} record(s)" + (f" ({summary})." if summary else "."),
-                          File(name, data=data))
+    await _send_privately(ctx, f"Everything I store about you: {count} record(s)" + (f" ({summary})." if summary else ".")
+                          + _failed_note(failed, "give its part, so this is incomplete"), File(name, data=data))
 
 
 @mydata.command("delete", "Delete everything the bot stores about you (confirm:true to do it)",
                 options=[boolean("confirm", "true: really delete", default=False)])
 async def mydata_delete(ctx: Context, confirm: bool) -> None:
     if not confirm:
-        found = await collect(ctx.app, ctx.author.id)
+        found, _ = await collect(ctx.app, ctx.author.id)
         count = sum(len(rows) for kinds in found.values() for rows in kinds.values())
         await ctx.respond(f"This deletes {count} record(s) about you (chat messages, answers to you, corrections, "
                           f"feedback, examples you added, settings) and cannot be undone. To go ahead: "
@@ -89,11 +118,15 @@ async def mydata_delete(ctx: Context, confirm: bool) -> None:
                           ephemeral=True)
         return
     removed = 0
-    for plugin, count in await ctx.app.plugins.call_each("delete_user_data", app=ctx.app, user_id=int(ctx.author.id)):
+    answers, failed = await ask_every(ctx.app, "delete_user_data", ctx.author.id)
+    for plugin, count in answers:
         removed += int(count or 0)
         if count:
             log.info("deleted %s record(s) of user %s in plugin %s", count, ctx.author.id, plugin)
-    await ctx.respond(f"Deleted {removed} record(s) about you.", ephemeral=True)
+    if failed:
+        log.error("deleting user %s's data failed in plugin(s) %s", ctx.author.id, ", ".join(failed))
+    await ctx.respond(f"Deleted {removed} record(s) about you."
+                      + _failed_note(failed, "delete its part, so that is still kept"), ephemeral=True)
 
 
 @hookimpl

@@ -161,3 +161,26 @@ async def test_delete_also_removes_the_users_examples_from_past_job_snapshots(tb
     assert [p.read_text("utf-8") for p in snapshots] == [
         "", json.dumps({"text": "the owner kept this one", "label": "positive"}) + "\n"]
     assert not list(snapshots[0].parent.glob("*.scrubbing"))
+
+
+async def test_a_plugin_failing_to_export_or_delete_is_named_not_hidden(tb_factory, openai_server) -> None:
+    """A plugin that raises is left out by the host (and disabled); the user hears their file is
+    incomplete, or that part of their data is still kept, instead of a clean-looking answer."""
+    def export_user_data(app, user_id):  # noqa: ANN001, ANN202
+        raise RuntimeError("disk on fire")
+
+    def delete_user_data(app, user_id):  # noqa: ANN001, ANN202
+        raise RuntimeError("disk on fire")
+
+    tb = await start(tb_factory, OPENAI_TOML, broken_export=types.SimpleNamespace(
+        export_user_data=hookimpl(export_user_data)), broken_delete=types.SimpleNamespace(
+        delete_user_data=hookimpl(delete_user_data)))
+    await tb.say("!feedback hello")
+    response = await tb.slash("mydata", subcommand="export")
+    assert response.content == ("Everything I store about you: 1 record(s) (feedback 1).\n⚠️ Plugin `broken_export` "
+                                "could not give its part, so this is incomplete; the bot's owners can see why in the log.")
+    document = json.loads(response.attachments[0].data)
+    assert document["incomplete"] == ["broken_export"] and "disk on fire" not in response.content
+    done = await tb.slash("mydata", {"confirm": True}, subcommand="delete")
+    assert done.content == ("Deleted 1 record(s) about you.\n⚠️ Plugin `broken_delete` could not delete its part, "
+                            "so that is still kept; the bot's owners can see why in the log.")
