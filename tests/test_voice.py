@@ -375,3 +375,17 @@ def test_voice_websocket_url_is_tls_except_on_loopback() -> None:
     assert websocket_url("wss://localhost:5000") == "ws://localhost:5000/?v=8"
     assert websocket_url("wss://127.0.0.1.example.com:443") == "wss://127.0.0.1.example.com:443/?v=8"
     assert websocket_url("10.0.0.5:443") == "wss://10.0.0.5:443/?v=8"
+
+
+async def test_a_malformed_dave_message_does_not_stop_the_voice_session(voice_server, tb_factory) -> None:
+    """The websocket reader survives a DAVE message it cannot handle, so a later drop is still resumed."""
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    await tb.say("!join")
+    session = voice_server.current
+    await voice_server.send_json(21, {"transition_id": "not a number", "protocol_version": 1})
+    await voice_server.drop(code=4015)
+    await tb.emu.wait_until(lambda: session.resumes, what="the bot to resume the voice session")
+    assert (await tb.say("!say still here")).content == "🔊 Saying it in **Voice**."
+    await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the end of speech")
+    assert session.audio_packets and len(voice_server.sessions) == 1
