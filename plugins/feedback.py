@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from framework import hookimpl
 from framework.commands import Context, File, UserError, command, group, integer, parse_message_id, string, user
 from framework.importers import to_jsonl
-from framework.storage import Migration, as_record
+from framework.storage import Migration, add_missing_columns, as_record
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ feedback_table = sa.Table(
     sa.Column("prompt", sa.Text),  # what the answer answered, when about one
     sa.Column("answer", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.current_timestamp()),
+    sa.Column("asker_id", sa.BigInteger),  # who asked the answer's prompt: their text, cleared when they delete
     sqlite_autoincrement=True,
 )
 
@@ -58,6 +59,7 @@ def settings_model() -> type[BaseModel]:
 @hookimpl
 def register_migrations(register) -> None:  # noqa: ANN001
     register(Migration(1, "feedback and reactions", metadata.create_all))
+    register(Migration(2, "who asked the answered prompt", lambda c: add_missing_columns(c, feedback_table)))
 
 
 @command("feedback", "Tell the team what you think (optionally about one answer, with a rating)", options=[
@@ -76,7 +78,7 @@ async def feedback(ctx: Context, text: str, rating: int | None, message_id: str 
         found = await ctx.app.plugins.first_result("bot_answer", app=ctx.app, message_id=mid)
         if found is None:
             raise UserError(f"Message {mid} is not one of my chat answers; leave `message_id` out for general feedback.")
-        about = {"message_id": mid, "prompt": found["prompt"], "answer": found["answer"]}
+        about = {"message_id": mid, "prompt": found["prompt"], "answer": found["answer"], "asker_id": found.get("user_id")}
     async with ctx.app.storage.begin() as conn:
         result = await conn.execute(feedback_table.insert().values(
             user_id=int(ctx.author.id), guild_id=int(ctx.guild_id) if ctx.guild_id else None,
@@ -143,7 +145,7 @@ async def on_reaction(event: hikari.ReactionAddEvent, app: Any) -> None:
     t = feedback_table.c
     row = {"user_id": int(event.user_id), "guild_id": found.get("guild_id"), "channel_id": int(event.channel_id),
            "message_id": int(event.message_id), "kind": "reaction", "reaction": reaction,
-           "prompt": found["prompt"], "answer": found["answer"]}
+           "prompt": found["prompt"], "answer": found["answer"], "asker_id": found.get("user_id")}
     seen = sa.exists().where((t.user_id == row["user_id"]) & (t.kind == "reaction")
                              & (t.message_id == row["message_id"]) & (t.reaction == reaction))
     async with app.storage.begin() as conn:  # one statement: the same reaction twice is stored once
@@ -170,15 +172,29 @@ def register_listeners(register) -> None:  # noqa: ANN001
     register(hikari.ReactionDeleteEvent, on_reaction_removed)
 
 
+def _on_their_question(user_id: int) -> Any:
+    """Others' feedback on answers to this user's question: it holds their prompt."""
+    t = feedback_table.c
+    return (t.asker_id == int(user_id)) & (t.user_id != int(user_id)) & t.prompt.is_not(None)
+
+
 @hookimpl
 async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # noqa: ANN001
+    """The user's feedback, and the prompt they asked where others' feedback keeps it (not the
+    other person's opinion)."""
+    t = feedback_table.c
     async with app.storage.connect() as conn:
-        rows = (await conn.execute(sa.select(feedback_table).where(feedback_table.c.user_id == int(user_id))
-                                   .order_by(feedback_table.c.id))).all()
-    return {"feedback": [as_record(r) for r in rows]}
+        rows = (await conn.execute(sa.select(feedback_table).where(t.user_id == int(user_id)).order_by(t.id))).all()
+        asked = (await conn.execute(sa.select(t.id, t.message_id, t.prompt, t.answer)
+                                    .where(_on_their_question(user_id)).order_by(t.id))).all()
+    return {"feedback": [as_record(r) for r in rows], "feedback_on_your_questions": [as_record(r) for r in asked]}
 
 
 @hookimpl
 async def delete_user_data(app, user_id) -> int:  # noqa: ANN001
+    """The user's feedback goes; others' feedback on answers to them stays, without their prompt."""
     async with app.storage.begin() as conn:
-        return (await conn.execute(feedback_table.delete().where(feedback_table.c.user_id == int(user_id)))).rowcount
+        removed = (await conn.execute(feedback_table.delete().where(feedback_table.c.user_id == int(user_id)))).rowcount
+        cleared = await conn.execute(feedback_table.update().where(_on_their_question(user_id))
+                                     .values(prompt=None, answer=None))
+    return removed + cleared.rowcount

@@ -102,3 +102,27 @@ async def test_feedback_list_and_export_by_permission(tb_factory, openai_server)
     assert [(r["text"], r["rating"], r["user_id"]) for r in rows] == [("mine", None, tb.user.id), ("bob's", 1, bob.id)]
     only_mine = await tb.say("!feedbacks export")
     assert [json.loads(line)["text"] for line in only_mine.attachments[0].data.decode().splitlines()] == ["mine"]
+
+
+async def test_feedback_on_someones_answer_loses_their_prompt_when_they_delete_their_data(tb_factory,
+                                                                                         openai_server) -> None:
+    """Feedback copies the question it is about; the asker's ``mydata`` covers that copy: exported
+    to them (without the other person's opinion) and cleared on delete, the feedback itself kept."""
+    observer, seen = _reactions_seen()
+    tb = await start(tb_factory, OPENAI_TOML, reactions=observer)
+    bob = tb.emu.create_user("bob")
+    tb.emu.add_member(tb.guild, bob)
+    answer = await _ask(tb, "alice's private question")
+    assert (await tb.say("!feedback rating=2 meh", reference=answer, user=bob)).content == "Thanks for your feedback (#1)!"
+    await tb.emu.add_reaction(answer, bob, "👎")
+    await tb.emu.wait_until(lambda: len(seen) == 1, what="the reaction handled")
+    exported = json.loads((await tb.slash("mydata", subcommand="export")).attachments[0].data)["data"]["feedback"]
+    assert [(f["message_id"], f["prompt"]) for f in exported["feedback_on_your_questions"]] == [
+        (answer.id, "alice's private question")] * 2
+    assert "meh" not in json.dumps(exported) and "feedback" not in exported, "bob's opinion is his, not alice's"
+    done = await tb.slash("mydata", {"confirm": True}, subcommand="delete")
+    assert done.content.startswith("Deleted ")
+    rows = await _rows(tb)
+    assert [(r.user_id, r.kind, r.text, r.rating, r.reaction, r.prompt, r.answer) for r in rows] == [
+        (bob.id, "text", "meh", 2, None, None, None), (bob.id, "reaction", None, None, "down", None, None)]
+    assert "alice's private question" not in (await tb.slash("mydata", subcommand="export", user=bob)).attachments[0].data.decode()
