@@ -188,9 +188,13 @@ async def _predict(ctx: Context, model: ActiveModel, texts: list[str]) -> list[s
         progress = await ctx.respond(f"🧪 Testing `{model.model_id}` on {len(texts)} examples… 0/{len(texts)}")
     predicted: list[str] = []
     for start in range(0, len(texts), step):
+        batch = texts[start:start + step]
         try:
-            answers = await provider.predict(model.model_id, texts[start:start + step], model.labels,
-                                             instruction=model.instruction)
+            answers = list(await provider.predict(model.model_id, batch, model.labels, instruction=model.instruction))
+            if len(answers) != len(batch):  # a provider's bug: answers would pair with the wrong examples
+                log.error("provider %s answered %d of %d texts", model.provider, len(answers), len(batch))
+                raise ProviderError(f"The `{model.provider}` provider gave {len(answers)} answers for {len(batch)} "
+                                    "examples, so they cannot be matched; nothing was stored.")
         except ProviderError as exc:
             if progress is not None:
                 await progress.edit(f"❌ Testing `{model.model_id}` stopped at {len(predicted)}/{len(texts)}.")

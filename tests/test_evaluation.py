@@ -15,7 +15,7 @@ from PIL import Image
 
 from framework import hookimpl
 from framework.commands import UserError
-from framework.providers import Example
+from framework.providers import Example, trained_models
 from framework.report import OTHER, compute_metrics, metrics_table, render_confusion_png
 from plugins.evaluation import review_items, runs
 from tests.test_training import TRAINING_TOML, _progress, labelled_jsonl
@@ -333,4 +333,27 @@ async def test_users_test_runs_are_exported_and_deleted(tb_factory) -> None:
     assert owner == {"test_runs": [], "test_review_items": []}
     deleted = dict(await tb.app.plugins.call_each("delete_user_data", app=tb.app, user_id=tb.user.id))
     assert deleted["evaluation"] == 2
+    assert (await tb.say("!tests history")).content.startswith("No test runs yet.")
+
+
+async def test_a_provider_answering_too_few_texts_is_refused_not_a_traceback(tb_factory) -> None:
+    """Answers are matched to examples by position: a (third-party) provider that skips one would
+    pair every later answer with the wrong example, so the run stops with a clear message."""
+    class Short:
+        name = "short"
+
+        async def predict(self, model_id, texts, labels, *, instruction=""):  # noqa: ANN001, ANN202
+            return ["positive"] * (len(texts) - 1)
+
+    def register_model_providers(register, app) -> None:  # noqa: ANN001
+        register("short", Short())
+
+    tb = await tb_factory(plugins_toml=TRAINING_TOML, extra_plugins={
+        "short_provider": plugin(register_model_providers=register_model_providers)})
+    async with tb.app.storage.begin() as conn:
+        await conn.execute(trained_models.insert().values(provider="short", model_id="short-1", active=True,
+                                                          labels=json.dumps(["positive", "negative"])))
+    reply = await tb.say('!test {"positive": ["great"], "negative": ["awful"]}')
+    assert reply.content == ("The model could not answer: The `short` provider gave 1 answers for 2 examples, so "
+                             "they cannot be matched; nothing was stored.")
     assert (await tb.say("!tests history")).content.startswith("No test runs yet.")
