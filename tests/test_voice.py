@@ -389,3 +389,18 @@ async def test_a_malformed_dave_message_does_not_stop_the_voice_session(voice_se
     assert (await tb.say("!say still here")).content == "🔊 Saying it in **Voice**."
     await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the end of speech")
     assert session.audio_packets and len(voice_server.sessions) == 1
+
+
+async def test_a_voice_server_that_never_answers_times_out_and_the_bot_leaves(voice_server, tb_factory) -> None:
+    """connect_timeout bounds the voice handshake too, and a failed join leaves the channel on Discord."""
+    voice_server.silent = True
+    tb = await voice_tb(tb_factory, voice_server, "[plugins.voice_native]\nconnect_timeout = 0.5\n")
+    await enter(tb)
+    reply = await tb.slash("join")
+    assert reply.ephemeral and reply.content == ("I couldn't join the voice channel: Discord did not answer in "
+                                                 "time. Try again in a moment.")
+    assert voice_server.connections == 1 and voice_server.sessions == []
+    await tb.emu.wait_until(lambda: tb.emu.voice_requests[-1]["channel_id"] is None,
+                            what="the bot to leave the voice channel")
+    assert not backend(tb).is_connected(tb.guild.id)
+    assert (await tb.say("!ping")).content.startswith("Pong!")

@@ -11,7 +11,7 @@ Websocket: HELLO, IDENTIFY, READY, SELECT_PROTOCOL, SESSION_DESCRIPTION, HEARTBE
 recorded), SPEAKING, RESUME/RESUMED; every server message carries ``seq``. UDP: IP discovery
 (74- or 78-byte requests, 74-byte replies) and RTP, decrypted in the negotiated AEAD mode and kept
 with header and nonce for assertions. Faults: ``drop()`` closes the websocket (resumable or not),
-``refuse_resume``, ``require_dave`` (close 4017 when the client does not offer DAVE, as Discord
+``refuse_resume``, ``silent`` (no HELLO), ``require_dave`` (close 4017 when the client does not offer DAVE, as Discord
 does since 2026-03-02). DAVE itself (MLS key exchange, media frames) is not simulated: with
 ``offer_dave`` the server announces ``dave_protocol_version: 1`` and records the binary frames
 (op 26 key package) a client sends, nothing more.
@@ -107,6 +107,8 @@ class LocalVoiceServer:
         self.offer_dave = offer_dave
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.refuse_resume = False
+        self.silent = False
+        """Accept websockets but never say HELLO (a voice server that hangs)."""
         self.sessions: list[VoiceSession] = []
         self.connections = 0
         self._by_ssrc: dict[int, VoiceSession] = {}
@@ -177,7 +179,8 @@ class LocalVoiceServer:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         self.connections += 1
-        await self._send(None, ws, 8, {"heartbeat_interval": self.heartbeat_interval_ms})
+        if not self.silent:
+            await self._send(None, ws, 8, {"heartbeat_interval": self.heartbeat_interval_ms})
         session: VoiceSession | None = None
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:

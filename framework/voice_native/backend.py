@@ -54,11 +54,12 @@ class NativeBackend:
                 return
             if self.app.bot.voice.connections.get(hikari.Snowflake(guild_id)) is not None:
                 await self.app.bot.voice.disconnect(guild_id)  # moving: leave first
-            try:
-                joining = self.app.bot.voice.connect_to(guild_id, channel_id, NativeVoiceConnection,
-                                                        timeout=self.connect_timeout, events=self.events,
-                                                        dave=self.dave)
-                await asyncio.wait_for(joining, self.connect_timeout * 2)
+            try:  # both waits are bounded by connect_timeout: hikari's for the events, ours for the
+                # handshake. No outer wait_for: cancelling connect_to skips hikari's "leave" on failure,
+                # and the bot would stay shown in the channel without a connection.
+                await self.app.bot.voice.connect_to(guild_id, channel_id, NativeVoiceConnection,
+                                                    timeout=self.connect_timeout, events=self.events,
+                                                    dave=self.dave, handshake_timeout=self.connect_timeout)
             except VoiceGatewayClosed as exc:
                 raise VoiceError(f"I couldn't join the voice channel: {exc.explanation}.") from exc
             except (hikari.errors.VoiceError, asyncio.TimeoutError) as exc:

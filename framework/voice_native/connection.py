@@ -39,7 +39,8 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
     """The voice connection of one guild (created by ``bot.voice.connect_to``)."""
 
     def __init__(self, *, channel_id: int, guild_id: int, on_close: Any, owner: voice_api.VoiceComponent,
-                 shard_id: int, events: VoiceEvents, user_id: int, session_id: str, dave: bool = True) -> None:
+                 shard_id: int, events: VoiceEvents, user_id: int, session_id: str, dave: bool = True,
+                 timeout: float = 10.0) -> None:
         self._channel_id = hikari.Snowflake(channel_id)
         self._guild_id = hikari.Snowflake(guild_id)
         self._on_close = on_close
@@ -49,6 +50,7 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
         self._user_id = user_id
         self._session_id = session_id
         self._dave = dave
+        self._timeout = timeout
         self.gateway: VoiceGateway = None  # type: ignore[assignment]  # set by _connect_gateway
         self.packetizer: Packetizer | None = None
         self.first_packet_at: float | None = None
@@ -71,7 +73,7 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
                          token: str, user_id: hikari.Snowflake, **kwargs: Any) -> NativeVoiceConnection:
         self = cls(channel_id=channel_id, guild_id=guild_id, on_close=on_close, owner=owner, shard_id=shard_id,
                    events=kwargs["events"], user_id=int(user_id), session_id=session_id,
-                   dave=bool(kwargs.get("dave", True)))
+                   dave=bool(kwargs.get("dave", True)), timeout=float(kwargs.get("handshake_timeout", 10.0)))
         await self._connect_gateway(endpoint, token)
         self._player = asyncio.get_running_loop().create_task(self._play_queue())
         log.info("voice connected in guild %s channel %s (%s)", guild_id, channel_id, self.gateway.session.mode)
@@ -90,7 +92,8 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
 
         gateway = VoiceGateway(endpoint, server_id=int(self._guild_id), user_id=self._user_id,
                                session_id=self._session_id, token=token, on_lost=lost, on_resumed=resumed,
-                               channel_id=int(self._channel_id), dave=self._dave)
+                               channel_id=int(self._channel_id), dave=self._dave,
+                               timeout=self._timeout)
         session = await gateway.connect()
         self.packetizer = Packetizer(session.ssrc, TransportCipher(session.mode, session.secret_key))
         self.gateway = gateway

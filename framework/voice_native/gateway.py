@@ -88,8 +88,10 @@ class VoiceGateway:
     def __init__(self, endpoint: str, *, server_id: int, user_id: int, session_id: str, token: str,
                  on_lost: Callable[[VoiceGatewayClosed], Awaitable[None]],
                  on_resumed: Callable[[], Awaitable[None]] | None = None, channel_id: int = 0,
-                 dave: bool = True) -> None:
+                 dave: bool = True, timeout: float = HANDSHAKE_TIMEOUT) -> None:
         self.url = websocket_url(endpoint)
+        self.timeout = timeout
+        """Seconds a handshake (or a resume) may take."""
         self.max_dave_version = max_version(dave)
         self.dave = Dave(user_id, channel_id, send_json=self._send, send_binary=self._send_bytes)
         self.server_id, self.user_id, self.session_id, self.token = server_id, user_id, session_id, token
@@ -111,7 +113,7 @@ class VoiceGateway:
         """Open the socket and run the full handshake (IDENTIFY ... SESSION_DESCRIPTION)."""
         self._http = aiohttp.ClientSession()
         try:
-            self.session = await asyncio.wait_for(self._handshake(), HANDSHAKE_TIMEOUT)
+            self.session = await asyncio.wait_for(self._handshake(), self.timeout)
         except BaseException:
             await self.close()
             raise
@@ -247,7 +249,7 @@ class VoiceGateway:
             if self._closing:
                 return True
             try:
-                await asyncio.wait_for(self._resume(), HANDSHAKE_TIMEOUT)
+                await asyncio.wait_for(self._resume(), self.timeout)
             except (OSError, asyncio.TimeoutError, aiohttp.ClientError, VoiceGatewayClosed) as exc:
                 log.info("voice resume attempt %d for guild %s failed: %s", attempt + 1, self.server_id, exc)
                 continue
