@@ -253,20 +253,22 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
         raise
     labels = json.loads(ds.labels)
     instruction = settings.instruction.format(labels=", ".join(labels))
+    # before the job exists: a plugin refusing here leaves no job stuck at "starting"
+    corrections = tuple(c for _, found in await app.plugins.call_each("training_corrections", app=app, dataset=dataset)
+                        for c in found or ())
+    folder = app.data_root.area("datasets") / "snapshots"
+    folder.mkdir(exist_ok=True)
     async with app.storage.begin() as conn:
         result = await conn.execute(jobs.insert().values(dataset=dataset, provider=name, status="starting",
                                                          snapshot="", example_count=len(rows),
                                                          instruction=instruction))
         job_id = result.inserted_primary_key[0]
-    folder = app.data_root.area("datasets") / "snapshots"
-    folder.mkdir(exist_ok=True)
-    snapshot = folder / f"job-{job_id}.jsonl"
+        snapshot = folder / f"job-{job_id}.jsonl"  # recorded before it is written, so mydata delete finds it
+        await conn.execute(jobs.update().where(jobs.c.id == job_id).values(snapshot=str(snapshot)))
     data = await ctx.run_blocking(to_jsonl, [{"text": r.text, "label": r.label} for r in rows])
     await ctx.run_blocking(snapshot.write_bytes, data)
     shown = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
     shown += f"; {len(held_out)} held out for testing" if held_out else ""
-    corrections = tuple(c for _, found in await app.plugins.call_each("training_corrections", app=app, dataset=dataset)
-                        for c in found or ())
     shown += f"; {len(corrections)} correction(s)" if corrections else ""
     status = await ctx.respond(f"🏋️ Training job #{job_id} on `{dataset}` ({shown}) with `{name}`: starting…")
     request = TrainingRequest(job_id, snapshot, tuple(labels), instruction, corrections=corrections)

@@ -211,6 +211,24 @@ async def test_hook_training_corrections(tb_factory) -> None:
     assert (await _ask(tb, "zebra quokka")).content.startswith("negative (")
 
 
+async def test_a_plugin_refusing_corrections_leaves_no_job_stuck_starting(tb_factory) -> None:
+    """``training_corrections`` may answer the user with a UserError; that comes before the job
+    exists, so no job stays at "starting" (with a snapshot ``mydata delete`` could not find)."""
+    from framework.commands import UserError
+
+    def refuse(app, dataset):  # noqa: ANN001, ANN202
+        raise UserError("The corrections store is being migrated; train again in a minute.")
+
+    tb = await start(tb_factory, TRAINING_TOML, extra_corrections=types.SimpleNamespace(
+        training_corrections=hookimpl(refuse)))
+    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("r.jsonl", labelled_jsonl())])
+    refused = await tb.reply_to(sent, skip=1)
+    assert refused.content == "The corrections store is being migrated; train again in a minute."
+    async with tb.app.storage.connect() as conn:
+        assert (await conn.execute(sa.select(jobs))).all() == []
+    assert not list((tb.data_root / "datasets" / "snapshots").glob("job-*"))
+
+
 async def test_hook_bot_answer(tb_factory, openai_server) -> None:
     """Chat answers ``bot_answer`` for its recorded answers, and another plugin's answer is used by
     corrections for messages chat does not know."""
