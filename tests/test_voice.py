@@ -404,3 +404,21 @@ async def test_a_voice_server_that_never_answers_times_out_and_the_bot_leaves(vo
                             what="the bot to leave the voice channel")
     assert not backend(tb).is_connected(tb.guild.id)
     assert (await tb.say("!ping")).content.startswith("Pong!")
+
+
+async def test_audio_from_others_is_not_piled_up_by_the_bot(voice_server, tb_factory) -> None:
+    """The voice server relays other users' RTP to the bot's UDP socket all call long; the bot sends
+    only, so those datagrams are dropped rather than queued forever."""
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    await tb.say("!join")
+    udp = backend(tb).connection(tb.guild.id).gateway.session.udp
+    before = udp.received
+    for sequence in range(200):
+        voice_server.send_udp(bytes([0x80, 0x78]) + sequence.to_bytes(2, "big") + bytes(120))
+    await tb.emu.wait_until(lambda: udp.received == before + 200, what="the relayed audio to arrive")
+    assert udp._protocol.reply is None  # nothing kept: only an IP discovery in progress holds a datagram
+    assert (await tb.say("!say still fine")).content == "🔊 Saying it in **Voice**."
+    session = voice_server.current
+    await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the end of speech")
+    assert session.audio_packets

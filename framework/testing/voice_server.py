@@ -167,6 +167,13 @@ class LocalVoiceServer:
         session.seq += 1
         await session.ws.send_bytes(struct.pack(">HB", session.seq & 0xFFFF, op) + payload)
 
+    def send_udp(self, data: bytes) -> None:
+        """Send a datagram to the current session's client, as Discord relays other users' audio."""
+        session = self.current
+        assert session is not None and session.udp_addr is not None and self._udp is not None
+        assert self._udp.transport is not None
+        self._udp.transport.sendto(data, session.udp_addr)
+
     # ------------------------------------------------------------------ websocket
     async def _send(self, session: VoiceSession | None, ws: web.WebSocketResponse, op: int, data: Any) -> None:
         frame: dict[str, Any] = {"op": op, "d": data}
