@@ -82,12 +82,22 @@ def preference_jsonl(corrections: Sequence[Correction]) -> bytes:
 DPO_MARK = "+dpo:"
 
 
+def training_files(request: TrainingRequest) -> tuple[bytes, bytes]:
+    """(supervised file, preference pairs): reads the snapshot and encodes every line, so it runs
+    in the thread pool."""
+    data = chat_jsonl(request.snapshot, request.instruction) + correction_jsonl(request.corrections)
+    if request.extra is not None and request.extra.exists():
+        data += request.extra.read_bytes()
+    return data, preference_jsonl(request.corrections)
+
+
 class OpenAIProvider:
     name = "openai"
     min_examples = 10
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, app: Any) -> None:
         self.settings = settings
+        self.app = app
         self._client: openai.AsyncOpenAI | None = None
         self._seen_events: dict[str, set[str]] = {}
 
@@ -110,10 +120,7 @@ class OpenAIProvider:
             raise ProviderError(f"Could not reach OpenAI to {what}: {type(exc).__name__}") from None
 
     async def start(self, request: TrainingRequest) -> str:
-        data = chat_jsonl(request.snapshot, request.instruction) + correction_jsonl(request.corrections)
-        if request.extra is not None and request.extra.exists():
-            data += request.extra.read_bytes()
-        pairs = preference_jsonl(request.corrections)
+        data, pairs = await self.app.run_blocking(training_files, request)
         dpo_file = None
         if pairs.count(b"\n") >= self.settings.dpo_min_pairs:
             dpo_file = (await self._call("upload the preference pairs", self.client.files.create(
@@ -173,4 +180,4 @@ class OpenAIProvider:
 
 @hookimpl
 def register_model_providers(register, app) -> None:  # noqa: ANN001
-    register("openai", OpenAIProvider(app.settings("provider_openai") or Settings()))
+    register("openai", OpenAIProvider(app.settings("provider_openai") or Settings(), app))
