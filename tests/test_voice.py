@@ -422,3 +422,19 @@ async def test_audio_from_others_is_not_piled_up_by_the_bot(voice_server, tb_fac
     session = voice_server.current
     await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the end of speech")
     assert session.audio_packets
+
+
+async def test_an_unreachable_voice_server_is_reported_without_socket_details(voice_server, tb_factory) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    tb = await voice_tb(tb_factory, voice_server)
+    tb.emu.voice_endpoint = f"127.0.0.1:{closed_port}"
+    await enter(tb)
+    reply = await tb.slash("join")
+    assert reply.ephemeral and reply.content == "I couldn't reach the voice server. Try again in a moment."
+    await tb.emu.wait_until(lambda: tb.emu.voice_requests[-1]["channel_id"] is None,
+                            what="the bot to leave the voice channel")
+    assert not backend(tb).is_connected(tb.guild.id)

@@ -66,9 +66,12 @@ class NativeBackend:
                 log.warning("joining voice channel %s failed: %s", channel_id, exc)
                 raise VoiceError("I couldn't join the voice channel: Discord did not answer in time. "
                                  "Try again in a moment.") from exc
-            except (OSError, aiohttp.ClientError, DiscoveryFailed, UnsupportedMode) as exc:
+            except (DiscoveryFailed, UnsupportedMode) as exc:  # their messages are written for users
                 log.warning("voice connection to channel %s failed: %s", channel_id, exc)
                 raise VoiceError(f"I couldn't reach the voice server: {exc}.") from exc
+            except (OSError, aiohttp.ClientError) as exc:  # socket errors: details for the log only
+                log.warning("voice connection to channel %s failed: %r", channel_id, exc)
+                raise VoiceError("I couldn't reach the voice server. Try again in a moment.") from exc
 
     async def play(self, guild_id: int, wav: bytes) -> Playback:
         conn = self.connection(guild_id)
