@@ -16,7 +16,7 @@ from framework import hookimpl
 from framework.commands import Context, UserError, group, split_message, string
 from framework.engines import EngineUnavailable
 from framework.providers import ProviderError, active_model
-from framework.storage import Migration
+from framework.storage import Migration, as_record
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # 
                                      .order_by(turns.c.id))).all()
         asked = (await conn.execute(sa.select(answers).where(answers.c.user_id == int(user_id))
                                     .order_by(answers.c.message_id))).all()
-    return {"chat_turns": [dict(r._mapping) for r in memory], "bot_answers": [dict(r._mapping) for r in asked]}
+    return {"chat_turns": [as_record(r) for r in memory], "bot_answers": [as_record(r) for r in asked]}
 
 
 @hookimpl

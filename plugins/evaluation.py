@@ -33,7 +33,7 @@ from framework.commands import command as declare
 from framework.importers import ImportProblem, parse_file, parse_json
 from framework.providers import ActiveModel, ProviderError, active_model
 from framework.report import Metrics, compute_metrics, metrics_table, render_confusion_png
-from framework.storage import Migration
+from framework.storage import Migration, as_record
 
 log = logging.getLogger(__name__)
 
@@ -468,7 +468,7 @@ async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # 
                                       .order_by(runs.c.id))).all()
         items = (await conn.execute(sa.select(review_items).where(review_items.c.run_id.in_([r.id for r in started]))
                                     .order_by(review_items.c.id))).all() if started else []
-    return {"test_runs": [dict(r._mapping) for r in started], "test_review_items": [dict(r._mapping) for r in items]}
+    return {"test_runs": [as_record(r) for r in started], "test_review_items": [as_record(r) for r in items]}
 
 
 @hookimpl

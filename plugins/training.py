@@ -26,7 +26,7 @@ from framework.archive import archive_directory, human_size
 from framework.commands import Context, File, UserError, attachment, boolean, command, group, string
 from framework.importers import SUPPORTED, ImportProblem, parse_file, parse_text, to_jsonl
 from framework.providers import Example, ProviderError, TrainingRequest, set_active_model, trained_models
-from framework.storage import Migration, add_missing_columns
+from framework.storage import Migration, add_missing_columns, as_record
 
 log = logging.getLogger(__name__)
 
@@ -559,7 +559,7 @@ async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # 
                                              examples.c.label, examples.c.source, examples.c.created_at)
                                    .select_from(examples.join(datasets))
                                    .where(examples.c.author_id == int(user_id)).order_by(examples.c.id))).all()
-    return {"examples": [dict(r._mapping) for r in rows]}
+    return {"examples": [as_record(r) for r in rows]}
 
 
 @hookimpl
