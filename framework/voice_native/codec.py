@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from framework.audio import _ffmpeg
+from framework.audio import _ffmpeg, decode_pcm
 from framework.voice_native.ogg import opus_packets, write_ogg_opus
 
 SAMPLE_RATE = 48_000
@@ -27,5 +27,4 @@ def decode_opus(packets: list[bytes], *, rate: int = SAMPLE_RATE, channels: int 
     """Opus packets -> signed 16-bit PCM (what a listener would hear), via an Ogg stream."""
     if not packets:
         return b""
-    return _ffmpeg(["-f", "ogg", "-i", "pipe:0", "-f", "s16le", "-ac", str(channels), "-ar", str(rate),
-                    "pipe:1"], write_ogg_opus(packets, channels=CHANNELS))
+    return decode_pcm(write_ogg_opus(packets, channels=CHANNELS), rate=rate, channels=channels)
