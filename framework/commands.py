@@ -35,6 +35,8 @@ __all__ = [
 ]
 
 DISCORD_MESSAGE_LIMIT = 2000
+MAX_INTEGER = 2**53
+"""Discord's bound for integer options (either sign); larger numbers would overflow storage."""
 log = logging.getLogger(__name__)
 
 
@@ -438,6 +440,9 @@ async def convert(ctx: Context, opt: Option, raw: Any) -> Any:
                 value = int(str(raw).strip())
             except ValueError:
                 raise BadArgument(f"Option `{opt.name}` must be a whole number, got `{raw}`.") from None
+        if abs(value) > MAX_INTEGER:  # slash already limits this; the prefix surface matches it
+            raise BadArgument(f"Option `{opt.name}` must be a whole number between -{MAX_INTEGER} and {MAX_INTEGER}, "
+                              f"got `{raw}`.")
     elif kind is OptionType.NUMBER:
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             try:
@@ -474,12 +479,14 @@ async def convert(ctx: Context, opt: Option, raw: Any) -> Any:
 
 
 _MESSAGE_REF = re.compile(r"\s*(?:https?://\S+/channels/(?:\d+|@me)/\d+/)?(\d{1,20})\s*")
+MAX_SNOWFLAKE = 2**63 - 1
+"""Discord ids are below 2**63, as the database's BIGINT: a longer number fails every query."""
 
 
 def parse_message_id(text: str) -> int:
     """A message id, or a message link (``…/channels/guild/channel/message``), as users paste them."""
     match = _MESSAGE_REF.fullmatch(str(text))
-    if not match:
+    if not match or int(match.group(1)) > MAX_SNOWFLAKE:
         raise BadArgument(f"`{text}` is not a message id or link (right-click the message → Copy Message ID).")
     return int(match.group(1))
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.archive import human_size
-from framework.commands import DISCORD_MESSAGE_LIMIT, Context, File, UserError, attachment, group, integer, string
+from framework.commands import DISCORD_MESSAGE_LIMIT, MAX_INTEGER, Context, File, UserError, attachment, group, integer, string
 from framework.commands import command as declare
 from framework.importers import ImportProblem, parse_file, parse_json
 from framework.providers import ActiveModel, ProviderError, active_model
@@ -354,9 +354,17 @@ async def run_test(ctx: Context, data: str | None, attachment: hikari.Attachment
 tests_group = group("tests", "Past test runs and their misclassified examples")
 
 
+def _number(text: str) -> int:
+    """``4`` or ``#4``; ValueError for anything else, including numbers no row id can have."""
+    number = int(str(text).strip().lstrip("#"))
+    if not 0 < number <= MAX_INTEGER:
+        raise ValueError(text)
+    return number
+
+
 def _run_number(text: str) -> int:
     try:
-        return int(str(text).strip().lstrip("#"))
+        return _number(text)
     except ValueError:
         raise UserError(f"`{text}` is not a test run number; `tests history` shows them.") from None
 
@@ -428,7 +436,7 @@ async def tests_review(ctx: Context, run: str | None, status: str) -> None:
                      options=[string("items", "Review item numbers (tests review shows them)")])
 async def tests_resolve(ctx: Context, items: str) -> None:
     try:
-        wanted = sorted({int(p.lstrip("#")) for p in re.split(r"[\s,]+", items.strip()) if p})
+        wanted = sorted({_number(p) for p in re.split(r"[\s,]+", items.strip()) if p})
     except ValueError:
         raise UserError(f"`{items}`: give review item numbers, e.g. `4` or `4,5,6`.") from None
     if not wanted:

@@ -307,3 +307,16 @@ async def test_any_plugin_can_declare_message_commands_with_forms(tb_factory) ->
     assert "`Apps › Shout it`" in (await tb.slash("help")).content
     described = await tb.slash("help", {"command": "shout"})
     assert "`Apps › Shout it` — Repeat a message loudly" in described.content
+
+
+async def test_numbers_too_long_for_an_id_are_refused_and_chat_stays_enabled(tb_factory, openai_server) -> None:
+    """A 20-digit "message id" passed the parser and overflowed SQLite inside chat's ``bot_answer``
+    hook, which disabled the chat plugin; an integer option as long failed unexpectedly."""
+    tb = await start(tb_factory, OPENAI_TOML)
+    huge = "99999999999999999999"
+    assert (await tb.say(f"!correct {huge} better")).content.startswith(f"`{huge}` is not a message id or link")
+    assert (await tb.say(f"!feedback message_id={huge} nice")).content.startswith(f"`{huge}` is not a message id")
+    assert tb.app.plugins.infos["chat"].status == "enabled"
+    assert (await _ask(tb, "still there?")).content == "Hello from the test model."
+    refused = await tb.say(f"!corrections remove {huge}")
+    assert refused.content == (f"Option `id` must be a whole number between -{2**53} and {2**53}, got `{huge}`.")

@@ -357,3 +357,12 @@ async def test_a_provider_answering_too_few_texts_is_refused_not_a_traceback(tb_
     assert reply.content == ("The model could not answer: The `short` provider gave 1 answers for 2 examples, so "
                              "they cannot be matched; nothing was stored.")
     assert (await tb.say("!tests history")).content.startswith("No test runs yet.")
+
+
+async def test_run_and_item_numbers_beyond_any_id_are_refused_clearly(tb_factory) -> None:
+    tb = await local_bot(tb_factory)
+    huge = "99999999999999999999"
+    assert (await tb.say(f"!tests show {huge}")).content == f"`{huge}` is not a test run number; `tests history` shows them."
+    assert (await tb.say(f"!tests review {huge}")).content.startswith(f"`{huge}` is not a test run number")
+    refused = await tb.say(f"!tests resolve 1,{huge}", user=tb.owner)
+    assert refused.content == f"`1,{huge}`: give review item numbers, e.g. `4` or `4,5,6`."
