@@ -112,8 +112,7 @@ class _GuildVoice:
             log.info("moved to voice channel %s in guild %s", event.channel_id, event.guild_id)
         elif isinstance(event, VoiceDisconnected):
             self.disarm(event.guild_id)
-            if not event.requested:
-                self.moves.pop(event.guild_id, None)
+            self.moves.pop(event.guild_id, None)  # a pending move dies with the connection (_move took its own)
             if not event.requested:
                 await self.report(event.guild_id, f"🔇 {event.reason} Use `join` to bring me back.")
 

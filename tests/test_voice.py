@@ -438,3 +438,26 @@ async def test_an_unreachable_voice_server_is_reported_without_socket_details(vo
     await tb.emu.wait_until(lambda: tb.emu.voice_requests[-1]["channel_id"] is None,
                             what="the bot to leave the voice channel")
     assert not backend(tb).is_connected(tb.guild.id)
+
+
+async def test_leave_cancels_a_pending_move(voice_server, tb_factory) -> None:
+    """A join from another channel waiting for the speech to end is forgotten when the bot leaves:
+    the next speech after a fresh join does not move the bot to that channel."""
+    tb = await voice_tb(tb_factory, voice_server, "[plugins.voice]\nidle_timeout = 3\n")
+    await enter(tb)
+    bob = tb.emu.create_user("bob")
+    tb.emu.add_member(tb.guild, bob)
+    other = tb.emu.create_channel(tb.guild, "Other", kind="voice")
+    await enter(tb, user=bob, channel=other)
+    await tb.say("!say this sentence keeps the bot busy for a little while")
+    first = voice_server.current
+    await tb.emu.wait_until(lambda: first.audio_packets, what="speech to start")
+    assert (await tb.say("!join", user=bob)).content.endswith("I'll move to **Other** when I'm done.")
+    assert (await tb.say("!leave")).content == "👋 Left **Voice**."
+    assert (await tb.say("!say hi")).content == "🔊 Saying it in **Voice**."
+    second = voice_server.current
+    assert second is not first
+    notice = await tb.emu.wait_for_message(channel=tb.channel, timeout=30,
+                                           predicate=lambda m: m.content.startswith(("👋 I left", "🔊 Moved")))
+    assert notice.content == "👋 I left **Voice** after 3 s of silence."
+    assert second.audio_packets and str(other.id) not in {str(r["channel_id"]) for r in tb.emu.voice_requests}
