@@ -461,3 +461,22 @@ async def test_leave_cancels_a_pending_move(voice_server, tb_factory) -> None:
                                            predicate=lambda m: m.content.startswith(("👋 I left", "🔊 Moved")))
     assert notice.content == "👋 I left **Voice** after 3 s of silence."
     assert second.audio_packets and str(other.id) not in {str(r["channel_id"]) for r in tb.emu.voice_requests}
+
+
+async def test_resume_keeps_nonces_and_rtp_numbering_running(voice_server, tb_factory) -> None:
+    """RESUME keeps the session key, so the nonce counter (and RTP numbering) must carry on, not restart."""
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    await tb.say("!say before")
+    session = voice_server.current
+    await tb.emu.wait_until(lambda: session.speaking == [1, 0], timeout=30, what="the first speech")
+    before = len(session.packets)
+    await voice_server.drop(code=4015)
+    await tb.emu.wait_until(lambda: session.resumes, what="the bot to resume the voice session")
+    await tb.say("!say after")
+    await tb.emu.wait_until(lambda: session.speaking == [1, 0, 1, 0], timeout=30, what="the second speech")
+    packets = session.packets
+    assert before < len(packets) and len(voice_server.sessions) == 1 and session.undecryptable == 0
+    assert [p.nonce for p in packets] == list(range(packets[0].nonce, packets[0].nonce + len(packets)))
+    first_seq = packets[0].header.sequence
+    assert [p.header.sequence for p in packets] == [(first_seq + i) % 65536 for i in range(len(packets))]
