@@ -38,6 +38,9 @@ from framework.storage import Migration, as_record
 log = logging.getLogger(__name__)
 
 FORMATS = (".json", ".jsonl", ".csv")
+IMAGE_LABELS = 30
+"""Most labels drawn as a confusion matrix: the image grows with the square of the count (a
+model without labels takes them from the test data, up to one per example)."""
 
 metadata = sa.MetaData()
 runs = sa.Table(
@@ -261,11 +264,16 @@ async def report(ctx: Context, run: Any, misses: list[Any], *, total_misses: int
                    for m in misses]
     elif metrics.total:
         blocks.append("No misclassified examples.")
-    title = f"Test run #{run.id} - {run.model_id}"
-    image = await ctx.run_blocking(render_confusion_png, metrics, title)
+    image = None
+    if len(metrics.labels) <= IMAGE_LABELS:
+        image = await ctx.run_blocking(render_confusion_png, metrics, f"Test run #{run.id} - {run.model_id}")
+    else:
+        blocks.append(f"(No confusion-matrix image: {len(metrics.labels)} labels are more than the {IMAGE_LABELS} "
+                      "one can show.)")
     messages = _pack(blocks)
     for index, text in enumerate(messages):
-        await ctx.respond(text, attachments=[File(f"confusion-run-{run.id}.png", data=image)] if index == 0 else ())
+        files = [File(f"confusion-run-{run.id}.png", data=image)] if index == 0 and image else ()
+        await ctx.respond(text, attachments=files)
 
 
 async def _store(ctx: Context, model: ActiveModel, kind: str, source: str, items: list[tuple[str, str]],

@@ -366,3 +366,29 @@ async def test_run_and_item_numbers_beyond_any_id_are_refused_clearly(tb_factory
     assert (await tb.say(f"!tests review {huge}")).content.startswith(f"`{huge}` is not a test run number")
     refused = await tb.say(f"!tests resolve 1,{huge}", user=tb.owner)
     assert refused.content == f"`1,{huge}`: give review item numbers, e.g. `4` or `4,5,6`."
+
+
+async def test_too_many_labels_for_an_image_still_get_the_report(tb_factory) -> None:
+    """A model without labels takes them from the test data, up to one per example: the image
+    (growing with the square) is left out beyond 30 labels, the figures are all there."""
+    class Echo:
+        name = "echo"
+
+        async def predict(self, model_id, texts, labels, *, instruction=""):  # noqa: ANN001, ANN202
+            return [text.split()[0] for text in texts]
+
+    def register_model_providers(register, app) -> None:  # noqa: ANN001
+        register("echo", Echo())
+
+    tb = await tb_factory(plugins_toml=TRAINING_TOML + "[plugins.evaluation]\nbatch_size = 100\n", extra_plugins={
+        "echo_provider": plugin(register_model_providers=register_model_providers)})
+    async with tb.app.storage.begin() as conn:
+        await conn.execute(trained_models.insert().values(provider="echo", model_id="echo-1", active=True))
+    data = json.dumps([{"text": f"l{n} text", "label": f"l{n}"} for n in range(31)])
+    sent = await tb.send(f"!test {data}")
+    report = await tb.reply_to(sent)
+    assert report.content.startswith("🧪 **Test run #1**: `echo-1` (echo) on inline data — accuracy **100.0%** (31/31)")
+    assert table_of(report.content).splitlines()[-1].split() == ["macro", "avg", "1.00", "1.00", "1.00", "31"]
+    assert report.content.endswith("No misclassified examples.\n(No confusion-matrix image: 31 labels are more than "
+                                   "the 30 one can show.)")
+    assert not report.attachments
