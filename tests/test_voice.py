@@ -230,6 +230,7 @@ async def test_lost_voice_server_gives_a_clear_message_and_text_keeps_working(vo
     notice = await tb.emu.wait_for_message(channel=tb.channel, predicate=lambda m: m.content.startswith("🔇"),
                                            timeout=30)
     assert notice.content == "🔇 I lost the voice connection: the voice server crashed. Use `join` to bring me back."
+    assert voice_server.connections == 2  # one RESUME, refused with 4006 (session gone): no futile retries
     assert not backend(tb).is_connected(tb.guild.id)
     assert (await tb.say("!ping")).content.startswith("Pong!")
     assert tb.emu.voice_requests[-1]["channel_id"] is None

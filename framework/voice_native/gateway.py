@@ -252,6 +252,10 @@ class VoiceGateway:
                 await asyncio.wait_for(self._resume(), self.timeout)
             except (OSError, asyncio.TimeoutError, aiohttp.ClientError, VoiceGatewayClosed) as exc:
                 log.info("voice resume attempt %d for guild %s failed: %s", attempt + 1, self.server_id, exc)
+                if self._ws is not None and not self._ws.closed:
+                    await self._ws.close()  # a timed-out attempt's socket would stay open otherwise
+                if isinstance(exc, VoiceGatewayClosed) and exc.code not in RESUMABLE:
+                    return False  # e.g. 4006: the session is gone, more attempts cannot succeed
                 continue
             self.resumes += 1
             self.ready.set()
