@@ -230,10 +230,10 @@ async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # 
 @hookimpl
 async def delete_user_data(app, user_id) -> int:  # noqa: ANN001
     """The user's messages in chat memory with the answers to them, and the recorded answers they asked for."""
-    theirs = sa.select(turns.c.id).where(turns.c.user_id == int(user_id)).scalar_subquery()
+    theirs = sa.select(turns.c.id).where(turns.c.user_id == int(user_id))
     async with app.storage.begin() as conn:  # statements that write first: no stale read under SQLite
         removed = (await conn.execute(answers.delete().where(answers.c.user_id == int(user_id)))).rowcount
-        removed += (await conn.execute(turns.delete().where((turns.c.role == "assistant") & (
-            (turns.c.id - 1).in_(sa.select(turns.c.id).where(turns.c.user_id == int(user_id))))))).rowcount
-        removed += (await conn.execute(turns.delete().where(turns.c.id.in_(theirs)))).rowcount
+        removed += (await conn.execute(turns.delete().where(
+            (turns.c.role == "assistant") & (turns.c.id - 1).in_(theirs)))).rowcount  # the answers to them
+        removed += (await conn.execute(turns.delete().where(turns.c.user_id == int(user_id)))).rowcount
     return removed
