@@ -76,6 +76,10 @@ async def feedback(ctx: Context, text: str, rating: int | None, message_id: str 
     if message_id is not None:
         mid = parse_message_id(message_id)
         found = await ctx.app.plugins.first_result("bot_answer", app=ctx.app, message_id=mid)
+        reference = ctx.message.message_reference if ctx.message is not None else None
+        if found is None and reference is not None and reference.id == mid:  # message_id came from the reply
+            raise UserError("The message you replied to is not one of my chat answers; for general feedback, send "
+                            "it without replying.")
         if found is None:
             raise UserError(f"Message {mid} is not one of my chat answers; leave `message_id` out for general feedback.")
         about = {"message_id": mid, "prompt": found["prompt"], "answer": found["answer"], "asker_id": found.get("user_id")}

@@ -41,6 +41,9 @@ async def test_feedback_with_and_without_an_answer_and_rating(tb_factory, openai
     mine = await tb.send("a user message")
     refused = await tb.say(f"!feedback message_id={mine.id} nice")
     assert refused.content.startswith(f"Message {mine.id} is not one of my chat answers")
+    on_user = await tb.say("!feedback nice", reference=mine)  # message_id comes from the reply: say so
+    assert on_user.content == ("The message you replied to is not one of my chat answers; for general feedback, "
+                               "send it without replying.")
     assert "[rating=…] [message_id=…]" in (await tb.say("!help feedback")).content
     assert len(await _rows(tb)) == 3
 
