@@ -71,6 +71,8 @@ async def test_thumbs_reactions_on_answers_are_feedback(tb_factory, openai_serve
     answer = await _ask(tb, "tell me a joke")
     other = await tb.say("!ping")  # a bot message that is not a chat answer
     await tb.emu.add_reaction(answer, tb.user, "👍")
+    # events are handled concurrently: the rows' order below needs the first stored first
+    await tb.emu.wait_until(lambda: len(seen) == 1, what="the first reaction handled")
     await tb.emu.add_reaction(answer, bob, "👎")
     await tb.emu.add_reaction(answer, tb.user, "👍")  # again: recorded once
     await tb.emu.add_reaction(answer, tb.user, "🎉")  # not feedback
