@@ -22,6 +22,8 @@ class Settings(BaseModel):
     """Opus bitrate in bits per second."""
     dave: bool = True
     """Offer DAVE end-to-end encryption (Discord requires it since 2026-03-01)."""
+    max_queue: int = Field(20, ge=1, le=1000)
+    """Clips that may wait behind the one playing; ``say`` beyond that is refused."""
 
 
 @hookimpl
@@ -33,7 +35,7 @@ def settings_model() -> type[BaseModel]:
 def register_voice_backends(register, app) -> None:  # noqa: ANN001
     settings: Settings = app.settings("voice_native") or Settings()
     backend = NativeBackend(app, connect_timeout=settings.connect_timeout, bitrate=settings.bitrate,
-                            dave=settings.dave)
+                            dave=settings.dave, max_queue=settings.max_queue)
     _BACKENDS[id(app)] = backend
     register("native", backend)
 

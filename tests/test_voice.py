@@ -481,3 +481,18 @@ async def test_resume_keeps_nonces_and_rtp_numbering_running(voice_server, tb_fa
     assert [p.nonce for p in packets] == list(range(packets[0].nonce, packets[0].nonce + len(packets)))
     first_seq = packets[0].header.sequence
     assert [p.header.sequence for p in packets] == [(first_seq + i) % 65536 for i in range(len(packets))]
+
+
+async def test_the_clip_queue_is_bounded(voice_server, tb_factory) -> None:
+    tb = await voice_tb(tb_factory, voice_server, "[plugins.voice_native]\nmax_queue = 1\n")
+    await enter(tb)
+    assert (await tb.say("!say this first sentence is long enough to keep the bot speaking for a while"
+                         )).content == "🔊 Saying it in **Voice**."
+    assert (await tb.say("!say second")).content == "🔊 Queued in **Voice** after 1 other clip."
+    refused = await tb.say("!say third")
+    assert refused.content == "My queue is full (1 waiting). Try again when I've said some of it."
+    session = voice_server.current
+    await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the end of speech")
+    assert [text for text, _ in tb.tts.spoken] == [
+        "this first sentence is long enough to keep the bot speaking for a while", "second", "third"]
+    assert session.speaking == [1, 0]

@@ -24,8 +24,11 @@ log = logging.getLogger(__name__)
 class NativeBackend:
     """Implements :class:`framework.voice.VoiceBackend`."""
 
-    def __init__(self, app: Any, *, connect_timeout: float = 10.0, bitrate: int = 64_000, dave: bool = True) -> None:
+    def __init__(self, app: Any, *, connect_timeout: float = 10.0, bitrate: int = 64_000, dave: bool = True,
+                 max_queue: int = 20) -> None:
         self.app = app
+        self.max_queue = max_queue
+        """Clips that may wait behind the one playing: the queue lives in memory, so it has a bound."""
         self.dave = dave
         self.connect_timeout = connect_timeout
         self.bitrate = bitrate
@@ -77,6 +80,8 @@ class NativeBackend:
         conn = self.connection(guild_id)
         if conn is None:
             raise VoiceError("I'm not in a voice channel in this server.")
+        if conn.waiting >= self.max_queue:
+            raise VoiceError(f"My queue is full ({conn.waiting} waiting). Try again when I've said some of it.")
         try:
             frames = await self.app.run_blocking(encode_opus, wav, bitrate=self.bitrate)
         except AudioError as exc:

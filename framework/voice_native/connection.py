@@ -156,6 +156,11 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
     def playing(self) -> bool:
         return self._current is not None or not self._queue.empty()
 
+    @property
+    def waiting(self) -> int:
+        """Clips queued behind the one playing."""
+        return self._queue.qsize()
+
     def enqueue(self, frames: list[bytes]) -> Playback:
         position = self._queue.qsize() + (self._current is not None)
         playback = Playback(int(self._guild_id), len(frames), position,
