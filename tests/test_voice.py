@@ -496,3 +496,26 @@ async def test_the_clip_queue_is_bounded(voice_server, tb_factory) -> None:
     assert [text for text, _ in tb.tts.spoken] == [
         "this first sentence is long enough to keep the bot speaking for a while", "second", "third"]
     assert session.speaking == [1, 0]
+
+
+async def test_kicked_while_moving_to_another_voice_server_closes_the_new_session(voice_server,
+                                                                                   tb_factory) -> None:
+    import asyncio
+
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    await tb.say("!join")
+    second = LocalVoiceServer()
+    second.hello_gate = asyncio.Event()
+    await second.start()
+    try:
+        await tb.emu.move_voice_server(tb.guild, second.endpoint)
+        await tb.emu.wait_until(lambda: second.connections == 1, what="the bot to reach the new voice server")
+        await tb.emu.set_voice_state(tb.guild, tb.emu.bot_user, None)
+        await tb.emu.wait_for_message(channel=tb.channel, predicate=lambda m: m.content.startswith("🔇"))
+        second.hello_gate.set()
+        await tb.emu.wait_until(lambda: second.current and second.current.closed_by_client,
+                                what="the new voice session to be closed")
+        assert not backend(tb).is_connected(tb.guild.id)
+    finally:
+        await second.stop()

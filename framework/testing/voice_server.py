@@ -109,6 +109,8 @@ class LocalVoiceServer:
         self.refuse_resume = False
         self.silent = False
         """Accept websockets but never say HELLO (a voice server that hangs)."""
+        self.hello_gate: asyncio.Event | None = None
+        """When set to an Event, HELLO waits until it is set (a slow voice server)."""
         self.sessions: list[VoiceSession] = []
         self.connections = 0
         self._by_ssrc: dict[int, VoiceSession] = {}
@@ -186,6 +188,8 @@ class LocalVoiceServer:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         self.connections += 1
+        if self.hello_gate is not None:
+            await self.hello_gate.wait()
         if not self.silent:
             await self._send(None, ws, 8, {"heartbeat_interval": self.heartbeat_interval_ms})
         session: VoiceSession | None = None

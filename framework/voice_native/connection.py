@@ -110,6 +110,9 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
             explanation = getattr(exc, "explanation", "the new voice server did not answer")
             await self._close(f"I lost the voice connection: {explanation}.")
             return
+        if self._closed.is_set():  # kicked or left during the handshake: _close shut the old gateway only
+            await self.gateway.close()
+            return
         log.info("voice of guild %s moved to another voice server", self._guild_id)
         await self.events.emit(VoiceReconnected(int(self._guild_id)))
 
