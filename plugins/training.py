@@ -275,10 +275,15 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
     try:
         provider_job_id = await provider.start(request)
     except (ProviderError, OSError) as exc:
+        if isinstance(exc, OSError):  # file paths and errno text are for the log, not for users
+            log.exception("training job %s could not start", job_id)
+            reason = f"the training files could not be read or written ({type(exc).__name__}); the error was logged"
+        else:
+            reason = str(exc)
         async with app.storage.begin() as conn:
-            await conn.execute(jobs.update().where(jobs.c.id == job_id).values(status="failed", error=str(exc),
+            await conn.execute(jobs.update().where(jobs.c.id == job_id).values(status="failed", error=reason,
                                                                                   snapshot=str(snapshot)))
-        await status.edit(f"❌ Training job #{job_id} could not start: {exc}")
+        await status.edit(f"❌ Training job #{job_id} could not start: {reason}")
         return
     channel_id, message_id = ctx.channel_id, status.message_id
     if message_id is None and getattr(ctx, "interaction", None) is not None:

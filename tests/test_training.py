@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import random
+import types
 
 import pytest
 
+from framework import hookimpl
 from framework.importers import ImportProblem, parse_file
 from plugins.provider_local import NaiveBayes, accuracy
 
@@ -197,3 +199,22 @@ async def test_a_running_job_can_be_cancelled(tb_factory, openai_server) -> None
     assert next(iter(openai_server.jobs.values())).status == "cancelled"
     assert (await tb.say("!jobs status 1")).content.startswith("⏹️ Training job #1")
     assert (await tb.say("!jobs cancel 1", user=tb.owner)).content == "Job #1 already cancelled."
+
+
+async def test_a_file_error_while_starting_is_logged_not_shown(tb_factory, caplog) -> None:
+    class DiskTrouble:
+        name, min_examples = "disk-trouble", 1
+
+        async def start(self, request):  # noqa: ANN001, ANN202
+            raise FileNotFoundError(2, "No such file or directory", "/srv/secret/area/upload.jsonl")
+
+    plugin = types.SimpleNamespace(register_model_providers=hookimpl(
+        lambda register: register("disk-trouble", DiskTrouble())))
+    tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "disk-trouble"\n',
+                          extra_plugins={"disk": plugin})
+    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    failed = await _progress(tb, sent, "could not start")
+    assert failed.content == ("❌ Training job #1 could not start: the training files could not be read or written "
+                              "(FileNotFoundError); the error was logged")
+    assert "/srv/secret" not in (await tb.say("!jobs status 1")).content
+    assert "/srv/secret/area/upload.jsonl" in caplog.text
