@@ -19,6 +19,7 @@ from framework.audio import AudioError, decode_pcm, loudness_dbfs, to_ogg_opus
 from framework.commands import Context, File, UserError, group, string
 from framework.speech import STT_SAMPLE_RATE, MissingModel
 from framework.storage import Migration
+from framework.voice import speak_reply
 
 log = logging.getLogger(__name__)
 VOICE_MESSAGE_FLAG = 1 << 13
@@ -131,10 +132,13 @@ async def handle_voice_message(app: Any, message: hikari.Message, attachment: hi
 
 async def _speak_in_voice(app: Any, message: hikari.Message, text: str, language: str) -> bool:
     """Play the answer where the user is listening, if a voice backend is connected there (once per
-    message: the voice plugin's spoken replies skip an answer already spoken)."""
-    from framework.voice import speak_reply
-
-    return await speak_reply(app, message, text, language=language)
+    message: the voice plugin's spoken replies skip an answer already spoken). A voice failure
+    (speech engine, a full queue, the bot leaving meanwhile) must not cost the user the text answer."""
+    try:
+        return await speak_reply(app, message, text, language=language)
+    except Exception:  # noqa: BLE001 - logged; the answer still goes out as text
+        log.exception("speaking the answer in voice failed")
+        return False
 
 
 async def on_message(event: hikari.MessageCreateEvent, app: Any) -> None:

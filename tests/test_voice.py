@@ -30,9 +30,13 @@ class TapedTTS:
     def __init__(self) -> None:
         self.engine = Pyttsx3Engine(Settings())
         self.spoken: list[tuple[str, bytes]] = []
+        self.failing: set[str] = set()
+        """Texts the engine fails on (a broken speech engine)."""
 
     async def synthesize(self, text, *, language, voice=None, rate=None,  # noqa: ANN001
                          guild_id=None) -> SynthesizedAudio:
+        if text in self.failing:
+            raise RuntimeError("the speech engine crashed")
         audio = await self.engine.synthesize(text, language=language, voice=voice, rate=rate)
         self.spoken.append((text, audio.wav))
         return audio
@@ -519,3 +523,19 @@ async def test_kicked_while_moving_to_another_voice_server_closes_the_new_sessio
         assert not backend(tb).is_connected(tb.guild.id)
     finally:
         await second.stop()
+
+
+async def test_voice_message_answer_is_still_sent_as_text_when_speaking_it_fails(voice_server,
+                                                                                  tb_factory) -> None:
+    ogg = to_ogg_opus((await Pyttsx3Engine(Settings()).synthesize("안녕하세요", language="ko")).wav)
+    answers = types.SimpleNamespace(answer_text=hookimpl(lambda app, message, text: "Nice to hear you."))
+    tb = await voice_tb(tb_factory, voice_server, '[plugins.voice_messages]\nphrases = ["안녕하세요"]\n',
+                        plugins={"answers": answers})
+    tb.tts.failing.add("Nice to hear you.")
+    await enter(tb)
+    await tb.say("!join")
+    sent = await tb.send("", attachments=[tb.emu.file("v.ogg", ogg, "audio/ogg")], flags=VOICE_FLAG)
+    answer = await tb.reply_to(sent, skip=1, timeout=60)
+    assert answer.content == "Nice to hear you." and answer.attachments == []
+    assert tb.tts.spoken == [] and voice_server.current.packets == []
+    assert backend(tb).is_connected(tb.guild.id)
