@@ -225,6 +225,25 @@ async def test_dropped_voice_server_is_resumed_and_text_keeps_working(voice_serv
     assert session.audio_packets and len(voice_server.sessions) == 1
 
 
+async def test_a_voice_server_that_stops_acknowledging_heartbeats_is_resumed(voice_server, tb_factory) -> None:
+    voice_server.heartbeat_interval_ms = 100
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    await tb.say("!join")
+    session = voice_server.current
+    voice_server.skip_acks = 1  # one late acknowledgement is tolerated
+    beats = len(session.heartbeats)
+    await tb.emu.wait_until(lambda: len(session.heartbeats) >= beats + 4, what="more heartbeats")
+    assert voice_server.connections == 1 and not session.resumes
+    voice_server.skip_acks = 2
+    await tb.emu.wait_until(lambda: session.resumes, what="the bot to resume after unanswered heartbeats")
+    assert session.close_code == 4900 and voice_server.connections == 2
+    assert backend(tb).is_connected(tb.guild.id)
+    assert (await tb.say("!say still here")).content == "🔊 Saying it in **Voice**."
+    await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the end of speech")
+    assert session.audio_packets and session.undecryptable == 0
+
+
 async def test_lost_voice_server_gives_a_clear_message_and_text_keeps_working(voice_server, tb_factory) -> None:
     tb = await voice_tb(tb_factory, voice_server)
     await enter(tb)

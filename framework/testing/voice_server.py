@@ -11,7 +11,7 @@ Websocket: HELLO, IDENTIFY, READY, SELECT_PROTOCOL, SESSION_DESCRIPTION, HEARTBE
 recorded), SPEAKING, RESUME/RESUMED; every server message carries ``seq``. UDP: IP discovery
 (74- or 78-byte requests, 74-byte replies) and RTP, decrypted in the negotiated AEAD mode and kept
 with header and nonce for assertions. Faults: ``drop()`` closes the websocket (resumable or not),
-``refuse_resume``, ``silent`` (no HELLO), ``require_dave`` (close 4017 when the client does not offer DAVE, as Discord
+``refuse_resume``, ``skip_acks`` (unanswered heartbeats), ``silent`` (no HELLO), ``require_dave`` (close 4017 when the client does not offer DAVE, as Discord
 does since 2026-03-02). DAVE itself (MLS key exchange, media frames) is not simulated: with
 ``offer_dave`` the server announces ``dave_protocol_version: 1`` and records the binary frames
 (op 26 key package) a client sends, nothing more.
@@ -107,6 +107,8 @@ class LocalVoiceServer:
         self.offer_dave = offer_dave
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.refuse_resume = False
+        self.skip_acks = 0
+        """The next N heartbeats go unacknowledged (a zombie connection: open, but not answering)."""
         self.silent = False
         """Accept websockets but never say HELLO (a voice server that hangs)."""
         self.hello_gate: asyncio.Event | None = None
@@ -211,7 +213,10 @@ class LocalVoiceServer:
             elif op == 3:
                 if session is not None:
                     session.heartbeats.append(data)
-                await self._send(session, ws, 6, {"t": data.get("t")})
+                if self.skip_acks > 0:
+                    self.skip_acks -= 1
+                else:
+                    await self._send(session, ws, 6, {"t": data.get("t")})
             elif session is None:
                 await ws.close(code=4003, message=b"not authenticated")
             elif op == 1:

@@ -38,12 +38,18 @@ CLOSE_REASONS = {
     4011: "the voice server was not found",
     4014: "I was disconnected from the channel (kicked, moved, or the channel was deleted)",
     4015: "the voice server crashed",
+    4900: "the voice server stopped answering",
     4016: "the voice server does not accept our encryption modes",
     4017: ("Discord requires end-to-end encrypted voice (DAVE) for this call, which is switched off "
            "or unavailable in this bot"),
     4020: "the voice server rejected a malformed request",
 }
-RESUMABLE = {1000, 1001, 1006, 4009, 4015}
+MISSED_ACKS = 2
+"""Heartbeats in a row without an acknowledgement before the socket counts as dead."""
+ZOMBIE = 4900
+"""Our own code for a socket we closed because a heartbeat went unacknowledged (a "zombie"
+connection that still looks open): the session itself may be fine, so it is resumed."""
+RESUMABLE = {1000, 1001, 1006, 4009, 4015, ZOMBIE}
 """Close codes after which the session may be resumed (anything else ends it)."""
 
 
@@ -107,6 +113,11 @@ class VoiceGateway:
         self._waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._closing = False
+        self._acked: dict[aiohttp.ClientWebSocketResponse, bool] = {}
+        """Per socket: was the last heartbeat acknowledged (op 6)?"""
+        self.zombies = 0
+        """Sockets closed because the server stopped acknowledging heartbeats."""
+        self._zombie_socket: aiohttp.ClientWebSocketResponse | None = None
 
     # ------------------------------------------------------------------ public
     async def connect(self) -> Session:
@@ -200,12 +211,30 @@ class VoiceGateway:
         await self._ws.send_bytes(frame)
 
     async def _heartbeat(self, ws: aiohttp.ClientWebSocketResponse, interval: float) -> None:
-        while not ws.closed:
-            try:
-                await ws.send_str(json.dumps({"op": 3, "d": {"t": int(time.time() * 1000), "seq_ack": self.seq_ack}}))
-            except ConnectionError:
-                return
-            await asyncio.sleep(interval)
+        """Beat every ``interval``. Two beats in a row unacknowledged by the next one mean the socket
+        is a zombie (open, but nobody answers): close it, and the reader resumes the session. (Two,
+        so that one late acknowledgement on a busy event loop does not cost a reconnection.)"""
+        self._acked[ws] = True
+        missed = 0
+        try:
+            while not ws.closed:
+                missed = 0 if self._acked[ws] else missed + 1
+                if missed >= MISSED_ACKS:
+                    self.zombies += 1
+                    log.warning("voice websocket of guild %s stopped acknowledging heartbeats; reconnecting",
+                                self.server_id)
+                    self._zombie_socket = ws
+                    await ws.close(code=ZOMBIE, message=b"heartbeat not acknowledged")
+                    return
+                self._acked[ws] = False
+                try:
+                    await ws.send_str(json.dumps({"op": 3, "d": {"t": int(time.time() * 1000),
+                                                                 "seq_ack": self.seq_ack}}))
+                except ConnectionError:
+                    return
+                await asyncio.sleep(interval)
+        finally:
+            self._acked.pop(ws, None)
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:
@@ -213,6 +242,8 @@ class VoiceGateway:
                 frame = json.loads(msg.data)
                 if isinstance(frame.get("seq"), int):
                     self.seq_ack = frame["seq"]
+                if frame.get("op") == 6 and ws in self._acked:
+                    self._acked[ws] = True
                 waiter = self._waiters.pop(frame.get("op"), None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(frame.get("d") or {})
@@ -221,7 +252,8 @@ class VoiceGateway:
             elif msg.type == aiohttp.WSMsgType.BINARY and len(msg.data) >= 3:
                 self.seq_ack = struct.unpack_from(">H", msg.data)[0]
                 await self._dave(self.dave.on_binary(bytes(msg.data)))
-        closed = VoiceGatewayClosed(ws.close_code, "")
+        code = ZOMBIE if ws is self._zombie_socket else ws.close_code
+        closed = VoiceGatewayClosed(code, "")
         for waiter in self._waiters.values():
             if not waiter.done():
                 waiter.set_exception(closed)
