@@ -365,6 +365,43 @@ async def test_moved_to_another_voice_server(voice_server, tb_factory) -> None:
         await second.stop()
 
 
+async def test_a_4014_close_followed_by_a_move_carries_on_on_the_new_server(voice_server, tb_factory) -> None:
+    """Discord closes the voice socket with 4014 when it moves the call, then announces the new
+    channel and voice server: the bot follows instead of saying it lost the connection."""
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    await tb.say("!join")
+    other = tb.emu.create_channel(tb.guild, "Other", kind="voice")
+    second = LocalVoiceServer()
+    await second.start()
+    try:
+        await voice_server.drop(code=4014)
+        await tb.emu.set_voice_state(tb.guild, tb.emu.bot_user, other)
+        await tb.emu.move_voice_server(tb.guild, second.endpoint)
+        await tb.emu.wait_until(lambda: second.current and second.current.mode, what="a session on the new server")
+        await tb.emu.wait_until(lambda: backend(tb).channel_of(tb.guild.id) == other.id, what="the bot to follow")
+        assert backend(tb).is_connected(tb.guild.id)
+        await backend(tb).play(tb.guild.id, (await tb.tts.synthesize("still here", language="en")).wav)
+        await tb.emu.wait_until(lambda: second.current.speaking[-1:] == [0], timeout=30, what="speech there")
+        assert second.current.audio_packets
+        assert not [m for m in tb.emu.sent_messages(tb.channel) if m.content.startswith("🔇")]
+    finally:
+        await second.stop()
+
+
+async def test_a_4014_close_with_nothing_after_it_is_reported(voice_server, tb_factory) -> None:
+    tb = await voice_tb(tb_factory, voice_server, "[plugins.voice_native]\nconnect_timeout = 1\n")
+    await enter(tb)
+    await tb.say("!join")
+    await voice_server.drop(code=4014)
+    notice = await tb.emu.wait_for_message(channel=tb.channel, predicate=lambda m: m.content.startswith("🔇"),
+                                           timeout=30)
+    assert notice.content == ("🔇 I lost the voice connection: Discord ended the call (the channel may have been "
+                              "deleted). Use `join` to bring me back.")
+    assert not backend(tb).is_connected(tb.guild.id) and voice_server.connections == 1
+    assert (await tb.say("!ping")).content.startswith("Pong!")
+
+
 async def test_join_from_another_channel_while_speaking_waits_its_turn(voice_server, tb_factory) -> None:
     tb = await voice_tb(tb_factory, voice_server)
     await enter(tb)

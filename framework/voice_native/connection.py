@@ -19,7 +19,7 @@ from framework.voice import (
 )
 from framework.voice_native.codec import FRAME_MS, SILENCE_FRAME
 from framework.voice_native.crypto import TransportCipher
-from framework.voice_native.gateway import VoiceGateway, VoiceGatewayClosed
+from framework.voice_native.gateway import DISCONNECTED, VoiceGateway, VoiceGatewayClosed
 from framework.voice_native.rtp import Packetizer
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,12 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
         self.first_packet_at: float | None = None
         """Loop time the first frame of the latest clip went out (for benchmarks)."""
         self.frame_times: list[float] = []
+        """Loop times every frame of the latest clip went out (for benchmarks)."""
         self._next_frame_at = 0.0
         """Loop time the next frame is due: a clip or the trailing silence that follows another
         keeps the 20 ms rhythm instead of sending its first frame right after the last one."""
-        """Loop times every frame of the latest clip went out (for benchmarks)."""
+        self._server_update = asyncio.Event()
+        """Set when Discord hands over a voice server (VOICE_SERVER_UPDATE)."""
         self._queue: asyncio.Queue[_Clip] = asyncio.Queue()
         self._current: _Clip | None = None
         self._interrupt = asyncio.Event()
@@ -152,6 +154,7 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
                 self._channel_id = event.state.channel_id
                 await self.events.emit(VoiceMoved(int(self._guild_id), int(event.state.channel_id)))
         elif isinstance(event, voice_events.VoiceServerUpdateEvent) and event.endpoint is not None:
+            self._server_update.set()
             await self._switch_server(event.endpoint, event.token)
 
     # ------------------------------------------------------------------ playback
@@ -248,7 +251,22 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
 
     # ------------------------------------------------------------------ endings
     async def _lost(self, closed: VoiceGatewayClosed) -> None:
+        if closed.code == DISCONNECTED and await self._discord_follows_up():
+            return
         await self._close(f"I lost the voice connection: {closed.explanation}.")
+
+    async def _discord_follows_up(self) -> bool:
+        """A 4014 close also comes when Discord moves the call (a VOICE_SERVER_UPDATE follows, and
+        ``_switch_server`` carries on there) or kicks the bot (a voice state without a channel
+        follows, and ``notify`` closes): wait for either, up to the handshake timeout."""
+        self._server_update.clear()
+        waits = [asyncio.ensure_future(self._server_update.wait()), asyncio.ensure_future(self._closed.wait())]
+        try:
+            await asyncio.wait(waits, timeout=self._timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        return self._server_update.is_set() or self._closed.is_set()
 
     async def _close(self, reason: str, *, requested: bool = False) -> None:
         if self._closed.is_set():

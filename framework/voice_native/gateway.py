@@ -36,7 +36,7 @@ CLOSE_REASONS = {
     4006: "the voice session is no longer valid",
     4009: "the voice session timed out",
     4011: "the voice server was not found",
-    4014: "I was disconnected from the channel (kicked, moved, or the channel was deleted)",
+    4014: "Discord ended the call (the channel may have been deleted)",
     4015: "the voice server crashed",
     4900: "the voice server stopped answering",
     4016: "the voice server does not accept our encryption modes",
@@ -44,6 +44,9 @@ CLOSE_REASONS = {
            "or unavailable in this bot"),
     4020: "the voice server rejected a malformed request",
 }
+DISCONNECTED = 4014
+"""Discord ended the socket: the bot was kicked, the channel deleted, or the call moved (then a
+new voice server is announced)."""
 MISSED_ACKS = 2
 """Heartbeats in a row without an acknowledgement before the socket counts as dead."""
 ZOMBIE = 4900
