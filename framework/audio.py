@@ -33,7 +33,9 @@ def ffmpeg_path() -> str:
     return found
 
 
-def _ffmpeg(args: list[str], data: bytes, timeout: float = 120) -> bytes:
+def run_ffmpeg(args: list[str], data: bytes, timeout: float = 120) -> bytes:
+    """Run ffmpeg with ``data`` on stdin and return its stdout; failures raise :class:`AudioError`
+    with ffmpeg's last line. Blocking: call it through ``run_blocking``."""
     try:
         done = subprocess.run([ffmpeg_path(), "-hide_banner", "-nostdin", "-v", "error", *args], input=data,
                               capture_output=True, timeout=timeout, check=False)
@@ -49,7 +51,7 @@ def decode_pcm(data: bytes, *, rate: int = 16_000, channels: int = 1) -> bytes:
     """Any container/codec ffmpeg reads -> signed 16-bit little-endian PCM."""
     if not data:
         raise AudioError("the file is empty")
-    pcm = _ffmpeg(["-i", "pipe:0", "-f", "s16le", "-acodec", "pcm_s16le", "-ac", str(channels),
+    pcm = run_ffmpeg(["-i", "pipe:0", "-f", "s16le", "-acodec", "pcm_s16le", "-ac", str(channels),
                    "-ar", str(rate), "pipe:1"], data)
     if not pcm:
         raise AudioError("it contains no audio stream")
@@ -76,14 +78,9 @@ def read_wav(data: bytes) -> AudioSegment:
                             frame_rate=src.getframerate(), channels=src.getnchannels())
 
 
-def for_playback(wav: bytes) -> AudioSegment:
-    """48 kHz stereo 16-bit, as voice connections need."""
-    return read_wav(wav).set_frame_rate(48_000).set_channels(2)
-
-
 def to_ogg_opus(wav: bytes) -> bytes:
     """An OGG/Opus file (what Discord voice messages are) from a WAV."""
-    return _ffmpeg(["-f", "wav", "-i", "pipe:0", "-c:a", "libopus", "-b:a", "48k", "-ar", "48000",
+    return run_ffmpeg(["-f", "wav", "-i", "pipe:0", "-c:a", "libopus", "-b:a", "48k", "-ar", "48000",
                     "-f", "ogg", "pipe:1"], wav)
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from framework.audio import _ffmpeg, decode_pcm
+from framework.audio import decode_pcm, run_ffmpeg
 from framework.voice_native.ogg import opus_packets, write_ogg_opus
 
 SAMPLE_RATE = 48_000
@@ -17,7 +17,7 @@ SILENCE_FRAME = b"\xf8\xff\xfe"
 
 def encode_opus(audio: bytes, *, bitrate: int = 64_000) -> list[bytes]:
     """Any audio ffmpeg reads (here: a TTS WAV) -> Opus packets of 20 ms each."""
-    ogg = _ffmpeg(["-i", "pipe:0", "-ac", str(CHANNELS), "-ar", str(SAMPLE_RATE), "-c:a", "libopus",
+    ogg = run_ffmpeg(["-i", "pipe:0", "-ac", str(CHANNELS), "-ar", str(SAMPLE_RATE), "-c:a", "libopus",
                    "-b:a", str(bitrate), "-frame_duration", str(FRAME_MS), "-application", "audio",
                    "-f", "ogg", "pipe:1"], audio)
     return opus_packets(ogg)
