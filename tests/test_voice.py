@@ -402,17 +402,24 @@ async def test_a_4014_close_with_nothing_after_it_is_reported(voice_server, tb_f
     assert (await tb.say("!ping")).content.startswith("Pong!")
 
 
-async def test_join_from_another_channel_while_speaking_waits_its_turn(voice_server, tb_factory) -> None:
-    tb = await voice_tb(tb_factory, voice_server)
-    await enter(tb)
-    await tb.say("!join")
+async def speaking_while_bob_waits_elsewhere(tb, voice_server):  # noqa: ANN001, ANN201
+    """Bob sits in another voice channel, "Other", while the bot has started a long sentence; returns
+    (bob, other, the voice session speaking)."""
     bob = tb.emu.create_user("bob")
     tb.emu.add_member(tb.guild, bob)
     other = tb.emu.create_channel(tb.guild, "Other", kind="voice")
     await enter(tb, user=bob, channel=other)
     await tb.say("!say this sentence keeps the bot busy for a little while")
-    first = voice_server.current
-    await tb.emu.wait_until(lambda: first.audio_packets, what="speech to start")
+    session = voice_server.current
+    await tb.emu.wait_until(lambda: session.audio_packets, what="speech to start")
+    return bob, other, session
+
+
+async def test_join_from_another_channel_while_speaking_waits_its_turn(voice_server, tb_factory) -> None:
+    tb = await voice_tb(tb_factory, voice_server)
+    await enter(tb)
+    await tb.say("!join")
+    bob, other, first = await speaking_while_bob_waits_elsewhere(tb, voice_server)
     reply = await tb.say("!join", user=bob)
     assert reply.content == "🔊 I'm speaking in **Voice**; I'll move to **Other** when I'm done."
     moved = await tb.emu.wait_for_message(channel=tb.channel, predicate=lambda m: m.content.startswith("🔊 Moved"),
@@ -506,13 +513,7 @@ async def test_leave_cancels_a_pending_move(voice_server, tb_factory) -> None:
     the next speech after a fresh join does not move the bot to that channel."""
     tb = await voice_tb(tb_factory, voice_server, "[plugins.voice]\nidle_timeout = 3\n")
     await enter(tb)
-    bob = tb.emu.create_user("bob")
-    tb.emu.add_member(tb.guild, bob)
-    other = tb.emu.create_channel(tb.guild, "Other", kind="voice")
-    await enter(tb, user=bob, channel=other)
-    await tb.say("!say this sentence keeps the bot busy for a little while")
-    first = voice_server.current
-    await tb.emu.wait_until(lambda: first.audio_packets, what="speech to start")
+    bob, other, first = await speaking_while_bob_waits_elsewhere(tb, voice_server)
     assert (await tb.say("!join", user=bob)).content.endswith("I'll move to **Other** when I'm done.")
     assert (await tb.say("!leave")).content == "👋 Left **Voice**."
     assert (await tb.say("!say hi")).content == "🔊 Saying it in **Voice**."
