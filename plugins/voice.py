@@ -88,9 +88,12 @@ class _GuildVoice:
         await self.report(guild_id, f"👋 I left {name} after {timeout:g} s of silence.")
 
     async def report(self, guild_id: int, text: str) -> None:
+        """Say ``text`` where the bot was last called in this guild, once (the channel is forgotten)."""
         channel_id = self.text_channels.pop(guild_id, None)
-        if channel_id is None:
-            return
+        if channel_id is not None:
+            await self._post(channel_id, text)
+
+    async def _post(self, channel_id: int, text: str) -> None:
         try:
             await self.app.bot.rest.create_message(channel_id, text, user_mentions=False, role_mentions=False)
         except hikari.HikariError:
@@ -122,13 +125,12 @@ class _GuildVoice:
         try:
             await self.backend().connect(guild_id, channel_id)
         except UserError as exc:
-            self.text_channels[guild_id] = text_channel
-            await self.report(guild_id, f"I couldn't move: {exc}")
+            self.text_channels.pop(guild_id, None)
+            await self._post(text_channel, f"I couldn't move: {exc}")
             return
-        self.text_channels[guild_id] = text_channel
+        self.text_channels[guild_id] = text_channel  # later voice events are told where the mover asked
         self.arm(guild_id)
-        await self.report(guild_id, f"🔊 Moved to {_channel_name(self.app, channel_id)}.")
-        self.text_channels[guild_id] = text_channel
+        await self._post(text_channel, f"🔊 Moved to {_channel_name(self.app, channel_id)}.")
 
     def close(self) -> None:
         for task in [*self.timers.values(), *self.tasks]:
