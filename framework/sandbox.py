@@ -23,7 +23,7 @@ from framework.commands import Group, OptionType
 from framework.config import Config
 from framework.logs import setup_logging
 from framework.testing.server import DiscordEmulator
-from framework.testing.voice_server import LocalVoiceServer
+from framework.emulator.voice_server import LocalVoiceServer
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Voice channels through the real bot on the emulator and the local voice server
-(framework/testing/voice_server.py): join/say/leave in both AEAD modes with the audio checked
+(framework/emulator/voice_server.py): join/say/leave in both AEAD modes with the audio checked
 after decryption and Opus decoding, refusals (no channel, no permission, full), kicks and moves,
 the queue, the idle timeout, a dropped voice server, DAVE refusal, spoken replies."""
 
@@ -15,7 +15,7 @@ import pytest
 from framework import hookimpl
 from framework.audio import decode_pcm, to_ogg_opus
 from framework.speech import SynthesizedAudio
-from framework.testing.voice_server import LocalVoiceServer
+from framework.emulator.voice_server import LocalVoiceServer
 from framework.voice import VoiceBackend
 from framework.voice_native.codec import SILENCE_FRAME
 from framework.voice_native.crypto import AES_GCM, XCHACHA

@@ -23,7 +23,7 @@ from pathlib import Path
 from framework.testing.harness import HarnessFactory
 from framework.testing.openai_server import OpenAIServer
 from framework.testing.server import DiscordEmulator
-from framework.testing.voice_server import LocalVoiceServer
+from framework.emulator.voice_server import LocalVoiceServer
 
 ANSWER = "The model says the review is positive."
 LONG = ("This is a longer sentence, spoken so that the pacing of many voice frames can be measured "
