@@ -22,7 +22,7 @@ from framework.app import App
 from framework.commands import Group, OptionType
 from framework.config import Config
 from framework.logs import setup_logging
-from framework.testing.server import DiscordEmulator
+from framework.emulator import DiscordEmulator
 from framework.emulator.voice_server import LocalVoiceServer
 
 log = logging.getLogger(__name__)

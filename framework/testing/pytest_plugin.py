@@ -1,6 +1,6 @@
 """pytest fixtures for trainerbot and its plugins (installed as the ``pytest11`` entry point).
 
-- ``discord_emulator``: a started :class:`~framework.testing.server.DiscordEmulator`.
+- ``discord_emulator``: a started :class:`~framework.emulator.DiscordEmulator`.
 - ``tb_factory``: ``await tb_factory(config_overrides=..., plugins_toml=..., extra_plugins=...)``
   starts the whole bot on the emulator with a temporary data root and returns a
   :class:`~framework.testing.harness.BotHarness`; every bot it started is closed afterwards.
@@ -17,7 +17,7 @@ import pytest
 
 from framework.testing.harness import BotHarness, HarnessFactory
 from framework.testing.openai_server import OpenAIServer
-from framework.testing.server import DiscordEmulator
+from framework.emulator import DiscordEmulator
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import lightbulb
 
 from framework.app import App
 from framework.config import load_config
-from framework.testing.server import DiscordEmulator
+from framework.emulator import DiscordEmulator
 
 ROUNDS = 400
 WARMUP = 20

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from framework.testing.harness import HarnessFactory
 from framework.testing.openai_server import OpenAIServer
-from framework.testing.server import DiscordEmulator
+from framework.emulator import DiscordEmulator
 from framework.emulator.voice_server import LocalVoiceServer
 
 ANSWER = "The model says the review is positive."
