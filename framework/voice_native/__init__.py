@@ -6,7 +6,7 @@ Why our own: hikari-wave 0.7.0a1 never increments the AEAD nonce, sends a 78-byt
 packet, builds a wrong reconnect URL, raises on ``disconnect()`` and sends unencrypted silence —
 correcting those means patching its internals. songbird-py 0.1.9 speaks only the retired
 xsalsa20 modes. This package is ~600 lines we can test end to end against the local voice
-server (``framework.testing.voice_server``).
+server (``framework.emulator.voice_server``).
 
 DAVE (end-to-end encryption, required by Discord since 2026-03-01) runs on ``davey``: we offer
 it in IDENTIFY, send MLS key packages, answer transitions, commits, welcomes and proposals, and
