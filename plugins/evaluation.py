@@ -28,8 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.archive import human_size
-from framework.commands import DISCORD_MESSAGE_LIMIT, MAX_INTEGER, Context, File, UserError, attachment, group, integer, string
+from framework.commands import DISCORD_MESSAGE_LIMIT, Context, File, UserError, attachment, group, integer, string
 from framework.commands import command as declare
+from framework.errors import BadArgument, parse_row_number
 from framework.importers import ImportProblem, parse_file, parse_json
 from framework.providers import ActiveModel, ProviderError, active_model
 from framework.report import Metrics, compute_metrics, metrics_table, render_confusion_png
@@ -362,19 +363,8 @@ async def run_test(ctx: Context, data: str | None, attachment: hikari.Attachment
 tests_group = group("tests", "Past test runs and their misclassified examples")
 
 
-def _number(text: str) -> int:
-    """``4`` or ``#4``; ValueError for anything else, including numbers no row id can have."""
-    number = int(str(text).strip().lstrip("#"))
-    if not 0 < number <= MAX_INTEGER:
-        raise ValueError(text)
-    return number
-
-
 def _run_number(text: str) -> int:
-    try:
-        return _number(text)
-    except ValueError:
-        raise UserError(f"`{text}` is not a test run number; `tests history` shows them.") from None
+    return parse_row_number(text, "test run number", "tests history")
 
 
 @tests_group.command("history", "Recent test runs compared: accuracy and macro F1 against earlier runs",
@@ -444,8 +434,9 @@ async def tests_review(ctx: Context, run: str | None, status: str) -> None:
                      options=[string("items", "Review item numbers (tests review shows them)")])
 async def tests_resolve(ctx: Context, items: str) -> None:
     try:
-        wanted = sorted({_number(p) for p in re.split(r"[\s,]+", items.strip()) if p})
-    except ValueError:
+        wanted = sorted({parse_row_number(p, "review item number", "tests review")
+                         for p in re.split(r"[\s,]+", items.strip()) if p})
+    except BadArgument:
         raise UserError(f"`{items}`: give review item numbers, e.g. `4` or `4,5,6`.") from None
     if not wanted:
         raise UserError("Give review item numbers, e.g. `4` or `4,5,6`.")
