@@ -130,4 +130,3 @@ class Context:
     async def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run blocking work off the event loop."""
         return await self.app.run_blocking(fn, *args)
-

@@ -158,7 +158,8 @@ class Group:
         self.subcommands[cmd.name] = cmd
         return cmd
 
-    def command(self, name: str, description: str, **kwargs: Any) -> Callable[[Callable[..., Awaitable[None]]], Command]:
+    def command(self, name: str, description: str,
+                **kwargs: Any) -> Callable[[Callable[..., Awaitable[None]]], Command]:
         """Decorator: declare a subcommand (same arguments as :func:`command`)."""
 
         def deco(fn: Callable[..., Awaitable[None]]) -> Command:
@@ -253,6 +254,7 @@ def usage(cmd: Command | Group, prefix: str = "!") -> str:
         if opt.required:
             parts.append(shown if shown.startswith("<") else f"<{shown}>")
         else:
-            default = "" if opt.default in (None, MISSING) else f"={str(opt.default).lower() if isinstance(opt.default, bool) else opt.default}"
+            shown_default = str(opt.default).lower() if isinstance(opt.default, bool) else opt.default
+            default = "" if opt.default in (None, MISSING) else f"={shown_default}"
             parts.append(f"[{shown}{default}]")
     return " ".join(parts)

@@ -57,4 +57,3 @@ async def _report(ctx: Context, message: str) -> None:
         await ctx.error(message)
     except hikari.HikariError:
         log.exception("could not deliver an error message for %s", ctx.command.qualified_name)
-
