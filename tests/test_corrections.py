@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from framework import hookimpl
 from framework.providers import Correction
 from plugins.corrections import corrections
-from plugins.training import jobs
+from plugins.training.schema import jobs
 from tests.test_training import TRAINING_TOML, _progress, labelled_jsonl
 
 OPENAI_TOML = ('[engines]\nprovider = "openai"\n[plugins.training]\npoll_interval = 0.01\n'
