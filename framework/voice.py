@@ -143,12 +143,10 @@ class VoiceBackend(Protocol):
 
 # --------------------------------------------------------------------------- spoken replies
 
-_SPOKEN: dict[int, collections.OrderedDict[int, None]] = {}
-"""Per app (by id): messages whose answer was already spoken, so two plugins never speak it twice."""
-
-
 def _claim(app: Any, message_id: int) -> bool:
-    seen = _SPOKEN.setdefault(id(app), collections.OrderedDict())
+    """Whether this message's answer is still to be spoken (then it is now claimed), so two plugins
+    never speak it twice. The last 1,000 claims are kept in the app's state."""
+    seen: collections.OrderedDict[int, None] = app.state("framework.voice", collections.OrderedDict)
     if message_id in seen:
         return False
     seen[message_id] = None

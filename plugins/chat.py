@@ -150,7 +150,7 @@ async def on_message(event: hikari.MessageCreateEvent, app: Any) -> None:
         sent = await app.bot.rest.create_message(message.channel_id, part, reply=message, user_mentions=False,
                                                  role_mentions=False, mentions_everyone=False)
         await record_answer(app, sent, message.author.id, text, answer, provider, model_id)
-    await app.plugins.call_each("reply_sent", app=app, message=message, text=answer)
+    await app.plugins.call("reply_sent", scope=message.guild_id, app=app, message=message, text=answer)
 
 
 @hookimpl

@@ -72,8 +72,8 @@ def register_migrations(register) -> None:  # noqa: ANN001
 # ----------------------------------------------------------------------------- storing
 
 
-async def answer_of(app: Any, message_id: int) -> dict[str, Any]:
-    found = await app.plugins.first_result("bot_answer", app=app, message_id=int(message_id))
+async def answer_of(app: Any, message_id: int, scope: int | None) -> dict[str, Any]:
+    found = await app.plugins.call("bot_answer", scope=scope, app=app, message_id=int(message_id))
     if found is None:
         raise UserError(f"Message {message_id} is not one of my chat answers; only those can be corrected.")
     return found
@@ -91,7 +91,7 @@ def clean_correction(text: str | None) -> str:
 async def store(ctx: Context, message_id: int, text: str, source: str, found: dict[str, Any] | None = None) -> int:
     """Save (or replace this user's) correction of one answer; returns its id."""
     text = clean_correction(text)
-    found = found or await answer_of(ctx.app, message_id)
+    found = found or await answer_of(ctx.app, message_id, ctx.guild_id)
     if text == found["answer"].strip():
         raise UserError("That is exactly what I answered; a correction should differ.")
     values = {"message_id": int(message_id), "channel_id": found.get("channel_id"), "guild_id": found.get("guild_id"),
@@ -130,7 +130,7 @@ async def correct(ctx: Context, message_id: str, correction: str) -> None:
 
 @message_command("Correct this answer", "Correct one of the bot's answers in a form")
 async def correct_this(ctx: Context, message: hikari.Message) -> None:
-    found = await answer_of(ctx.app, message.id)  # refuse before showing the form
+    found = await answer_of(ctx.app, message.id, ctx.guild_id)  # refuse before showing the form
     values = await ctx.ask("Correct this answer", [
         TextField("correction", "What should I have answered?", paragraph=True, max_length=MAX_CORRECTION,
                   placeholder=found["answer"][:100])])

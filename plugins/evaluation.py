@@ -143,10 +143,8 @@ async def _from_attachment(ctx: Context, upload: hikari.Attachment) -> list[tupl
 
 async def _from_dataset(ctx: Context, name: str, split: str) -> list[tuple[str, str]]:
     """A dataset's examples through the ``dataset_examples`` hook: the first plugin that keeps it
-    answers (``call_each`` passes a plugin's UserError through to the user)."""
-    answers = await ctx.app.plugins.call_each("dataset_examples", guild_id=ctx.guild_id, app=ctx.app,
-                                              name=name, split=split)
-    found = next((examples for _, examples in answers if examples is not None), None)
+    answers (a plugin's UserError reaches the user)."""
+    found = await ctx.app.plugins.call("dataset_examples", scope=ctx.guild_id, app=ctx.app, name=name, split=split)
     if found is None:
         raise UserError(f"No dataset `{name}`. `dataset list` shows them.")
     if not found and split == "test":

@@ -75,7 +75,7 @@ async def feedback(ctx: Context, text: str, rating: int | None, message_id: str 
     about: dict[str, Any] = {}
     if message_id is not None:
         mid = parse_message_id(message_id)
-        found = await ctx.app.plugins.first_result("bot_answer", app=ctx.app, message_id=mid)
+        found = await ctx.app.plugins.call("bot_answer", scope=ctx.guild_id, app=ctx.app, message_id=mid)
         reference = ctx.message.message_reference if ctx.message is not None else None
         if found is None and reference is not None and reference.id == mid:  # message_id came from the reply
             raise UserError("The message you replied to is not one of my chat answers; for general feedback, send "
@@ -143,7 +143,8 @@ async def on_reaction(event: hikari.ReactionAddEvent, app: Any) -> None:
     me = app.bot.get_me()
     if reaction is None or not app.settings("feedback").reactions or (me is not None and event.user_id == me.id):
         return
-    found = await app.plugins.first_result("bot_answer", app=app, message_id=int(event.message_id))
+    found = await app.plugins.call("bot_answer", scope=getattr(event, "guild_id", None), app=app,
+                                  message_id=int(event.message_id))
     if found is None:
         return
     t = feedback_table.c

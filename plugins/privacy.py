@@ -31,7 +31,7 @@ def _jsonable(value: Any) -> Any:
 
 
 async def ask_every(app: Any, hook: str, user_id: int) -> tuple[list[tuple[str, Any]], list[str]]:
-    """The hook's answers, and the plugins that raised instead (``call_each`` logs and disables
+    """The hook's answers, and the plugins that raised instead (the hook call logs and disables
     those and leaves them out): the user must hear their data is incomplete or not all gone."""
     called: list[str] = []
 
@@ -39,7 +39,7 @@ async def ask_every(app: Any, hook: str, user_id: int) -> tuple[list[tuple[str, 
         called.append(name)
         return {}
 
-    answers = await app.plugins.call_each(hook, app=app, user_id=int(user_id), per_plugin=note)
+    answers = await app.plugins.call(hook, scope=None, app=app, user_id=int(user_id), per_plugin=note)
     answered = {name for name, _ in answers}
     return answers, [name for name in called if name not in answered]
 

@@ -254,8 +254,8 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
     labels = json.loads(ds.labels)
     instruction = settings.instruction.format(labels=", ".join(labels))
     # before the job exists: a plugin refusing here leaves no job stuck at "starting"
-    corrections = tuple(c for _, found in await app.plugins.call_each("training_corrections", app=app, dataset=dataset)
-                        for c in found or ())
+    found = await app.plugins.call("training_corrections", scope=ctx.guild_id, app=app, dataset=dataset)
+    corrections = tuple(c for _, some in found for c in some or ())
     folder = app.data_root.area("datasets") / "snapshots"
     folder.mkdir(exist_ok=True)
     async with app.storage.begin() as conn:

@@ -141,14 +141,8 @@ class _GuildVoice:
             events.unsubscribe(self.on_event)
 
 
-_STATES: dict[int, _GuildVoice] = {}
-
-
 def _state(app: Any) -> _GuildVoice:
-    state = _STATES.get(id(app))
-    if state is None or state.app is not app:
-        state = _STATES[id(app)] = _GuildVoice(app)
-    return state
+    return app.state("voice", lambda: _GuildVoice(app))  # type: ignore[no-any-return]
 
 
 def _channel_name(app: Any, channel_id: int | None) -> str:
@@ -318,6 +312,6 @@ def startup(app: Any) -> None:
 
 @hookimpl
 def shutdown(app: Any) -> None:
-    state = _STATES.pop(id(app), None)
+    state = app.drop_state("voice")
     if state is not None:
         state.close()

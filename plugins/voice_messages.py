@@ -113,7 +113,8 @@ async def handle_voice_message(app: Any, message: hikari.Message, attachment: hi
         await _reply(app, message, "I heard something but couldn't make out any words.")
         return
     await _reply(app, message, f"🎙️ I heard: “{transcript.text}” (confidence {transcript.confidence:.0%})")
-    answer = await app.plugins.first_result("answer_text", app=app, message=message, text=transcript.text)
+    answer = await app.plugins.call("answer_text", scope=message.guild_id, app=app, message=message,
+                                   text=transcript.text)
     if not answer:
         await _reply(app, message, "No conversation plugin is enabled to answer it.")
         return
@@ -127,7 +128,7 @@ async def handle_voice_message(app: Any, message: hikari.Message, attachment: hi
         except Exception:  # noqa: BLE001 - the text answer still goes out
             log.exception("text-to-speech of an answer failed")
     await _reply(app, message, answer, files)
-    await app.plugins.call_each("reply_sent", app=app, message=message, text=answer)
+    await app.plugins.call("reply_sent", scope=message.guild_id, app=app, message=message, text=answer)
 
 
 async def _speak_in_voice(app: Any, message: hikari.Message, text: str, language: str) -> bool:

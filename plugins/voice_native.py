@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from framework import hookimpl
 from framework.voice_native import NativeBackend
 
-_BACKENDS: dict[int, NativeBackend] = {}
 
 
 class Settings(BaseModel):
@@ -36,12 +35,12 @@ def register_voice_backends(register, app) -> None:  # noqa: ANN001
     settings: Settings = app.settings("voice_native") or Settings()
     backend = NativeBackend(app, connect_timeout=settings.connect_timeout, bitrate=settings.bitrate,
                             dave=settings.dave, max_queue=settings.max_queue)
-    _BACKENDS[id(app)] = backend
+    app.state("voice_native").backend = backend
     register("native", backend)
 
 
 @hookimpl
 async def shutdown(app: Any) -> None:
-    backend = _BACKENDS.pop(id(app), None)
+    backend = getattr(app.drop_state("voice_native"), "backend", None)
     if backend is not None:
         await backend.close()
