@@ -47,5 +47,5 @@ def _read(path: os.PathLike[str]) -> bytes:
 
 
 @hookimpl
-def register_commands(register) -> None:  # noqa: ANN001
+def register_commands(register: RegisterCommand) -> None:
     register(archive)

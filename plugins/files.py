@@ -5,6 +5,8 @@ Restricted to owners and the ``files`` permission group (``[permissions.groups.f
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import io
 import os
 import stat
@@ -17,6 +19,10 @@ from framework import hookimpl
 from framework.archive import human_size
 from framework.commands import Context, File, UserError, command, integer, string
 from framework.dataroot import DataRoot, PathRefused
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterCommand
+    from framework.host import Host
 
 PAGE = 20
 
@@ -47,7 +53,7 @@ def _zip_one(path: Path) -> bytes:
     return buffer.getvalue()
 
 
-async def complete_path(app, partial: str) -> list[str]:  # noqa: ANN001
+async def complete_path(app: Host, partial: str) -> list[str]:
     """Suggest entries of the folder being typed (for the slash command's autocomplete)."""
     folder, _, stem = partial.replace("\\", "/").rpartition("/")
     try:
@@ -122,7 +128,7 @@ async def files(ctx: Context, path: str, page: int) -> None:
 
 
 @hookimpl
-def register_commands(register) -> None:  # noqa: ANN001
+def register_commands(register: RegisterCommand) -> None:
     register(getfile)
     register(files)
 

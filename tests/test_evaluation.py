@@ -15,7 +15,7 @@ from PIL import Image
 
 from framework import hookimpl
 from framework.commands import UserError
-from framework.providers import Example, trained_models
+from framework.providers import Example, ModelProvider, trained_models
 from framework.report import OTHER, compute_metrics, metrics_table, render_confusion_png
 from plugins.evaluation import review_items, runs
 from tests.test_training import TRAINING_TOML, _progress, labelled_jsonl
@@ -339,8 +339,9 @@ async def test_users_test_runs_are_exported_and_deleted(tb_factory) -> None:
 async def test_a_provider_answering_too_few_texts_is_refused_not_a_traceback(tb_factory) -> None:
     """Answers are matched to examples by position: a (third-party) provider that skips one would
     pair every later answer with the wrong example, so the run stops with a clear message."""
-    class Short:
+    class Short(ModelProvider):
         name = "short"
+        min_examples = 1
 
         async def predict(self, model_id, texts, labels, *, instruction=""):  # noqa: ANN001, ANN202
             return ["positive"] * (len(texts) - 1)
@@ -371,8 +372,8 @@ async def test_run_and_item_numbers_beyond_any_id_are_refused_clearly(tb_factory
 async def test_too_many_labels_for_an_image_still_get_the_report(tb_factory) -> None:
     """A model without labels takes them from the test data, up to one per example: the image
     (growing with the square) is left out beyond 30 labels, the figures are all there."""
-    class Echo:
-        name = "echo"
+    class Echo(ModelProvider):
+        name, min_examples = "echo", 1
 
         async def predict(self, model_id, texts, labels, *, instruction=""):  # noqa: ANN001, ANN202
             return [text.split()[0] for text in texts]

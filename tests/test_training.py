@@ -10,6 +10,7 @@ import types
 import pytest
 
 from framework import hookimpl
+from framework.providers import ModelProvider
 from framework.importers import ImportProblem, parse_file
 from plugins.provider_local import NaiveBayes, accuracy
 
@@ -202,7 +203,7 @@ async def test_a_running_job_can_be_cancelled(tb_factory, openai_server) -> None
 
 
 async def test_a_file_error_while_starting_is_logged_not_shown(tb_factory, caplog) -> None:
-    class DiskTrouble:
+    class DiskTrouble(ModelProvider):
         name, min_examples = "disk-trouble", 1
 
         async def start(self, request):  # noqa: ANN001, ANN202
