@@ -13,13 +13,12 @@ import subprocess
 import warnings
 import wave
 
+from framework.errors import AudioError
+
 with warnings.catch_warnings():  # pydub warns at import when ffmpeg is not on PATH; we set it below
     warnings.simplefilter("ignore", RuntimeWarning)
     from pydub import AudioSegment
 
-
-class AudioError(Exception):
-    """The input is not audio ffmpeg can decode (the message says why, briefly)."""
 
 
 @functools.cache

@@ -141,7 +141,7 @@ def plugin_cli_commands(config: Config) -> list[tuple[str, str, Callable[..., An
     def register(name: str, help: str, configure: Callable[..., Any], run: Callable[..., int]) -> None:  # noqa: A002
         found.append((name, help, configure, run))
 
-    asyncio.run(host.call_each("register_cli_commands", per_plugin=lambda _p: {"register": register}))
+    asyncio.run(host.call("register_cli_commands", scope=None, per_plugin=lambda _p: {"register": register}))
     return found
 
 

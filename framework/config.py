@@ -79,6 +79,10 @@ class Config(Strict):
     def provider(self) -> str:
         return self.engines.provider or ("openai" if os.environ.get("OPENAI_API_KEY") else "local")
 
+    def engine(self, setting: str) -> str | None:
+        """The engine ``[engines] SETTING`` picks (the provider has a default that depends on the environment)."""
+        return self.provider if setting == "provider" else getattr(self.engines, setting)
+
 
 def describe_validation_error(where: str, exc: ValidationError) -> str:
     lines = []

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["UserError", "BadArgument", "CheckFailure", "MAX_ID", "parse_id", "parse_message_id", "parse_row_number"]
+__all__ = [
+    "UserError", "BadArgument", "CheckFailure", "ProviderError", "MissingModel", "AudioError", "ImportProblem",
+    "PathRefused", "MAX_ID", "parse_id", "parse_message_id", "parse_row_number",
+]
 
 
 class UserError(Exception):
@@ -24,6 +27,42 @@ class BadArgument(UserError):
 
 class CheckFailure(UserError):
     """The caller may not run this command here."""
+
+
+# ----------------------------------------------------------------------------- domain errors
+# Each is a UserError: its message is written for the user, so a call site may add context
+# ("The model could not answer: …") but never has to translate it, and one that reaches the
+# command pipeline is shown as is instead of "failed unexpectedly".
+
+
+class ProviderError(UserError):
+    """A model provider refused or failed; the message is safe to show (no secrets, no raw payloads)."""
+
+
+class MissingModel(UserError):
+    """No speech model for the requested language; the message names the command that fixes it."""
+
+
+class AudioError(UserError):
+    """The input is not audio that can be decoded; the message says why, briefly."""
+
+
+class ImportProblem(UserError):
+    """One file could not be imported; the message says where and why (line and column if known)."""
+
+
+class PathRefused(UserError):
+    """A user-given path that is not allowed, or does not exist. ``reason`` says which, for code
+    that reacts to one kind (e.g. offer to create a missing file) without matching the message."""
+
+    REASONS = ("refused", "empty", "nul", "absolute", "parent", "missing", "not_a_folder", "link", "special",
+               "is_folder", "is_file", "too_long")
+
+    def __init__(self, message: str, reason: str = "refused") -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown PathRefused reason {reason!r}")
+        super().__init__(message)
+        self.reason = reason
 
 
 MAX_ID = 2**63 - 1

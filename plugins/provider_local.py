@@ -14,12 +14,17 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from framework import hookimpl
-from framework.providers import JobStatus, ProviderError, TrainingRequest
+from framework.errors import ProviderError
+from framework.providers import JobStatus, TrainingRequest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterEngine
+    from framework.host import Host
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -90,7 +95,7 @@ class LocalProvider:
     name = "local"
     min_examples = 2
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Host) -> None:
         self.app = app
         self._loaded: dict[str, NaiveBayes] = {}
 
@@ -144,7 +149,7 @@ class LocalProvider:
 
 
 @hookimpl
-def register_model_providers(register, app) -> None:  # noqa: ANN001
+def register_model_providers(register: RegisterEngine, app: Host) -> None:
     register("local", LocalProvider(app))
 
 

@@ -16,14 +16,19 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
+from framework.errors import ProviderError
 from framework.logs import redact
-from framework.providers import Correction, JobStatus, ProviderError, TrainingRequest
+from framework.providers import Correction, JobStatus, TrainingRequest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterEngine
+    from framework.host import Host
 
 STATUS = {"validating_files": "queued", "queued": "queued", "running": "running", "succeeded": "succeeded",
           "failed": "failed", "cancelled": "cancelled"}
@@ -95,7 +100,7 @@ class OpenAIProvider:
     name = "openai"
     min_examples = 10
 
-    def __init__(self, settings: Settings, app: Any) -> None:
+    def __init__(self, settings: Settings, app: Host) -> None:
         self.settings = settings
         self.app = app
         self._client: openai.AsyncOpenAI | None = None
@@ -179,5 +184,5 @@ class OpenAIProvider:
 
 
 @hookimpl
-def register_model_providers(register, app) -> None:  # noqa: ANN001
+def register_model_providers(register: RegisterEngine, app: Host) -> None:
     register("openai", OpenAIProvider(app.settings("provider_openai") or Settings(), app))

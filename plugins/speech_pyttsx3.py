@@ -18,13 +18,17 @@ import tempfile
 import threading
 import wave
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.audio import read_wav
 from framework.speech import SynthesizedAudio
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterEngine
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +167,6 @@ class Pyttsx3Engine:
 
 
 @hookimpl
-def register_text_to_speech(register, app) -> None:  # noqa: ANN001
+def register_text_to_speech(register: RegisterEngine, app: Host) -> None:
     register("pyttsx3", Pyttsx3Engine(app.settings("speech_pyttsx3") or Settings()))
 

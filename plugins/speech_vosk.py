@@ -20,13 +20,18 @@ import urllib.request
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from framework import hookimpl
 from framework.config import load_config
-from framework.speech import STT_SAMPLE_RATE, MissingModel, Transcript
+from framework.errors import MissingModel
+from framework.speech import STT_SAMPLE_RATE, Transcript
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterCli, RegisterEngine
+    from framework.host import Host
 
 MODEL_LIST_URL = "https://alphacephei.com/vosk/models/model-list.json"
 CHUNK_BYTES = STT_SAMPLE_RATE * 2 // 2  # half a second of audio per AcceptWaveform
@@ -89,7 +94,7 @@ def load_model(path: Path) -> Any:
 class VoskEngine:
     """The ``vosk`` speech-to-text engine."""
 
-    def __init__(self, app: Any, settings: Settings) -> None:
+    def __init__(self, app: Host, settings: Settings) -> None:
         self.app = app
         self.settings = settings
 
@@ -138,7 +143,7 @@ class VoskEngine:
 
 
 @hookimpl
-def register_speech_to_text(register, app) -> None:  # noqa: ANN001
+def register_speech_to_text(register: RegisterEngine, app: Host) -> None:
     register("vosk", VoskEngine(app, app.settings("speech_vosk") or Settings()))
 
 
@@ -231,5 +236,5 @@ def _run(args: argparse.Namespace) -> int:
 
 
 @hookimpl
-def register_cli_commands(register) -> None:  # noqa: ANN001
+def register_cli_commands(register: RegisterCli) -> None:
     register("models", "speech models: list, download", _configure, _run)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import hikari
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +22,10 @@ from framework.commands import Context, UserError, command, string
 from framework.voice import (
     PlaybackEnded, PlaybackStarted, VoiceDisconnected, VoiceError, VoiceEvent, VoiceMoved, speak_reply,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterCommand
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ def settings_model() -> type[BaseModel]:
 class _GuildVoice:
     """Per app: where to report, idle timers, and the backend we listen to."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Host) -> None:
         self.app = app
         self.text_channels: dict[int, int] = {}
         self.timers: dict[int, asyncio.Task[None]] = {}
@@ -141,24 +145,18 @@ class _GuildVoice:
             events.unsubscribe(self.on_event)
 
 
-_STATES: dict[int, _GuildVoice] = {}
+def _state(app: Host) -> _GuildVoice:
+    return app.state("voice", lambda: _GuildVoice(app))  # type: ignore[no-any-return]
 
 
-def _state(app: Any) -> _GuildVoice:
-    state = _STATES.get(id(app))
-    if state is None or state.app is not app:
-        state = _STATES[id(app)] = _GuildVoice(app)
-    return state
-
-
-def _channel_name(app: Any, channel_id: int | None) -> str:
+def _channel_name(app: Host, channel_id: int | None) -> str:
     channel = app.bot.cache.get_guild_channel(channel_id) if channel_id else None
     return f"**{channel.name}**" if channel is not None and channel.name else "the voice channel"
 
 
 # --------------------------------------------------------------------------- checks before joining
 
-def bot_permissions(app: Any, guild_id: int, channel: hikari.GuildChannel) -> hikari.Permissions | None:
+def bot_permissions(app: Host, guild_id: int, channel: hikari.GuildChannel) -> hikari.Permissions | None:
     """The bot's permissions in ``channel`` from the cache (None when the cache lacks something)."""
     cache, me = app.bot.cache, app.bot.get_me()
     guild = cache.get_guild(guild_id)
@@ -188,7 +186,7 @@ def bot_permissions(app: Any, guild_id: int, channel: hikari.GuildChannel) -> hi
     return perms
 
 
-def _check_can_join(app: Any, guild_id: int, channel: hikari.GuildChannel) -> None:
+def _check_can_join(app: Host, guild_id: int, channel: hikari.GuildChannel) -> None:
     perms = bot_permissions(app, guild_id, channel)
     name = f"**{channel.name}**"
     if perms is not None:
@@ -289,7 +287,7 @@ async def say(ctx: Context, text: str, language: str | None) -> None:
 
 
 @hookimpl
-def register_commands(register) -> None:  # noqa: ANN001
+def register_commands(register: RegisterCommand) -> None:
     for cmd in (join, leave, say):
         register(cmd)
 
@@ -297,7 +295,7 @@ def register_commands(register) -> None:  # noqa: ANN001
 # --------------------------------------------------------------------------- spoken replies and lifecycle
 
 @hookimpl
-async def reply_sent(app: Any, message: Any, text: str) -> None:
+async def reply_sent(app: Host, message: Any, text: str) -> None:
     """Speak a conversational answer to its author when they listen in the bot's voice channel."""
     settings: Settings = app.settings("voice") or Settings()
     if message is None or not settings.spoken_replies or not text.strip():
@@ -312,12 +310,12 @@ async def reply_sent(app: Any, message: Any, text: str) -> None:
 
 
 @hookimpl
-def startup(app: Any) -> None:
+def startup(app: Host) -> None:
     _state(app)
 
 
 @hookimpl
-def shutdown(app: Any) -> None:
-    state = _STATES.pop(id(app), None)
+def shutdown(app: Host) -> None:
+    state = app.drop_state("voice")
     if state is not None:
         state.close()

@@ -10,7 +10,9 @@ import types
 import pytest
 
 from framework import hookimpl
-from framework.importers import ImportProblem, parse_file
+from framework.errors import ImportProblem
+from framework.importers import parse_file
+from framework.providers import ModelProvider
 from plugins.provider_local import NaiveBayes, accuracy
 
 POSITIVE = ["great film, loved it", "wonderful acting and a moving story", "brilliant and funny",
@@ -205,7 +207,7 @@ async def test_a_running_job_can_be_cancelled(tb_factory, openai_server) -> None
 
 
 async def test_a_file_error_while_starting_is_logged_not_shown(tb_factory, caplog) -> None:
-    class DiskTrouble:
+    class DiskTrouble(ModelProvider):
         name, min_examples = "disk-trouble", 1
 
         async def start(self, request):  # noqa: ANN001, ANN202

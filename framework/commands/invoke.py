@@ -48,7 +48,7 @@ async def invoke(ctx: Context, cmd: Command, raw: dict[str, Any], *targets: Any)
         await _report(ctx, str(exc))
     except Exception as exc:  # noqa: BLE001 - the user gets a message, the log gets the traceback
         log.exception("command %s (plugin %s) failed", cmd.qualified_name, cmd.plugin)
-        message = await ctx.app.plugins.first_result("handle_error", ctx=ctx, error=exc)
+        message = await ctx.app.plugins.call("handle_error", scope=ctx.guild_id, ctx=ctx, error=exc)
         await _report(ctx, message or f"Sorry, `{cmd.qualified_name}` failed unexpectedly. The error was logged.")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import hikari
 
-from framework.audio import AudioError
+from framework.errors import AudioError
 from framework.voice import Playback, VoiceError, VoiceEvents
 from framework.voice_native.codec import encode_opus
 from framework.voice_native.connection import NativeVoiceConnection

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hikari
 import sqlalchemy as sa
@@ -15,12 +15,15 @@ import sqlalchemy as sa
 from framework import hookimpl
 from framework.archive import archive_directory, human_size
 from framework.commands import Context, File, UserError, attachment, boolean, command, group, string
-from framework.errors import parse_row_number
+from framework.errors import ProviderError, parse_row_number
 from framework.importers import to_jsonl
-from framework.providers import ProviderError, set_active_model, trained_models
+from framework.providers import set_active_model, trained_models
 from plugins.training.datasets import add_examples, collect, dataset_rows, find_dataset, split_rows
 from plugins.training.jobs import render_job, resolve_provider, start_job
 from plugins.training.schema import TERMINAL, datasets, examples, jobs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterCommand
 
 
 def _summary(added: int, duplicates: int, dataset: str, problems: list[str]) -> str:
@@ -197,6 +200,6 @@ async def model_use(ctx: Context, model_id: str) -> None:
 
 
 @hookimpl
-def register_commands(register) -> None:  # noqa: ANN001
+def register_commands(register: RegisterCommand) -> None:
     for target in (train, select_dataset, dataset_group, jobs_group, model_group):
         register(target)

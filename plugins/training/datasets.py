@@ -9,7 +9,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hikari
 import sqlalchemy as sa
@@ -17,9 +17,13 @@ import sqlalchemy as sa
 from framework import hookimpl
 from framework.archive import human_size
 from framework.commands import Context, UserError
-from framework.importers import SUPPORTED, ImportProblem, parse_file, parse_text
+from framework.errors import ImportProblem
+from framework.importers import SUPPORTED, parse_file, parse_text
 from framework.providers import Example
 from plugins.training.schema import Settings, datasets, examples
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.host import Host
 
 
 def _hash(text: str, label: str) -> str:
@@ -36,7 +40,7 @@ async def find_dataset(conn: Any, name: str, *, create_with: list[str] | None = 
     return row
 
 
-async def add_examples(app: Any, name: str, items: Iterable[tuple[str, str, str]], author: int | None,
+async def add_examples(app: Host, name: str, items: Iterable[tuple[str, str, str]], author: int | None,
                        labels: list[str]) -> tuple[int, int]:
     """Add (text, label, source) items in one transaction; returns (added, duplicates)."""
     added = duplicates = 0
@@ -59,7 +63,7 @@ async def add_examples(app: Any, name: str, items: Iterable[tuple[str, str, str]
     return added, duplicates
 
 
-async def dataset_rows(app: Any, name: str) -> tuple[Any, list[Any]]:
+async def dataset_rows(app: Host, name: str) -> tuple[Any, list[Any]]:
     async with app.storage.connect() as conn:
         ds = await find_dataset(conn, name)
         rows = (await conn.execute(sa.select(examples).where(examples.c.dataset_id == ds.id)
@@ -83,7 +87,7 @@ def split_rows(rows: list[Any], holdout: float) -> tuple[list[Any], list[Any]]:
 
 
 @hookimpl
-async def dataset_examples(app, name: str, split: str) -> list[Example] | None:  # noqa: ANN001
+async def dataset_examples(app: Host, name: str, split: str) -> list[Example] | None:
     if split not in ("train", "test", "all"):
         raise UserError(f"Unknown split `{split}`: `train`, `test` (held out) or `all`.")
     async with app.storage.connect() as conn:

@@ -9,22 +9,26 @@ import asyncio
 import json
 import logging
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hikari
 import sqlalchemy as sa
 
 from framework import hookimpl
 from framework.commands import Context, UserError
+from framework.errors import ProviderError
 from framework.importers import to_jsonl
-from framework.providers import ProviderError, TrainingRequest, trained_models
+from framework.providers import TrainingRequest, trained_models
 from plugins.training.datasets import dataset_rows, split_rows
 from plugins.training.schema import TERMINAL, Settings, datasets, jobs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 
 
-def resolve_provider(app: Any, name: str | None) -> tuple[str, Any]:
+def resolve_provider(app: Host, name: str | None) -> tuple[str, Any]:
     chosen = name or app.config.provider
     return chosen, app.engines.providers.get(chosen)
 
@@ -58,8 +62,8 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
     labels = json.loads(ds.labels)
     instruction = settings.instruction.format(labels=", ".join(labels))
     # before the job exists: a plugin refusing here leaves no job stuck at "starting"
-    corrections = tuple(c for _, found in await app.plugins.call_each("training_corrections", app=app, dataset=dataset)
-                        for c in found or ())
+    found = await app.plugins.call("training_corrections", scope=ctx.guild_id, app=app, dataset=dataset)
+    corrections = tuple(c for _, some in found for c in some or ())
     folder = app.data_root.area("datasets") / "snapshots"
     folder.mkdir(exist_ok=True)
     async with app.storage.begin() as conn:
@@ -100,8 +104,8 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
     watch(app, job_id)
 
 
-def watch(app: Any, job_id: int) -> None:
-    tasks: dict[int, asyncio.Task[None]] = app.__dict__.setdefault("_training_watchers", {})
+def watch(app: Host, job_id: int) -> None:
+    tasks: dict[int, asyncio.Task[None]] = app.state("training", dict)
     if job_id not in tasks or tasks[job_id].done():
         tasks[job_id] = asyncio.get_running_loop().create_task(_poll(app, job_id))
 
@@ -119,7 +123,7 @@ def render_job(job: Any, events: list[str]) -> str:
     return text
 
 
-async def _poll(app: Any, job_id: int) -> None:
+async def _poll(app: Host, job_id: int) -> None:
     settings: Settings = app.settings("training")
     delay = settings.poll_interval
     while True:
@@ -162,7 +166,7 @@ async def _poll(app: Any, job_id: int) -> None:
 
 
 @hookimpl
-async def startup(app) -> None:  # noqa: ANN001
+async def startup(app: Host) -> None:
     async with app.storage.connect() as conn:
         pending = [r.id for r in await conn.execute(sa.select(jobs.c.id).where(
             jobs.c.status.not_in([*TERMINAL, "starting"])))]
@@ -172,6 +176,6 @@ async def startup(app) -> None:  # noqa: ANN001
 
 
 @hookimpl
-def shutdown(app) -> None:  # noqa: ANN001
-    for task in app.__dict__.get("_training_watchers", {}).values():
+def shutdown(app: Host) -> None:
+    for task in (app.drop_state("training") or {}).values():
         task.cancel()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -14,9 +14,12 @@ from framework import hookimpl
 from framework.storage import as_record
 from plugins.training.schema import datasets, examples, jobs
 
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.host import Host
+
 
 @hookimpl
-async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # noqa: ANN001
+async def export_user_data(app: Host, user_id: int) -> dict[str, list[dict[str, Any]]]:
     """Examples the user added (by `train`, `select_dataset`), with their dataset's name."""
     async with app.storage.connect() as conn:
         rows = (await conn.execute(sa.select(datasets.c.name.label("dataset"), examples.c.id, examples.c.text,
@@ -27,7 +30,7 @@ async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # 
 
 
 @hookimpl
-async def delete_user_data(app, user_id) -> int:  # noqa: ANN001
+async def delete_user_data(app: Host, user_id: int) -> int:
     """The user's examples leave their datasets, and the snapshots of past jobs on those datasets
     (the exact files a provider trained on) lose those lines too. Returns the examples removed."""
     async with app.storage.begin() as conn:

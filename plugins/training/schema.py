@@ -5,12 +5,17 @@ imported rather than repeated, so the poller and the providers agree on when a j
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.providers import TERMINAL
 from framework.storage import Migration, add_missing_columns
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterMigration
 
 __all__ = ["metadata", "datasets", "examples", "jobs", "TERMINAL", "Settings", "settings_model", "register_migrations"]
 
@@ -71,6 +76,6 @@ def settings_model() -> type[BaseModel]:
 
 
 @hookimpl
-def register_migrations(register) -> None:  # noqa: ANN001
+def register_migrations(register: RegisterMigration) -> None:
     register(Migration(1, "datasets, examples, training jobs", metadata.create_all))
     register(Migration(2, "the instruction a job trained with", lambda c: add_missing_columns(c, jobs)))
