@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from framework import hookimpl
+from framework.lazy import import_engine
 from framework.speech import STT_SAMPLE_RATE, MissingModel, Transcript
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -82,8 +83,7 @@ def load_model(path: Path) -> Any:
     """A Vosk model, loaded once per process and shared (models are thread-safe; recognisers are not)."""
     with _MODELS_LOCK:  # load each model once, even when two requests race for it
         if path not in _MODELS:
-            import vosk
-
+            vosk = import_engine("vosk", "vosk speech-to-text")
             vosk.SetLogLevel(-1)
             _MODELS[path] = vosk.Model(str(path))
         return _MODELS[path]
@@ -120,9 +120,9 @@ class VoskEngine:
         return load_model(path.resolve())
 
     def _recognise(self, pcm: bytes, language: str, phrases: Sequence[str] | None) -> Transcript:
-        import vosk
-
+        """Blocking (the thread pool): loads vosk and the model on first use."""
         model = self._model(language)
+        vosk = import_engine("vosk", "vosk speech-to-text")
         if phrases:
             recogniser = vosk.KaldiRecognizer(model, STT_SAMPLE_RATE, json.dumps([*phrases, "[unk]"], ensure_ascii=False))
         else:
