@@ -41,7 +41,8 @@ def _audio_segment() -> type[AudioSegment]:
         from pydub import AudioSegment
 
     AudioSegment.converter = ffmpeg_path()
-    return AudioSegment
+    loaded: type[AudioSegment] = AudioSegment
+    return loaded
 
 
 def run_ffmpeg(args: list[str], data: bytes, timeout: float = 120) -> bytes:

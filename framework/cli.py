@@ -22,7 +22,6 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from framework.config import Config, ConfigError, load_config, write_plugin_enabled
@@ -79,11 +78,13 @@ def cmd_plugins_list(args: argparse.Namespace) -> int:
 
 
 def cmd_plugin_verb(verb: str, args: argparse.Namespace) -> int:
+    from framework import plugin_admin  # pip and tomlkit: only for the subcommands that use them
+
     config = _load(args)
     if verb == "uninstall":
-        return _admin().uninstall(config, args.name)
+        return plugin_admin.uninstall(config, args.name)
     if verb == "info":
-        return _admin().info(config, args.name)
+        return plugin_admin.info(config, args.name)
     write_plugin_enabled(config, args.name, verb == "enable")
     print(f"plugin {args.name!r} {verb}d in {config.path}; restart the bot (or use /plugins {verb}) to apply")
     return 0
@@ -104,11 +105,22 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 1 if failed or unknown else 0
 
 
-def _admin() -> ModuleType:
-    """``framework.plugin_admin`` (pip, tomlkit), imported by the subcommands that use it."""
+def cmd_plugins_install(args: argparse.Namespace) -> int:
     from framework import plugin_admin
 
-    return plugin_admin
+    return plugin_admin.install(_load(args), args.spec, yes=args.yes)
+
+
+def cmd_plugins_sync(args: argparse.Namespace) -> int:
+    from framework import plugin_admin
+
+    return plugin_admin.sync(_load(args))
+
+
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from framework import plugin_admin
+
+    return plugin_admin.new_plugin(args.name, Path(args.dir))
 
 
 def build_parser(extra: Sequence[tuple[str, str, Callable[..., Any], Callable[..., int]]] = ()) -> argparse.ArgumentParser:
@@ -124,18 +136,17 @@ def build_parser(extra: Sequence[tuple[str, str, Callable[..., Any], Callable[..
     install = plugins.add_parser("install", help="pip-install a plugin (NAME, PATH or git URL), pinned to this bot")
     install.add_argument("spec")
     install.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    install.set_defaults(func=lambda a: _admin().install(_load(a), a.spec, yes=a.yes))
+    install.set_defaults(func=cmd_plugins_install)
     for verb, helptext in (("uninstall", "pip-uninstall a plugin"), ("info", "one plugin in detail"),
                            ("enable", "enable a plugin in plugins.toml"), ("disable", "disable a plugin in plugins.toml")):
         p = plugins.add_parser(verb, help=helptext)
         p.add_argument("name")
         p.set_defaults(func=functools.partial(cmd_plugin_verb, verb))
-    plugins.add_parser("sync", help="install the plugins plugins.toml lists").set_defaults(
-        func=lambda a: _admin().sync(_load(a)))
+    plugins.add_parser("sync", help="install the plugins plugins.toml lists").set_defaults(func=cmd_plugins_sync)
     scaffold = sub.add_parser("new-plugin", help="create a plugin package to start from")
     scaffold.add_argument("name")
     scaffold.add_argument("--dir", default=".", help="where to create it (default: here)")
-    scaffold.set_defaults(func=lambda a: _admin().new_plugin(a.name, Path(a.dir)))
+    scaffold.set_defaults(func=cmd_new_plugin)
     config = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
     config.add_parser("check", help="validate plugins.toml").set_defaults(func=cmd_config_check)
     for name, help_text, configure, run in extra:

@@ -23,7 +23,8 @@ async def _connections(emu: DiscordEmulator, channel: Any, user: Any, tmp: str, 
         before = set(emu.rest_connections)
         for _ in range(TRIPS):
             sent = await emu.send_message(channel, user, "!hi")
-            await emu.wait_for_message(channel=channel, predicate=lambda m: int(m.id) > int(sent.id), timeout=10)
+            await emu.wait_for_message(channel=channel, predicate=lambda m, s=sent: int(m.id) > int(s.id),
+                                       timeout=10)
         return len(emu.rest_connections - before)
     finally:
         await app.close()
