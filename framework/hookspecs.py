@@ -94,8 +94,8 @@ def register_cli_commands(register: Callable[..., None], config: Config) -> None
 
     ``configure(parser: argparse.ArgumentParser)`` adds arguments; ``run(args) -> int`` runs it.
     ``config`` is the loaded plugins.toml (``--config``), so a command never reads it again.
-    Every ``trainerbot`` call, ``--help`` included, imports the plugins that implement this hook:
-    keep such a module's top-level imports light (import engines inside ``run``).
+    Every ``trainerbot`` call, ``--help`` included, imports the plugins whose source mentions this
+    hook (and only those): keep such a module's top-level imports light (import engines in ``run``).
     """
 
 
