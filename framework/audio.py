@@ -36,8 +36,9 @@ def ffmpeg_path() -> str:
 @functools.cache
 def _audio_segment() -> type[AudioSegment]:
     """pydub's ``AudioSegment``, imported on first use and pointed at our ffmpeg."""
-    with warnings.catch_warnings():  # pydub warns at import when ffmpeg is not on PATH; we set it below
+    with warnings.catch_warnings():  # pydub warns at import when ffmpeg is not on PATH (we set it below)
         warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)  # and, on 3.11-3.12, about its audioop import
         from pydub import AudioSegment
 
     AudioSegment.converter = ffmpeg_path()
