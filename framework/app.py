@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import logging
 import signal
+import sys
 import types
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,7 @@ import lightbulb
 import sqlalchemy as sa
 
 from framework.commands import Command, Group
-from framework.config import Config, write_plugin_enabled
+from framework.config import BotSettings, Config, write_plugin_enabled
 from framework.dataroot import DataRoot
 from framework.engines import EngineMismatch, Engines, check_engine
 from framework.errors import UserError
@@ -49,6 +50,14 @@ INTENTS = (
 
 Listener = Callable[[Any, "App"], Awaitable[None]]
 T = TypeVar("T")
+
+
+def http_settings(bot: BotSettings) -> hikari.impl.HTTPSettings:
+    """REST connections kept alive in a bounded pool. hikari closes each connection after one
+    request by default (a workaround its docs give for Windows): a TCP connect per request, and a
+    TLS handshake per request on Discord."""
+    keepalive = bot.http_keepalive if bot.http_keepalive is not None else sys.platform != "win32"
+    return hikari.impl.HTTPSettings(force_close_transports=not keepalive, connection_limit=bot.http_pool_size)
 
 
 @dataclasses.dataclass
@@ -125,7 +134,7 @@ class App:
             config.bot.blocking_workers, thread_name_prefix="trainerbot-blocking")
         self._extra_plugins = extra_plugins
         bot_kwargs: dict[str, Any] = {"intents": INTENTS, "logs": logs, "banner": None,
-                                     "suppress_optimization_warning": True}
+                                     "suppress_optimization_warning": True, "http_settings": http_settings(config.bot)}
         if rest_url:
             bot_kwargs["rest_url"] = rest_url
         self.bot = hikari.GatewayBot(token, **bot_kwargs)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from pydantic import BaseModel
 
     from framework.commands import Command, Context, Group
+    from framework.config import Config
     from framework.host import Host
     from framework.providers import Correction, Example
     from framework.storage import Migration
@@ -100,10 +101,13 @@ def register_voice_backends(register: RegisterEngine, app: Host) -> None:
 
 
 @hookspec
-def register_cli_commands(register: RegisterCli) -> None:
+def register_cli_commands(register: RegisterCli, config: Config) -> None:
     """Add ``trainerbot`` subcommands: ``register(name, help, configure, run)``.
 
     ``configure(parser: argparse.ArgumentParser)`` adds arguments; ``run(args) -> int`` runs it.
+    ``config`` is the loaded plugins.toml (``--config``), so a command never reads it again.
+    Every ``trainerbot`` call, ``--help`` included, imports the plugins whose source mentions this
+    hook (and only those): keep such a module's top-level imports light (import engines in ``run``).
     """
 
 

@@ -101,20 +101,29 @@ class PluginHost:
         self.on_failure: list[Callable[[str], None]] = []
 
     # ------------------------------------------------------------------ discovery
-    def load_all(self, extra: dict[str, Any] | None = None) -> None:
-        """Discover and register every plugin; ``extra`` maps names to objects (tests, embedding)."""
+    def load_all(self, extra: dict[str, Any] | None = None, *,
+                 select: Callable[[str | None], bool] | None = None) -> None:
+        """Discover and register every plugin; ``extra`` maps names to objects (tests, embedding).
+
+        ``select(origin)`` (a module name or file) skips, before importing, the plugins it rejects
+        (the CLI loads only plugins that may add subcommands, see ``framework.plugin_scan``)."""
         from plugins import BUILTIN_PLUGINS
 
+        def wanted(origin: str) -> bool:
+            return select is None or select(origin)
+
         version = host_version()
-        for module_name in BUILTIN_PLUGINS:
+        for module_name in filter(wanted, BUILTIN_PLUGINS):
             self.load(module_name.rsplit(".", 1)[-1], lambda m=module_name: importlib.import_module(m),
                       source="built-in", version=version, origin=module_name)
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if not wanted(ep.module):
+                continue
             dist = ep.dist
             self.load(ep.name, ep.load, source=f"entry point ({dist.name if dist else '?'})",
                       version=dist.version if dist else "?", origin=ep.module, attr=ep.attr)
         if self.config.bot.plugins_dir is not None:
-            for path in sorted(Path(self.config.bot.plugins_dir).glob("*.py")):
+            for path in filter(lambda p: wanted(str(p)), sorted(Path(self.config.bot.plugins_dir).glob("*.py"))):
                 self.load(path.stem, lambda p=path: _import_file(p), source=f"directory ({path.parent})",
                           version="local", origin=str(path))
         for name, obj in (extra or {}).items():

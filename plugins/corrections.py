@@ -12,7 +12,7 @@ other people's corrections needs the ``feedback`` permission group (owners alway
 from __future__ import annotations
 
 import logging
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import hikari
 import sqlalchemy as sa
@@ -20,7 +20,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.commands import (
-    Context, File, TextField, UserError, command, group, integer, message_command, parse_message_id, string,
+    Context,
+    File,
+    TextField,
+    UserError,
+    command,
+    group,
+    integer,
+    message_command,
+    parse_message_id,
+    string,
     user,
 )
 from framework.importers import to_jsonl

@@ -8,7 +8,7 @@ see their own.
 from __future__ import annotations
 
 import logging
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import hikari
 import sqlalchemy as sa

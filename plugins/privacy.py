@@ -10,7 +10,7 @@ import datetime
 import gzip
 import json
 import logging
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import hikari
 

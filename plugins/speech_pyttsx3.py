@@ -18,12 +18,12 @@ import tempfile
 import threading
 import wave
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
-from framework.audio import read_wav
+from framework.lazy import import_engine
 from framework.speech import SynthesizedAudio
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -95,8 +95,7 @@ class _Worker:
     def _work(self) -> None:
         self.ident = threading.get_ident()
         make_espeak_available()
-        import pyttsx3
-
+        pyttsx3 = import_engine("pyttsx3", "pyttsx3 text-to-speech")
         engine = pyttsx3.init("espeak")
         _quiet_espeak_driver()
         while True:
@@ -161,8 +160,9 @@ class Pyttsx3Engine:
         chosen = self._for_guild(guild_id)
         future = WORKER.submit(text, voice or chosen.voice or language, rate or chosen.rate)
         wav = await asyncio.wrap_future(future)
-        audio = read_wav(wav)
-        return SynthesizedAudio(wav, audio.frame_rate, len(audio) / 1000)
+        with wave.open(io.BytesIO(wav), "rb") as reader:  # the header only: the worker checked the frames
+            frame_rate, frames = reader.getframerate(), reader.getnframes()
+        return SynthesizedAudio(wav, frame_rate, frames / frame_rate)
 
 
 

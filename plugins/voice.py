@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import hikari
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from framework import hookimpl
 from framework.commands import Context, UserError, command, string
 from framework.voice import (
-    PlaybackEnded, PlaybackStarted, VoiceDisconnected, VoiceError, VoiceEvent, VoiceMoved, speak_reply,
+    PlaybackEnded,
+    PlaybackStarted,
+    VoiceDisconnected,
+    VoiceError,
+    VoiceEvent,
+    VoiceMoved,
+    speak_reply,
 )
 
 if TYPE_CHECKING:  # pragma: no cover

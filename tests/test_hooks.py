@@ -17,7 +17,6 @@ from framework.engines import KINDS, EngineUnavailable
 from framework.storage import Migration
 
 
-
 def plugin(**hooks) -> types.SimpleNamespace:  # noqa: ANN003
     return types.SimpleNamespace(**{name: hookimpl(fn) for name, fn in hooks.items()})
 
@@ -130,13 +129,14 @@ def test_hook_register_cli_commands(tmp_path, capsys) -> None:
     (folder / "greeter.py").write_text(
         "from framework import hookimpl\n"
         "def configure(parser):\n    parser.add_argument('name')\n"
-        "def run(args):\n    print(f'hello {args.name}')\n    return 3\n"
-        "@hookimpl\ndef register_cli_commands(register):\n    register('greet', 'Greet', configure, run)\n",
+        "def run(config, args):\n    print(f'hello {args.name} from {config.bot.data_root.name}')\n    return 3\n"
+        "@hookimpl\ndef register_cli_commands(register, config):\n"
+        "    register('greet', 'Greet', configure, lambda args: run(config, args))\n",
         "utf-8")
     config = tmp_path / "plugins.toml"
     config.write_text(f"[bot]\nplugins_dir = '{folder}'\ndata_root = '{tmp_path / 'data'}'\n", "utf-8")
     assert cli_main(["--config", str(config), "greet", "world"]) == 3
-    assert "hello world" in capsys.readouterr().out
+    assert "hello world from data" in capsys.readouterr().out
 
 
 async def test_hook_startup(tb_factory) -> None:

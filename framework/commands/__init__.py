@@ -18,12 +18,38 @@ errors); the user errors and the id parser live in :mod:`framework.errors`. Impo
 from framework.commands.context import DISCORD_MESSAGE_LIMIT, Context, File, Response, split_message
 from framework.commands.conversion import MAX_INTEGER, convert
 from framework.commands.declarations import (
-    MISSING, Autocomplete, Check, Command, Group, MessageCommand, Option, OptionType, TextField, Validator, attachment,
-    boolean, channel, command, group, integer, message_command, number, role, string, usage, user,
+    MISSING,
+    Autocomplete,
+    Check,
+    Command,
+    Group,
+    MessageCommand,
+    Option,
+    OptionType,
+    TextField,
+    Validator,
+    attachment,
+    boolean,
+    channel,
+    command,
+    group,
+    integer,
+    message_command,
+    number,
+    role,
+    string,
+    usage,
+    user,
 )
 from framework.commands.invoke import invoke, run_checks
 from framework.errors import (
-    MAX_ID, BadArgument, CheckFailure, UserError, parse_id, parse_message_id, parse_row_number,
+    MAX_ID,
+    BadArgument,
+    CheckFailure,
+    UserError,
+    parse_id,
+    parse_message_id,
+    parse_row_number,
 )
 
 MAX_SNOWFLAKE = MAX_ID

@@ -15,7 +15,13 @@ from hikari.api import voice as voice_api
 from hikari.events import voice_events
 
 from framework.voice import (
-    Playback, PlaybackEnded, PlaybackStarted, VoiceDisconnected, VoiceEvents, VoiceMoved, VoiceReconnected,
+    Playback,
+    PlaybackEnded,
+    PlaybackStarted,
+    VoiceDisconnected,
+    VoiceEvents,
+    VoiceMoved,
+    VoiceReconnected,
 )
 from framework.voice_native.codec import FRAME_MS, SILENCE_FRAME
 from framework.voice_native.crypto import TransportCipher
