@@ -5,7 +5,8 @@ there is the spec's (argument names, kinds and annotations, the return annotatio
 read from hookspecs.py when the test runs, so a changed spec fails here until its doc follows.
 Every hook the doc names exists; every ``@hookimpl`` in the documents implements a real hook with
 arguments that hook has; the hook examples load into the real bot and answer through Discord; and
-every Python block compiles and every TOML block parses. Each hook also keeps a test of its own.
+every Python block compiles, every TOML block parses, and every relative link (and its #anchor) resolves.
+Each hook also keeps a test of its own.
 """
 
 from __future__ import annotations
@@ -256,3 +257,29 @@ async def test_the_examples_load_into_the_bot_and_answer(tb_factory, examples) -
     assert faq.content == "Monday to Friday, 9:00 to 17:00."
     thanks = await tb.say("!feedback rating=5 clear answer", reference=faq)  # feedback asks bot_answer
     assert thanks.content == "Thanks for your feedback (#1)!"
+
+
+LINK = re.compile(r"\[[^\]]*\]\((?P<target>[^)\s]+)\)")
+
+
+def _slug(title: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_relative_links_resolve(path: Path) -> None:
+    text = FENCE.sub("", path.read_text("utf-8"))
+    broken = []
+    for match in LINK.finditer(text):
+        target, _, anchor = match["target"].partition("#")
+        if re.match(r"[a-z]+:", target):
+            continue  # a URL
+        file = (path.parent / target).resolve() if target else path
+        if not file.exists():
+            broken.append(match["target"])
+        elif anchor and file.suffix == ".md":
+            titles = HEADING.findall(FENCE.sub("", file.read_text("utf-8")))
+            if anchor not in {_slug(t) for t in titles}:
+                broken.append(match["target"])
+    assert not broken, f"{path.relative_to(ROOT)}: broken links {broken}"
