@@ -11,7 +11,7 @@ import aiohttp
 import hikari
 
 from framework.audio import AudioError
-from framework.voice import Playback, VoiceError, VoiceEvents
+from framework.voice import Playback, VoiceError, VoiceEvents, VoicePrivacy
 from framework.voice_native.codec import encode_opus
 from framework.voice_native.connection import NativeVoiceConnection
 from framework.voice_native.crypto import UnsupportedMode
@@ -50,6 +50,18 @@ class NativeBackend:
     def channel_of(self, guild_id: int) -> int | None:
         conn = self.connection(guild_id)
         return int(conn.channel_id) if conn else None
+
+    async def privacy(self, guild_id: int, user_id: int | None = None) -> VoicePrivacy | None:
+        conn = self.connection(guild_id)
+        if conn is None:
+            return None
+        dave = conn.gateway.dave
+        if not dave.e2ee_required:
+            return VoicePrivacy(e2ee=False)
+        verification = None
+        if user_id is not None:
+            verification = await self.app.run_blocking(dave.verification_code, int(user_id))
+        return VoicePrivacy(e2ee=True, code=dave.privacy_code(), verification=verification)
 
     async def connect(self, guild_id: int, channel_id: int) -> None:
         async with self._locks.setdefault(int(guild_id), asyncio.Lock()):

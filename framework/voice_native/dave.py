@@ -104,6 +104,23 @@ class Dave:
     def _changed(self) -> None:
         self._ready_changed.set()
 
+    def privacy_code(self) -> str | None:
+        """The voice privacy code Discord clients show for the call: the current epoch
+        authenticator as 30 digits (daveprotocol.com, "Displayable Codes"); None without a group."""
+        if not self.ready:
+            return None
+        authenticator = self.session.get_epoch_authenticator()
+        return davey.generate_displayable_code(authenticator, 30, 5) if authenticator else None
+
+    def verification_code(self, user_id: int) -> str | None:
+        """The 45-digit pairwise verification code with ``user_id`` (scrypt: blocking, ~0.1 s)."""
+        if not self.ready or user_id == self.user_id:
+            return None
+        try:
+            return self.session.get_verification_code(int(user_id))
+        except Exception:  # noqa: BLE001 - davey raises for users not in the group
+            return None
+
     async def start(self, version: int) -> None:
         """SESSION_DESCRIPTION announced ``dave_protocol_version``."""
         self.protocol_version = version
