@@ -142,7 +142,7 @@ async def test_a_client_without_dave_downgrades_the_call_and_its_leaving_upgrade
     assert any(not f.e2ee and f.opus != media.OPUS_SILENCE for f in frames if downgraded < f.at < upgraded)
     assert all(f.e2ee for f in frames if f.at > upgraded and f.opus != media.OPUS_SILENCE)  # and after he left
     assert [e.kind for e in call.events if e.kind in ("downgrade", "upgrade")] == ["downgrade", "upgrade"]
-    assert plain.failed(bot_id) == [] or all(f.e2ee for f in plain.failed(bot_id))
+    assert plain.failed(bot_id) == [] and plain.heard(bot_id)  # the server kept E2EE frames from Dan
     assert_sounds_like(tb.tts.spoken[-1][1], bob.heard(bot_id))
 
 
@@ -194,3 +194,60 @@ async def test_a_refused_commit_and_an_unusable_welcome_end_in_op_31_and_a_re_ad
     assert bob.failed(bot_id) == [] and bob.failures == []
     assert all(p.e2ee for p in session.audio_packets)
     assert_sounds_like(wav, bob.heard(bot_id))
+
+
+async def test_bob_s_own_e2ee_frames_reach_the_bot(dave_server, tb_factory) -> None:
+    """Bob encrypts with libdave's Encryptor; the server relays to the bot's UDP socket under the
+    bot's transport key (the bot does not play received audio yet: the datagrams only arrive)."""
+    tb = await call_with_bob(tb_factory, dave_server)
+    bob = tb.bob
+    await tb.slash("join")
+    call = dave_server.calls[tb.voice_channel.id]
+    await tb.emu.wait_until(lambda: call.executed and bob.encryptor.has_key_ratchet(), what="Bob's key ratchet")
+    udp = backend(tb).connection(tb.guild.id).gateway.session.udp
+    before = udp.received
+    frames = [bytes([0x78]) + bytes(range(i, i + 40)) for i in range(20)]
+    assert bob.send(frames) == 20
+    await tb.emu.wait_until(lambda: udp.received == before + 20, what="Bob's frames at the bot")
+    stats = bob.encryptor.get_stats(dave.MediaType.audio)
+    assert stats.encrypt_success_count == 20 and stats.passthrough_count == 0
+
+
+def test_the_gateway_observer_refuses_commits_libdave_made_for_the_wrong_group_or_proposals() -> None:
+    """Real commits from libdave, checked by the gateway's observer without the bot: one from a member
+    whose MLS group id is not the channel id (a bug the issue names), one that leaves out a proposal
+    the gateway broadcast, and the valid one, accepted."""
+    from framework.emulator import mls_gateway as mls
+
+    channel, alice_id, bob_id, carol_id = 1_000_000_000_000_000_001, 11, 22, 33
+    sender = mls.ExternalSender()
+
+    def member(user_id: int, group: int):  # noqa: ANN202
+        session = dave.Session(None)
+        session.init(1, group, str(user_id), None)
+        session.set_external_sender(sender.package)
+        return session, sender.key_package(session.get_marshalled_key_package(), user_id)
+
+    users = {str(alice_id), str(bob_id), str(carol_id)}
+    alice, alice_kp = member(alice_id, channel + 1)  # the wrong group id
+    _, bob_kp = member(bob_id, channel)
+    _, carol_kp = member(carol_id, channel)
+    view = mls.GroupView(channel)
+    wrong_group = [sender.add(mls.group_id(channel + 1), 0, bob_kp)]
+    commit = alice.process_proposals(mls.proposals_message(wrong_group), users)
+    with pytest.raises(mls.InvalidMls, match="commit for group"):
+        view.inspect(commit, committer=alice_id, expected=wrong_group, own_package=alice_kp)
+    good, bob2 = member(bob_id, channel)
+    bob_kp = bob2
+    proposals = [sender.add(view.group_id, 0, carol_kp), sender.add(view.group_id, 0, alice_kp)]
+    partial = good.process_proposals(mls.proposals_message(proposals[:1]), users)
+    with pytest.raises(mls.InvalidMls, match="exactly the proposals"):
+        view.inspect(partial, committer=bob_id, expected=proposals, own_package=bob_kp)
+    full = good.process_proposals(mls.proposals_message(proposals[1:]), users)
+    info = view.inspect(full, committer=bob_id, expected=proposals, own_package=bob_kp)
+    assert info.welcome is not None and view.apply(proposals, creator=bob_kp) == [carol_id, alice_id]
+    assert view.epoch == 1 and view.leaves == [bob_id, carol_id, alice_id]
+    with pytest.raises(mls.InvalidMls, match="epoch 0, the group is at epoch 1"):
+        view.inspect(full, committer=bob_id, expected=proposals)
+    with pytest.raises(mls.InvalidMls, match="is not user"):
+        sender.key_package(bob_kp.raw, carol_id)

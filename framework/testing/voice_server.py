@@ -425,8 +425,12 @@ class LocalVoiceServer:
         except media.MediaError:  # a forged or mis-sealed packet is counted, not fatal
             session.undecryptable += 1
             return
-        session.packets.append(ReceivedPacket(header, nonce, payload, len(data), time.time()))
+        packet = ReceivedPacket(header, nonce, payload, len(data), time.time())
+        session.packets.append(packet)
         for other in self._call_sessions(session.channel_id):
             listener = self.listeners.get(other.user_id)
-            if other is not session and listener is not None:
-                listener(session.user_id, session.ssrc, payload)
+            if other is session or listener is None:
+                continue
+            if packet.e2ee and other.member is not None and not other.member.dave:
+                continue  # as Discord's SFU: no DAVE frames to a client that cannot decrypt them
+            listener(session.user_id, session.ssrc, payload)
