@@ -251,3 +251,22 @@ def test_the_gateway_observer_refuses_commits_libdave_made_for_the_wrong_group_o
         view.inspect(full, committer=bob_id, expected=proposals)
     with pytest.raises(mls.InvalidMls, match="is not user"):
         sender.key_package(bob_kp.raw, carol_id)
+
+
+async def test_leaving_resets_the_sole_member_and_rejoining_forms_a_new_group(dave_server, tb_factory) -> None:
+    tb = await call_with_bob(tb_factory, dave_server)
+    bob, bot_id = tb.bob, tb.emu.bot_user.id
+    await tb.slash("join")
+    call = dave_server.calls[tb.voice_channel.id]
+    await tb.emu.wait_until(lambda: call.executed and bob.privacy_code(), what="the MLS group")
+    first_code = bob.privacy_code()
+    assert (await tb.slash("leave")).content == "👋 Left **Voice**."
+    await tb.emu.wait_until(lambda: call.events_of("sole-member-reset"), what="the sole-member reset")
+    assert call.epoch == 0 and call.group.members == []
+    await tb.emu.wait_until(lambda: bob.sent_ops.count(26) == 2, what="Bob's new key package")
+    assert (await tb.slash("join")).content.startswith("🔊 Joined **Voice**.")
+    await tb.emu.wait_until(lambda: call.epoch == 1 and len(call.executed) == 2, what="a new group")
+    wav = await speak(tb, dave_server, "back again")
+    assert bob.privacy_code() != first_code
+    assert bob.failed(bot_id) == [] and bob.failures == []
+    assert_sounds_like(wav, bob.heard(bot_id))
