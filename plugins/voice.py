@@ -1,6 +1,7 @@
 """Voice channels: ``join`` (the caller's channel), ``leave``, ``say <text>`` (text-to-speech into
-the channel), ``voice code`` (the call's end-to-end encryption codes), and spoken replies — a chat or voice-message answer is also spoken when its author
-listens in the channel the bot is in; otherwise it stays text. The bot leaves after
+the channel), ``voice code`` (the call's end-to-end encryption codes), and spoken replies — a chat
+or voice-message answer is also spoken when its author listens in the channel the bot is in;
+otherwise it stays text. The bot leaves after
 ``idle_timeout`` seconds of silence, and says so in the channel where it was called when it is
 kicked or loses the connection.
 

@@ -113,7 +113,8 @@ class ExternalSender:
             raise InvalidMls("key package has trailing or non-canonical bytes")
         suite = int.from_bytes(raw[2:4], "big")
         if int(package.version) != 1 or suite != CIPHERSUITE:
-            raise InvalidMls(f"key package for MLS {int(package.version)} ciphersuite {suite}, expected 1/{CIPHERSUITE}")
+            raise InvalidMls(f"key package for MLS {int(package.version)} ciphersuite {suite}, "
+                             f"expected 1/{CIPHERSUITE}")
         leaf = package.leaf_node
         credential = leaf.credential
         if int(credential.credential_type) != 1:
