@@ -110,6 +110,19 @@ class Playback:
         return self.frames * 0.02
 
 
+@dataclasses.dataclass(frozen=True)
+class VoicePrivacy:
+    """What a user can compare with their Discord client to check the call's end-to-end encryption."""
+
+    e2ee: bool
+    """The call is end-to-end encrypted (DAVE) right now."""
+    code: str | None = None
+    """The call's voice privacy code (30 digits from the MLS epoch authenticator; every member's
+    client shows the same one), None while the encryption is still being set up."""
+    verification: str | None = None
+    """The pairwise verification code (45 digits) between the bot and the user who asked, when known."""
+
+
 @runtime_checkable
 class VoiceBackend(Protocol):
     """What voice plugins may call. All ids are ints (hikari snowflakes are ints)."""
@@ -141,6 +154,10 @@ class VoiceBackend(Protocol):
 
     def channel_of(self, guild_id: int) -> int | None:
         """The voice channel the bot is connected to in this guild, if any."""
+        ...
+
+    async def privacy(self, guild_id: int, user_id: int | None = None) -> VoicePrivacy | None:
+        """The call's end-to-end encryption codes (None when not connected in this guild)."""
         ...
 
 

@@ -1,6 +1,7 @@
 """Voice channels: ``join`` (the caller's channel), ``leave``, ``say <text>`` (text-to-speech into
-the channel), and spoken replies — a chat or voice-message answer is also spoken when its author
-listens in the channel the bot is in; otherwise it stays text. The bot leaves after
+the channel), ``voice code`` (the call's end-to-end encryption codes), and spoken replies — a chat
+or voice-message answer is also spoken when its author listens in the channel the bot is in;
+otherwise it stays text. The bot leaves after
 ``idle_timeout`` seconds of silence, and says so in the channel where it was called when it is
 kicked or loses the connection.
 
@@ -18,7 +19,7 @@ import hikari
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
-from framework.commands import Context, UserError, command, string
+from framework.commands import Context, UserError, command, group, string
 from framework.voice import (
     PlaybackEnded,
     PlaybackStarted,
@@ -292,9 +293,40 @@ async def say(ctx: Context, text: str, language: str | None) -> None:
         await ctx.respond(f"🔊 Saying it in {name}.")
 
 
+voice_group = group("voice", "The voice call", guild_only=True)
+
+
+def _grouped(code: str) -> str:
+    """Digits in groups of five, as Discord clients show them."""
+    return " ".join(code[i:i + 5] for i in range(0, len(code), 5))
+
+
+@voice_group.command("code", "Show the call's end-to-end encryption codes, to compare with your Discord client")
+async def voice_code(ctx: Context) -> None:
+    backend = _state(ctx.app).backend()
+    if not backend.is_connected(ctx.guild_id):
+        raise UserError("I'm not in a voice channel in this server.")
+    privacy = await backend.privacy(ctx.guild_id, ctx.author.id)
+    if privacy is None:
+        raise UserError("I'm not in a voice channel in this server.")
+    name = _channel_name(ctx.app, backend.channel_of(ctx.guild_id))
+    if not privacy.e2ee:
+        await ctx.respond(f"🔓 The call in {name} is not end-to-end encrypted right now (someone in it has no "
+                          "DAVE support), so there is no privacy code.", ephemeral=True)
+        return
+    if privacy.code is None:
+        raise UserError(f"The end-to-end encryption of the call in {name} is still being set up. Try again in a "
+                        "moment.")
+    lines = [f"🔒 The call in {name} is end-to-end encrypted. Voice privacy code: `{_grouped(privacy.code)}`",
+             "It must match the code your Discord client shows for the call."]
+    if privacy.verification:
+        lines.append(f"Your verification code with me: `{_grouped(privacy.verification)}`")
+    await ctx.respond("\n".join(lines), ephemeral=True)
+
+
 @hookimpl
 def register_commands(register: RegisterCommand) -> None:
-    for cmd in (join, leave, say):
+    for cmd in (join, leave, say, voice_group):
         register(cmd)
 
 
