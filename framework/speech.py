@@ -35,9 +35,6 @@ class SynthesizedAudio:
     duration: float
 
 
-class MissingModel(Exception):
-    """No model for the requested language; the message names the command that fixes it."""
-
 
 @runtime_checkable
 class SpeechToText(Protocol):
@@ -53,6 +50,7 @@ class SpeechToText(Protocol):
 @runtime_checkable
 class TextToSpeech(Protocol):
     async def synthesize(self, text: str, *, language: str, voice: str | None = None,
-                         rate: int | None = None) -> SynthesizedAudio:
-        """Speak ``text`` into a WAV file."""
+                         rate: int | None = None, guild_id: int | None = None) -> SynthesizedAudio:
+        """Speak ``text`` into a WAV file. ``guild_id`` is the server it is for (engines may keep
+        a voice or rate per server), ``None`` outside servers."""
         ...

@@ -1,6 +1,8 @@
-"""A local Discord: the part of the REST API v10 and the gateway that a hikari bot and a
-lightbulb 3 client use, served by aiohttp on 127.0.0.1 over real sockets. The tests and the
-sandbox (``trainerbot sandbox``) run the real bot against it; ``voice_server`` is its voice side.
+"""Local stand-ins for Discord's servers, used by tests and by the sandbox (``trainerbot sandbox``),
+which run the real bot against them over real sockets on 127.0.0.1.
+
+The Discord emulator: the part of the REST API v10 and the gateway that a hikari bot and a
+lightbulb 3 client use, served by aiohttp.
 
     emu = DiscordEmulator(); await emu.start()
     bot = hikari.GatewayBot(emu.token, rest_url=emu.rest_url)      # the real bot connects to it
@@ -18,6 +20,12 @@ Where things are: ``emulator`` (the facade: start/stop, building the world, faul
 ids, payloads, waiting), ``state`` (the record types), ``gateway`` (the websocket), ``rest``
 (routing, faults, request log) with one ``api_*`` module per part of the REST API and ``wire``
 (request bodies, replies).
+
+The voice side: ``voice_server`` (the voice websocket and UDP), its DAVE parts (``dave_gateway``,
+``mls_gateway``: an MLS external sender and group observer), an independent media checker
+(``media``), and a simulated call member running Discord's own libdave (``libdave_member``).
+Nothing here imports ``framework.voice_native``: what checks the bot must not share its code.
+Test-only packages (``dave-py``, ``rfc9420``) are imported lazily, so the sandbox starts without them.
 """
 
 from framework.emulator.emulator import DiscordEmulator

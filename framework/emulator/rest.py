@@ -46,6 +46,7 @@ class RestApi:
             return await handler(request)
         world = self.world
         path = request.path[len(PREFIX):]
+        world.rest_connections.add(request.transport.get_extra_info("peername") if request.transport else None)
         for fault in world.faults:
             if fault.count > 0 and fault.method in ("*", request.method) and fault.pattern.search(path):
                 fault.count -= 1

@@ -39,6 +39,8 @@ class World:
         self.interactions: dict[int, Interaction] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
         self.requests: list[RecordedRequest] = []
+        self.rest_connections: set[Any] = set()
+        """Client address (host, port) of every TCP connection that carried a REST request."""
         self.unhandled_requests: list[str] = []
         self.voice_requests: list[dict[str, Any]] = []
         self.voice_endpoint: str | Callable[[int, int | None], str] = "127.0.0.1:0"
