@@ -21,9 +21,9 @@ from typing import Any, TextIO
 from framework.app import App
 from framework.commands import Group, OptionType
 from framework.config import Config
-from framework.logs import setup_logging
 from framework.emulator import DiscordEmulator
 from framework.emulator.voice_server import LocalVoiceServer
+from framework.logs import setup_logging
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import pytest
 
 from framework import hookimpl
 from framework.audio import decode_pcm, to_ogg_opus
-from framework.speech import SynthesizedAudio
 from framework.emulator.voice_server import LocalVoiceServer
+from framework.speech import SynthesizedAudio
 from framework.voice import VoiceBackend
 from framework.voice_native.codec import SILENCE_FRAME
 from framework.voice_native.crypto import AES_GCM, XCHACHA

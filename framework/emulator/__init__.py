@@ -30,7 +30,17 @@ Test-only packages (``dave-py``, ``rfc9420``) are imported lazily, so the sandbo
 
 from framework.emulator.emulator import DiscordEmulator
 from framework.emulator.state import (
-    Attachment, Channel, FileSpec, Guild, Interaction, Member, Message, RecordedRequest, Role, SentMessage, User,
+    Attachment,
+    Channel,
+    FileSpec,
+    Guild,
+    Interaction,
+    Member,
+    Message,
+    RecordedRequest,
+    Role,
+    SentMessage,
+    User,
     make_token,
 )
 

@@ -4,11 +4,11 @@ application commands (global and per guild), as the bot's startup and command sy
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
-from framework.emulator.wire import DIGITS as D, Route, empty, not_found, read_body, reply
+from framework.emulator.wire import DIGITS, Route, empty, not_found, read_body, reply
 from framework.emulator.world import World
 
 
@@ -19,22 +19,23 @@ class ApplicationApi:
         self.world = world
 
     def routes(self) -> list[Route]:
+        d = DIGITS
         return [
             ("GET", "/gateway/bot", self._get_gateway),
             ("GET", "/gateway", self._get_gateway),
             ("GET", "/users/@me", lambda r: reply(self.world.bot_user.payload())),
-            ("GET", f"/users/{D}", self._get_user),
+            ("GET", f"/users/{d}", self._get_user),
             ("POST", "/users/@me/channels", self._create_dm),
             ("GET", "/oauth2/applications/@me", self._get_application),
             ("GET", "/applications/@me", self._get_application),
-            ("GET", f"/applications/{D}/commands", lambda r, a: self._list_commands(None)),
-            ("PUT", f"/applications/{D}/commands", lambda r, a: self._put_commands(r, None)),
-            ("POST", f"/applications/{D}/commands", lambda r, a: self._post_command(r, None)),
-            ("GET", f"/applications/{D}/guilds/{D}/commands", lambda r, a, g: self._list_commands(int(g))),
-            ("PUT", f"/applications/{D}/guilds/{D}/commands", lambda r, a, g: self._put_commands(r, int(g))),
-            ("POST", f"/applications/{D}/guilds/{D}/commands", lambda r, a, g: self._post_command(r, int(g))),
-            ("DELETE", f"/applications/{D}/commands/{D}", lambda r, a, c: self._delete_command(None, int(c))),
-            ("DELETE", f"/applications/{D}/guilds/{D}/commands/{D}",
+            ("GET", f"/applications/{d}/commands", lambda r, a: self._list_commands(None)),
+            ("PUT", f"/applications/{d}/commands", lambda r, a: self._put_commands(r, None)),
+            ("POST", f"/applications/{d}/commands", lambda r, a: self._post_command(r, None)),
+            ("GET", f"/applications/{d}/guilds/{d}/commands", lambda r, a, g: self._list_commands(int(g))),
+            ("PUT", f"/applications/{d}/guilds/{d}/commands", lambda r, a, g: self._put_commands(r, int(g))),
+            ("POST", f"/applications/{d}/guilds/{d}/commands", lambda r, a, g: self._post_command(r, int(g))),
+            ("DELETE", f"/applications/{d}/commands/{d}", lambda r, a, c: self._delete_command(None, int(c))),
+            ("DELETE", f"/applications/{d}/guilds/{d}/commands/{d}",
              lambda r, a, g, c: self._delete_command(int(g), int(c))),
         ]
 
@@ -76,9 +77,10 @@ class ApplicationApi:
 
     async def _put_commands(self, request: web.Request, guild: int | None) -> web.Response:
         body, _ = await read_body(request)
+        wanted = cast(list[dict[str, Any]], body)  # a bulk overwrite sends the whole list of commands
         commands = self.world.commands
         old = {(c["name"], c.get("type", 1)): c for c in commands.get(guild, [])}
-        commands[guild] = [self._command(c, guild, old.get((c["name"], c.get("type", 1)))) for c in body]
+        commands[guild] = [self._command(c, guild, old.get((c["name"], c.get("type", 1)))) for c in wanted]
         return reply(commands[guild])
 
     async def _post_command(self, request: web.Request, guild: int | None) -> web.Response:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from framework.emulator.wire import DIGITS as D, Route, not_found, reply
+from framework.emulator.wire import DIGITS, Route, not_found, reply
 from framework.emulator.world import World
 
 _GATEWAY_ONLY = ("joined_at", "large", "unavailable", "member_count", "voice_states", "members", "channels",
@@ -21,11 +21,12 @@ class GuildApi:
         self.world = world
 
     def routes(self) -> list[Route]:
+        d = DIGITS
         return [
-            ("GET", f"/guilds/{D}", self._get_guild),
-            ("GET", f"/guilds/{D}/roles", self._get_roles),
-            ("GET", f"/guilds/{D}/channels", self._get_guild_channels),
-            ("GET", f"/guilds/{D}/members/{D}", self._get_member),
+            ("GET", f"/guilds/{d}", self._get_guild),
+            ("GET", f"/guilds/{d}/roles", self._get_roles),
+            ("GET", f"/guilds/{d}/channels", self._get_guild_channels),
+            ("GET", f"/guilds/{d}/members/{d}", self._get_member),
         ]
 
     async def _get_guild(self, request: web.Request, gid: str) -> web.Response:

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from framework.emulator.api_message import apply_content, new_bot_message
 from framework.emulator.state import Interaction, Message
-from framework.emulator.wire import DIGITS as D, Route, empty, not_found, read_body, reply
+from framework.emulator.wire import DIGITS, Route, empty, not_found, read_body, reply
 from framework.emulator.world import World
 
 _WHICH = r"(@original|\d+)"
@@ -27,12 +27,13 @@ class InteractionApi:
         self.world = world
 
     def routes(self) -> list[Route]:
+        d = DIGITS
         return [
-            ("POST", rf"/interactions/{D}/([^/]+)/callback", self._callback),
-            ("POST", rf"/webhooks/{D}/([^/]+)", self._followup),
-            ("GET", rf"/webhooks/{D}/([^/]+)/messages/{_WHICH}", self._webhook_get),
-            ("PATCH", rf"/webhooks/{D}/([^/]+)/messages/{_WHICH}", self._webhook_edit),
-            ("DELETE", rf"/webhooks/{D}/([^/]+)/messages/{_WHICH}", self._webhook_delete),
+            ("POST", rf"/interactions/{d}/([^/]+)/callback", self._callback),
+            ("POST", rf"/webhooks/{d}/([^/]+)", self._followup),
+            ("GET", rf"/webhooks/{d}/([^/]+)/messages/{_WHICH}", self._webhook_get),
+            ("PATCH", rf"/webhooks/{d}/([^/]+)/messages/{_WHICH}", self._webhook_edit),
+            ("DELETE", rf"/webhooks/{d}/([^/]+)/messages/{_WHICH}", self._webhook_delete),
         ]
 
     def _interaction_by_token(self, token: str) -> Interaction | None:

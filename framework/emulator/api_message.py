@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from framework.emulator.state import FileSpec, Interaction, Message
-from framework.emulator.wire import DIGITS as D, JSON_KEY, Route, empty, not_found, read_body, reply
+from framework.emulator.wire import DIGITS, JSON_KEY, Route, empty, not_found, read_body, reply
 from framework.emulator.world import World
 
 
@@ -56,15 +56,16 @@ class ChannelApi:
         self.world = world
 
     def routes(self) -> list[Route]:
+        d = DIGITS
         return [
-            ("GET", f"/channels/{D}", self._get_channel),
-            ("POST", f"/channels/{D}/messages", self._create_message),
-            ("GET", f"/channels/{D}/messages", self._list_messages),
-            ("GET", f"/channels/{D}/messages/{D}", self._get_message),
-            ("PATCH", f"/channels/{D}/messages/{D}", self._edit_message),
-            ("DELETE", f"/channels/{D}/messages/{D}", self._delete_message),
-            ("POST", f"/channels/{D}/typing", lambda r, c: empty()),
-            ("PUT", rf"/channels/{D}/messages/{D}/reactions/([^/]+)/@me", self._add_bot_reaction),
+            ("GET", f"/channels/{d}", self._get_channel),
+            ("POST", f"/channels/{d}/messages", self._create_message),
+            ("GET", f"/channels/{d}/messages", self._list_messages),
+            ("GET", f"/channels/{d}/messages/{d}", self._get_message),
+            ("PATCH", f"/channels/{d}/messages/{d}", self._edit_message),
+            ("DELETE", f"/channels/{d}/messages/{d}", self._delete_message),
+            ("POST", f"/channels/{d}/typing", lambda r, c: empty()),
+            ("PUT", rf"/channels/{d}/messages/{d}/reactions/([^/]+)/@me", self._add_bot_reaction),
         ]
 
     def _message(self, cid: str, mid: str) -> Message | None:

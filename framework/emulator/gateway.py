@@ -105,7 +105,8 @@ class Gateway:
         return ws
 
     async def _on_frame(self, conn: _Connection, frame: dict[str, Any]) -> None:
-        op, data = frame.get("op"), frame.get("d")
+        op = frame.get("op")
+        data: Any = frame.get("d")
         if op == 1:
             conn.queue.put_nowait({"op": 11, "d": None, "s": None, "t": None})
         elif op == 2:

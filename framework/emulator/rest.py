@@ -13,10 +13,9 @@ import inspect
 import logging
 import re
 import time
-from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from framework.emulator.api_application import ApplicationApi
 from framework.emulator.api_guild import GuildApi
@@ -40,7 +39,7 @@ class RestApi:
                                     *GuildApi(world).routes(), *InteractionApi(world).routes()]
 
     @web.middleware
-    async def middleware(self, request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Faults first (a matching fault answers instead of the route), then record the request."""
         if not request.path.startswith("/api/"):
             return await handler(request)
@@ -73,7 +72,8 @@ class RestApi:
         for route_method, pattern, handler in self.routes:
             if route_method == method and (m := re.fullmatch(pattern, path)):
                 result = handler(request, *m.groups())
-                return await result if inspect.isawaitable(result) else result
+                response: web.StreamResponse = await result if inspect.isawaitable(result) else result
+                return response
         self.world.unhandled_requests.append(f"{method} {path}")
         log.warning("emulator: unhandled %s %s", method, path)
         return web.json_response({"message": "404: Not Found (not emulated)", "code": 0}, status=404)

@@ -33,7 +33,7 @@ def make_token(bot_id: int) -> str:
 
 def iso_time(ts: float | None = None) -> str:
     """An ISO 8601 UTC timestamp as Discord writes them (now when ``ts`` is not given)."""
-    return datetime.datetime.fromtimestamp(ts or time.time(), datetime.timezone.utc).isoformat()
+    return datetime.datetime.fromtimestamp(ts or time.time(), datetime.UTC).isoformat()
 
 
 @dataclasses.dataclass(eq=False)
@@ -70,7 +70,7 @@ class Member:
     joined_at: str = dataclasses.field(default_factory=iso_time)
 
     def payload(self, with_user: bool = True) -> dict[str, Any]:
-        data = {"nick": None, "avatar": None, "banner": None, "roles": [str(r.id) for r in self.roles],
+        data: dict[str, Any] = {"nick": None, "avatar": None, "banner": None, "roles": [str(r.id) for r in self.roles],
                 "joined_at": self.joined_at, "premium_since": None, "deaf": False, "mute": False, "flags": 0,
                 "pending": False, "communication_disabled_until": None}
         if with_user:
@@ -227,13 +227,15 @@ class Interaction:
         """The first visible response: the original (when answered or edited after a deferral)
         or the first followup."""
         assert self.emulator is not None
-        return await self.emulator.wait_until(lambda: self.responses[0] if self.responses else None, timeout,
-                                              what=f"a response to interaction {self.id}")
+        response: Message = await self.emulator.wait_until(lambda: self.responses[0] if self.responses else None,
+                                                           timeout, what=f"a response to interaction {self.id}")
+        return response
 
     async def wait_callback(self, timeout: float = 10.0) -> dict[str, Any]:
         assert self.emulator is not None
-        return await self.emulator.wait_until(lambda: self.callbacks[0] if self.callbacks else None, timeout,
-                                              what=f"a callback to interaction {self.id}")
+        callback: dict[str, Any] = await self.emulator.wait_until(
+            lambda: self.callbacks[0] if self.callbacks else None, timeout, what=f"a callback to interaction {self.id}")
+        return callback
 
 
 @dataclasses.dataclass

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from framework.emulator.state import FileSpec
 
@@ -43,7 +43,8 @@ async def read_body(request: web.Request) -> tuple[dict[str, Any], list[FileSpec
         payload: dict[str, Any] = {}
         files: list[FileSpec] = []
         reader = await request.multipart()
-        async for part in reader:  # type: ignore[union-attr]
+        async for part in reader:
+            assert isinstance(part, BodyPartReader), "nested multipart bodies are not emulated"
             if part.name == "payload_json":
                 payload = json.loads(await part.text())
             else:

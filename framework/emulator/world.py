@@ -15,8 +15,18 @@ from collections.abc import Callable
 from typing import Any
 
 from framework.emulator.state import (
-    DISCORD_EPOCH_MS, Attachment, Channel, Fault, FileSpec, Guild, Interaction, Message, RecordedRequest, User,
-    iso_time, make_token,
+    DISCORD_EPOCH_MS,
+    Attachment,
+    Channel,
+    Fault,
+    FileSpec,
+    Guild,
+    Interaction,
+    Message,
+    RecordedRequest,
+    User,
+    iso_time,
+    make_token,
 )
 
 
@@ -82,7 +92,7 @@ class World:
                 try:
                     # Conditions outside the emulator (the bot's cache) change silently: re-check often.
                     await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             return result
 
@@ -100,7 +110,8 @@ class World:
                     return message
             return None
 
-        return await self.wait_until(probe, timeout, what="a message from the bot")
+        found: Message = await self.wait_until(probe, timeout, what="a message from the bot")
+        return found
 
     # -- reading the world
     def sent_messages(self, channel: Channel | None = None) -> list[Message]:

@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from framework.emulator import DiscordEmulator
 from framework.testing.harness import BotHarness, HarnessFactory
 from framework.testing.openai_server import OpenAIServer
-from framework.emulator import DiscordEmulator
 
 
 @pytest.fixture

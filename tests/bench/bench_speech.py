@@ -13,8 +13,8 @@ from pathlib import Path
 
 from framework import hookimpl
 from framework.audio import decode_pcm, to_ogg_opus
-from framework.testing.harness import HarnessFactory
 from framework.emulator import DiscordEmulator
+from framework.testing.harness import HarnessFactory
 
 SENTENCES = ["안녕하세요", "감사합니다", "오늘 날씨가 좋습니다", "학교에 갑니다", "물을 마시고 싶어요"]
 TICK = 0.005

@@ -26,10 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from framework.testing.harness import HarnessFactory
-from framework.testing.openai_server import OpenAIServer
 from framework.emulator import DiscordEmulator
 from framework.emulator.voice_server import LocalVoiceServer
+from framework.testing.harness import HarnessFactory
+from framework.testing.openai_server import OpenAIServer
 
 ANSWER = "The model says the review is positive."
 LONG = ("This is a longer sentence, spoken so that the pacing of many voice frames can be measured "
