@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run sandbox test bench venv clean
+.PHONY: run sandbox test lint bench venv clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "trainerbot needs Python >= 3.11")'
@@ -27,6 +27,13 @@ sandbox: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# ruff (pyflakes, pycodestyle, isort, bugbear, pyupgrade) on the whole tree; mypy --strict on the
+# framework, mypy's default strictness on the built-in plugins. CI runs it before the tests.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy --strict framework
+	$(BIN)/mypy plugins
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench

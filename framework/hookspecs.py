@@ -41,7 +41,7 @@ RegisterCli = Callable[..., None]
 
 
 @hookspec
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[BaseModel]:  # type: ignore[empty-body]
     """Return the pydantic model of this plugin's ``[plugins.NAME]`` table in plugins.toml.
 
     Unknown keys and wrong types are start-up errors naming the plugin and the key. The validated

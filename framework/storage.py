@@ -149,3 +149,11 @@ def _sqlite_begin(conn: Connection) -> None:
     """Write transactions (:meth:`Storage.begin`) lock at once; reads start a deferred one."""
     immediate = conn.get_execution_options().get("trainerbot_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def inserted_id(result: Any) -> int:
+    """The primary key of the row an ``INSERT`` just made (SQLAlchemy types it as optional)."""
+    key = result.inserted_primary_key
+    if not key:
+        raise RuntimeError("the insert returned no primary key")
+    return int(key[0])

@@ -34,7 +34,7 @@ from framework.commands import (
 )
 from framework.importers import to_jsonl
 from framework.providers import Correction
-from framework.storage import Migration, as_record
+from framework.storage import Migration, as_record, inserted_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterCommand, RegisterMigration
@@ -118,9 +118,9 @@ async def store(ctx: Context, message_id: int, text: str, source: str, found: di
         if updated.rowcount:
             existing = (await conn.execute(sa.select(corrections.c.id).where(mine))).scalar()
         else:
-            existing = (await conn.execute(corrections.insert().values(**values))).inserted_primary_key[0]
+            existing = inserted_id(await conn.execute(corrections.insert().values(**values)))
     log.info("correction of message %s by %s (%s)", message_id, ctx.author.id, source)
-    return int(existing)
+    return int(existing or 0)
 
 
 def _saved(correction_id: int) -> str:
@@ -192,7 +192,7 @@ async def corrections_export(ctx: Context) -> None:
 
 @corrections_group.command("remove", "Delete a correction (others' need the feedback permission)",
                            options=[integer("id", "Correction number from `corrections list`", min_value=1)])
-async def corrections_remove(ctx: Context, id: int) -> None:  # noqa: A002 - the option's name
+async def corrections_remove(ctx: Context, id: int) -> None:
     async with ctx.app.storage.connect() as conn:
         row = (await conn.execute(sa.select(corrections).where(corrections.c.id == id))).first()
     if row is None:

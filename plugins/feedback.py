@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from framework import hookimpl
 from framework.commands import Context, File, UserError, command, group, integer, parse_message_id, string, user
 from framework.importers import to_jsonl
-from framework.storage import Migration, add_missing_columns, as_record
+from framework.storage import Migration, add_missing_columns, as_record, inserted_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterCommand, RegisterListener, RegisterMigration
@@ -85,13 +85,15 @@ async def feedback(ctx: Context, text: str, rating: int | None, message_id: str 
             raise UserError("The message you replied to is not one of my chat answers; for general feedback, send "
                             "it without replying.")
         if found is None:
-            raise UserError(f"Message {mid} is not one of my chat answers; leave `message_id` out for general feedback.")
-        about = {"message_id": mid, "prompt": found["prompt"], "answer": found["answer"], "asker_id": found.get("user_id")}
+            raise UserError(f"Message {mid} is not one of my chat answers; "
+                            "leave `message_id` out for general feedback.")
+        about = {"message_id": mid, "prompt": found["prompt"], "answer": found["answer"],
+                 "asker_id": found.get("user_id")}
     async with ctx.app.storage.begin() as conn:
         result = await conn.execute(feedback_table.insert().values(
             user_id=int(ctx.author.id), guild_id=int(ctx.guild_id) if ctx.guild_id else None,
             channel_id=int(ctx.channel_id), kind="text", text=text, rating=rating, **about))
-    await ctx.respond(f"Thanks for your feedback (#{result.inserted_primary_key[0]})!", ephemeral=True)
+    await ctx.respond(f"Thanks for your feedback (#{inserted_id(result)})!", ephemeral=True)
 
 
 async def may_see_all(ctx: Context) -> bool:

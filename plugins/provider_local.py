@@ -8,6 +8,7 @@ predicted label and its probability — it is a classifier, not a language model
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -37,7 +38,7 @@ def _numpy() -> Any:
 
 def features(text: str) -> list[str]:
     words = [w.lower() for w in TOKEN.findall(text)]
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
 class NaiveBayes:
@@ -56,7 +57,7 @@ class NaiveBayes:
             for token in doc:
                 vocabulary.setdefault(token, len(vocabulary))
         counts = np.zeros((len(classes), len(vocabulary)))
-        for doc, label in zip(docs, labels):
+        for doc, label in zip(docs, labels, strict=True):
             row = classes.index(label)
             for token, n in doc.items():
                 counts[row, vocabulary[token]] += n
@@ -163,4 +164,4 @@ def register_model_providers(register: RegisterEngine, app: Host) -> None:
 
 
 def accuracy(predicted: Sequence[str], expected: Sequence[str]) -> float:
-    return sum(p == e for p, e in zip(predicted, expected)) / len(expected) if expected else math.nan
+    return sum(p == e for p, e in zip(predicted, expected, strict=True)) / len(expected) if expected else math.nan

@@ -130,7 +130,7 @@ async def handle_voice_message(app: Host, message: hikari.Message, attachment: h
         try:
             audio = await app.engines.tts.active().synthesize(answer, language=language, guild_id=message.guild_id)
             files.append(File("answer.ogg", data=await app.run_blocking(to_ogg_opus, audio.wav)))
-        except Exception:  # noqa: BLE001 - the text answer still goes out
+        except Exception:
             log.exception("text-to-speech of an answer failed")
     await _reply(app, message, answer, files)
     await app.plugins.call("reply_sent", scope=message.guild_id, app=app, message=message, text=answer)
@@ -142,7 +142,7 @@ async def _speak_in_voice(app: Host, message: hikari.Message, text: str, languag
     (speech engine, a full queue, the bot leaving meanwhile) must not cost the user the text answer."""
     try:
         return await speak_reply(app, message, text, language=language)
-    except Exception:  # noqa: BLE001 - logged; the answer still goes out as text
+    except Exception:
         log.exception("speaking the answer in voice failed")
         return False
 
@@ -181,13 +181,13 @@ async def language_set(ctx: Context, code: str, scope: str) -> None:
         if ctx.guild_id is None:
             raise UserError("`scope:server` works only in a server.")
         await ctx.app.permissions.require(ctx, "speech")
-    target = int(ctx.guild_id) if scope == "server" else int(ctx.author.id)
+    target = ctx.server_id if scope == "server" else int(ctx.author.id)
     key = "guild" if scope == "server" else "user"
     async with ctx.app.storage.begin() as conn:
         await conn.execute(languages.delete().where((languages.c.scope == key) & (languages.c.target_id == target)))
         await conn.execute(languages.insert().values(scope=key, target_id=target, language=code))
-    await ctx.respond(f"Voice messages {'in this server' if scope == 'server' else 'from you'} are now read as `{code}`.",
-                      ephemeral=True)
+    whose = "in this server" if scope == "server" else "from you"
+    await ctx.respond(f"Voice messages {whose} are now read as `{code}`.", ephemeral=True)
 
 
 @language_group.command("show", "Show the speech language used for you")

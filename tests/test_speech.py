@@ -38,20 +38,20 @@ def tts_engine() -> Pyttsx3Engine:
 
 
 @pytest.fixture(scope="session")
-def hello_ogg(tts_engine) -> bytes:  # noqa: ANN001
+def hello_ogg(tts_engine) -> bytes:
     audio = asyncio.run(tts_engine.synthesize("안녕하세요", language="ko"))
     return to_ogg_opus(audio.wav)
 
 
 def answering_plugin(seen: list[str]) -> types.SimpleNamespace:
-    def answer_text(app, message, text):  # noqa: ANN001, ANN202
+    def answer_text(app, message, text):
         seen.append(text)
         return f"You said {len(text)} characters."
 
     return types.SimpleNamespace(answer_text=hookimpl(answer_text))
 
 
-async def voice_tb(tb_factory, extra: str = "", plugins=None):  # noqa: ANN001, ANN201
+async def voice_tb(tb_factory, extra: str = "", plugins=None):
     toml = f'[plugins.voice_messages]\nphrases = {PHRASES!r}\n{extra}'.replace("'", '"')
     return await tb_factory(plugins_toml=toml, extra_plugins=plugins)
 
@@ -130,7 +130,7 @@ class EchoSTT:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def transcribe(self, pcm, *, language, phrases=None):  # noqa: ANN001, ANN201
+    async def transcribe(self, pcm, *, language, phrases=None):
         self.calls += 1
         return Transcript("echo engine heard you", 1.0, language)
 
@@ -142,7 +142,7 @@ class BeepTTS:
     def __init__(self) -> None:
         self.texts: list[str] = []
 
-    async def synthesize(self, text, *, language, voice=None, rate=None, guild_id=None):  # noqa: ANN001, ANN201
+    async def synthesize(self, text, *, language, voice=None, rate=None, guild_id=None):
         self.texts.append(text)
         return SynthesizedAudio(_silence_wav(0.5), 16000, 0.5)
 
@@ -176,7 +176,7 @@ async def test_models_cli_downloads_with_checks(tmp_path, capsys) -> None:
         archive.writestr("vosk-model-small-xx-0.1/conf/model.conf", "--sample-frequency=16000\n")
     payload = model.getvalue()
     good = {"name": "vosk-model-small-xx-0.1", "lang": "xx", "size": len(payload),
-            "md5": hashlib.md5(payload).hexdigest(), "url": ""}  # noqa: S324
+            "md5": hashlib.md5(payload).hexdigest(), "url": ""}
     bad = {**good, "name": "vosk-model-small-yy-0.1", "md5": "0" * 32}
     app = web.Application()
     app.router.add_get("/list.json", lambda r: web.json_response([good, bad]))
@@ -214,10 +214,10 @@ class RecordingBackend(VoiceBackend):
     def __init__(self) -> None:
         self.played: list[bytes] = []
 
-    def is_connected(self, guild_id, channel_id=None) -> bool:  # noqa: ANN001
+    def is_connected(self, guild_id, channel_id=None) -> bool:
         return True
 
-    async def play(self, guild_id, wav: bytes) -> None:  # noqa: ANN001
+    async def play(self, guild_id, wav: bytes) -> None:
         self.played.append(wav)
 
 

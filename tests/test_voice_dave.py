@@ -33,7 +33,7 @@ async def dave_server() -> AsyncIterator[LocalVoiceServer]:
         await server.stop()
 
 
-async def call_with_bob(tb_factory, server, extra: str = ""):  # noqa: ANN001, ANN201
+async def call_with_bob(tb_factory, server, extra: str = ""):
     tb = await voice_tb(tb_factory, server, extra)
     tb.emu.voice_endpoint = server.endpoint_for
     await enter(tb)
@@ -43,7 +43,7 @@ async def call_with_bob(tb_factory, server, extra: str = ""):  # noqa: ANN001, A
     return tb
 
 
-async def speak(tb, server, text: str) -> bytes:  # noqa: ANN001
+async def speak(tb, server, text: str) -> bytes:
     """``/say`` and wait for the end of speech; returns the TTS WAV."""
     session = server.session_of(tb.emu.bot_user.id)
     spoken = len(session.speaking)
@@ -222,7 +222,7 @@ def test_the_gateway_observer_refuses_commits_libdave_made_for_the_wrong_group_o
     channel, alice_id, bob_id, carol_id = 1_000_000_000_000_000_001, 11, 22, 33
     sender = mls.ExternalSender()
 
-    def member(user_id: int, group: int):  # noqa: ANN202
+    def member(user_id: int, group: int):
         session = dave.Session(None)
         session.init(1, group, str(user_id), None)
         session.set_external_sender(sender.package)

@@ -105,7 +105,8 @@ class OpenAIServer:
             return web.json_response({"error": {"message": f"injected {status}", "type": "server_error",
                                                 "code": None}}, status=status,
                                      headers={"retry-after-ms": "10"} if status == 429 else None)
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     async def _create_file(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -120,7 +121,8 @@ class OpenAIServer:
     async def _get_file(self, request: web.Request) -> web.Response:
         record = self.files.get(request.match_info["id"])
         if record is None:
-            return web.json_response({"error": {"message": "No such file", "type": "invalid_request_error"}}, status=404)
+            return web.json_response({"error": {"message": "No such file", "type": "invalid_request_error"}},
+                                     status=404)
         return web.json_response({k: v for k, v in record.items() if k != "content"})
 
     async def _file_content(self, request: web.Request) -> web.Response:
@@ -142,8 +144,8 @@ class OpenAIServer:
             return
         if job.fail and job.step >= 1:
             job.status = "failed"
-            job.error = {"code": "invalid_training_file", "message": "Training file has too few examples of each class.",
-                         "param": "training_file"}
+            job.error = {"code": "invalid_training_file", "param": "training_file",
+                         "message": "Training file has too few examples of each class."}
             job.events.append({"message": "Job failed: training file invalid", "level": "error"})
             return
         job.step += 1
@@ -164,7 +166,8 @@ class OpenAIServer:
         return web.json_response(job.payload())
 
     async def _list_jobs(self, request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [j.payload() for j in self.jobs.values()], "has_more": False})
+        jobs = [j.payload() for j in self.jobs.values()]
+        return web.json_response({"object": "list", "data": jobs, "has_more": False})
 
     async def _events(self, request: web.Request) -> web.Response:
         job = self.jobs[request.match_info["id"]]

@@ -111,7 +111,7 @@ async def dataset_export(ctx: Context, name: str | None) -> None:
     name = name or ctx.settings.default_dataset
     _, rows = await dataset_rows(ctx.app, name)
     data = await ctx.run_blocking(to_jsonl, [{"text": r.text, "label": r.label, "source": r.source} for r in rows])
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
     path = ctx.app.data_root.area("exports") / f"{name}-{stamp}.jsonl"
     await ctx.run_blocking(path.write_bytes, data)
     shown = ctx.app.data_root.display(path)

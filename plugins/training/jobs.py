@@ -19,6 +19,7 @@ from framework.commands import Context, UserError
 from framework.errors import ProviderError
 from framework.importers import to_jsonl
 from framework.providers import TrainingRequest, trained_models
+from framework.storage import inserted_id
 from plugins.training.datasets import dataset_rows, split_rows
 from plugins.training.schema import TERMINAL, Settings, datasets, jobs
 
@@ -70,7 +71,7 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
         result = await conn.execute(jobs.insert().values(dataset=dataset, provider=name, status="starting",
                                                          snapshot="", example_count=len(rows),
                                                          instruction=instruction))
-        job_id = result.inserted_primary_key[0]
+        job_id = inserted_id(result)
         snapshot = folder / f"job-{job_id}.jsonl"  # recorded before it is written, so mydata delete finds it
         await conn.execute(jobs.update().where(jobs.c.id == job_id).values(snapshot=str(snapshot)))
     data = await ctx.run_blocking(to_jsonl, [{"text": r.text, "label": r.label} for r in rows])
@@ -94,9 +95,10 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
         await status.edit(f"❌ Training job #{job_id} could not start: {reason}")
         return
     channel_id, message_id = ctx.channel_id, status.message_id
-    if message_id is None and getattr(ctx, "interaction", None) is not None:
-        message_id = (await ctx.app.bot.rest.fetch_interaction_response(ctx.interaction.application_id,
-                                                                        ctx.interaction.token)).id
+    interaction = getattr(ctx, "interaction", None)
+    if message_id is None and interaction is not None:
+        message_id = (await ctx.app.bot.rest.fetch_interaction_response(interaction.application_id,
+                                                                        interaction.token)).id
     async with app.storage.begin() as conn:
         await conn.execute(jobs.update().where(jobs.c.id == job_id).values(
             provider_job_id=provider_job_id, status="queued", snapshot=str(snapshot),
@@ -155,6 +157,8 @@ async def _poll(app: Host, job_id: int) -> None:
                         provider=job.provider, model_id=state.model_id, job_id=job_id, dataset=job.dataset,
                         labels=labels or "[]", instruction=job.instruction))
             job = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first()
+        if job is None:
+            return
         if job.channel_id and job.message_id and (state.events or state.finished):
             try:
                 await app.bot.rest.edit_message(job.channel_id, job.message_id, render_job(job, events))

@@ -73,7 +73,7 @@ async def run() -> dict[str, float]:
         idle_stop.set()
         idle_lag = await idle
         latencies = []
-        for pcm_clip in clips[:3]:
+        for _clip in clips[:3]:
             wav = (await tts.synthesize("안녕하세요 감사합니다", language="ko")).wav
             ogg = await tb.app.run_blocking(to_ogg_opus, wav)
             seconds = len(await tb.app.run_blocking(decode_pcm, ogg)) / 32000
