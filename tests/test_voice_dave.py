@@ -137,7 +137,11 @@ async def test_a_client_without_dave_downgrades_the_call_and_its_leaving_upgrade
     upgraded = call.executed[2].executed
     await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=60, what="the end of speech")
     frames = [f for f in bob.frames if f.user_id == bot_id]
-    assert bob.failed(bot_id) == [] and bob.failures == []
+    # davey switches its key when it processes the upgrade's commit, not at op 22: under load a frame
+    # or two sent with the new group's key can reach Bob before his welcome. Only those may fail.
+    failed = bob.failed(bot_id)
+    assert len(failed) <= 3 and all(abs(f.at - upgraded) < 2.0 for f in failed), failed
+    assert bob.failures == []
     assert any(f.e2ee for f in frames if f.at < downgraded)  # encrypted before Dan came,
     assert any(not f.e2ee and f.opus != media.OPUS_SILENCE for f in frames if downgraded < f.at < upgraded)
     assert all(f.e2ee for f in frames if f.at > upgraded and f.opus != media.OPUS_SILENCE)  # and after he left
