@@ -131,8 +131,8 @@ async def launch(app: Host, job_id: int, provider: Any, request: TrainingRequest
             reason = f"the training files could not be read or written ({type(exc).__name__}); the error was logged"
         else:
             reason = str(exc)
-        await transition(app, job_id, BEFORE_LAUNCH, status="failed", error=reason)
         await discard(app, job_id, provider, request.progress)
+        await transition(app, job_id, BEFORE_LAUNCH, status="failed", error=reason)
         return reason
     except Exception:
         log.exception("training job %s failed while starting", job_id)
@@ -244,16 +244,16 @@ async def cancel_job(app: Host, job_id: int) -> Any:
 
 
 async def abandon(app: Host, job: Any, reason: str) -> None:
-    """Fail a job that cannot go on (a start a restart interrupted) and discard its leftovers."""
-    if not await transition(app, job.id, [job.status], status="failed", error=reason):
-        return
-    log.warning("training job %s failed: %s", job.id, reason)
+    """Fail a job that cannot go on (a start a restart interrupted), its leftovers discarded first:
+    once the row says failed, the provider holds nothing of it (or the log says why)."""
     try:
         provider = app.engines.providers.get(job.provider)
     except UserError:
         provider = None
     await discard(app, job.id, provider, start_progress(app, job))
-    await show(app, await load_job(app, job.id))
+    if await transition(app, job.id, [job.status], status="failed", error=reason):
+        log.warning("training job %s failed: %s", job.id, reason)
+        await show(app, await load_job(app, job.id))
 
 
 async def resume_start(app: Host, job: Any) -> None:
