@@ -40,13 +40,15 @@ async def channel_permissions(app: Host, guild_id: int, channel_id: int, user_id
     rest, cache = app.bot.rest, app.bot.cache
     try:
         channel = cache.get_guild_channel(channel_id) or await rest.fetch_channel(channel_id)
-        if not isinstance(channel, hikari.GuildChannel) or int(channel.guild_id) != int(guild_id):
+        if isinstance(channel, hikari.GuildThreadChannel):  # a thread shows what its channel's viewers see
+            channel = cache.get_guild_channel(channel.parent_id) or await rest.fetch_channel(channel.parent_id)
+        if not isinstance(channel, hikari.PermissibleGuildChannel) or int(channel.guild_id) != int(guild_id):
             return hikari.Permissions.NONE
         if await _guild_owner(app, guild_id) == int(user_id):
             return hikari.Permissions.all_permissions()
         member = cache.get_member(guild_id, user_id) or await rest.fetch_member(guild_id, user_id)
         cached = cache.get_roles_view_for_guild(guild_id)
-        roles = dict(cached) if cached else {r.id: r for r in await rest.fetch_roles(guild_id)}
+        roles = {int(r.id): r for r in (cached.values() if cached else await rest.fetch_roles(guild_id))}
     except (hikari.NotFoundError, hikari.ForbiddenError):
         return hikari.Permissions.NONE
     role_ids = {int(guild_id), *(int(r) for r in member.role_ids)}

@@ -131,13 +131,17 @@ class LocalProvider:
         resumed after a restart uses it, and a job cancelled meanwhile has it deleted (``discard``)."""
         progress = request.progress
         done = progress.files.get("model") if progress is not None else None
-        if done and MODEL_ID.fullmatch(done) and await self.app.run_blocking(
-                lambda: (self.folder / f"{done}.json").exists()):
-            return done
+        if done and MODEL_ID.fullmatch(done):
+            saved: bool = await self.app.run_blocking(self._saved, done)
+            if saved:  # trained and recorded before a restart: launched already
+                return done
         model_id = await self.app.run_blocking(self._train, request)
         if progress is not None:
             await progress.uploaded({"model": model_id})
         return model_id
+
+    def _saved(self, model_id: str) -> bool:
+        return (self.folder / f"{model_id}.json").exists()
 
     async def discard(self, progress: StartProgress) -> None:
         """Delete the model a start saved for a job that will not run."""

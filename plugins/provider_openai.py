@@ -18,6 +18,7 @@ at any OpenAI-compatible service.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Awaitable, Callable, Sequence
@@ -233,7 +234,7 @@ class OpenAIProvider:
         if progress.key:  # rows from before keys existed have none: only their recorded files
             leftovers.update(await self._call("list uploaded files", named))
         for file_id in sorted(leftovers):
-            await self._call("delete an uploaded file", lambda c, f=file_id: delete(c, f))
+            await self._call("delete an uploaded file", functools.partial(delete, file_id=file_id))
 
     async def cancel(self, provider_job_id: str) -> None:
         job_id = provider_job_id.partition(DPO_MARK)[0]
