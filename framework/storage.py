@@ -57,13 +57,13 @@ class StorageUnavailable(UserError):
 def write_problem(error: BaseException) -> str | None:
     """Which way the database refuses writes, if ``error`` says it does (SQLite's error names,
     PostgreSQL's SQLSTATEs, or their messages); ``None`` for any other error."""
-    if not isinstance(error, sa.exc.OperationalError | sa.exc.InternalError):
+    if not isinstance(error, sa.exc.DBAPIError):
         return None
     cause = error.orig
     name = str(getattr(cause, "sqlite_errorname", "") or "")
     state = str(getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None) or "")
     text = str(cause).lower()
-    if name.startswith("SQLITE_READONLY") or state == "25006" or "readonly database" in text:
+    if name.startswith("SQLITE_READONLY") or state in ("25006", "42501") or "readonly database" in text:
         return "read-only"
     if name.startswith("SQLITE_FULL") or state in ("53100", "53200") or "disk is full" in text:
         return "full"
@@ -188,11 +188,12 @@ class Storage:
             yield conn
 
     async def check_writable(self) -> str | None:
-        """Try a write (a table created and rolled back) and say whether the database took it;
-        returns the problem, or ``None``. Run at start-up, so a read-only database is reported
-        before the first user meets it."""
+        """Try a write (a delete of nothing from ``schema_migrations``, rolled back: databases refuse
+        it as any write when they refuse writes) and say whether the database took it; returns the
+        problem, or ``None``. Run at start-up, so a read-only database is reported before the first
+        user meets it."""
         def probe(connection: Connection) -> None:
-            connection.exec_driver_sql("CREATE TABLE trainerbot_write_probe (id INTEGER)")
+            connection.execute(schema_migrations.delete().where(sa.false()))
             raise _Probe
 
         try:
@@ -210,15 +211,15 @@ class Storage:
     async def migrate(self, migrations: list[Migration]) -> list[Migration]:
         """Apply the steps not yet applied; returns those applied now. The first call (start-up)
         checks that the database takes writes; one that does not still works if nothing is to do."""
-        if not self._checked:
-            self._checked = True
-            await self.check_writable()
         async with self.begin() as conn:
             await conn.run_sync(metadata.create_all)
             for table in metadata.sorted_tables:
                 await conn.run_sync(add_missing_columns, table)
             rows = await conn.execute(sa.select(schema_migrations.c.plugin, schema_migrations.c.version))
             done = {(r.plugin, r.version) for r in rows}
+        if not self._checked:
+            self._checked = True
+            await self.check_writable()
         applied = []
         for step in sorted(migrations, key=lambda m: (m.plugin, m.version)):
             if (step.plugin, step.version) in done:
