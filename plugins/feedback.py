@@ -95,8 +95,9 @@ async def feedback(ctx: Context, text: str, rating: int | None, message_id: str 
         if found is None:
             raise UserError(f"Message {mid} is not one of my chat answers; leave `message_id` out for general feedback.")
         await require_may_act(ctx, found, "feedback on it can be given")
-        about = {"message_id": mid, "prompt": found["prompt"], "answer": found["answer"], "asker_id": found.get("user_id"),
-                 "answer_guild_id": found.get("guild_id"), "answer_channel_id": found.get("channel_id")}
+        about = {"message_id": mid, "prompt": found["prompt"], "answer": found["answer"],
+                 "asker_id": found.get("user_id"), "answer_guild_id": found.get("guild_id"),
+                 "answer_channel_id": found.get("channel_id")}
     async with ctx.app.storage.begin() as conn:
         result = await conn.execute(feedback_table.insert().values(
             user_id=int(ctx.author.id), guild_id=int(ctx.guild_id) if ctx.guild_id else None,

@@ -32,7 +32,8 @@ async def test_a_read_only_database_is_told_clearly_and_hi_still_works(tb_factor
     database = first.data_root / "trainerbot.sqlite3"
     await first.app.close()
     caplog.set_level(logging.INFO)
-    tb = await tb_factory(config_overrides={"bot": {"database_url": f"sqlite+aiosqlite:///file:{database}?mode=ro&uri=true"}})
+    read_only = f"sqlite+aiosqlite:///file:{database}?mode=ro&uri=true"  # SQLite refuses writes, root or not
+    tb = await tb_factory(config_overrides={"bot": {"database_url": read_only}})
     started = [r for r in caplog.records if r.name == "framework.storage" and r.levelno == logging.WARNING]
     assert [r.getMessage() for r in started] == [
         "the bot starts with a database that refuses writes: commands that save anything will say so until an "

@@ -187,7 +187,8 @@ class OpenAIServer:
     async def _delete_file(self, request: web.Request) -> web.Response:
         file_id = request.match_info["id"]
         if self.files.pop(file_id, None) is None:
-            return web.json_response({"error": {"message": "No such file", "type": "invalid_request_error"}}, status=404)
+            missing = {"error": {"message": "No such file", "type": "invalid_request_error"}}
+            return web.json_response(missing, status=404)
         return web.json_response({"id": file_id, "object": "file", "deleted": True})
 
     async def _file_content(self, request: web.Request) -> web.Response:

@@ -10,45 +10,52 @@ next side effect, so a bot killed at any moment finds, at its next start, what t
   adopts a job it had launched from them whose id was never recorded).
 - ``created`` and later: the provider's job id is recorded; a restart polls it.
 
-Every transition is a compare-and-set on the status, so a cancel racing a start (or a restart) wins
-cleanly: the start notices at its next step, and cancels or discards what it made meanwhile.
-Events are stored once per provider event id, in the same transaction as the status.
+Every transition is a compare-and-set on the status (:mod:`.states`), so a cancel racing a start
+(or a restart) wins cleanly: the start notices at its next step, and cancels or discards what it
+made meanwhile. Launched jobs are followed by :mod:`.polling`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import secrets
 from collections import Counter
-from collections.abc import Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import hikari
 import sqlalchemy as sa
 
 from framework import hookimpl
 from framework.commands import Context, UserError
 from framework.errors import ProviderError
 from framework.importers import to_jsonl
-from framework.providers import Discards, JobAborted, JobEvent, JobStatus, StartProgress, TrainingRequest, trained_models
+from framework.providers import JobAborted, TrainingRequest
 from plugins.training.datasets import dataset_rows, split_rows
+from plugins.training.polling import poll_job, spawn, watch
 from plugins.training.schema import TERMINAL, Settings, datasets, jobs
+from plugins.training.states import (
+    BEFORE_LAUNCH,
+    CREATED,
+    STARTING,
+    STOPPED_WHILE_STARTING,
+    UPLOADED,
+    discard,
+    load_job,
+    render_job,
+    show,
+    start_progress,
+    starts_in_flight,
+    transition,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.host import Host
 
+__all__ = ["render_job", "resolve_provider", "start_job", "cancel_job", "startup", "shutdown"]
+
 log = logging.getLogger(__name__)
-
-STARTING, UPLOADED, CREATED = "starting", "uploaded", "created"
-BEFORE_LAUNCH = (STARTING, UPLOADED)
-"""States in which the provider has no job yet: cancelling needs no provider call, only cleanup."""
-
-STOPPED_WHILE_STARTING = ("the bot stopped while the job was starting, before its data was safely with the "
-                          "provider; start it again with `train`")
 
 
 def resolve_provider(app: Host, name: str | None) -> tuple[str, Any]:
@@ -67,51 +74,6 @@ def validate_for_training(rows: list[Any], provider: Any, provider_name: str) ->
         raise UserError(f"Not training yet: examples of at least two labels are needed (have only "
                         f"{', '.join(counts) or 'none'}).")
     return counts
-
-
-# ----------------------------------------------------------------------------- transitions
-
-
-async def transition(app: Host, job_id: int, sources: Iterable[str] | None, **values: Any) -> bool:
-    """Set ``values`` on the job if its status is one of ``sources`` (``None``: any but a terminal
-    one), in one statement; returns whether it did. The only way job rows change state."""
-    allowed = jobs.c.status.in_(list(sources)) if sources is not None else jobs.c.status.not_in(list(TERMINAL))
-    async with app.storage.begin() as conn:
-        result = await conn.execute(jobs.update().where((jobs.c.id == job_id) & allowed).values(**values))
-    return bool(result.rowcount == 1)
-
-
-async def load_job(app: Host, job_id: int) -> Any:
-    async with app.storage.connect() as conn:
-        return (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first()
-
-
-def start_progress(app: Host, job: Any) -> StartProgress:
-    """The recorder a provider's ``start`` reports its uploads to: ``starting``/``uploaded`` →
-    ``uploaded`` with the files, or :class:`JobAborted` if the job was cancelled meanwhile."""
-    async def save(files: Mapping[str, str]) -> None:
-        if not await transition(app, job.id, BEFORE_LAUNCH, status=UPLOADED, files=json.dumps(dict(files))):
-            raise JobAborted(f"training job {job.id} was cancelled while it was starting")
-
-    return StartProgress(job.start_key or "", json.loads(job.files or "{}"), save)
-
-
-def starts_in_flight(app: Host) -> set[int]:
-    """Jobs this process is starting right now. Kept under a key of its own, which a reload of the
-    plugin does not drop: a start in flight during a reload is not one a restart interrupted."""
-    return app.state("training:starts", set)
-
-
-async def discard(app: Host, job_id: int, provider: Any, progress: StartProgress | None) -> None:
-    """Have the provider delete what the start of a job that will not run left on its side."""
-    if progress is None or not isinstance(provider, Discards):
-        return
-    try:
-        await provider.discard(progress)
-    except (ProviderError, OSError) as exc:
-        log.warning("could not delete what training job %s left at its provider: %s", job_id, exc)
-    else:
-        log.info("deleted what training job %s left at its provider", job_id)
 
 
 async def launch(app: Host, job_id: int, provider: Any, request: TrainingRequest) -> str | None:
@@ -270,106 +232,7 @@ async def resume_start(app: Host, job: Any) -> None:
     if await launch(app, job.id, provider, request) is not None:
         await show(app, await load_job(app, job.id))
         return
-    await _poll(app, job.id)
-
-
-# ----------------------------------------------------------------------------- following
-
-
-def _spawn(app: Host, job_id: int, work: Coroutine[Any, Any, None]) -> None:
-    tasks: dict[int, asyncio.Task[None]] = app.state("training", dict)
-    if job_id in tasks and not tasks[job_id].done():
-        work.close()
-        return
-    tasks[job_id] = asyncio.get_running_loop().create_task(work)
-
-
-def watch(app: Host, job_id: int) -> None:
-    _spawn(app, job_id, _poll(app, job_id))
-
-
-def render_job(job: Any, events: list[str]) -> str:
-    icon = {"succeeded": "✅", "failed": "❌", "cancelled": "⏹️"}.get(job.status, "⏳")
-    text = (f"{icon} Training job #{job.id} on `{job.dataset}` ({job.example_count} examples) with `{job.provider}`: "
-            f"**{job.status}**")
-    if job.model_id:
-        text += f"\nModel: `{job.model_id}` — activate it with `model use {job.model_id}`"
-    if job.error:
-        text += f"\nError: {job.error}"
-    if events:
-        text += "\n" + "\n".join(f"• {e}" for e in events[-5:])
-    return text
-
-
-async def show(app: Host, job: Any) -> None:
-    """Edit the job's progress message to its state now (best effort: the row is what counts)."""
-    if job is None or not (job.channel_id and job.message_id):
-        return
-    try:
-        await app.bot.rest.edit_message(job.channel_id, job.message_id, render_job(job, json.loads(job.events)))
-    except hikari.HikariError:
-        log.warning("could not edit the progress message of job %s", job.id, exc_info=True)
-
-
-async def record_poll(app: Host, job_id: int, state: JobStatus) -> tuple[Any, list[str]] | None:
-    """Store a poll's outcome with its new events (each provider event id once), in one
-    transaction; ``None`` if the job ended meanwhile (cancelled). Returns the row and new events."""
-    async with app.storage.begin() as conn:
-        job = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first()
-        if job is None or job.status in TERMINAL:
-            return None
-        seen = json.loads(job.event_ids)
-        known, fresh = set(seen), []
-        for event in state.events:
-            if isinstance(event, JobEvent):
-                if event.id in known:
-                    continue
-                known.add(event.id)
-                seen.append(event.id)
-                fresh.append(event.message)
-            else:
-                fresh.append(event)
-        await conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-            status=state.status, model_id=state.model_id, error=state.error,
-            events=json.dumps(json.loads(job.events) + fresh), event_ids=json.dumps(seen),
-            **({"provider_job_id": state.provider_job_id} if state.provider_job_id else {})))
-        if state.status == "succeeded" and state.model_id:
-            labels = (await conn.execute(
-                sa.select(datasets.c.labels).where(datasets.c.name == job.dataset))).scalar()
-            exists = (await conn.execute(sa.select(trained_models.c.id).where(
-                trained_models.c.model_id == state.model_id))).first()
-            if not exists:
-                await conn.execute(trained_models.insert().values(
-                    provider=job.provider, model_id=state.model_id, job_id=job_id, dataset=job.dataset,
-                    labels=labels or "[]", instruction=job.instruction))
-        return (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first(), fresh
-
-
-async def _poll(app: Host, job_id: int) -> None:
-    settings: Settings = app.settings("training")
-    delay = settings.poll_interval
-    while True:
-        job = await load_job(app, job_id)
-        if job is None or job.status in TERMINAL or not job.provider_job_id:
-            return
-        try:
-            provider = app.engines.providers.get(job.provider)
-            state = await provider.poll(job.provider_job_id)
-            recorded = await record_poll(app, job_id, state)
-        except (ProviderError, UserError) as exc:  # UserError: the provider is gone, or the database refuses
-            log.warning("polling training job %s failed: %s", job_id, exc)
-            delay = min(delay * 2, settings.max_poll_interval)
-            await asyncio.sleep(delay)
-            continue
-        if recorded is None:
-            return
-        job, fresh = recorded
-        delay = settings.poll_interval
-        if fresh or state.finished:
-            await show(app, job)
-        if state.finished:
-            return
-        await asyncio.sleep(delay)
+    await poll_job(app, job.id)
 
 
 @hookimpl
@@ -386,9 +249,9 @@ async def startup(app: Host) -> None:
             watch(app, job.id)
         elif job.status == UPLOADED:
             log.info("resuming the start of training job %s from its uploaded files", job.id)
-            _spawn(app, job.id, resume_start(app, job))
+            spawn(app, job.id, resume_start(app, job))
         else:
-            _spawn(app, job.id, abandon(app, job, STOPPED_WHILE_STARTING))
+            spawn(app, job.id, abandon(app, job, STOPPED_WHILE_STARTING))
 
 
 @hookimpl
