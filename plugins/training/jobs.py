@@ -150,20 +150,27 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
         snapshot = folder / f"job-{job_id}.jsonl"  # recorded before it is written, so mydata delete finds it
         await conn.execute(jobs.update().where(jobs.c.id == job_id).values(
             snapshot=str(snapshot), start_key=f"trainerbot-job-{job_id}-{secrets.token_hex(4)}"))
-    data = await ctx.run_blocking(to_jsonl, [{"text": r.text, "label": r.label} for r in rows])
-    await ctx.run_blocking(_write_snapshot, snapshot, data)
-    shown = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
-    shown += f"; {len(held_out)} held out for testing" if held_out else ""
-    shown += f"; {len(corrections)} correction(s)" if corrections else ""
-    status = await ctx.respond(f"🏋️ Training job #{job_id} on `{dataset}` ({shown}) with `{name}`: starting…")
-    message_id = status.message_id
-    if message_id is None and getattr(ctx, "interaction", None) is not None:
-        message_id = (await ctx.app.bot.rest.fetch_interaction_response(ctx.interaction.application_id,
-                                                                        ctx.interaction.token)).id
-    # where the job is shown, recorded before the provider is asked: a restart can show the outcome there
-    await transition(app, job_id, None, channel_id=int(ctx.channel_id),
-                     message_id=int(message_id) if message_id else None)
-    job = await load_job(app, job_id)
+    starts_in_flight(app).add(job_id)  # from here on this process owns the start (launch lets go)
+    try:
+        data = await ctx.run_blocking(to_jsonl, [{"text": r.text, "label": r.label} for r in rows])
+        await ctx.run_blocking(_write_snapshot, snapshot, data)
+        shown = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
+        shown += f"; {len(held_out)} held out for testing" if held_out else ""
+        shown += f"; {len(corrections)} correction(s)" if corrections else ""
+        status = await ctx.respond(f"🏋️ Training job #{job_id} on `{dataset}` ({shown}) with `{name}`: starting…")
+        message_id = status.message_id
+        if message_id is None and getattr(ctx, "interaction", None) is not None:
+            message_id = (await ctx.app.bot.rest.fetch_interaction_response(ctx.interaction.application_id,
+                                                                            ctx.interaction.token)).id
+        # where the job is shown, recorded before the provider is asked: a restart can show the outcome there
+        await transition(app, job_id, None, channel_id=int(ctx.channel_id),
+                         message_id=int(message_id) if message_id else None)
+        job = await load_job(app, job_id)
+    except BaseException as exc:
+        starts_in_flight(app).discard(job_id)
+        if isinstance(exc, Exception):  # not a shutdown: this start is over, and says so
+            await transition(app, job_id, BEFORE_LAUNCH, status="failed", error="an internal error; it was logged")
+        raise
     request = TrainingRequest(job_id, snapshot, tuple(labels), instruction, corrections=corrections,
                               progress=start_progress(app, job))
     reason = await launch(app, job_id, provider, request)
@@ -200,6 +207,8 @@ async def cancel_job(app: Host, job_id: int) -> Any:
                 if job.id not in starts_in_flight(app):  # a start in flight cleans up after itself
                     await discard(app, job.id, provider, start_progress(app, job))
             break
+    else:
+        raise UserError(f"Job #{job_id} kept changing while it was being cancelled; try again.")
     row = await load_job(app, job_id)
     await show(app, row)
     return row
