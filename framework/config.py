@@ -44,7 +44,8 @@ class BotSettings(Strict):
 
 
 class EngineSettings(Strict):
-    stt: str = "vosk"
+    stt: str | dict[str, str] = {"en": "whisper", "ko": "vosk"}
+    """One engine name, or a table language -> engine; see ``framework.speech_routing``."""
     tts: str = "pyttsx3"
     provider: str | None = None
     """Model provider; default ``openai`` when OPENAI_API_KEY is set, else ``local``."""

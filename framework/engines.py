@@ -1,8 +1,9 @@
 """Engine registries: speech-to-text, text-to-speech, model providers and voice backends.
 
 Plugins fill them through the ``register_*`` hooks; plugins.toml ``[engines]`` picks one of each
-by name. Consumers ask the registry (``app.engines.stt.active()``), never another plugin, so
-swapping Vosk for Whisper is: install a plugin, change one line.
+by name. Consumers ask the registry (``app.engines.tts.active()``, or for speech-to-text by language
+``app.engines.stt.for_language("en")``), never another plugin, so swapping Vosk for Whisper is:
+install a plugin, change one line.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ class Registry(Generic[T]):
 
 class Engines:
     def __init__(self) -> None:
-        self.stt: Registry[Any] = Registry("speech-to-text engine", "stt")
+        from framework.speech_routing import SpeechRegistry  # it builds on Registry, defined above
+
+        self.stt = SpeechRegistry("speech-to-text engine", "stt")
         self.tts: Registry[Any] = Registry("text-to-speech engine", "tts")
         self.providers: Registry[Any] = Registry("model provider", "provider")
         self.voice: Registry[Any] = Registry("voice backend", "voice")
