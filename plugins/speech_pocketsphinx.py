@@ -108,6 +108,8 @@ class PocketSphinxEngine:
     def _grammar(self, slot: _Decoder, phrases: Sequence[str]) -> tuple[str, dict[str, str]]:
         """The JSGF search for these phrases (built once per decoder) and normalised -> original phrase."""
         spoken = {" ".join(phrase_mode.words(p)): p for p in phrases if phrase_mode.words(p)}
+        if not spoken:
+            raise SpeechError("The phrases to recognise contain no words.")
         name = "phrases-" + hashlib.sha1("\n".join(spoken).encode(), usedforsecurity=False).hexdigest()[:16]
         if name not in slot.searches:
             unknown = sorted({w for p in spoken for w in p.split() if slot.decoder.lookup_word(w) is None})

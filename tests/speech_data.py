@@ -152,20 +152,22 @@ def with_noise(pcm: bytes, snr_db: float = 20.0, seed: int = 0) -> bytes:
     return np.clip(signal + noise, -32768, 32767).astype(np.int16).tobytes()
 
 
-async def command_clips(espeak_engine: object) -> list[tuple[str, str, bytes]]:
-    """(voice, expected phrase or "" for out-of-grammar, noisy PCM): wake phrase + each command by both
-    voices at three rates (60 clips), then the 5 out-of-grammar sentences by both voices (10 clips)."""
+async def command_clips(espeak_engine: object) -> list[tuple[str, str, bytes, str]]:
+    """(voice, expected phrase or "" for out-of-grammar, noisy PCM, the text spoken): wake phrase + each
+    command by both voices at three rates (60 clips), then the 5 out-of-grammar sentences by both (10)."""
     import asyncio
 
-    clips: list[tuple[str, str, bytes]] = []
+    clips: list[tuple[str, str, bytes, str]] = []
     for rate in ESPEAK_RATES:
         for command in COMMANDS:
-            clips.append(("espeak", f"{WAKE} {command}", await espeak_pcm(espeak_engine, f"{WAKE}, {command}", rate)))
+            text = f"{WAKE}, {command}"
+            clips.append(("espeak", f"{WAKE} {command}", await espeak_pcm(espeak_engine, text, rate), text))
     for stretch in FESTIVAL_STRETCH:
         for command in COMMANDS:
-            pcm = await asyncio.to_thread(festival_pcm, f"{WAKE}, {command}", stretch)
-            clips.append(("festival", f"{WAKE} {command}", pcm))
+            text = f"{WAKE}, {command}"
+            clips.append(("festival", f"{WAKE} {command}", await asyncio.to_thread(festival_pcm, text, stretch), text))
     for sentence in OUT_OF_GRAMMAR:
-        clips.append(("espeak", "", await espeak_pcm(espeak_engine, sentence)))
-        clips.append(("festival", "", await asyncio.to_thread(festival_pcm, sentence)))
-    return [(voice, expected, with_noise(pcm, 20.0, seed)) for seed, (voice, expected, pcm) in enumerate(clips)]
+        clips.append(("espeak", "", await espeak_pcm(espeak_engine, sentence), sentence))
+        clips.append(("festival", "", await asyncio.to_thread(festival_pcm, sentence), sentence))
+    return [(voice, expected, with_noise(pcm, 20.0, seed), text)
+            for seed, (voice, expected, pcm, text) in enumerate(clips)]

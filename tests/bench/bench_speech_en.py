@@ -7,6 +7,8 @@
 - ``stt_phrase_accuracy_en``: wake phrase + 10 commands by espeak-ng and Festival voices, three
   rates each, 20 dB white noise, phrase mode (of 60); ``stt_phrase_false_accepts_en``: how many of
   5 out-of-grammar sentences by both voices (10) were taken for a command. Both per engine.
+  ``stt_wake_found_en_pocketsphinx``: the wake phrase spotted in the 60 commands;
+  ``stt_wake_false_en_pocketsphinx``: spotted in the 8 other clips (4 sentences × 2 voices) without it.
 - ``stt_load_s_*``, ``stt_rss_peak_mb_*``: model load time and peak RSS of a fresh process that
   loads the engine (Vosk: the Korean model) and recognises one clip; ``stt_install_mib_*``: the
   engine's installed files, model included.
@@ -104,9 +106,9 @@ async def _wer(engine: object, clips: list[tuple[str, bytes, str]]) -> float:
     return errors / words
 
 
-async def _phrases(engine: object, clips: list[tuple[str, str, bytes]]) -> tuple[int, int]:
+async def _phrases(engine: object, clips: list[tuple[str, str, bytes, str]]) -> tuple[int, int]:
     recognised = false_accepts = 0
-    for _, expected, pcm in clips:
+    for _, expected, pcm, _ in clips:
         heard = await engine.transcribe(pcm, language="en", phrases=speech_data.PHRASES)  # type: ignore[attr-defined]
         recognised += bool(expected) and heard.text == expected
         false_accepts += not expected and bool(heard.text)
@@ -156,6 +158,12 @@ async def run() -> dict[str, float]:
                 recognised, false_accepts = await _phrases(engine, clips)
                 figures[f"stt_phrase_accuracy_en{suffix}"] = recognised / 60
                 figures[f"stt_phrase_false_accepts_en{suffix}"] = false_accepts
+                if hasattr(engine, "detect_wake_phrase"):
+                    found = [await engine.detect_wake_phrase(pcm, phrase=speech_data.WAKE, language="en")
+                             for _, _, pcm, _ in clips]
+                    said = [speech_data.WAKE in text for _, _, _, text in clips]
+                    figures[f"stt_wake_found_en{suffix}"] = sum(1 for f, s in zip(found, said) if s and f is not None)
+                    figures[f"stt_wake_false_en{suffix}"] = sum(1 for f, s in zip(found, said) if not s and f is not None)
         else:
             print(f"# {speech_data.FESTIVAL_MISSING}: no phrase figures", file=sys.stderr)
         await factory.close()
