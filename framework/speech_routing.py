@@ -63,7 +63,8 @@ class SpeechRegistry(Registry[Any]):
     def languages(self) -> list[str]:
         """Every language some engine hears under the current setting."""
         if not self.routes:
-            return sorted(self._languages_of(self._preferred)) if self._preferred in self else []
+            preferred = self._preferred
+            return sorted(self._languages_of(preferred)) if preferred is not None and preferred in self else []
         found: set[str] = set()
         for name in self.names():
             for language in self._languages_of(name):

@@ -52,9 +52,7 @@ class _Decoder:
     """One PocketSphinx decoder and the searches (grammars, keyphrases) already built on it."""
 
     def __init__(self, settings: Settings) -> None:
-        from pocketsphinx import Decoder
-
-        from pocketsphinx import get_model_path
+        from pocketsphinx import Decoder, get_model_path
 
         self.decoder = Decoder(loglevel="FATAL", bestpath=True, kws_threshold=settings.kws_threshold)
         self.decoder.add_allphone_file(PHONE_LOOP, str(Path(get_model_path()) / "en-us" / "en-us-phone.lm.bin"))

@@ -87,8 +87,8 @@ async def test_wake_phrase_and_ten_commands_by_two_voices_in_noise(tb_factory) -
     whisper = tb.app.engines.stt.get("whisper")
     results = await asyncio.gather(*(whisper.transcribe(pcm, language="en", phrases=speech_data.PHRASES)
                                      for _, _, pcm, _ in clips))
-    commands = [(v, e, r.text) for (v, e, _, _), r in zip(clips, results) if e]
-    rejected = [(v, r.text) for (v, e, _, _), r in zip(clips, results) if not e]
+    commands = [(v, e, r.text) for (v, e, _, _), r in zip(clips, results, strict=True) if e]
+    rejected = [(v, r.text) for (v, e, _, _), r in zip(clips, results, strict=True) if not e]
     recognised = sum(1 for _, expected, text in commands if text == expected)
     false_accepts = [(v, t) for v, t in rejected if t]
     assert len(commands) == 60 and len(rejected) == 10

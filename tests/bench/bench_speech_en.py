@@ -162,8 +162,9 @@ async def run() -> dict[str, float]:
                     found = [await engine.detect_wake_phrase(pcm, phrase=speech_data.WAKE, language="en")
                              for _, _, pcm, _ in clips]
                     said = [speech_data.WAKE in text for _, _, _, text in clips]
-                    figures[f"stt_wake_found_en{suffix}"] = sum(1 for f, s in zip(found, said) if s and f is not None)
-                    figures[f"stt_wake_false_en{suffix}"] = sum(1 for f, s in zip(found, said) if not s and f is not None)
+                    pairs = list(zip(found, said, strict=True))
+                    figures[f"stt_wake_found_en{suffix}"] = sum(1 for f, s in pairs if s and f is not None)
+                    figures[f"stt_wake_false_en{suffix}"] = sum(1 for f, s in pairs if not s and f is not None)
         else:
             print(f"# {speech_data.FESTIVAL_MISSING}: no phrase figures", file=sys.stderr)
         await factory.close()
