@@ -13,20 +13,23 @@ import dataclasses
 import functools
 import logging
 import signal
+import sys
+import types
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import hikari
 import lightbulb
 import sqlalchemy as sa
 
-from framework.commands import Command, Group, UserError
-from framework.config import Config, write_plugin_enabled
+from framework.commands import Command, Group
+from framework.config import BotSettings, Config, write_plugin_enabled
 from framework.dataroot import DataRoot
-from framework.engines import Engines
-from framework.permissions import Permissions
+from framework.engines import EngineMismatch, Engines, check_engine
+from framework.errors import UserError
 from framework.logs import redact
+from framework.permissions import Permissions
 from framework.plugins import PluginHost, PluginInfo, check_compatibility
 from framework.prefix import PrefixRouter
 from framework.slash import build_slash, install_error_handler
@@ -46,6 +49,15 @@ INTENTS = (
 """What the built-in plugins need: guilds, messages and their content, voice states, reactions."""
 
 Listener = Callable[[Any, "App"], Awaitable[None]]
+T = TypeVar("T")
+
+
+def http_settings(bot: BotSettings) -> hikari.impl.HTTPSettings:
+    """REST connections kept alive in a bounded pool. hikari closes each connection after one
+    request by default (a workaround its docs give for Windows): a TCP connect per request, and a
+    TLS handshake per request on Discord."""
+    keepalive = bot.http_keepalive if bot.http_keepalive is not None else sys.platform != "win32"
+    return hikari.impl.HTTPSettings(force_close_transports=not keepalive, connection_limit=bot.http_pool_size)
 
 
 @dataclasses.dataclass
@@ -65,12 +77,19 @@ class CommandRegistry:
         self.targets: dict[str, Command | Group] = {}
         self.aliases: dict[str, str] = {}
 
-    def add(self, plugin: str, target: Command | Group) -> None:
+    @staticmethod
+    def clash(target: Any, taken: dict[str, str]) -> str | None:
+        """Why ``target`` cannot be registered beside the commands in ``taken`` (name → plugin), or None."""
         if not isinstance(target, (Command, Group)):
-            raise TypeError(f"register() takes a Command or Group, not {type(target).__name__}")
-        if target.name in self.targets:
-            other = self.targets[target.name].plugin
-            raise ValueError(f"command {target.name!r} is already registered by plugin {other!r}")
+            return f"register() takes a Command or Group, not {type(target).__name__}"
+        if target.name in taken:
+            return f"command {target.name!r} is already registered by plugin {taken[target.name]!r}"
+        return None
+
+    def add(self, plugin: str, target: Command | Group) -> None:
+        why = self.clash(target, {n: t.plugin for n, t in self.targets.items()})
+        if why:
+            raise ValueError(why)
         target.plugin = plugin
         if isinstance(target, Group):
             for sub in target.subcommands.values():
@@ -115,7 +134,7 @@ class App:
             config.bot.blocking_workers, thread_name_prefix="trainerbot-blocking")
         self._extra_plugins = extra_plugins
         bot_kwargs: dict[str, Any] = {"intents": INTENTS, "logs": logs, "banner": None,
-                                     "suppress_optimization_warning": True}
+                                     "suppress_optimization_warning": True, "http_settings": http_settings(config.bot)}
         if rest_url:
             bot_kwargs["rest_url"] = rest_url
         self.bot = hikari.GatewayBot(token, **bot_kwargs)
@@ -126,11 +145,23 @@ class App:
         self._subscribed: set[type] = set()
         self._slash: dict[str, list[Any]] = {}
         self._stopped = asyncio.Event()
+        self._states: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ services for plugins
     def settings(self, plugin: str) -> Any:
         """The validated ``[plugins.NAME]`` settings of a plugin (None if it declares no model)."""
         return self.plugins.settings(plugin)
+
+    def state(self, plugin: str, factory: Callable[[], T] = types.SimpleNamespace) -> T:  # type: ignore[assignment]
+        """The plugin's own state object, made by ``factory`` on first use; kept until the plugin is
+        dropped (disabled, failed, reloaded) or the app closes. Replaces module globals keyed by app."""
+        if plugin not in self._states:
+            self._states[plugin] = factory()
+        return self._states[plugin]  # type: ignore[no-any-return]
+
+    def drop_state(self, plugin: str) -> Any:
+        """Forget the plugin's state object and return it (``None`` if it had none), e.g. to close it."""
+        return self._states.pop(plugin, None)
 
     async def run_blocking(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run blocking work (disk, zip, CPU) in the host's thread pool, off the event loop."""
@@ -145,17 +176,14 @@ class App:
         await self.storage.migrate(contributions.migrations)
         await self._load_guild_state()
         self._apply(contributions)
-        self.engines.stt.selected = self.config.engines.stt
-        self.engines.tts.selected = self.config.engines.tts
-        self.engines.providers.selected = self.config.provider
-        self.engines.voice.selected = self.config.engines.voice
+        self.engines.select(self.config)
         self.bot.subscribe(hikari.StartingEvent, self.client.start)
         self.bot.subscribe(hikari.StoppingEvent, self.client.stop)
         self.bot.subscribe(hikari.MessageCreateEvent, self.prefix.on_message)
         self.bot.subscribe(hikari.ShardReadyEvent, self._on_ready)
         await self.bot.start()
         await self.permissions.load_owners(self.bot.rest)
-        await self.plugins.call_each("startup", app=self)
+        await self.plugins.call("startup", scope=None, app=self)
 
     async def _contributions(self, only: set[str] | None = None, strict: bool = False,
                              rename: dict[str, str] | None = None) -> Contributions:
@@ -174,34 +202,48 @@ class App:
                     Migration(step.version, step.name, step.up, owner))}
             return {"register": lambda name, engine: found.engines.append((kind, owner, name, engine))}
 
-        await self.plugins.call_each("register_commands", only=only, strict=strict,
-                                     per_plugin=lambda p: bound(p, "command"))
-        await self.plugins.call_each("register_listeners", only=only, strict=strict,
-                                     per_plugin=lambda p: bound(p, "listener"))
-        await self.plugins.call_each("register_migrations", only=only, strict=strict,
-                                     per_plugin=lambda p: bound(p, "migration"))
+        await self.plugins.call("register_commands", scope=None, only=only, strict=strict,
+                                per_plugin=lambda p: bound(p, "command"))
+        await self.plugins.call("register_listeners", scope=None, only=only, strict=strict,
+                                per_plugin=lambda p: bound(p, "listener"))
+        await self.plugins.call("register_migrations", scope=None, only=only, strict=strict,
+                                per_plugin=lambda p: bound(p, "migration"))
         for hook_name in self.engines.by_hook():
-            await self.plugins.call_each(hook_name, only=only, strict=strict, app=self,
-                                         per_plugin=lambda p, h=hook_name: bound(p, h))
-        # Reject clashes before anything is applied, so a bad plugin cannot half-register.
-        names = {n for n, t in self.commands.targets.items() if t.plugin not in {o for o, _ in found.commands}}
-        kept: list[tuple[str, Command | Group]] = []
+            await self.plugins.call(hook_name, scope=None, only=only, strict=strict, app=self,
+                                    per_plugin=lambda p, h=hook_name: bound(p, h))
+        # Refuse bad registrations before anything is applied, so a bad plugin cannot half-register.
+        self._refuse(found, strict)
+        return found
+
+    def _refuse(self, found: Contributions, strict: bool) -> None:
+        """Drop from ``found`` every contribution of a plugin that registered something the host
+        refuses (a command name already taken, an engine that breaks its protocol), failing that
+        plugin with the reason; ``strict`` raises instead (staging a reload)."""
+        owners = {o for o, _ in found.commands}
+        taken = {n: t.plugin for n, t in self.commands.targets.items() if t.plugin not in owners}
+        registries = self.engines.by_hook()
+
+        def refuse(owner: str, error: Exception, during: str) -> None:
+            if strict:
+                raise error
+            self.plugins.fail(owner, error, during)
+
         for owner, target in found.commands:
-            if target.name in names:
-                other = self.commands.targets[target.name].plugin if target.name in self.commands.targets else "?"
-                error = ValueError(f"command {target.name!r} is already registered by plugin {other!r}")
-                if strict:
-                    raise error
-                self.plugins.fail(owner, error, "registering commands")
-                continue
-            names.add(target.name)
-            kept.append((owner, target))
+            why = self.commands.clash(target, taken)
+            if why:
+                refuse(owner, ValueError(why), "registering commands")
+            else:
+                taken[target.name] = owner
+        for hook_name, owner, _name, engine in found.engines:
+            try:
+                check_engine(registries[hook_name].kind, engine)
+            except EngineMismatch as exc:
+                refuse(owner, exc, "registering engines")
         failed = {i.name for i in self.plugins.infos.values() if i.status == "failed"}
-        found.commands = [(o, t) for o, t in kept if o not in failed]
+        found.commands = [(o, t) for o, t in found.commands if o not in failed]
         found.listeners = [x for x in found.listeners if x[0] not in failed]
         found.engines = [x for x in found.engines if x[1] not in failed]
         found.migrations = [m for m in found.migrations if m.plugin not in failed]
-        return found
 
     def _apply(self, found: Contributions) -> None:
         for owner, target in found.commands:
@@ -220,6 +262,7 @@ class App:
 
     def _drop_plugin(self, plugin: str) -> None:
         """Forget everything a plugin registered (it failed, was disabled, or is being reloaded)."""
+        self.drop_state(plugin)
         self.commands.drop_plugin(plugin)
         self.engines.drop_plugin(plugin)
         for event_type, entries in self.listeners.items():
@@ -259,9 +302,9 @@ class App:
             found = await self._contributions(only={plugin})
             await self.storage.migrate(found.migrations)
             self._apply(found)
-            await self.plugins.call_each("startup", only={plugin}, app=self)
+            await self.plugins.call("startup", scope=None, only={plugin}, app=self)
         elif not enabled and info.status == "enabled":
-            await self.plugins.call_each("shutdown", only={plugin}, app=self)
+            await self.plugins.call("shutdown", scope=None, only={plugin}, app=self)
             self._drop_plugin(plugin)
             self.plugins.deactivate(plugin, "disabled from Discord")
         write_plugin_enabled(self.config, plugin, enabled)
@@ -291,7 +334,7 @@ class App:
             log.exception("reloading plugin %s failed", plugin)
             raise UserError(f"Reload of `{plugin}` failed, the old version stays active: "
                             f"{type(exc).__name__}: {redact(str(exc))}") from None
-        await self.plugins.call_each("shutdown", only={plugin}, app=self)
+        await self.plugins.call("shutdown", scope=None, only={plugin}, app=self)
         self._drop_plugin(plugin)
         self.plugins.pm.unregister(info.module)
         self.plugins.pm.unregister(obj)
@@ -299,7 +342,7 @@ class App:
         info.module, info.settings, info.hooks = obj, settings, self.plugins.hook_names(obj)
         await self.storage.migrate(found.migrations)
         self._apply(found)
-        await self.plugins.call_each("startup", only={plugin}, app=self)
+        await self.plugins.call("startup", scope=None, only={plugin}, app=self)
         await self.client.sync_application_commands()
         log.info("plugin %s reloaded", plugin)
 
@@ -330,7 +373,7 @@ class App:
 
     async def close(self) -> None:
         """Run shutdown hooks, disconnect, close storage and the thread pool."""
-        await self.plugins.call_each("shutdown", app=self)
+        await self.plugins.call("shutdown", scope=None, app=self)
         try:
             await self.bot.close()
         finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from framework.app import App
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
@@ -93,7 +93,7 @@ def _zip(src: Path, target: Path, report: Callable[[ArchiveProgress], None]) -> 
     return ArchiveResult(target, target.stat().st_size, written, total, skipped)
 
 
-async def archive_directory(app: App, src: Path, *, progress: Progress | None = None,
+async def archive_directory(app: Host, src: Path, *, progress: Progress | None = None,
                             min_interval: float = 1.0) -> ArchiveResult:
     """Zip ``src`` (already resolved under the data root) into ``archives/NAME-TIMESTAMP.zip``.
 

@@ -1,6 +1,7 @@
 """Audio conversion, off the event loop. ffmpeg is found portably: ``$TRAINERBOT_FFMPEG``, a
 system ``ffmpeg`` on PATH, or the binary shipped in the imageio-ffmpeg wheel. Data goes through
-pipes, so no temporary file is ever written. pydub handles PCM (channels, rate, loudness).
+pipes, so no temporary file is ever written. pydub handles PCM (channels, rate, loudness); it is
+imported on first use, like the engines (these functions run in the thread pool).
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import shutil
 import subprocess
 import warnings
 import wave
+from typing import TYPE_CHECKING
 
-with warnings.catch_warnings():  # pydub warns at import when ffmpeg is not on PATH; we set it below
-    warnings.simplefilter("ignore", RuntimeWarning)
+from framework.errors import AudioError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
     from pydub import AudioSegment
 
-
-class AudioError(Exception):
-    """The input is not audio ffmpeg can decode (the message says why, briefly)."""
 
 
 @functools.cache
@@ -29,8 +29,20 @@ def ffmpeg_path() -> str:
         import imageio_ffmpeg
 
         found = imageio_ffmpeg.get_ffmpeg_exe()
-    AudioSegment.converter = found
     return found
+
+
+@functools.cache
+def _audio_segment() -> type[AudioSegment]:
+    """pydub's ``AudioSegment``, imported on first use and pointed at our ffmpeg."""
+    with warnings.catch_warnings():  # pydub warns at import when ffmpeg is not on PATH (we set it below)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)  # and, on 3.11-3.12, about its audioop import
+        from pydub import AudioSegment
+
+    AudioSegment.converter = ffmpeg_path()
+    loaded: type[AudioSegment] = AudioSegment
+    return loaded
 
 
 def run_ffmpeg(args: list[str], data: bytes, timeout: float = 120) -> bytes:
@@ -59,7 +71,7 @@ def decode_pcm(data: bytes, *, rate: int = 16_000, channels: int = 1) -> bytes:
 
 
 def segment(pcm: bytes, rate: int, channels: int = 1) -> AudioSegment:
-    return AudioSegment(data=pcm, sample_width=2, frame_rate=rate, channels=channels)
+    return _audio_segment()(data=pcm, sample_width=2, frame_rate=rate, channels=channels)
 
 
 def wav_bytes(audio: AudioSegment) -> bytes:
@@ -74,7 +86,7 @@ def wav_bytes(audio: AudioSegment) -> bytes:
 
 def read_wav(data: bytes) -> AudioSegment:
     with wave.open(io.BytesIO(data), "rb") as src:
-        return AudioSegment(data=src.readframes(src.getnframes()), sample_width=src.getsampwidth(),
+        return _audio_segment()(data=src.readframes(src.getnframes()), sample_width=src.getsampwidth(),
                             frame_rate=src.getframerate(), channels=src.getnchannels())
 
 

@@ -6,12 +6,16 @@
     trainerbot config check     validate plugins.toml and every plugin's settings
 
 Plugins add subcommands through the ``register_cli_commands`` hook.
+
+Every call, ``--help`` included, builds the parser with the plugins' subcommands, so this module
+imports only what parsing needs: the bot (hikari, storage, engines) and the plugin manager's
+helpers are imported by the subcommand that uses them, and only plugins whose source mentions
+``register_cli_commands`` are imported to find subcommands (``framework.plugin_scan``).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import functools
 import logging
 import os
@@ -20,7 +24,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from framework import plugin_admin
 from framework.config import Config, ConfigError, load_config, write_plugin_enabled
 from framework.logs import setup_logging
 from framework.plugins import PluginHost
@@ -75,6 +78,8 @@ def cmd_plugins_list(args: argparse.Namespace) -> int:
 
 
 def cmd_plugin_verb(verb: str, args: argparse.Namespace) -> int:
+    from framework import plugin_admin  # pip and tomlkit: only for the subcommands that use them
+
     config = _load(args)
     if verb == "uninstall":
         return plugin_admin.uninstall(config, args.name)
@@ -100,6 +105,24 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 1 if failed or unknown else 0
 
 
+def cmd_plugins_install(args: argparse.Namespace) -> int:
+    from framework import plugin_admin
+
+    return plugin_admin.install(_load(args), args.spec, yes=args.yes)
+
+
+def cmd_plugins_sync(args: argparse.Namespace) -> int:
+    from framework import plugin_admin
+
+    return plugin_admin.sync(_load(args))
+
+
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from framework import plugin_admin
+
+    return plugin_admin.new_plugin(args.name, Path(args.dir))
+
+
 def build_parser(extra: Sequence[tuple[str, str, Callable[..., Any], Callable[..., int]]] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainerbot", description=__doc__.split("\n")[0])
     parser.add_argument("--config", help="path to plugins.toml (default: $TRAINERBOT_CONFIG or ./plugins.toml)")
@@ -113,18 +136,17 @@ def build_parser(extra: Sequence[tuple[str, str, Callable[..., Any], Callable[..
     install = plugins.add_parser("install", help="pip-install a plugin (NAME, PATH or git URL), pinned to this bot")
     install.add_argument("spec")
     install.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    install.set_defaults(func=lambda a: plugin_admin.install(_load(a), a.spec, yes=a.yes))
+    install.set_defaults(func=cmd_plugins_install)
     for verb, helptext in (("uninstall", "pip-uninstall a plugin"), ("info", "one plugin in detail"),
                            ("enable", "enable a plugin in plugins.toml"), ("disable", "disable a plugin in plugins.toml")):
         p = plugins.add_parser(verb, help=helptext)
         p.add_argument("name")
         p.set_defaults(func=functools.partial(cmd_plugin_verb, verb))
-    plugins.add_parser("sync", help="install the plugins plugins.toml lists").set_defaults(
-        func=lambda a: plugin_admin.sync(_load(a)))
+    plugins.add_parser("sync", help="install the plugins plugins.toml lists").set_defaults(func=cmd_plugins_sync)
     scaffold = sub.add_parser("new-plugin", help="create a plugin package to start from")
     scaffold.add_argument("name")
     scaffold.add_argument("--dir", default=".", help="where to create it (default: here)")
-    scaffold.set_defaults(func=lambda a: plugin_admin.new_plugin(a.name, Path(a.dir)))
+    scaffold.set_defaults(func=cmd_new_plugin)
     config = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
     config.add_parser("check", help="validate plugins.toml").set_defaults(func=cmd_config_check)
     for name, help_text, configure, run in extra:
@@ -135,13 +157,20 @@ def build_parser(extra: Sequence[tuple[str, str, Callable[..., Any], Callable[..
 
 
 def plugin_cli_commands(config: Config) -> list[tuple[str, str, Callable[..., Any], Callable[..., int]]]:
-    host = _host(config)
+    """The subcommands plugins register; only plugins that may implement the hook are imported."""
+    import asyncio
+
+    from framework.plugin_scan import may_implement
+
+    host = PluginHost(config)
+    host.load_all(select=lambda origin: may_implement(origin, "register_cli_commands"))
     found: list[tuple[str, str, Callable[..., Any], Callable[..., int]]] = []
 
     def register(name: str, help: str, configure: Callable[..., Any], run: Callable[..., int]) -> None:  # noqa: A002
         found.append((name, help, configure, run))
 
-    asyncio.run(host.call_each("register_cli_commands", per_plugin=lambda _p: {"register": register}))
+    asyncio.run(host.call("register_cli_commands", scope=None, config=config,
+                          per_plugin=lambda _p: {"register": register}))
     return found
 
 

@@ -41,6 +41,11 @@ class BotSettings(Strict):
     max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0)
     """Discord's upload limit for the bot's files (10 MiB for bots without boosts)."""
     blocking_workers: int = Field(4, ge=1, le=64)
+    http_keepalive: bool | None = None
+    """Reuse REST connections to Discord instead of opening one per request. Default (unset): on,
+    except on Windows, where hikari's docs advise closing them (its ``force_close_transports``)."""
+    http_pool_size: int = Field(100, ge=1, le=1000)
+    """At most this many REST connections open at once (hikari's ``connection_limit``)."""
 
 
 class EngineSettings(Strict):
@@ -79,6 +84,10 @@ class Config(Strict):
     @property
     def provider(self) -> str:
         return self.engines.provider or ("openai" if os.environ.get("OPENAI_API_KEY") else "local")
+
+    def engine(self, setting: str) -> str | dict[str, str] | None:
+        """The engine ``[engines] SETTING`` picks (the provider has a default that depends on the environment)."""
+        return self.provider if setting == "provider" else getattr(self.engines, setting)
 
 
 def describe_validation_error(where: str, exc: ValidationError) -> str:

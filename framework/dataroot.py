@@ -12,13 +12,10 @@ import stat
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Literal
 
-from framework.commands import UserError
+from framework.errors import PathRefused
 
 AREAS = ("datasets", "archives", "exports", "instructions", "models", "uploads", "tmp")
 
-
-class PathRefused(UserError):
-    """A user-given path that is not allowed (or does not exist)."""
 
 
 class DataRoot:
@@ -47,16 +44,16 @@ class DataRoot:
         text = (user_path or "").strip()
         if not text or text in {".", "./"}:
             if base is None and kind != "dir":
-                raise PathRefused("Give a path inside the data folder, e.g. `datasets/reviews`.")
+                raise PathRefused("Give a path inside the data folder, e.g. `datasets/reviews`.", "empty")
             text = "."
         if "\x00" in text:
-            raise PathRefused("That path contains a NUL character.")
+            raise PathRefused("That path contains a NUL character.", "nul")
         if PurePosixPath(text).is_absolute() or PureWindowsPath(text).is_absolute() or PureWindowsPath(text).drive \
                 or text.startswith("~"):
-            raise PathRefused(f"`{text}` is an absolute path; give a path relative to the data folder.")
+            raise PathRefused(f"`{text}` is an absolute path; give a path relative to the data folder.", "absolute")
         parts = [p for p in text.replace("\\", "/").split("/") if p not in ("", ".")]
         if ".." in parts:
-            raise PathRefused(f"`{text}` leaves the data folder (`..` is not allowed).")
+            raise PathRefused(f"`{text}` leaves the data folder (`..` is not allowed).", "parent")
         current = self.area(base) if base else self.root
         for i, part in enumerate(parts):
             current = current / part
@@ -64,21 +61,21 @@ class DataRoot:
                 st = os.lstat(current)
             except FileNotFoundError:
                 if must_exist:
-                    raise PathRefused(f"`{text}` does not exist in the data folder.") from None
+                    raise PathRefused(f"`{text}` does not exist in the data folder.", "missing") from None
                 return current  # the rest does not exist yet: nothing to follow
             except NotADirectoryError:
-                raise PathRefused(f"`{text}`: `{'/'.join(parts[:i])}` is a file, not a folder.") from None
+                raise PathRefused(f"`{text}`: `{'/'.join(parts[:i])}` is a file, not a folder.", "not_a_folder") from None
             if stat.S_ISLNK(st.st_mode):
-                raise PathRefused(f"`{text}` goes through a symbolic link; links are not followed.")
+                raise PathRefused(f"`{text}` goes through a symbolic link; links are not followed.", "link")
             if i < len(parts) - 1 and not stat.S_ISDIR(st.st_mode):
-                raise PathRefused(f"`{text}`: `{'/'.join(parts[:i + 1])}` is a file, not a folder.")
+                raise PathRefused(f"`{text}`: `{'/'.join(parts[:i + 1])}` is a file, not a folder.", "not_a_folder")
         st = os.lstat(current)
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-            raise PathRefused(f"`{text}` is not a regular file or folder.")
+            raise PathRefused(f"`{text}` is not a regular file or folder.", "special")
         if kind == "file" and not stat.S_ISREG(st.st_mode):
-            raise PathRefused(f"`{text}` is a folder, not a file.")
+            raise PathRefused(f"`{text}` is a folder, not a file.", "is_folder")
         if kind == "dir" and not stat.S_ISDIR(st.st_mode):
-            raise PathRefused(f"`{text}` is a file, not a folder.")
+            raise PathRefused(f"`{text}` is a file, not a folder.", "is_file")
         return current
 
     @staticmethod

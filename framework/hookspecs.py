@@ -9,15 +9,17 @@ host knows which plugin registered what. Any hook may return an awaitable; the h
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from pydantic import BaseModel
 
-    from framework.app import App
-    from framework.commands import Command, Context
+    from framework.commands import Command, Context, Group
+    from framework.config import Config
+    from framework.host import Host
     from framework.providers import Correction, Example
     from framework.storage import Migration
 
@@ -25,6 +27,17 @@ PROJECT = "trainerbot"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+RegisterCommand = Callable[["Command | Group"], None]
+"""``register(command)`` in ``register_commands``."""
+RegisterListener = Callable[[type, Callable[..., Any]], None]
+"""``register(hikari_event_type, async_callback)`` in ``register_listeners``."""
+RegisterMigration = Callable[["Migration"], None]
+"""``register(Migration(...))`` in ``register_migrations``."""
+RegisterEngine = Callable[[str, Any], None]
+"""``register(name, engine)`` in the engine hooks."""
+RegisterCli = Callable[..., None]
+"""``register(name, help, configure, run)`` in ``register_cli_commands``."""
 
 
 @hookspec
@@ -37,7 +50,7 @@ def settings_model() -> type[BaseModel]:
 
 
 @hookspec
-def register_commands(register: Callable[[Command], None]) -> None:
+def register_commands(register: RegisterCommand) -> None:
     """Register commands (``framework.commands.Command`` or ``Group``).
 
     Each is exposed once as a slash command and once as a prefix command, with the same
@@ -46,7 +59,7 @@ def register_commands(register: Callable[[Command], None]) -> None:
 
 
 @hookspec
-def register_listeners(register: Callable[[type, Callable[..., Any]], None]) -> None:
+def register_listeners(register: RegisterListener) -> None:
     """Register ``register(hikari_event_type, async_callback)`` gateway event listeners.
 
     The host routes events to them, skipping plugins that are disabled in the event's guild.
@@ -55,7 +68,7 @@ def register_listeners(register: Callable[[type, Callable[..., Any]], None]) -> 
 
 
 @hookspec
-def register_migrations(register: Callable[[Migration], None]) -> None:
+def register_migrations(register: RegisterMigration) -> None:
     """Register ``framework.storage.Migration`` steps that create and evolve this plugin's tables.
 
     Steps run once each, in order of their ``version``, inside a transaction, at start-up.
@@ -63,7 +76,7 @@ def register_migrations(register: Callable[[Migration], None]) -> None:
 
 
 @hookspec
-def register_model_providers(register: Callable[[str, Any], None], app: App) -> None:
+def register_model_providers(register: RegisterEngine, app: Host) -> None:
     """Register model providers by name (``register("openai", provider)``).
 
     Engine hooks also receive the ``app`` (settings, data root, thread pool) to build engines with.
@@ -73,35 +86,38 @@ def register_model_providers(register: Callable[[str, Any], None], app: App) -> 
 
 
 @hookspec
-def register_speech_to_text(register: Callable[[str, Any], None], app: App) -> None:
+def register_speech_to_text(register: RegisterEngine, app: Host) -> None:
     """Register speech-to-text engines by name; ``[engines] stt`` chooses one."""
 
 
 @hookspec
-def register_text_to_speech(register: Callable[[str, Any], None], app: App) -> None:
+def register_text_to_speech(register: RegisterEngine, app: Host) -> None:
     """Register text-to-speech engines by name; ``[engines] tts`` chooses one."""
 
 
 @hookspec
-def register_voice_backends(register: Callable[[str, Any], None], app: App) -> None:
+def register_voice_backends(register: RegisterEngine, app: Host) -> None:
     """Register voice-channel backends by name; ``[engines] voice`` chooses one."""
 
 
 @hookspec
-def register_cli_commands(register: Callable[..., None]) -> None:
+def register_cli_commands(register: RegisterCli, config: Config) -> None:
     """Add ``trainerbot`` subcommands: ``register(name, help, configure, run)``.
 
     ``configure(parser: argparse.ArgumentParser)`` adds arguments; ``run(args) -> int`` runs it.
+    ``config`` is the loaded plugins.toml (``--config``), so a command never reads it again.
+    Every ``trainerbot`` call, ``--help`` included, imports the plugins whose source mentions this
+    hook (and only those): keep such a module's top-level imports light (import engines in ``run``).
     """
 
 
 @hookspec
-def startup(app: App) -> None:
+def startup(app: Host) -> None:
     """Called once the bot is connected and storage is ready (e.g. resume background jobs)."""
 
 
 @hookspec
-def shutdown(app: App) -> None:
+def shutdown(app: Host) -> None:
     """Called before the bot disconnects; release engines, threads and files."""
 
 
@@ -122,7 +138,7 @@ def handle_error(ctx: Context, error: BaseException) -> str | None:
 
 
 @hookspec(firstresult=True)
-def answer_text(app: App, message: Any, text: str) -> Any:
+def answer_text(app: Host, message: Any, text: str) -> str | None:
     """Answer a user's text as the bot's conversation would; first answer wins.
 
     ``message`` is the hikari message the text came from (or was transcribed from). Used by
@@ -132,12 +148,12 @@ def answer_text(app: App, message: Any, text: str) -> Any:
 
 
 @hookspec
-def reply_sent(app: App, message: Any, text: str) -> None:
+def reply_sent(app: Host, message: Any, text: str) -> None:
     """Observe a conversational answer the bot just sent (e.g. to also speak it in voice)."""
 
 
 @hookspec(firstresult=True)
-def bot_answer(app: App, message_id: int) -> dict[str, Any] | None:
+def bot_answer(app: Host, message_id: int) -> dict[str, Any] | None:
     """The conversational answer the bot sent as message ``message_id``, or ``None`` if it is not one.
 
     First answer wins. A dict with ``prompt`` (the user's text), ``answer`` (the bot's whole
@@ -148,7 +164,7 @@ def bot_answer(app: App, message_id: int) -> dict[str, Any] | None:
 
 
 @hookspec(firstresult=True)
-def dataset_examples(app: App, name: str, split: str) -> list[Example] | None:
+def dataset_examples(app: Host, name: str, split: str) -> list[Example] | None:
     """The examples of dataset ``name``; ``split`` is ``"train"``, ``"test"`` (held out) or ``"all"``.
 
     First answer wins; ``None`` means "not mine" (a dataset the plugin does not keep), so several
@@ -158,7 +174,7 @@ def dataset_examples(app: App, name: str, split: str) -> list[Example] | None:
 
 
 @hookspec
-def training_corrections(app: App, dataset: str) -> list[Correction] | None:
+def training_corrections(app: Host, dataset: str) -> list[Correction] | None:
     """Corrected answers to add to the next training job on ``dataset`` (all plugins' are joined).
 
     Each ``framework.providers.Correction`` is a prompt, the bot's original answer and the
@@ -167,7 +183,7 @@ def training_corrections(app: App, dataset: str) -> list[Correction] | None:
 
 
 @hookspec
-def export_user_data(app: App, user_id: int) -> dict[str, list[dict[str, Any]]] | None:
+def export_user_data(app: Host, user_id: int) -> dict[str, list[dict[str, Any]]] | None:
     """Everything this plugin stores about a user, as ``{"table or kind": [row dicts]}``.
 
     ``mydata export`` joins every plugin's answer, so a user can see what the bot keeps about them.
@@ -175,6 +191,6 @@ def export_user_data(app: App, user_id: int) -> dict[str, list[dict[str, Any]]] 
 
 
 @hookspec
-def delete_user_data(app: App, user_id: int) -> int | None:
+def delete_user_data(app: Host, user_id: int) -> int | None:
     """Delete everything this plugin stores about a user; return how many records were removed."""
 

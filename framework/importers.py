@@ -13,11 +13,10 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 
+from framework.errors import ImportProblem
+
 SUPPORTED = (".txt", ".md", ".json", ".jsonl", ".csv", ".html", ".htm")
 
-
-class ImportProblem(Exception):
-    """One file could not be imported; the message says where and why."""
 
 
 def to_jsonl(records: Iterable[dict[str, object]]) -> bytes:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import hikari
 
-from framework.commands import CheckFailure
+from framework.errors import CheckFailure
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.commands import Context

@@ -31,6 +31,7 @@ from packaging.version import Version
 
 from framework import hookspecs
 from framework.config import Config, ConfigError, validate_plugin_settings
+from framework.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydantic import BaseModel
@@ -42,7 +43,17 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "trainerbot.plugins"
 LOAD_ENV = "TRAINERBOT_LOAD_PLUGINS"
 API_VERSION = "1.0"
-"""The version of the hook surface. A plugin may declare ``TRAINERBOT_API = ">=1.0,<2"``."""
+"""The version of the hook surface (``framework/hookspecs.py``, documented in ``docs/plugin_hooks.md``).
+
+A plugin may declare ``TRAINERBOT_API = ">=1.0,<2"``. Every hook is public: within a major version
+it keeps its name, arguments, return value and first-answer rule. A minor version may add hooks or
+arguments (an implementation takes only the arguments it names). Anything else is a new major
+version. Since 1.0 this includes the five hooks one built-in uses today: ``answer_text`` (provide
+the conversation), ``reply_sent`` (observe replies), ``bot_answer`` (answers by other plugins can be
+corrected and rated; its dict keys are the contract and may only grow), ``dataset_examples`` (keep
+datasets elsewhere) and ``training_corrections`` (add corrections). ``register_cli_commands``
+gained ``config`` within 1.0: an implementation that does not name it is unaffected.
+"""
 
 
 def host_version() -> str:
@@ -100,20 +111,29 @@ class PluginHost:
         self.on_failure: list[Callable[[str], None]] = []
 
     # ------------------------------------------------------------------ discovery
-    def load_all(self, extra: dict[str, Any] | None = None) -> None:
-        """Discover and register every plugin; ``extra`` maps names to objects (tests, embedding)."""
+    def load_all(self, extra: dict[str, Any] | None = None, *,
+                 select: Callable[[str | None], bool] | None = None) -> None:
+        """Discover and register every plugin; ``extra`` maps names to objects (tests, embedding).
+
+        ``select(origin)`` (a module name or file) skips, before importing, the plugins it rejects
+        (the CLI loads only plugins that may add subcommands, see ``framework.plugin_scan``)."""
         from plugins import BUILTIN_PLUGINS
 
+        def wanted(origin: str) -> bool:
+            return select is None or select(origin)
+
         version = host_version()
-        for module_name in BUILTIN_PLUGINS:
+        for module_name in filter(wanted, BUILTIN_PLUGINS):
             self.load(module_name.rsplit(".", 1)[-1], lambda m=module_name: importlib.import_module(m),
                       source="built-in", version=version, origin=module_name)
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if not wanted(ep.module):
+                continue
             dist = ep.dist
             self.load(ep.name, ep.load, source=f"entry point ({dist.name if dist else '?'})",
                       version=dist.version if dist else "?", origin=ep.module, attr=ep.attr)
         if self.config.bot.plugins_dir is not None:
-            for path in sorted(Path(self.config.bot.plugins_dir).glob("*.py")):
+            for path in filter(lambda p: wanted(str(p)), sorted(Path(self.config.bot.plugins_dir).glob("*.py"))):
                 self.load(path.stem, lambda p=path: _import_file(p), source=f"directory ({path.parent})",
                           version="local", origin=str(path))
         for name, obj in (extra or {}).items():
@@ -238,64 +258,118 @@ class PluginHost:
         return info.settings if info else None
 
     # ------------------------------------------------------------------ calling hooks
-    async def call_each(self, hook_name: str, *, guild_id: int | None = None, only: set[str] | None = None,
-                        strict: bool = False, per_plugin: Callable[[str], dict[str, Any]] | None = None,
-                        **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call a hook plugin by plugin (pluggy's order), awaiting awaitables.
+    async def call(self, hook_name: str, *, scope: int | None, only: set[str] | None = None, strict: bool = False,
+                   per_plugin: Callable[[str], dict[str, Any]] | None = None, **kwargs: Any) -> Any:
+        """Call a hook: THE one way the host calls plugins.
 
-        ``per_plugin(name)`` adds arguments bound to the plugin being called (e.g. a ``register``
-        that records which plugin registered what). ``only`` limits the call to those plugins
-        (registered under those names, enabled or not). A plugin that raises is disabled, unless
-        ``strict``, when the error propagates (used to stage a reload).
+        ``scope`` is the guild the call is about (a plugin switched off there is skipped), or
+        ``None`` for a global call; it is required so no caller can forget it. Whether the hook
+        is ``firstresult`` comes from its spec: such a call returns the first answer that is not
+        ``None`` (or ``None``); any other returns ``[(plugin, answer), ...]``. Plugins are called
+        in pluggy's order, so ``tryfirst``/``trylast`` and wrappers (``wrapper=True`` and the old
+        ``hookwrapper=True``) work as in any pluggy host; awaitables are awaited.
+
+        ``per_plugin(name)`` adds arguments bound to the plugin being called (a ``register`` that
+        records who registered what). ``only`` limits the call to those plugins (enabled or not,
+        for staging a reload). A ``UserError`` reaches the caller (it is an answer for the user);
+        any other exception disables the plugin that raised it, unless ``strict``, when it
+        propagates.
         """
+        caller = getattr(self.pm.hook, hook_name)
+        firstresult = bool(caller.spec and caller.spec.opts.get("firstresult"))
+        impls = [i for i in reversed(caller.get_hookimpls()) if self._callable_in(i.plugin_name, scope, only)]
+        teardowns: list[tuple[str, Any, bool]] = []
+        for impl in (i for i in impls if i.wrapper or i.hookwrapper):
+            try:
+                gen = impl.function(*self._arguments(impl, kwargs, per_plugin))
+                next(gen)
+            except Exception as exc:  # noqa: BLE001
+                self._hook_failed(impl.plugin_name, exc, hook_name, strict)
+                continue
+            teardowns.append((impl.plugin_name, gen, bool(impl.hookwrapper)))
         results: list[tuple[str, Any]] = []
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-            name = impl.plugin_name
-            if only is not None:
-                if name not in only:
-                    continue
-            elif not self.enabled_in(name, guild_id):
-                continue
-            arguments = {**kwargs, **(per_plugin(name) if per_plugin else {})}
+        error: BaseException | None = None
+        for impl in (i for i in impls if not (i.wrapper or i.hookwrapper)):
             try:
-                result = impl.function(*[arguments[a] for a in impl.argnames])
+                result = impl.function(*self._arguments(impl, kwargs, per_plugin))
                 if inspect.isawaitable(result):
                     result = await result
-            except Exception as exc:  # noqa: BLE001
-                from framework.commands import UserError
-
-                if isinstance(exc, UserError) or strict:
-                    raise
-                self.fail(name, exc, f"in hook {hook_name}")
+            except UserError as exc:
+                error = exc
+                break
+            except Exception as exc:  # noqa: BLE001 - isolated: the plugin is disabled, the call goes on
+                try:
+                    self._hook_failed(impl.plugin_name, exc, hook_name, strict)
+                except Exception as raised:  # noqa: BLE001 - strict: wrappers still see it
+                    error = raised
+                    break
                 continue
-            results.append((name, result))
-        return results
+            if firstresult and result is not None:
+                results.append((impl.plugin_name, result))
+                break
+            if not firstresult:
+                results.append((impl.plugin_name, result))
+        outcome: Any = (results[0][1] if results else None) if firstresult else results
+        for name, gen, old_style in reversed(teardowns):
+            outcome, error = self._teardown(name, gen, old_style, outcome, error, hook_name, strict)
+        if error is not None:
+            raise error
+        return outcome
 
-    async def first_result(self, hook_name: str, **kwargs: Any) -> Any:
-        """A firstresult hook: the first plugin answer that is not None. A ``UserError`` reaches
-        the caller; any other exception disables the plugin that raised it."""
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-            if not self.enabled_in(impl.plugin_name, kwargs.get("guild_id")):
-                continue
+    def _callable_in(self, name: str, scope: int | None, only: set[str] | None) -> bool:
+        return name in only if only is not None else self.enabled_in(name, scope)
+
+    @staticmethod
+    def _arguments(impl: pluggy.HookImpl, kwargs: dict[str, Any],
+                   per_plugin: Callable[[str], dict[str, Any]] | None) -> list[Any]:
+        arguments = {**kwargs, **(per_plugin(impl.plugin_name) if per_plugin else {})}
+        try:
+            return [arguments[a] for a in impl.argnames]
+        except KeyError as exc:
+            raise TypeError(f"hook {impl.function.__name__} of plugin {impl.plugin_name!r} takes "
+                            f"{exc.args[0]!r}, which the hook does not provide") from None
+
+    def _hook_failed(self, plugin: str, exc: BaseException, hook_name: str, strict: bool) -> None:
+        if strict:
+            raise exc
+        self.fail(plugin, exc, f"in hook {hook_name}")
+
+    def _teardown(self, plugin: str, gen: Any, old_style: bool, outcome: Any, error: BaseException | None,
+                  hook_name: str, strict: bool) -> tuple[Any, BaseException | None]:
+        """Finish one wrapper: it sees the answer (or the error) and may replace it, as in pluggy."""
+        try:
+            if old_style:
+                result = pluggy.Result(outcome, error)
+                try:
+                    gen.send(result)
+                except StopIteration:
+                    pass
+                return result.get_result(), None
+            if error is not None:
+                gen.throw(error)
+            else:
+                gen.send(outcome)
+        except StopIteration as stop:
+            return stop.value, None
+        except UserError as exc:
+            return None, exc
+        except Exception as exc:  # noqa: BLE001
+            if exc is error:
+                return outcome, error
             try:
-                result = impl.function(*[kwargs[a] for a in impl.argnames])
-                if inspect.isawaitable(result):
-                    result = await result
-            except Exception as exc:  # noqa: BLE001
-                from framework.commands import UserError
-
-                if isinstance(exc, UserError):
-                    raise  # an answer for the user (as in call_each), not a broken plugin
-                self.fail(impl.plugin_name, exc, f"in hook {hook_name}")
-                continue
-            if result is not None:
-                return result
-        return None
+                self._hook_failed(plugin, exc, hook_name, strict)
+            except Exception as raised:  # noqa: BLE001
+                return outcome, raised
+            return outcome, error
+        finally:
+            gen.close()
+        self._hook_failed(plugin, RuntimeError("wrapper yielded twice"), hook_name, strict)
+        return outcome, error
 
     async def run_check_hooks(self, ctx: Context, cmd: Command) -> None:
-        from framework.commands import CheckFailure
+        from framework.errors import CheckFailure
 
-        for name, result in await self.call_each("check", guild_id=ctx.guild_id, ctx=ctx, command=cmd):
+        for name, result in await self.call("check", scope=ctx.guild_id, ctx=ctx, command=cmd):
             if result is False:
                 log.info("plugin %s refused %s for %s", name, cmd.qualified_name, ctx.author.id)
                 raise CheckFailure(f"You can't use `{cmd.qualified_name}` here.")

@@ -16,7 +16,17 @@ from typing import TYPE_CHECKING, Any
 import hikari
 
 from framework.commands import (
-    MISSING, BadArgument, Command, Context, File, Group, MessageCommand, OptionType, Response, invoke, usage,
+    MISSING,
+    BadArgument,
+    Command,
+    Context,
+    File,
+    Group,
+    MessageCommand,
+    OptionType,
+    Response,
+    invoke,
+    usage,
 )
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -11,11 +11,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import sqlalchemy as sa
 
 from framework.storage import metadata as host_metadata
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.host import Host
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -72,9 +75,6 @@ class JobStatus:
         return self.status in TERMINAL
 
 
-class ProviderError(Exception):
-    """A provider refused or failed; the message is safe to show users (no secrets)."""
-
 
 @runtime_checkable
 class ModelProvider(Protocol):
@@ -129,7 +129,7 @@ class ActiveModel:
     """The system instruction the model was trained with; pass it to ``predict``."""
 
 
-async def active_model(app: Any) -> ActiveModel | None:
+async def active_model(app: Host) -> ActiveModel | None:
     import json
 
     async with app.storage.connect() as conn:
@@ -137,13 +137,13 @@ async def active_model(app: Any) -> ActiveModel | None:
     return ActiveModel(row.provider, row.model_id, tuple(json.loads(row.labels)), row.instruction) if row else None
 
 
-async def set_active_model(app: Any, model_id: str) -> ActiveModel:
+async def set_active_model(app: Host, model_id: str) -> ActiveModel:
     import json
 
     async with app.storage.begin() as conn:
         row = (await conn.execute(sa.select(trained_models).where(trained_models.c.model_id == model_id))).first()
         if row is None:
-            from framework.commands import UserError
+            from framework.errors import UserError
 
             raise UserError(f"No trained model `{model_id}`. `model list` shows them.")
         await conn.execute(trained_models.update().values(active=False))

@@ -17,7 +17,17 @@ import lightbulb
 from lightbulb.internal import constants as lb_constants
 
 from framework.commands import (
-    MISSING, Command, Context, File, Group, MessageCommand, Option, OptionType, Response, TextField, UserError,
+    MISSING,
+    Command,
+    Context,
+    File,
+    Group,
+    MessageCommand,
+    Option,
+    OptionType,
+    Response,
+    TextField,
+    UserError,
     invoke,
 )
 

@@ -37,14 +37,6 @@ class SynthesizedAudio:
     duration: float
 
 
-class SpeechError(Exception):
-    """A user-facing speech problem (no model, a model that failed its check, a phrase the engine
-    cannot recognise); the message says what to do and may be shown to the user as it is."""
-
-
-class MissingModel(SpeechError):
-    """No model for the requested language; the message names the command that fixes it."""
-
 
 @runtime_checkable
 class SpeechToText(Protocol):
@@ -60,8 +52,9 @@ class SpeechToText(Protocol):
 @runtime_checkable
 class TextToSpeech(Protocol):
     async def synthesize(self, text: str, *, language: str, voice: str | None = None,
-                         rate: int | None = None) -> SynthesizedAudio:
-        """Speak ``text`` into a WAV file."""
+                         rate: int | None = None, guild_id: int | None = None) -> SynthesizedAudio:
+        """Speak ``text`` into a WAV file. ``guild_id`` is the server it is for (engines may keep
+        a voice or rate per server), ``None`` outside servers."""
         ...
 
 

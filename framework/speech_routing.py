@@ -12,18 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from framework.engines import Registry
-from framework.speech import MissingModel
+from framework.engines import EngineKind, Registry
+from framework.errors import MissingModel
 
 
 class SpeechRegistry(Registry[Any]):
     """The speech-to-text registry, with routing by language on top of the plain one."""
 
-    def __init__(self, kind: str, setting: str) -> None:
+    def __init__(self, kind: EngineKind) -> None:
         self.routes: dict[str, str] = {}
         """Language -> engine name, from the table form of ``[engines] stt``."""
         self._preferred: str | None = None
-        super().__init__(kind, setting)
+        super().__init__(kind)
 
     @property  # type: ignore[override]
     def selected(self) -> str | None:

@@ -20,9 +20,12 @@ import dataclasses
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from framework.commands import UserError
+from framework.errors import UserError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,19 @@ class Playback:
         return self.frames * 0.02
 
 
+@dataclasses.dataclass(frozen=True)
+class VoicePrivacy:
+    """What a user can compare with their Discord client to check the call's end-to-end encryption."""
+
+    e2ee: bool
+    """The call is end-to-end encrypted (DAVE) right now."""
+    code: str | None = None
+    """The call's voice privacy code (30 digits from the MLS epoch authenticator; every member's
+    client shows the same one), None while the encryption is still being set up."""
+    verification: str | None = None
+    """The pairwise verification code (45 digits) between the bot and the user who asked, when known."""
+
+
 @runtime_checkable
 class VoiceBackend(Protocol):
     """What voice plugins may call. All ids are ints (hikari snowflakes are ints)."""
@@ -140,15 +156,17 @@ class VoiceBackend(Protocol):
         """The voice channel the bot is connected to in this guild, if any."""
         ...
 
+    async def privacy(self, guild_id: int, user_id: int | None = None) -> VoicePrivacy | None:
+        """The call's end-to-end encryption codes (None when not connected in this guild)."""
+        ...
+
 
 # --------------------------------------------------------------------------- spoken replies
 
-_SPOKEN: dict[int, collections.OrderedDict[int, None]] = {}
-"""Per app (by id): messages whose answer was already spoken, so two plugins never speak it twice."""
-
-
-def _claim(app: Any, message_id: int) -> bool:
-    seen = _SPOKEN.setdefault(id(app), collections.OrderedDict())
+def _claim(app: Host, message_id: int) -> bool:
+    """Whether this message's answer is still to be spoken (then it is now claimed), so two plugins
+    never speak it twice. The last 1,000 claims are kept in the app's state."""
+    seen: collections.OrderedDict[int, None] = app.state("framework.voice", collections.OrderedDict)
     if message_id in seen:
         return False
     seen[message_id] = None
@@ -157,7 +175,7 @@ def _claim(app: Any, message_id: int) -> bool:
     return True
 
 
-def listening_channel(app: Any, guild_id: int | None, user_id: int) -> int | None:
+def listening_channel(app: Host, guild_id: int | None, user_id: int) -> int | None:
     """The voice channel where the user hears the bot (both in the same channel), else None."""
     if guild_id is None or app.config.engines.voice not in app.engines.voice:
         return None
@@ -168,7 +186,7 @@ def listening_channel(app: Any, guild_id: int | None, user_id: int) -> int | Non
     return int(state.channel_id) if backend.is_connected(guild_id, state.channel_id) else None
 
 
-async def speak_reply(app: Any, message: Any, text: str, *, language: str) -> bool:
+async def speak_reply(app: Host, message: Any, text: str, *, language: str) -> bool:
     """Speak the answer to ``message`` in the voice channel its author listens in, once.
 
     Returns True when it was (or already had been) queued there; False when the author is not in

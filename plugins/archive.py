@@ -6,10 +6,14 @@ Restricted to owners and the ``files`` permission group, like the files plugin.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from framework import hookimpl
 from framework.archive import ArchiveProgress, archive_directory, human_size
 from framework.commands import Context, File, Response, UserError, command, string
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterCommand
 
 
 @command("archive", "Zip a folder of the data folder into archives/", permission="files",
@@ -47,5 +51,5 @@ def _read(path: os.PathLike[str]) -> bytes:
 
 
 @hookimpl
-def register_commands(register) -> None:  # noqa: ANN001
+def register_commands(register: RegisterCommand) -> None:
     register(archive)

@@ -6,7 +6,7 @@ recorded with the prompt that produced it — corrections and feedback refer to 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hikari
 import sqlalchemy as sa
@@ -15,8 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from framework import hookimpl
 from framework.commands import Context, UserError, group, split_message, string
 from framework.engines import EngineUnavailable
-from framework.providers import ProviderError, active_model
+from framework.errors import ProviderError
+from framework.providers import active_model
 from framework.storage import Migration, as_record
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterCommand, RegisterListener, RegisterMigration
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +74,11 @@ def settings_model() -> type[BaseModel]:
 
 
 @hookimpl
-def register_migrations(register) -> None:  # noqa: ANN001
+def register_migrations(register: RegisterMigration) -> None:
     register(Migration(1, "chat memory, answers, channels", metadata.create_all))
 
 
-async def _instruction(app: Any, guild_id: int | None) -> str:
+async def _instruction(app: Host, guild_id: int | None) -> str:
     if guild_id is not None:
         async with app.storage.connect() as conn:
             row = (await conn.execute(sa.select(guild_settings.c.instruction).where(
@@ -83,7 +88,7 @@ async def _instruction(app: Any, guild_id: int | None) -> str:
     return app.settings("chat").instruction
 
 
-async def produce_answer(app: Any, channel_id: int, guild_id: int | None, user_id: int, text: str) -> tuple[str, str, str | None]:
+async def produce_answer(app: Host, channel_id: int, guild_id: int | None, user_id: int, text: str) -> tuple[str, str, str | None]:
     """Ask the active model; returns (answer, provider, model_id). Raises UserError with a short reason."""
     settings: Settings = app.settings("chat")
     active = await active_model(app)
@@ -109,7 +114,7 @@ async def produce_answer(app: Any, channel_id: int, guild_id: int | None, user_i
     return answer, provider_name, active.model_id if active else None
 
 
-async def record_answer(app: Any, sent: hikari.Message, asker: int, prompt: str, answer: str, provider: str,
+async def record_answer(app: Host, sent: hikari.Message, asker: int, prompt: str, answer: str, provider: str,
                         model_id: str | None) -> None:
     async with app.storage.begin() as conn:
         await conn.execute(answers.insert().values(message_id=int(sent.id), channel_id=int(sent.channel_id),
@@ -118,7 +123,7 @@ async def record_answer(app: Any, sent: hikari.Message, asker: int, prompt: str,
                                                    provider=provider, model_id=model_id))
 
 
-async def _wanted(app: Any, message: hikari.Message) -> bool:
+async def _wanted(app: Host, message: hikari.Message) -> bool:
     settings: Settings = app.settings("chat")
     me = app.bot.get_me()
     if message.guild_id is None:
@@ -130,7 +135,7 @@ async def _wanted(app: Any, message: hikari.Message) -> bool:
             channels.c.channel_id == int(message.channel_id)))).first() is not None
 
 
-async def on_message(event: hikari.MessageCreateEvent, app: Any) -> None:
+async def on_message(event: hikari.MessageCreateEvent, app: Host) -> None:
     message = event.message
     if message.author.is_bot or not message.content or message.content.startswith(app.config.bot.prefix):
         return
@@ -150,16 +155,16 @@ async def on_message(event: hikari.MessageCreateEvent, app: Any) -> None:
         sent = await app.bot.rest.create_message(message.channel_id, part, reply=message, user_mentions=False,
                                                  role_mentions=False, mentions_everyone=False)
         await record_answer(app, sent, message.author.id, text, answer, provider, model_id)
-    await app.plugins.call_each("reply_sent", app=app, message=message, text=answer)
+    await app.plugins.call("reply_sent", scope=message.guild_id, app=app, message=message, text=answer)
 
 
 @hookimpl
-def register_listeners(register) -> None:  # noqa: ANN001
+def register_listeners(register: RegisterListener) -> None:
     register(hikari.MessageCreateEvent, on_message)
 
 
 @hookimpl
-async def answer_text(app, message, text) -> str | None:  # noqa: ANN001
+async def answer_text(app: Host, message: Any, text: str) -> str | None:
     """Voice messages and other plugins get the same conversation (memory, instruction, model)."""
     try:
         answer, _, _ = await produce_answer(app, message.channel_id, message.guild_id, message.author.id, text)
@@ -193,12 +198,12 @@ async def chat_instruction(ctx: Context, text: str) -> None:
 
 
 @hookimpl
-def register_commands(register) -> None:  # noqa: ANN001
+def register_commands(register: RegisterCommand) -> None:
     register(chat_group)
 
 
 @hookimpl
-async def bot_answer(app, message_id) -> dict[str, Any] | None:  # noqa: ANN001
+async def bot_answer(app: Host, message_id: int) -> dict[str, Any] | None:
     """What a recorded answer message answered (corrections and feedback refer to it)."""
     async with app.storage.connect() as conn:
         row = (await conn.execute(sa.select(answers).where(answers.c.message_id == int(message_id)))).first()
@@ -217,7 +222,7 @@ async def _user_turn_ids(conn: Any, user_id: int) -> tuple[list[int], list[int]]
 
 
 @hookimpl
-async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # noqa: ANN001
+async def export_user_data(app: Host, user_id: int) -> dict[str, list[dict[str, Any]]]:
     async with app.storage.connect() as conn:
         mine, following = await _user_turn_ids(conn, user_id)
         memory = (await conn.execute(sa.select(turns).where(turns.c.id.in_(mine + following))
@@ -228,7 +233,7 @@ async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # 
 
 
 @hookimpl
-async def delete_user_data(app, user_id) -> int:  # noqa: ANN001
+async def delete_user_data(app: Host, user_id: int) -> int:
     """The user's messages in chat memory with the answers to them, and the recorded answers they asked for."""
     theirs = sa.select(turns.c.id).where(turns.c.user_id == int(user_id))
     async with app.storage.begin() as conn:  # statements that write first: no stale read under SQLite

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.commands import MISSING, Command, Context, Group, UserError, command, group, string, usage
-from framework.dataroot import PathRefused
+from framework.errors import PathRefused
 from framework.logs import redact
 
 
@@ -104,7 +104,7 @@ async def instruction(ctx: Context, name: str | None) -> None:
     try:
         path = ctx.app.data_root.resolve(wanted, base="instructions", kind="file")
     except PathRefused as exc:
-        if "does not exist" in str(exc):
+        if exc.reason == "missing":
             where = f"{ctx.app.data_root.display(ctx.app.data_root.area('instructions'))}/{wanted}"
             raise UserError(f"No instruction file `{wanted}` yet. An admin can create `{where}` "
                             "in the bot's data folder (Markdown).") from None

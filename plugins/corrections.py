@@ -12,7 +12,7 @@ other people's corrections needs the ``feedback`` permission group (owners alway
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hikari
 import sqlalchemy as sa
@@ -20,12 +20,25 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.commands import (
-    Context, File, TextField, UserError, command, group, integer, message_command, parse_message_id, string,
+    Context,
+    File,
+    TextField,
+    UserError,
+    command,
+    group,
+    integer,
+    message_command,
+    parse_message_id,
+    string,
     user,
 )
 from framework.importers import to_jsonl
 from framework.providers import Correction
 from framework.storage import Migration, as_record
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterCommand, RegisterMigration
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +78,15 @@ def settings_model() -> type[BaseModel]:
 
 
 @hookimpl
-def register_migrations(register) -> None:  # noqa: ANN001
+def register_migrations(register: RegisterMigration) -> None:
     register(Migration(1, "corrections of bot answers", metadata.create_all))
 
 
 # ----------------------------------------------------------------------------- storing
 
 
-async def answer_of(app: Any, message_id: int) -> dict[str, Any]:
-    found = await app.plugins.first_result("bot_answer", app=app, message_id=int(message_id))
+async def answer_of(app: Host, message_id: int, scope: int | None) -> dict[str, Any]:
+    found = await app.plugins.call("bot_answer", scope=scope, app=app, message_id=int(message_id))
     if found is None:
         raise UserError(f"Message {message_id} is not one of my chat answers; only those can be corrected.")
     return found
@@ -91,7 +104,7 @@ def clean_correction(text: str | None) -> str:
 async def store(ctx: Context, message_id: int, text: str, source: str, found: dict[str, Any] | None = None) -> int:
     """Save (or replace this user's) correction of one answer; returns its id."""
     text = clean_correction(text)
-    found = found or await answer_of(ctx.app, message_id)
+    found = found or await answer_of(ctx.app, message_id, ctx.guild_id)
     if text == found["answer"].strip():
         raise UserError("That is exactly what I answered; a correction should differ.")
     values = {"message_id": int(message_id), "channel_id": found.get("channel_id"), "guild_id": found.get("guild_id"),
@@ -130,7 +143,7 @@ async def correct(ctx: Context, message_id: str, correction: str) -> None:
 
 @message_command("Correct this answer", "Correct one of the bot's answers in a form")
 async def correct_this(ctx: Context, message: hikari.Message) -> None:
-    found = await answer_of(ctx.app, message.id)  # refuse before showing the form
+    found = await answer_of(ctx.app, message.id, ctx.guild_id)  # refuse before showing the form
     values = await ctx.ask("Correct this answer", [
         TextField("correction", "What should I have answered?", paragraph=True, max_length=MAX_CORRECTION,
                   placeholder=found["answer"][:100])])
@@ -192,7 +205,7 @@ async def corrections_remove(ctx: Context, id: int) -> None:  # noqa: A002 - the
 
 
 @hookimpl
-def register_commands(register) -> None:  # noqa: ANN001
+def register_commands(register: RegisterCommand) -> None:
     for target in (correct, correct_this, corrections_group):
         register(target)
 
@@ -201,7 +214,7 @@ def register_commands(register) -> None:  # noqa: ANN001
 
 
 @hookimpl
-async def training_corrections(app, dataset) -> list[Correction]:  # noqa: ANN001
+async def training_corrections(app: Host, dataset: str) -> list[Correction]:
     """Every correction (they are about the chat model, whatever the dataset); duplicates once."""
     if not app.settings("corrections").train_on_corrections:
         return []
@@ -217,7 +230,7 @@ def _about(user_id: int) -> Any:
 
 
 @hookimpl
-async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # noqa: ANN001
+async def export_user_data(app: Host, user_id: int) -> dict[str, list[dict[str, Any]]]:
     """Corrections the user wrote, and those of answers to their questions (they hold their prompt)."""
     async with app.storage.connect() as conn:
         rows = (await conn.execute(sa.select(corrections).where(_about(user_id)).order_by(corrections.c.id))).all()
@@ -225,6 +238,6 @@ async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # 
 
 
 @hookimpl
-async def delete_user_data(app, user_id) -> int:  # noqa: ANN001
+async def delete_user_data(app: Host, user_id: int) -> int:
     async with app.storage.begin() as conn:
         return (await conn.execute(corrections.delete().where(_about(user_id)))).rowcount

@@ -20,7 +20,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hikari
 import sqlalchemy as sa
@@ -28,12 +28,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.archive import human_size
-from framework.commands import DISCORD_MESSAGE_LIMIT, MAX_INTEGER, Context, File, UserError, attachment, group, integer, string
+from framework.commands import DISCORD_MESSAGE_LIMIT, Context, File, UserError, attachment, group, integer, string
 from framework.commands import command as declare
-from framework.importers import ImportProblem, parse_file, parse_json
-from framework.providers import ActiveModel, ProviderError, active_model
+from framework.errors import BadArgument, ImportProblem, ProviderError, parse_row_number
+from framework.importers import parse_file, parse_json
+from framework.providers import ActiveModel, active_model
 from framework.report import Metrics, compute_metrics, metrics_table, render_confusion_png
 from framework.storage import Migration, as_record
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterCommand, RegisterMigration
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +98,7 @@ def settings_model() -> type[BaseModel]:
 
 
 @hookimpl
-def register_migrations(register) -> None:  # noqa: ANN001
+def register_migrations(register: RegisterMigration) -> None:
     register(Migration(1, "test runs and review items", metadata.create_all))
 
 
@@ -143,10 +148,8 @@ async def _from_attachment(ctx: Context, upload: hikari.Attachment) -> list[tupl
 
 async def _from_dataset(ctx: Context, name: str, split: str) -> list[tuple[str, str]]:
     """A dataset's examples through the ``dataset_examples`` hook: the first plugin that keeps it
-    answers (``call_each`` passes a plugin's UserError through to the user)."""
-    answers = await ctx.app.plugins.call_each("dataset_examples", guild_id=ctx.guild_id, app=ctx.app,
-                                              name=name, split=split)
-    found = next((examples for _, examples in answers if examples is not None), None)
+    answers (a plugin's UserError reaches the user)."""
+    found = await ctx.app.plugins.call("dataset_examples", scope=ctx.guild_id, app=ctx.app, name=name, split=split)
     if found is None:
         raise UserError(f"No dataset `{name}`. `dataset list` shows them.")
     if not found and split == "test":
@@ -239,7 +242,7 @@ def _delta(now: float, before: float | None, points: bool) -> str:
     return f" ({change:+.1f})" if points else f" ({change:+.2f})"
 
 
-async def _previous(app: Any, run: Any) -> Any:
+async def _previous(app: Host, run: Any) -> Any:
     """The latest earlier run on the same examples, to compare with."""
     async with app.storage.connect() as conn:
         return (await conn.execute(sa.select(runs).where(runs.c.data_hash == run.data_hash, runs.c.id < run.id)
@@ -362,19 +365,8 @@ async def run_test(ctx: Context, data: str | None, attachment: hikari.Attachment
 tests_group = group("tests", "Past test runs and their misclassified examples")
 
 
-def _number(text: str) -> int:
-    """``4`` or ``#4``; ValueError for anything else, including numbers no row id can have."""
-    number = int(str(text).strip().lstrip("#"))
-    if not 0 < number <= MAX_INTEGER:
-        raise ValueError(text)
-    return number
-
-
 def _run_number(text: str) -> int:
-    try:
-        return _number(text)
-    except ValueError:
-        raise UserError(f"`{text}` is not a test run number; `tests history` shows them.") from None
+    return parse_row_number(text, "test run number", "tests history")
 
 
 @tests_group.command("history", "Recent test runs compared: accuracy and macro F1 against earlier runs",
@@ -444,8 +436,9 @@ async def tests_review(ctx: Context, run: str | None, status: str) -> None:
                      options=[string("items", "Review item numbers (tests review shows them)")])
 async def tests_resolve(ctx: Context, items: str) -> None:
     try:
-        wanted = sorted({_number(p) for p in re.split(r"[\s,]+", items.strip()) if p})
-    except ValueError:
+        wanted = sorted({parse_row_number(p, "review item number", "tests review")
+                         for p in re.split(r"[\s,]+", items.strip()) if p})
+    except BadArgument:
         raise UserError(f"`{items}`: give review item numbers, e.g. `4` or `4,5,6`.") from None
     if not wanted:
         raise UserError("Give review item numbers, e.g. `4` or `4,5,6`.")
@@ -468,7 +461,7 @@ async def tests_resolve(ctx: Context, items: str) -> None:
 
 
 @hookimpl
-def register_commands(register) -> None:  # noqa: ANN001
+def register_commands(register: RegisterCommand) -> None:
     register(run_test)
     register(tests_group)
 
@@ -477,7 +470,7 @@ def register_commands(register) -> None:  # noqa: ANN001
 
 
 @hookimpl
-async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # noqa: ANN001
+async def export_user_data(app: Host, user_id: int) -> dict[str, list[dict[str, Any]]]:
     """The test runs the user started, with the misclassified examples kept from them."""
     async with app.storage.connect() as conn:
         started = (await conn.execute(sa.select(runs).where(runs.c.user_id == int(user_id))
@@ -488,7 +481,7 @@ async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # 
 
 
 @hookimpl
-async def delete_user_data(app, user_id) -> int:  # noqa: ANN001
+async def delete_user_data(app: Host, user_id: int) -> int:
     """The user's test runs go, with their review items (the examples were the user's data)."""
     async with app.storage.begin() as conn:
         ids = [r.id for r in await conn.execute(sa.select(runs.c.id).where(runs.c.user_id == int(user_id)))]

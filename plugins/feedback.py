@@ -8,7 +8,7 @@ see their own.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hikari
 import sqlalchemy as sa
@@ -18,6 +18,10 @@ from framework import hookimpl
 from framework.commands import Context, File, UserError, command, group, integer, parse_message_id, string, user
 from framework.importers import to_jsonl
 from framework.storage import Migration, add_missing_columns, as_record
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterCommand, RegisterListener, RegisterMigration
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +61,7 @@ def settings_model() -> type[BaseModel]:
 
 
 @hookimpl
-def register_migrations(register) -> None:  # noqa: ANN001
+def register_migrations(register: RegisterMigration) -> None:
     register(Migration(1, "feedback and reactions", metadata.create_all))
     register(Migration(2, "who asked the answered prompt", lambda c: add_missing_columns(c, feedback_table)))
 
@@ -75,7 +79,7 @@ async def feedback(ctx: Context, text: str, rating: int | None, message_id: str 
     about: dict[str, Any] = {}
     if message_id is not None:
         mid = parse_message_id(message_id)
-        found = await ctx.app.plugins.first_result("bot_answer", app=ctx.app, message_id=mid)
+        found = await ctx.app.plugins.call("bot_answer", scope=ctx.guild_id, app=ctx.app, message_id=mid)
         reference = ctx.message.message_reference if ctx.message is not None else None
         if found is None and reference is not None and reference.id == mid:  # message_id came from the reply
             raise UserError("The message you replied to is not one of my chat answers; for general feedback, send "
@@ -132,18 +136,19 @@ async def feedback_export(ctx: Context) -> None:
 
 
 @hookimpl
-def register_commands(register) -> None:  # noqa: ANN001
+def register_commands(register: RegisterCommand) -> None:
     register(feedback)
     register(feedback_group)
 
 
-async def on_reaction(event: hikari.ReactionAddEvent, app: Any) -> None:
+async def on_reaction(event: hikari.ReactionAddEvent, app: Host) -> None:
     """👍/👎 on one of the bot's chat answers is feedback; other emoji and messages are ignored."""
     reaction = REACTIONS.get(getattr(event, "emoji_name", None) or "")
     me = app.bot.get_me()
     if reaction is None or not app.settings("feedback").reactions or (me is not None and event.user_id == me.id):
         return
-    found = await app.plugins.first_result("bot_answer", app=app, message_id=int(event.message_id))
+    found = await app.plugins.call("bot_answer", scope=getattr(event, "guild_id", None), app=app,
+                                  message_id=int(event.message_id))
     if found is None:
         return
     t = feedback_table.c
@@ -158,7 +163,7 @@ async def on_reaction(event: hikari.ReactionAddEvent, app: Any) -> None:
     log.info("reaction %s on answer %s by %s", reaction, event.message_id, event.user_id)
 
 
-async def on_reaction_removed(event: hikari.ReactionDeleteEvent, app: Any) -> None:
+async def on_reaction_removed(event: hikari.ReactionDeleteEvent, app: Host) -> None:
     """Taking the 👍/👎 back takes the feedback back."""
     reaction = REACTIONS.get(getattr(event, "emoji_name", None) or "")
     if reaction is None:
@@ -171,7 +176,7 @@ async def on_reaction_removed(event: hikari.ReactionDeleteEvent, app: Any) -> No
 
 
 @hookimpl
-def register_listeners(register) -> None:  # noqa: ANN001
+def register_listeners(register: RegisterListener) -> None:
     register(hikari.ReactionAddEvent, on_reaction)
     register(hikari.ReactionDeleteEvent, on_reaction_removed)
 
@@ -183,7 +188,7 @@ def _on_their_question(user_id: int) -> Any:
 
 
 @hookimpl
-async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # noqa: ANN001
+async def export_user_data(app: Host, user_id: int) -> dict[str, list[dict[str, Any]]]:
     """The user's feedback, and the prompt they asked where others' feedback keeps it (not the
     other person's opinion)."""
     t = feedback_table.c
@@ -195,7 +200,7 @@ async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # 
 
 
 @hookimpl
-async def delete_user_data(app, user_id) -> int:  # noqa: ANN001
+async def delete_user_data(app: Host, user_id: int) -> int:
     """The user's feedback goes; others' feedback on answers to them stays, without their prompt."""
     async with app.storage.begin() as conn:
         removed = (await conn.execute(feedback_table.delete().where(feedback_table.c.user_id == int(user_id)))).rowcount

@@ -10,13 +10,19 @@ import os
 import stat
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.archive import human_size
 from framework.commands import Context, File, UserError, command, integer, string
-from framework.dataroot import DataRoot, PathRefused
+from framework.dataroot import DataRoot
+from framework.errors import PathRefused
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterCommand
+    from framework.host import Host
 
 PAGE = 20
 
@@ -47,7 +53,7 @@ def _zip_one(path: Path) -> bytes:
     return buffer.getvalue()
 
 
-async def complete_path(app, partial: str) -> list[str]:  # noqa: ANN001
+async def complete_path(app: Host, partial: str) -> list[str]:
     """Suggest entries of the folder being typed (for the slash command's autocomplete)."""
     folder, _, stem = partial.replace("\\", "/").rpartition("/")
     try:
@@ -122,7 +128,7 @@ async def files(ctx: Context, path: str, page: int) -> None:
 
 
 @hookimpl
-def register_commands(register) -> None:  # noqa: ANN001
+def register_commands(register: RegisterCommand) -> None:
     register(getfile)
     register(files)
 

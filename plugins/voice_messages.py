@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import logging
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hikari
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
-from framework.audio import AudioError, decode_pcm, loudness_dbfs, to_ogg_opus
+from framework.audio import decode_pcm, loudness_dbfs, to_ogg_opus
 from framework.commands import Context, File, UserError, group, string
-from framework.speech import STT_SAMPLE_RATE, SpeechError
+from framework.errors import AudioError, SpeechError
+from framework.speech import STT_SAMPLE_RATE
 from framework.storage import Migration
 from framework.voice import speak_reply
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterCommand, RegisterListener, RegisterMigration
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 VOICE_MESSAGE_FLAG = 1 << 13
@@ -54,7 +59,7 @@ def settings_model() -> type[BaseModel]:
 
 
 @hookimpl
-def register_migrations(register) -> None:  # noqa: ANN001
+def register_migrations(register: RegisterMigration) -> None:
     register(Migration(1, "speech languages", metadata.create_all))
 
 
@@ -66,7 +71,7 @@ def is_audio(message: hikari.Message, attachment: hikari.Attachment) -> bool:
     return PurePosixPath(attachment.filename.lower()).suffix in AUDIO_EXTENSIONS
 
 
-async def language_for(app: Any, user_id: int, guild_id: int | None) -> str:
+async def language_for(app: Host, user_id: int, guild_id: int | None) -> str:
     async with app.storage.connect() as conn:
         rows = {(r.scope, r.target_id): r.language for r in await conn.execute(sa.select(languages).where(
             ((languages.c.scope == "user") & (languages.c.target_id == int(user_id)))
@@ -75,13 +80,13 @@ async def language_for(app: Any, user_id: int, guild_id: int | None) -> str:
     return rows.get(("user", int(user_id))) or rows.get(("guild", int(guild_id or 0))) or settings.default_language
 
 
-async def _reply(app: Any, message: hikari.Message, text: str, files: list[File] | None = None) -> hikari.Message:
+async def _reply(app: Host, message: hikari.Message, text: str, files: list[File] | None = None) -> hikari.Message:
     return await app.bot.rest.create_message(
         message.channel_id, text, reply=message, attachments=[f.to_resource() for f in files or []] or hikari.UNDEFINED,
         user_mentions=False, role_mentions=False, mentions_everyone=False)
 
 
-async def handle_voice_message(app: Any, message: hikari.Message, attachment: hikari.Attachment) -> None:
+async def handle_voice_message(app: Host, message: hikari.Message, attachment: hikari.Attachment) -> None:
     settings: Settings = app.settings("voice_messages")
     if attachment.size > settings.max_bytes:
         await _reply(app, message, f"That audio file is {attachment.size / 1e6:.1f} MB; I accept up to "
@@ -114,7 +119,8 @@ async def handle_voice_message(app: Any, message: hikari.Message, attachment: hi
         await _reply(app, message, "I heard something but couldn't make out any words.")
         return
     await _reply(app, message, f"🎙️ I heard: “{transcript.text}” (confidence {transcript.confidence:.0%})")
-    answer = await app.plugins.first_result("answer_text", app=app, message=message, text=transcript.text)
+    answer = await app.plugins.call("answer_text", scope=message.guild_id, app=app, message=message,
+                                   text=transcript.text)
     if not answer:
         await _reply(app, message, "No conversation plugin is enabled to answer it.")
         return
@@ -128,10 +134,10 @@ async def handle_voice_message(app: Any, message: hikari.Message, attachment: hi
         except Exception:  # noqa: BLE001 - the text answer still goes out
             log.exception("text-to-speech of an answer failed")
     await _reply(app, message, answer, files)
-    await app.plugins.call_each("reply_sent", app=app, message=message, text=answer)
+    await app.plugins.call("reply_sent", scope=message.guild_id, app=app, message=message, text=answer)
 
 
-async def _speak_in_voice(app: Any, message: hikari.Message, text: str, language: str) -> bool:
+async def _speak_in_voice(app: Host, message: hikari.Message, text: str, language: str) -> bool:
     """Play the answer where the user is listening, if a voice backend is connected there (once per
     message: the voice plugin's spoken replies skip an answer already spoken). A voice failure
     (speech engine, a full queue, the bot leaving meanwhile) must not cost the user the text answer."""
@@ -142,7 +148,7 @@ async def _speak_in_voice(app: Any, message: hikari.Message, text: str, language
         return False
 
 
-async def on_message(event: hikari.MessageCreateEvent, app: Any) -> None:
+async def on_message(event: hikari.MessageCreateEvent, app: Host) -> None:
     message = event.message
     if message.author.is_bot or not message.attachments:
         return
@@ -156,7 +162,7 @@ async def on_message(event: hikari.MessageCreateEvent, app: Any) -> None:
 
 
 @hookimpl
-def register_listeners(register) -> None:  # noqa: ANN001
+def register_listeners(register: RegisterListener) -> None:
     register(hikari.MessageCreateEvent, on_message)
 
 
@@ -192,7 +198,7 @@ async def language_show(ctx: Context) -> None:
 
 
 @hookimpl
-def register_commands(register) -> None:  # noqa: ANN001
+def register_commands(register: RegisterCommand) -> None:
     register(language_group)
 
 
@@ -201,7 +207,7 @@ def _user_language(user_id: int) -> Any:
 
 
 @hookimpl
-async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # noqa: ANN001
+async def export_user_data(app: Host, user_id: int) -> dict[str, list[dict[str, Any]]]:
     """The user's own speech language (server-wide settings are not about one user)."""
     async with app.storage.connect() as conn:
         rows = (await conn.execute(sa.select(languages).where(_user_language(user_id)))).all()
@@ -209,6 +215,6 @@ async def export_user_data(app, user_id) -> dict[str, list[dict[str, Any]]]:  # 
 
 
 @hookimpl
-async def delete_user_data(app, user_id) -> int:  # noqa: ANN001
+async def delete_user_data(app: Host, user_id: int) -> int:
     async with app.storage.begin() as conn:
         return (await conn.execute(languages.delete().where(_user_language(user_id)))).rowcount

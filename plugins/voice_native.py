@@ -4,14 +4,17 @@ AEAD transport encryption, DAVE signalling through ``davey`` and Opus via ffmpeg
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.voice_native import NativeBackend
 
-_BACKENDS: dict[int, NativeBackend] = {}
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.hookspecs import RegisterEngine
+    from framework.host import Host
+
 
 
 class Settings(BaseModel):
@@ -32,16 +35,16 @@ def settings_model() -> type[BaseModel]:
 
 
 @hookimpl
-def register_voice_backends(register, app) -> None:  # noqa: ANN001
+def register_voice_backends(register: RegisterEngine, app: Host) -> None:
     settings: Settings = app.settings("voice_native") or Settings()
     backend = NativeBackend(app, connect_timeout=settings.connect_timeout, bitrate=settings.bitrate,
                             dave=settings.dave, max_queue=settings.max_queue)
-    _BACKENDS[id(app)] = backend
+    app.state("voice_native").backend = backend
     register("native", backend)
 
 
 @hookimpl
-async def shutdown(app: Any) -> None:
-    backend = _BACKENDS.pop(id(app), None)
+async def shutdown(app: Host) -> None:
+    backend = getattr(app.drop_state("voice_native"), "backend", None)
     if backend is not None:
         await backend.close()

@@ -9,7 +9,6 @@ import types
 import sqlalchemy as sa
 
 from framework import hookimpl
-
 from plugins.chat import answers
 from tests.test_training import TRAINING_TOML, _progress, labelled_jsonl
 

@@ -71,6 +71,66 @@ def test_config_check_and_plugins_list(tmp_path) -> None:
     assert core[2:4] == ["enabled", "built-in"] and "register_commands" in core[-1]
 
 
+HEAVY = {"hikari", "lightbulb", "numpy", "sqlalchemy", "openai", "vosk", "pyttsx3", "cryptography", "davey",
+         "PIL", "pydub", "aiohttp"}
+
+
+def imported_modules(importtime_log: str) -> set[str]:
+    """Top-level names of the modules a ``python -X importtime`` run imported."""
+    names = set()
+    for line in importtime_log.splitlines():
+        if line.startswith("import time:") and "[us]" not in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+def local_plugins(tmp_path: Path) -> Path:
+    """A plugins_dir with one plugin that adds a subcommand and one that records being imported."""
+    folder = tmp_path / "local"
+    folder.mkdir()
+    (folder / "hello_cli.py").write_text(
+        "from framework import hookimpl\n"
+        "@hookimpl\ndef register_cli_commands(register, config):\n"
+        "    register('hello', 'say hello from ' + config.bot.prefix, lambda p: None, lambda a: 0)\n", "utf-8")
+    (folder / "chatty.py").write_text(
+        "import pathlib\npathlib.Path(__file__).with_name('chatty.imported').touch()\n"
+        "from framework import hookimpl\n@hookimpl\ndef startup(app):\n    pass\n", "utf-8")
+    (tmp_path / "plugins.toml").write_text(f"[bot]\nprefix = '?'\nplugins_dir = '{folder}'\n", "utf-8")
+    return folder
+
+
+def test_help_lists_plugin_subcommands_and_imports_only_their_plugins(tmp_path) -> None:
+    folder = local_plugins(tmp_path)
+    result = run("--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "models" in result.stdout and "speech models: list, download" in result.stdout
+    assert "hello" in result.stdout and "say hello from ?" in result.stdout, "a local plugin's command, its config"
+    assert not (folder / "chatty.imported").exists(), "a plugin without CLI commands was imported for --help"
+    listing = run("plugins", "list", cwd=tmp_path)
+    assert listing.returncode == 0 and "chatty" in listing.stdout and (folder / "chatty.imported").exists()
+
+
+def test_help_does_not_import_the_bot_or_engines(tmp_path) -> None:
+    local_plugins(tmp_path)
+    result = subprocess.run([sys.executable, "-X", "importtime", TRAINERBOT, "--help"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "models" in result.stdout, result.stderr[-2000:]
+    imported = imported_modules(result.stderr)
+    assert {"framework", "plugins", "argparse"} <= imported, "the log lists what --help imported"
+    assert not HEAVY & imported, f"--help imported {sorted(HEAVY & imported)}"
+
+
+def test_plugins_list_does_not_import_engines(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-X", "importtime", TRAINERBOT, "plugins", "list"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert any(line.startswith("provider_openai ") for line in result.stdout.splitlines()), result.stdout
+    imported = imported_modules(result.stderr)
+    assert "hikari" in imported, "plugin modules were imported (they use hikari)"
+    engines = {"numpy", "openai", "cryptography", "davey", "vosk", "pyttsx3", "PIL", "pydub"}
+    assert not engines & imported, f"`plugins list` imported {sorted(engines & imported)}"
+
+
 def test_secrets_are_redacted_from_logs_and_messages(monkeypatch, caplog) -> None:
     token = "MTIzNDU2Nzg5.secret.token-value-here"
     monkeypatch.setenv("DISCORD_TOKEN", token)

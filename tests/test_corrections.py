@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from framework import hookimpl
 from framework.providers import Correction
 from plugins.corrections import corrections
-from plugins.training import jobs
+from plugins.training.schema import jobs
 from tests.test_training import TRAINING_TOML, _progress, labelled_jsonl
 
 OPENAI_TOML = ('[engines]\nprovider = "openai"\n[plugins.training]\npoll_interval = 0.01\n'
@@ -236,10 +236,10 @@ async def test_hook_bot_answer(tb_factory, openai_server) -> None:
         lambda app, message_id: {"prompt": "q", "answer": "a", "user_id": 7} if message_id == 424242 else None))
     tb = await start(tb_factory, OPENAI_TOML, other_chat=extra)
     answer = await _ask(tb, "hi there")
-    found = await tb.app.plugins.first_result("bot_answer", app=tb.app, message_id=answer.id)
+    found = await tb.app.plugins.call("bot_answer", scope=None, app=tb.app, message_id=answer.id)
     assert found["prompt"] == "hi there" and found["answer"] == "Hello from the test model."
     assert found["user_id"] == tb.user.id and found["channel_id"] == tb.channel.id
-    assert await tb.app.plugins.first_result("bot_answer", app=tb.app, message_id=1) is None
+    assert await tb.app.plugins.call("bot_answer", scope=None, app=tb.app, message_id=1) is None
     assert (await tb.say("!correct 424242 b")).content.startswith("Thanks! Correction #1 saved")
     assert [(r.prompt, r.answer, r.correction, r.asker_id) for r in await _records(tb)] == [("q", "a", "b", 7)]
 

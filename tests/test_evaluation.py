@@ -15,7 +15,7 @@ from PIL import Image
 
 from framework import hookimpl
 from framework.commands import UserError
-from framework.providers import Example, trained_models
+from framework.providers import Example, ModelProvider, trained_models
 from framework.report import OTHER, compute_metrics, metrics_table, render_confusion_png
 from plugins.evaluation import review_items, runs
 from tests.test_training import TRAINING_TOML, _progress, labelled_jsonl
@@ -265,8 +265,8 @@ async def test_dataset_held_out_split_is_tested_and_never_trained_on(tb_factory)
     data = "".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in reviews(30)).encode()
     sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("many.jsonl", data)])
     done = await _progress(tb, sent, "succeeded")
-    held_out = await tb.app.plugins.first_result("dataset_examples", app=tb.app, name="default", split="test")
-    trained = await tb.app.plugins.first_result("dataset_examples", app=tb.app, name="default", split="train")
+    held_out = await tb.app.plugins.call("dataset_examples", scope=None, app=tb.app, name="default", split="test")
+    trained = await tb.app.plugins.call("dataset_examples", scope=None, app=tb.app, name="default", split="train")
     assert held_out and len(held_out) + len(trained) == 60
     assert f"({len(trained)} examples)" in done.content
     shown = await tb.say("!dataset show")
@@ -288,7 +288,7 @@ async def test_dataset_held_out_split_is_tested_and_never_trained_on(tb_factory)
 
 async def test_small_datasets_have_no_held_out_part(tb_factory) -> None:
     tb = await local_bot(tb_factory)
-    assert await tb.app.plugins.first_result("dataset_examples", app=tb.app, name="default", split="test") == []
+    assert await tb.app.plugins.call("dataset_examples", scope=None, app=tb.app, name="default", split="test") == []
     assert (await tb.say("!test dataset=default")).content.startswith(
         "Dataset `default` has no held-out examples yet")
 
@@ -300,15 +300,15 @@ async def test_hook_dataset_examples(tb_factory) -> None:
     await _progress(tb, sent, "succeeded")
 
     async def split(name: str) -> list:
-        return await tb.app.plugins.first_result("dataset_examples", app=tb.app, name="default", split=name)
+        return await tb.app.plugins.call("dataset_examples", scope=None, app=tb.app, name="default", split=name)
 
     train, test, everything = await split("train"), await split("test"), await split("all")
     assert sorted(train + test, key=repr) == sorted(everything, key=repr) and not set(train) & set(test)
     assert {e.label for e in test} == {e.label for e in train} == {"positive", "negative"}
     assert 0 < len(test) < len(train) and await split("test") == test  # deterministic
-    assert await tb.app.plugins.first_result("dataset_examples", app=tb.app, name="nosuch", split="all") is None
+    assert await tb.app.plugins.call("dataset_examples", scope=None, app=tb.app, name="nosuch", split="all") is None
     with pytest.raises(UserError, match="Unknown split `everything`"):
-        await tb.app.plugins.call_each("dataset_examples", app=tb.app, name="default", split="everything")
+        await tb.app.plugins.call("dataset_examples", scope=None, app=tb.app, name="default", split="everything")
     assert tb.app.plugins.enabled_in("training", None)
 
 
@@ -326,12 +326,12 @@ async def test_another_plugin_can_keep_datasets_for_testing(tb_factory) -> None:
 async def test_users_test_runs_are_exported_and_deleted(tb_factory) -> None:
     tb = await local_bot(tb_factory)
     await tb.say("!test " + json.dumps([{"text": t, "label": label} for t, label in KNOWN]))
-    exported = dict(await tb.app.plugins.call_each("export_user_data", app=tb.app, user_id=tb.user.id))["evaluation"]
+    exported = dict(await tb.app.plugins.call("export_user_data", scope=None, app=tb.app, user_id=tb.user.id))["evaluation"]
     assert [r["source"] for r in exported["test_runs"]] == ["inline data"]
     assert [r["text"] for r in exported["test_review_items"]] == ["I hated every minute"]
-    owner = dict(await tb.app.plugins.call_each("export_user_data", app=tb.app, user_id=tb.owner.id))["evaluation"]
+    owner = dict(await tb.app.plugins.call("export_user_data", scope=None, app=tb.app, user_id=tb.owner.id))["evaluation"]
     assert owner == {"test_runs": [], "test_review_items": []}
-    deleted = dict(await tb.app.plugins.call_each("delete_user_data", app=tb.app, user_id=tb.user.id))
+    deleted = dict(await tb.app.plugins.call("delete_user_data", scope=None, app=tb.app, user_id=tb.user.id))
     assert deleted["evaluation"] == 2
     assert (await tb.say("!tests history")).content.startswith("No test runs yet.")
 
@@ -339,8 +339,9 @@ async def test_users_test_runs_are_exported_and_deleted(tb_factory) -> None:
 async def test_a_provider_answering_too_few_texts_is_refused_not_a_traceback(tb_factory) -> None:
     """Answers are matched to examples by position: a (third-party) provider that skips one would
     pair every later answer with the wrong example, so the run stops with a clear message."""
-    class Short:
+    class Short(ModelProvider):
         name = "short"
+        min_examples = 1
 
         async def predict(self, model_id, texts, labels, *, instruction=""):  # noqa: ANN001, ANN202
             return ["positive"] * (len(texts) - 1)
@@ -371,8 +372,8 @@ async def test_run_and_item_numbers_beyond_any_id_are_refused_clearly(tb_factory
 async def test_too_many_labels_for_an_image_still_get_the_report(tb_factory) -> None:
     """A model without labels takes them from the test data, up to one per example: the image
     (growing with the square) is left out beyond 30 labels, the figures are all there."""
-    class Echo:
-        name = "echo"
+    class Echo(ModelProvider):
+        name, min_examples = "echo", 1
 
         async def predict(self, model_id, texts, labels, *, instruction=""):  # noqa: ANN001, ANN202
             return [text.split()[0] for text in texts]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from framework.commands import UserError
-from framework.dataroot import DataRoot, PathRefused
+from framework.dataroot import DataRoot
+from framework.errors import PathRefused
 
 CANARY = "CANARY-7f3a1c-outside-the-root"
 

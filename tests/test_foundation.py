@@ -11,7 +11,6 @@ from framework import hookimpl
 from framework.commands import Context, attachment, boolean, command, group, integer, string
 
 
-
 def echo_plugin() -> types.SimpleNamespace:
     """A throwaway plugin with typed options and an attachment."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import types
 
 import hikari
@@ -12,9 +13,8 @@ from pydantic import BaseModel
 from framework import hookimpl
 from framework.cli import main as cli_main
 from framework.commands import CheckFailure, Context, UserError, command
-from framework.engines import EngineUnavailable
+from framework.engines import KINDS, EngineUnavailable
 from framework.storage import Migration
-
 
 
 def plugin(**hooks) -> types.SimpleNamespace:  # noqa: ANN003
@@ -88,8 +88,15 @@ async def test_hook_register_migrations(tb_factory, tmp_path) -> None:
     assert (tb2.data_root / "trainerbot.sqlite3").exists()
 
 
+def written_to(protocol: type, **attributes) -> object:  # noqa: ANN003
+    """An engine that is exactly its protocol: the protocol's own methods, as a subclass."""
+    return type(f"Fake{protocol.__name__}", (protocol,), attributes)()
+
+
 async def _engine_hook(tb_factory, hook: str, setting: str, attr: str) -> None:
-    engine = object()
+    kind = next(k for k in KINDS if k.hook == hook)
+    protocol = getattr(importlib.import_module(kind.protocol.split(":")[0]), kind.protocol.split(":")[1])
+    engine = written_to(protocol, name="fake", min_examples=1, events=None)
     p = plugin(**{hook: lambda register: register("fake", engine)})
     tb = await tb_factory(extra_plugins={"fakes": p}, config_overrides={"engines": {setting: "fake"}})
     registry = getattr(tb.app.engines, attr)
@@ -122,13 +129,14 @@ def test_hook_register_cli_commands(tmp_path, capsys) -> None:
     (folder / "greeter.py").write_text(
         "from framework import hookimpl\n"
         "def configure(parser):\n    parser.add_argument('name')\n"
-        "def run(args):\n    print(f'hello {args.name}')\n    return 3\n"
-        "@hookimpl\ndef register_cli_commands(register):\n    register('greet', 'Greet', configure, run)\n",
+        "def run(config, args):\n    print(f'hello {args.name} from {config.bot.data_root.name}')\n    return 3\n"
+        "@hookimpl\ndef register_cli_commands(register, config):\n"
+        "    register('greet', 'Greet', configure, lambda args: run(config, args))\n",
         "utf-8")
     config = tmp_path / "plugins.toml"
     config.write_text(f"[bot]\nplugins_dir = '{folder}'\ndata_root = '{tmp_path / 'data'}'\n", "utf-8")
     assert cli_main(["--config", str(config), "greet", "world"]) == 3
-    assert "hello world" in capsys.readouterr().out
+    assert "hello world from data" in capsys.readouterr().out
 
 
 async def test_hook_startup(tb_factory) -> None:
@@ -184,7 +192,7 @@ async def test_hook_handle_error(tb_factory) -> None:
 async def test_hook_answer_text(tb_factory) -> None:
     p = plugin(answer_text=lambda app, message, text: f"you said {text}")
     tb = await tb_factory(extra_plugins={"a": p, "b": plugin(answer_text=lambda app, message, text: None)})
-    assert await tb.app.plugins.first_result("answer_text", app=tb.app, message=None, text="hi") == "you said hi"
+    assert await tb.app.plugins.call("answer_text", scope=None, app=tb.app, message=None, text="hi") == "you said hi"
 
 
 async def test_firstresult_hook_user_error_reaches_the_caller_and_keeps_the_plugin(tb_factory) -> None:
@@ -193,12 +201,12 @@ async def test_firstresult_hook_user_error_reaches_the_caller_and_keeps_the_plug
 
     tb = await tb_factory(extra_plugins={"refuser": plugin(answer_text=refuse)})
     with pytest.raises(UserError, match="Not now, please."):
-        await tb.app.plugins.first_result("answer_text", app=tb.app, message=None, text="hi")
+        await tb.app.plugins.call("answer_text", scope=None, app=tb.app, message=None, text="hi")
     assert tb.app.plugins.infos["refuser"].status == "enabled"
 
 
 async def test_hook_reply_sent(tb_factory) -> None:
     seen: list[str] = []
     tb = await tb_factory(extra_plugins={"r": plugin(reply_sent=lambda app, message, text: seen.append(text))})
-    await tb.app.plugins.call_each("reply_sent", app=tb.app, message=None, text="hello")
+    await tb.app.plugins.call("reply_sent", scope=None, app=tb.app, message=None, text="hello")
     assert seen == ["hello"]

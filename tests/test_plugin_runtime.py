@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 PACKAGE_INIT = '''
 import hikari
 from framework import hookimpl

@@ -10,7 +10,6 @@ import pytest
 from framework.config import ConfigError, load_config
 from framework.plugins import PluginHost
 
-
 THIRD_PARTY = '''
 from framework import hookimpl
 from framework.commands import Context, command, string

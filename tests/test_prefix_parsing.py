@@ -8,7 +8,15 @@ import pytest
 
 from framework import hookimpl
 from framework.commands import (
-    BadArgument, Command, attachment, boolean, command, integer, parse_message_id, string, usage,
+    BadArgument,
+    Command,
+    attachment,
+    boolean,
+    command,
+    integer,
+    parse_message_id,
+    string,
+    usage,
 )
 from framework.prefix import parse_arguments, tokenize
 

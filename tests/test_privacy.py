@@ -14,7 +14,7 @@ from framework import hookimpl
 from plugins.chat import answers, turns
 from plugins.corrections import corrections
 from plugins.feedback import feedback_table
-from plugins.training import examples
+from plugins.training.schema import examples
 from plugins.voice_messages import languages
 from tests.test_corrections import OPENAI_TOML, _ask, start
 

@@ -25,6 +25,7 @@ from framework import hookimpl
 from framework.audio import decode_pcm, loudness_dbfs, to_ogg_opus
 from framework.cli import main as cli_main
 from framework.speech import SynthesizedAudio, Transcript
+from framework.voice import VoiceBackend
 from plugins.speech_pyttsx3 import Pyttsx3Engine, Settings
 
 PHRASES = ["안녕하세요", "감사합니다"]
@@ -110,7 +111,7 @@ async def test_missing_model_names_the_fixing_command(tb_factory, hello_ogg) -> 
     reply = await tb.say("!language set fr")
     assert reply.content.startswith("No speech model for `fr`. Installed: en, ko.")
     assert "`trainerbot models download <name>`" in reply.content
-    from framework.speech import MissingModel
+    from framework.errors import MissingModel
 
     with pytest.raises(MissingModel, match="trainerbot models download"):
         await tb.app.engines.stt.get("vosk").transcribe(decode_pcm(hello_ogg), language="fr")
@@ -206,13 +207,16 @@ async def test_models_cli_downloads_with_checks(tmp_path, capsys) -> None:
     assert not (tmp_path / "data/models/vosk/vosk-model-small-yy-0.1").exists()
 
 
-class RecordingBackend:
-    """A voice backend registered through the hook, as a third-party one would be."""
+class RecordingBackend(VoiceBackend):
+    """A voice backend registered through the hook, as a third-party one would be (the protocol's
+    other methods are its own no-op bodies)."""
+
+    events = None
 
     def __init__(self) -> None:
         self.played: list[bytes] = []
 
-    def is_connected(self, guild_id, channel_id) -> bool:  # noqa: ANN001
+    def is_connected(self, guild_id, channel_id=None) -> bool:  # noqa: ANN001
         return True
 
     async def play(self, guild_id, wav: bytes) -> None:  # noqa: ANN001

@@ -25,7 +25,7 @@ HEARD = re.compile(r"^🎙️ I heard: “(.*)” \(confidence \d+%\)$", re.S)
 
 
 def answering_plugin(seen: list[str]) -> types.SimpleNamespace:
-    def answer_text(app, message, text):  # noqa: ANN001, ANN202
+    def answer_text(app, message, text):
         seen.append(text)
         return f"Answer {len(seen)}."
 
@@ -41,7 +41,7 @@ def human_clips() -> list[tuple[str, bytes, str]]:
     return clips
 
 
-async def _voice_message(tb, pcm: bytes, name: str = "voice-message.ogg"):  # noqa: ANN001, ANN202
+async def _voice_message(tb, pcm: bytes, name: str = "voice-message.ogg"):
     ogg = await asyncio.to_thread(to_ogg_opus, speech_data.wav_bytes(pcm))
     return await tb.send("", attachments=[tb.emu.file(name, ogg, "audio/ogg")], flags=VOICE_FLAG)
 

@@ -16,7 +16,8 @@ from framework import hookimpl
 from framework.audio import to_ogg_opus
 from framework.cli import main as cli_main
 from framework.engines import EngineUnavailable
-from framework.speech import MissingModel, Transcript
+from framework.errors import MissingModel
+from framework.speech import Transcript
 from tests import speech_data
 
 FILES = {"model.bin": b"weights" * 100, "config.json": b"{}", "tokenizer.json": b"{}", "vocabulary.txt": b"a\nb\n"}
@@ -29,7 +30,7 @@ def _tone_ogg() -> bytes:
     return to_ogg_opus(speech_data.wav_bytes(pcm))
 
 
-async def _reply_to_voice(tb) -> str:  # noqa: ANN001
+async def _reply_to_voice(tb) -> str:
     ogg = await asyncio.to_thread(_tone_ogg)
     return (await tb.say("", attachments=[tb.emu.file("v.ogg", ogg, "audio/ogg")], flags=1 << 13, timeout=60)).content
 
@@ -102,7 +103,7 @@ class FakeSTT:
     def __init__(self, name: str, languages: list[str]) -> None:
         self.name, self._languages = name, languages
 
-    async def transcribe(self, pcm, *, language, phrases=None):  # noqa: ANN001, ANN201
+    async def transcribe(self, pcm, *, language, phrases=None):
         return Transcript(f"{self.name} heard {language}", 1.0, language)
 
     def languages(self) -> list[str]:

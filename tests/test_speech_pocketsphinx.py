@@ -11,7 +11,8 @@ import pytest
 
 from framework import hookimpl
 from framework.audio import to_ogg_opus
-from framework.speech import SpeechError, WakePhraseDetector
+from framework.errors import SpeechError
+from framework.speech import WakePhraseDetector
 from tests import speech_data
 
 CARDS = ["ten of clubs", "four queen of clubs", "seven of clubs", "five five",
@@ -26,7 +27,7 @@ def clips() -> dict[str, tuple[bytes, str]]:
     return found
 
 
-async def _engine(tb_factory):  # noqa: ANN001, ANN202
+async def _engine(tb_factory):
     tb = await tb_factory(plugins_toml='[engines]\nstt = { en = "pocketsphinx" }\n')
     return tb, tb.app.engines.stt.for_language("en")
 

@@ -10,7 +10,9 @@ import types
 import pytest
 
 from framework import hookimpl
-from framework.importers import ImportProblem, parse_file
+from framework.errors import ImportProblem
+from framework.importers import parse_file
+from framework.providers import ModelProvider
 from plugins.provider_local import NaiveBayes, accuracy
 
 POSITIVE = ["great film, loved it", "wonderful acting and a moving story", "brilliant and funny",
@@ -131,6 +133,9 @@ async def test_openai_server_errors_are_retried_then_reported(tb_factory, openai
     ("!train provider=nosuch", "The model provider `nosuch` is not available (registered: local, openai). "
                                 "Check `[engines] provider` in plugins.toml and that its plugin is installed and enabled."),
     ("!jobs status abc", "`abc` is not a job number; `jobs list` shows them."),
+    # no row id can be this large: refused as such, not an OverflowError from the database
+    ("!jobs status 99999999999999999999", "`99999999999999999999` is not a job number; `jobs list` shows them."),
+    ("!jobs cancel 0", "`0` is not a job number; `jobs list` shows them."),
 ])
 async def test_bad_inputs_are_answered_clearly(tb_factory, command, message) -> None:
     tb = await tb_factory(plugins_toml=TRAINING_TOML)
@@ -202,7 +207,7 @@ async def test_a_running_job_can_be_cancelled(tb_factory, openai_server) -> None
 
 
 async def test_a_file_error_while_starting_is_logged_not_shown(tb_factory, caplog) -> None:
-    class DiskTrouble:
+    class DiskTrouble(ModelProvider):
         name, min_examples = "disk-trouble", 1
 
         async def start(self, request):  # noqa: ANN001, ANN202
@@ -218,3 +223,22 @@ async def test_a_file_error_while_starting_is_logged_not_shown(tb_factory, caplo
                               "(FileNotFoundError); the error was logged")
     assert "/srv/secret" not in (await tb.say("!jobs status 1")).content
     assert "/srv/secret/area/upload.jsonl" in caplog.text
+
+
+async def test_the_training_package_reloads_with_every_hook(tb_factory) -> None:
+    """The plugin is a package of modules: a reload imports each afresh and registers all its hooks again."""
+    tb = await tb_factory(plugins_toml=TRAINING_TOML)
+    info = tb.app.plugins.infos["training"]
+    before, hooks = info.module, info.hooks
+    assert hooks == ["dataset_examples", "delete_user_data", "export_user_data", "register_commands",
+                     "register_migrations", "settings_model", "shutdown", "startup"]
+    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    await _progress(tb, sent, "succeeded")
+    done = await tb.slash("plugins", {"name": "training"}, subcommand="reload", user=tb.owner)
+    assert done.content == "Plugin `training` reloaded."
+    assert info.module is not before and info.hooks == hooks
+    assert (await tb.say("!dataset show")).content.startswith("**default** — 16 examples")
+    assert (await tb.say("!jobs status #1")).content.startswith("✅ Training job #1")
+    huge = "99999999999999999999"
+    assert (await tb.say(f"!jobs cancel {huge}", user=tb.owner)).content == (
+        f"`{huge}` is not a job number; `jobs list` shows them.")

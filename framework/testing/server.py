@@ -313,6 +313,8 @@ class DiscordEmulator:
         self.interactions: dict[int, Interaction] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
         self.requests: list[RecordedRequest] = []
+        self.rest_connections: set[Any] = set()
+        """Client address (host, port) of every TCP connection that carried a REST request."""
         self.unhandled_requests: list[str] = []
         self.voice_requests: list[dict[str, Any]] = []
         self.voice_endpoint: str | Callable[[int, int | None], str] = "127.0.0.1:0"
@@ -775,6 +777,7 @@ class DiscordEmulator:
         if not request.path.startswith("/api/"):
             return await handler(request)
         path = request.path[len("/api/v10"):]
+        self.rest_connections.add(request.transport.get_extra_info("peername") if request.transport else None)
         for fault in self.faults:
             if fault.count > 0 and fault.method in ("*", request.method) and fault.pattern.search(path):
                 fault.count -= 1

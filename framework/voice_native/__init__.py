@@ -10,9 +10,9 @@ server (``framework.testing.voice_server``).
 
 DAVE (end-to-end encryption, required by Discord since 2026-03-01) runs on ``davey``: we offer
 it in IDENTIFY, send MLS key packages, answer transitions, commits, welcomes and proposals, and
-encrypt each Opus frame once the MLS group is ready (passthrough before). The local voice server
-cannot produce MLS messages, so only the signalling up to the key package, transitions and
-invalid-commit recovery are tested; the MLS group and E2EE frames are not verified here.
+encrypt each Opus frame once the MLS group is ready (withheld, never sent in the clear, while an
+E2EE call has no group for us). The local voice server acts as the MLS external sender, and a call
+member running Discord's libdave decrypts what we send (``tests/test_voice_dave.py``).
 
 Modules: ``ogg`` (Ogg pages <-> Opus packets), ``codec`` (ffmpeg Opus), ``crypto`` (AEAD),
 ``rtp`` (headers, numbering), ``dave`` (E2EE signalling), ``udp`` (socket, IP discovery), ``gateway`` (voice websocket),

@@ -1,22 +1,27 @@
 """The ``native`` voice backend: joins through hikari's voice component, speaks through our own
-voice gateway/UDP/AEAD/Opus stack (see the package docstring for why it is ours)."""
+voice gateway/UDP/AEAD/Opus stack (see the package docstring for why it is ours).
+
+The stack (``connection`` and what it imports: cryptography, PyNaCl, davey) is imported on the
+first connect, in the thread pool: a bot that never joins a voice channel never loads it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import hikari
 
-from framework.audio import AudioError
-from framework.voice import Playback, VoiceError, VoiceEvents
+from framework.errors import AudioError
+from framework.lazy import load_engine
+from framework.voice import Playback, VoiceError, VoiceEvents, VoicePrivacy
 from framework.voice_native.codec import encode_opus
-from framework.voice_native.connection import NativeVoiceConnection
-from framework.voice_native.crypto import UnsupportedMode
-from framework.voice_native.gateway import VoiceGatewayClosed
-from framework.voice_native.udp import DiscoveryFailed
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; imported by the first connect
+    from framework.voice_native.connection import NativeVoiceConnection
+
+STACK = "framework.voice_native.connection"
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +39,13 @@ class NativeBackend:
         self.bitrate = bitrate
         self.events = VoiceEvents()
         self._locks: dict[int, asyncio.Lock] = {}
+        self._connection_type: type[NativeVoiceConnection] | None = None
+        """Set by the first connect, which imports the stack; no connection of ours exists before."""
 
     def connection(self, guild_id: int) -> NativeVoiceConnection | None:
         conn = self.app.bot.voice.connections.get(hikari.Snowflake(guild_id))
-        return conn if isinstance(conn, NativeVoiceConnection) and conn.is_alive else None
+        kind = self._connection_type
+        return conn if kind is not None and isinstance(conn, kind) and conn.is_alive else None
 
     def is_connected(self, guild_id: int, channel_id: int | None = None) -> bool:
         conn = self.connection(guild_id)
@@ -51,7 +59,25 @@ class NativeBackend:
         conn = self.connection(guild_id)
         return int(conn.channel_id) if conn else None
 
+    async def privacy(self, guild_id: int, user_id: int | None = None) -> VoicePrivacy | None:
+        conn = self.connection(guild_id)
+        if conn is None:
+            return None
+        dave = conn.gateway.dave
+        if not dave.e2ee_required:
+            return VoicePrivacy(e2ee=False)
+        verification = None
+        if user_id is not None:
+            verification = await self.app.run_blocking(dave.verification_code, int(user_id))
+        return VoicePrivacy(e2ee=True, code=dave.privacy_code(), verification=verification)
+
     async def connect(self, guild_id: int, channel_id: int) -> None:
+        kind = self._connection_type = (await load_engine(self.app, STACK, "native voice")).NativeVoiceConnection
+        # Loaded by the line above, so these are lookups, not imports on the event loop.
+        from framework.voice_native.crypto import UnsupportedMode
+        from framework.voice_native.gateway import VoiceGatewayClosed
+        from framework.voice_native.udp import DiscoveryFailed
+
         async with self._locks.setdefault(int(guild_id), asyncio.Lock()):
             if self.is_connected(guild_id, channel_id):
                 return
@@ -60,7 +86,7 @@ class NativeBackend:
             try:  # both waits are bounded by connect_timeout: hikari's for the events, ours for the
                 # handshake. No outer wait_for: cancelling connect_to skips hikari's "leave" on failure,
                 # and the bot would stay shown in the channel without a connection.
-                await self.app.bot.voice.connect_to(guild_id, channel_id, NativeVoiceConnection,
+                await self.app.bot.voice.connect_to(guild_id, channel_id, kind,
                                                     timeout=self.connect_timeout, events=self.events,
                                                     dave=self.dave, handshake_timeout=self.connect_timeout)
             except VoiceGatewayClosed as exc:

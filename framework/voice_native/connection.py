@@ -15,7 +15,13 @@ from hikari.api import voice as voice_api
 from hikari.events import voice_events
 
 from framework.voice import (
-    Playback, PlaybackEnded, PlaybackStarted, VoiceDisconnected, VoiceEvents, VoiceMoved, VoiceReconnected,
+    Playback,
+    PlaybackEnded,
+    PlaybackStarted,
+    VoiceDisconnected,
+    VoiceEvents,
+    VoiceMoved,
+    VoiceReconnected,
 )
 from framework.voice_native.codec import FRAME_MS, SILENCE_FRAME
 from framework.voice_native.crypto import TransportCipher
@@ -191,6 +197,9 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
                     await self.gateway.speaking(True)
                     speaking = True
                 await self.events.emit(PlaybackStarted(int(self._guild_id)))
+                if not await self.gateway.dave.wait_ready(self._timeout):  # E2EE call, group not formed
+                    log.warning("voice in guild %s: the DAVE group is not ready; frames are withheld until it is",
+                                self._guild_id)
                 done = await self._send(clip.frames, record=True)
             except Exception:  # noqa: BLE001 - a failing clip must not kill the player
                 log.exception("voice playback failed in guild %s", self._guild_id)
@@ -228,7 +237,9 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
             session, packetizer = self.gateway.session, self.packetizer
             if session is None or packetizer is None:
                 return False
-            session.udp.send(packetizer.packet(self.gateway.dave.encrypt(frame)))
+            payload = self.gateway.dave.encrypt(frame)
+            if payload is not None:  # None: an E2EE call without our group yet; never send it in the clear
+                session.udp.send(packetizer.packet(payload))
             self._next_frame_at = start + (i + 1) * FRAME
             if record:
                 now = loop.time()

@@ -11,7 +11,8 @@ import struct
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nacl.bindings import (
-    crypto_aead_xchacha20poly1305_ietf_decrypt, crypto_aead_xchacha20poly1305_ietf_encrypt,
+    crypto_aead_xchacha20poly1305_ietf_decrypt,
+    crypto_aead_xchacha20poly1305_ietf_encrypt,
 )
 
 AES_GCM = "aead_aes256_gcm_rtpsize"

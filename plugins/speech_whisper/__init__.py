@@ -8,11 +8,19 @@ faster-whisper itself is imported on the first recognition, not at start-up.
 
 from __future__ import annotations
 
+import functools
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel
 
 from framework import hookimpl
 from plugins.speech_whisper import download
 from plugins.speech_whisper.engine import Settings, WhisperEngine
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from framework.config import Config
+    from framework.hookspecs import RegisterCli, RegisterEngine
+    from framework.host import Host
 
 __all__ = ["Settings", "WhisperEngine"]
 
@@ -23,10 +31,11 @@ def settings_model() -> type[BaseModel]:
 
 
 @hookimpl
-def register_speech_to_text(register, app) -> None:  # noqa: ANN001
+def register_speech_to_text(register: RegisterEngine, app: Host) -> None:
     register("whisper", WhisperEngine(app, app.settings("speech_whisper") or Settings()))
 
 
 @hookimpl
-def register_cli_commands(register) -> None:  # noqa: ANN001
-    register("whisper-models", "Whisper speech models: list, download", download.configure, download.run)
+def register_cli_commands(register: RegisterCli, config: Config) -> None:
+    register("whisper-models", "Whisper speech models: list, download", download.configure,
+             functools.partial(download.run, config))

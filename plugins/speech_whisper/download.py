@@ -17,10 +17,12 @@ import shutil
 import sys
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from framework.config import load_config
 from plugins.speech_whisper import models
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from framework.config import Config
 
 DEFAULT_BASE_URL = "https://huggingface.co/Systran/faster-whisper-{name}/resolve/main"
 _SHA256 = re.compile(r'^(?:W/)?"?([0-9a-f]{64})"?$')
@@ -37,7 +39,7 @@ def _published_sha256(headers: Any) -> str | None:
 
 def _fetch(url: str, target: Path, out: Any) -> str:
     digest = hashlib.sha256()
-    with urllib.request.urlopen(url, timeout=60) as response, target.open("wb") as sink:  # noqa: S310 - http(s) URL
+    with urllib.request.urlopen(url, timeout=60) as response, target.open("wb") as sink:
         total = int(response.headers.get("Content-Length") or 0)
         published = _published_sha256(response.headers)
         done = 0
@@ -86,8 +88,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="where the files are; {name} is replaced (default: Systran's repositories)")
 
 
-def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+def run(config: Config, args: argparse.Namespace) -> int:
     models_dir = config.bot.data_root / "models" / "whisper"
     if args.whisper_command == "list":
         print("installed:")

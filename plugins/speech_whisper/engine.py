@@ -16,13 +16,18 @@ import math
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import phrases as phrase_mode
-from framework.speech import STT_SAMPLE_RATE, MissingModel, Transcript
+from framework.errors import MissingModel
+from framework.lazy import import_engine
+from framework.speech import STT_SAMPLE_RATE, Transcript
 from plugins.speech_whisper import models
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +36,13 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     models: dict[str, str] = {}
     """Language -> a model folder (absolute, or a name under data/models/whisper); overrides the package's."""
-    threads: int = Field(2, ge=1, le=64)
+    threads: int = Field(default=2, ge=1, le=64)
     """CPU threads per recognition."""
-    workers: int = Field(1, ge=1, le=16)
+    workers: int = Field(default=1, ge=1, le=16)
     """Recognitions one model runs at the same time (more wait their turn)."""
     compute_type: str = "int8"
-    beam_size: int = Field(5, ge=1, le=20)
-    phrase_threshold: float = Field(0.75, gt=0, le=1)
+    beam_size: int = Field(default=5, ge=1, le=20)
+    phrase_threshold: float = Field(default=0.75, gt=0, le=1)
     """Phrase mode: how alike (0..1) the transcript and the nearest phrase must be to accept it."""
 
 
@@ -49,10 +54,9 @@ def load_model(path: Path, settings: Settings) -> Any:
     """A faster-whisper model, loaded once per process and folder (blocking: call it off the loop)."""
     with _MODELS_LOCK:
         if path not in _MODELS:
-            log.info("loading whisper model %s (first use)", path)
-            from faster_whisper import WhisperModel
-
-            _MODELS[path] = WhisperModel(str(path), device="cpu", compute_type=settings.compute_type,
+            whisper = import_engine("faster_whisper", "whisper speech-to-text")
+            log.info("loading whisper model %s", path)
+            _MODELS[path] = whisper.WhisperModel(str(path), device="cpu", compute_type=settings.compute_type,
                                          cpu_threads=settings.threads, num_workers=settings.workers,
                                          local_files_only=True)
         return _MODELS[path]
@@ -61,7 +65,7 @@ def load_model(path: Path, settings: Settings) -> Any:
 class WhisperEngine:
     """The ``whisper`` speech-to-text engine."""
 
-    def __init__(self, app: Any, settings: Settings) -> None:
+    def __init__(self, app: Host, settings: Settings) -> None:
         self.app = app
         self.settings = settings
 
@@ -104,8 +108,7 @@ class WhisperEngine:
         return load_model(path, self.settings)
 
     def _recognise(self, pcm: bytes, language: str, phrases: Sequence[str] | None) -> Transcript:
-        import numpy as np
-
+        np = import_engine("numpy", "whisper speech-to-text")
         model = self._model(language)
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         segments, _info = model.transcribe(

@@ -22,7 +22,7 @@ import logging
 import threading
 from pathlib import Path
 
-from framework.speech import SpeechError
+from framework.errors import SpeechError
 
 log = logging.getLogger(__name__)
 

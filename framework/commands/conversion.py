@@ -1,0 +1,109 @@
+"""Turning raw option values into typed ones — the same converters, bounds and messages for a
+prefix command's text and a slash interaction's typed values.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import TYPE_CHECKING, Any
+
+import hikari
+
+from framework.commands.declarations import MISSING, Option, OptionType
+from framework.errors import BadArgument
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.commands.context import Context
+
+MAX_INTEGER = 2**53
+"""Discord's bound for integer options (either sign); larger numbers would overflow storage."""
+
+_TRUE = {"true", "yes", "y", "on", "1", "positive", "pos"}
+_FALSE = {"false", "no", "n", "off", "0", "negative", "neg"}
+_MENTION = {
+    OptionType.USER: re.compile(r"<@!?(\d+)>|(\d{15,21})"),
+    OptionType.CHANNEL: re.compile(r"<#(\d+)>|(\d{15,21})"),
+    OptionType.ROLE: re.compile(r"<@&(\d+)>|(\d{15,21})"),
+}
+
+
+async def _resolve_entity(ctx: Context, opt: Option, raw: str) -> Any:
+    m = _MENTION[opt.type].fullmatch(raw.strip())
+    if not m:
+        raise BadArgument(f"Option `{opt.name}` must be a {opt.type.value} mention or id, got `{raw}`.")
+    snowflake = hikari.Snowflake(m.group(1) or m.group(2))
+    bot = ctx.app.bot
+    try:
+        if opt.type is OptionType.USER:
+            return bot.cache.get_user(snowflake) or await bot.rest.fetch_user(snowflake)
+        if opt.type is OptionType.CHANNEL:
+            return bot.cache.get_guild_channel(snowflake) or await bot.rest.fetch_channel(snowflake)
+        if ctx.guild_id is None:
+            raise BadArgument(f"Option `{opt.name}`: roles exist only in a server.")
+        found = bot.cache.get_role(snowflake)
+        if found is None:
+            found = next((r for r in await bot.rest.fetch_roles(ctx.guild_id) if r.id == snowflake), None)
+        if found is None:
+            raise hikari.NotFoundError("", hikari.Headers(), b"")  # same message as below
+        return found
+    except hikari.NotFoundError:
+        raise BadArgument(f"Option `{opt.name}`: no {opt.type.value} with id {snowflake}.") from None
+
+
+async def convert(ctx: Context, opt: Option, raw: Any) -> Any:
+    """Turn one raw option value (a string from a prefix command, or the typed value a slash
+    interaction carries) into the declared type, then apply bounds, choices and the validator.
+    Every message here is what the user sees, identical on both surfaces."""
+    if raw is MISSING or raw is None:
+        if opt.required:
+            if opt.type is OptionType.ATTACHMENT:
+                raise BadArgument(f"Option `{opt.name}` is required: attach a file.")
+            raise BadArgument(f"Option `{opt.name}` is required.")
+        return opt.default
+    value: Any = raw
+    kind = opt.type
+    if kind is OptionType.STRING:
+        value = str(raw)
+    elif kind is OptionType.INTEGER:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            try:
+                value = int(str(raw).strip())
+            except ValueError:
+                raise BadArgument(f"Option `{opt.name}` must be a whole number, got `{raw}`.") from None
+        if abs(value) > MAX_INTEGER:  # slash already limits this; the prefix surface matches it
+            raise BadArgument(f"Option `{opt.name}` must be a whole number between -{MAX_INTEGER} and {MAX_INTEGER}, "
+                              f"got `{raw}`.")
+    elif kind is OptionType.NUMBER:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            try:
+                value = float(str(raw).strip())
+            except ValueError:
+                raise BadArgument(f"Option `{opt.name}` must be a number, got `{raw}`.") from None
+    elif kind is OptionType.BOOLEAN:
+        if not isinstance(raw, bool):
+            text = str(raw).strip().lower()
+            if text not in _TRUE | _FALSE:
+                raise BadArgument(f"Option `{opt.name}` must be true or false, got `{raw}`.")
+            value = text in _TRUE
+    elif kind in _MENTION and isinstance(raw, str):
+        value = await _resolve_entity(ctx, opt, raw)
+    if kind is OptionType.STRING:
+        if opt.min_length is not None and len(value) < opt.min_length:
+            raise BadArgument(f"Option `{opt.name}` must be at least {opt.min_length} characters long.")
+        if opt.max_length is not None and len(value) > opt.max_length:
+            raise BadArgument(f"Option `{opt.name}` must be at most {opt.max_length} characters long.")
+    if kind in (OptionType.INTEGER, OptionType.NUMBER):
+        lo, hi = opt.min_value, opt.max_value
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            bounds = f"between {lo} and {hi}" if lo is not None and hi is not None else (
+                f"at least {lo}" if lo is not None else f"at most {hi}")
+            raise BadArgument(f"Option `{opt.name}` must be {bounds}, got `{value}`.")
+    if opt.choices is not None and value not in opt.choices:
+        listed = ", ".join(f"`{c}`" for c in opt.choices)
+        raise BadArgument(f"Option `{opt.name}` must be one of {listed}, got `{value}`.")
+    if opt.validate is not None:
+        value = opt.validate(value)
+        if inspect.isawaitable(value):
+            value = await value
+    return value

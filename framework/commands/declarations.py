@@ -1,0 +1,260 @@
+"""How plugins declare commands: typed options, commands, groups, message commands, form fields.
+
+Declarations are plain data, validated when made (names, descriptions, option order), so a
+mistake fails at import time rather than when Discord refuses the registration. The host turns
+each declaration into both surfaces (:mod:`framework.slash`, :mod:`framework.prefix`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.app import App
+    from framework.commands.context import Context
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+"""Marks an option with no default (required) and an option the user did not give."""
+
+
+class OptionType(enum.Enum):
+    STRING = "string"
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    USER = "user"
+    CHANNEL = "channel"
+    ROLE = "role"
+    ATTACHMENT = "attachment"
+
+
+Validator = Callable[[Any], Any]
+Autocomplete = Callable[["App", str], Awaitable[Sequence[str]]]
+"""``autocomplete(app, partial_text) -> suggestions`` (slash surface only; up to 25 are shown)."""
+Check = Callable[["Context"], Awaitable[None] | None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One typed option. ``default=MISSING`` makes it required."""
+
+    name: str
+    description: str
+    type: OptionType = OptionType.STRING
+    default: Any = MISSING
+    choices: Sequence[str | int | float] | None = None
+    min_value: int | float | None = None
+    max_value: int | float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    validate: Validator | None = None
+    """Extra converter run on both surfaces after the type conversion; raise BadArgument."""
+    autocomplete: Autocomplete | None = None
+    from_reply: bool = False
+    """Prefix surface: when the invoking message replies to another message, this option takes
+    the replied-to message's id (``!correct better answer`` sent as a reply)."""
+    named_only: bool = False
+    """Prefix surface: given only as ``name=value``, never by position, so free text that fills
+    the other options needs no quotes (``!feedback rating=4 loved it``)."""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", self.name):
+            raise ValueError(f"option name {self.name!r} must be lowercase letters, digits, _ (max 32)")
+        if not 1 <= len(self.description) <= 100:
+            raise ValueError(f"option {self.name!r}: description must be 1-100 characters")
+
+    @property
+    def required(self) -> bool:
+        return self.default is MISSING
+
+
+def _option_factory(kind: OptionType) -> Callable[..., Option]:
+    def make(name: str, description: str, **kwargs: Any) -> Option:
+        return Option(name, description, kind, **kwargs)
+
+    make.__name__ = kind.value
+    make.__doc__ = f"Declare a {kind.value} option (see :class:`Option` for keyword arguments)."
+    return make
+
+
+string = _option_factory(OptionType.STRING)
+integer = _option_factory(OptionType.INTEGER)
+number = _option_factory(OptionType.NUMBER)
+boolean = _option_factory(OptionType.BOOLEAN)
+user = _option_factory(OptionType.USER)
+channel = _option_factory(OptionType.CHANNEL)
+role = _option_factory(OptionType.ROLE)
+attachment = _option_factory(OptionType.ATTACHMENT)
+
+
+@dataclasses.dataclass
+class Command:
+    """A command as plugins declare it; the host derives both surfaces from it."""
+
+    name: str
+    description: str
+    callback: Callable[..., Awaitable[None]]
+    options: list[Option] = dataclasses.field(default_factory=list)
+    checks: list[Check] = dataclasses.field(default_factory=list)
+    permission: str | None = None
+    """Name of a permission group in plugins.toml ``[permissions.groups]``; owners always pass."""
+    guild_only: bool = False
+    aliases: tuple[str, ...] = ()
+    """Extra prefix-command names."""
+    plugin: str = ""
+    """Filled by the host: the plugin that registered the command."""
+    parent: Group | None = None
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", self.name):
+            raise ValueError(f"command name {self.name!r} must be lowercase (max 32)")
+        if not 1 <= len(self.description) <= 100:
+            raise ValueError(f"command {self.name!r}: description must be 1-100 characters")
+        names = [o.name for o in self.options]
+        if len(names) != len(set(names)):
+            raise ValueError(f"command {self.name!r} has duplicate option names")
+        seen_optional = False
+        for opt in self.options:
+            if not opt.required:
+                seen_optional = True
+            elif seen_optional:
+                raise ValueError(f"command {self.name!r}: required option {opt.name!r} follows an optional one")
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.parent.name} {self.name}" if self.parent else self.name
+
+
+@dataclasses.dataclass
+class Group:
+    """A command with subcommands (``/dataset list``, ``!dataset list``)."""
+
+    name: str
+    description: str
+    subcommands: dict[str, Command] = dataclasses.field(default_factory=dict)
+    checks: list[Check] = dataclasses.field(default_factory=list)
+    permission: str | None = None
+    guild_only: bool = False
+    plugin: str = ""
+
+    def add(self, cmd: Command) -> Command:
+        if cmd.name in self.subcommands:
+            raise ValueError(f"{self.name} already has a subcommand {cmd.name!r}")
+        cmd.parent = self
+        self.subcommands[cmd.name] = cmd
+        return cmd
+
+    def command(self, name: str, description: str,
+                **kwargs: Any) -> Callable[[Callable[..., Awaitable[None]]], Command]:
+        """Decorator: declare a subcommand (same arguments as :func:`command`)."""
+
+        def deco(fn: Callable[..., Awaitable[None]]) -> Command:
+            return self.add(command(name, description, **kwargs)(fn))
+
+        return deco
+
+    @property
+    def qualified_name(self) -> str:
+        return self.name
+
+
+def command(
+    name: str,
+    description: str,
+    *,
+    options: Sequence[Option] = (),
+    checks: Sequence[Check] = (),
+    permission: str | None = None,
+    guild_only: bool = False,
+    aliases: Sequence[str] = (),
+) -> Callable[[Callable[..., Awaitable[None]]], Command]:
+    """Decorator turning ``async def fn(ctx, **options)`` into a :class:`Command`."""
+
+    def deco(fn: Callable[..., Awaitable[None]]) -> Command:
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"command {name!r}: the callback must be an async function")
+        return Command(name, description, fn, list(options), list(checks), permission, guild_only, tuple(aliases))
+
+    return deco
+
+
+def group(name: str, description: str, *, permission: str | None = None, guild_only: bool = False) -> Group:
+    """Declare a command group; add subcommands with ``@grp.command(...)``."""
+    return Group(name, description, permission=permission, guild_only=guild_only)
+
+
+@dataclasses.dataclass
+class MessageCommand(Command):
+    """A message context-menu command (right-click a message → Apps → name), registered like any
+    command. The callback is ``async def fn(ctx, message)``; it takes no options and exists on the
+    interaction surface only (prefix users reply to the message instead). ``ctx.ask`` can show a
+    form. The name is what Discord shows: 1-32 characters, any case, spaces allowed."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.name) <= 32 or self.name != self.name.strip():
+            raise ValueError(f"message command name {self.name!r} must be 1-32 characters")
+        if not 1 <= len(self.description) <= 100:
+            raise ValueError(f"message command {self.name!r}: description must be 1-100 characters")
+        if self.options:
+            raise ValueError(f"message command {self.name!r} cannot have options")
+
+
+def message_command(name: str, description: str, *, checks: Sequence[Check] = (), permission: str | None = None,
+                    guild_only: bool = False) -> Callable[[Callable[..., Awaitable[None]]], MessageCommand]:
+    """Decorator turning ``async def fn(ctx, message)`` into a :class:`MessageCommand`;
+    ``description`` is shown by ``help``."""
+
+    def deco(fn: Callable[..., Awaitable[None]]) -> MessageCommand:
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"message command {name!r}: the callback must be an async function")
+        return MessageCommand(name, description, fn, [], list(checks), permission, guild_only)
+
+    return deco
+
+
+@dataclasses.dataclass(frozen=True)
+class TextField:
+    """One text input of a form shown with :meth:`Context.ask`; ``name`` keys the answer."""
+
+    name: str
+    label: str
+    paragraph: bool = False
+    required: bool = True
+    min_length: int = 0
+    max_length: int = 4000
+    placeholder: str | None = None
+    value: str | None = None
+    """Pre-filled text."""
+
+
+def usage(cmd: Command | Group, prefix: str = "!") -> str:
+    """A prefix-command usage line: ``!train [data] [positive=true]``."""
+    if isinstance(cmd, Group):
+        return f"{prefix}{cmd.name} <{'|'.join(cmd.subcommands)}>"
+    parts = [f"{prefix}{cmd.qualified_name}"]
+    for opt in cmd.options:
+        shown = f"<{opt.name}: attach a file>" if opt.type is OptionType.ATTACHMENT else opt.name
+        if opt.named_only and not opt.required:
+            parts.append(f"[{opt.name}=…]")
+            continue
+        if opt.required:
+            parts.append(shown if shown.startswith("<") else f"<{shown}>")
+        else:
+            shown_default = str(opt.default).lower() if isinstance(opt.default, bool) else opt.default
+            default = "" if opt.default in (None, MISSING) else f"={shown_default}"
+            parts.append(f"[{shown}{default}]")
+    return " ".join(parts)
