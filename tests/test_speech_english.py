@@ -72,6 +72,7 @@ async def test_language_set_routes_korean_to_vosk_and_english_to_whisper(tb_fact
     sent = await _voice_message(tb, await asyncio.to_thread(decode_pcm, korean.wav))
     heard = HEARD.match((await tb.reply_to(sent, timeout=120)).content)
     assert heard and re.search("[\uac00-\ud7a3]", heard.group(1)), "Vosk's Korean model answers in Hangul"
+    assert (await tb.reply_to(sent, skip=1, timeout=120)).content == "Answer 1."  # answered before we go on
     assert (await tb.say("!language set en")).content == "Voice messages from you are now read as `en`."
     name, pcm, reference = next(c for c in human_clips if c[0] == "goforward")
     sent = await _voice_message(tb, pcm)
