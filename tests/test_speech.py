@@ -52,7 +52,7 @@ def answering_plugin(seen: list[str]) -> types.SimpleNamespace:
 
 
 async def voice_tb(tb_factory, extra: str = "", plugins=None):
-    toml = f'[plugins.voice_messages]\nphrases = {PHRASES!r}\n{extra}'.replace("'", '"')
+    toml = f'[plugins.voice_messages]\ndefault_language = "ko"\nphrases = {PHRASES!r}\n{extra}'.replace("'", '"')
     return await tb_factory(plugins_toml=toml, extra_plugins=plugins)
 
 
@@ -73,7 +73,7 @@ async def test_voice_message_is_transcribed_and_answered(tb_factory, hello_ogg) 
 async def test_free_recognition_returns_text(tb_factory, hello_ogg, tts_engine) -> None:
     tb = await tb_factory()
     pcm = decode_pcm(hello_ogg)
-    transcript = await tb.app.engines.stt.active().transcribe(pcm, language="ko")
+    transcript = await tb.app.engines.stt.for_language("ko").transcribe(pcm, language="ko")
     assert isinstance(transcript, Transcript) and transcript.text and 0 < transcript.confidence <= 1
 
 
@@ -108,18 +108,20 @@ async def test_non_audio_attachments_are_left_alone(tb_factory) -> None:
 
 async def test_missing_model_names_the_fixing_command(tb_factory, hello_ogg) -> None:
     tb = await tb_factory()
-    reply = await tb.say("!language set en")
-    assert reply.content.startswith("No speech model for `en`. Installed: ko.")
+    reply = await tb.say("!language set fr")
+    assert reply.content.startswith("No speech model for `fr`. Installed: en, ko.")
     assert "`trainerbot models download <name>`" in reply.content
     from framework.errors import MissingModel
 
     with pytest.raises(MissingModel, match="trainerbot models download"):
-        await tb.app.engines.stt.active().transcribe(decode_pcm(hello_ogg), language="en")
+        await tb.app.engines.stt.get("vosk").transcribe(decode_pcm(hello_ogg), language="fr")
+    with pytest.raises(MissingModel, match="No speech model for language `fr`. Installed: en, ko."):
+        tb.app.engines.stt.for_language("fr")
 
 
 async def test_language_is_per_user_and_per_server(tb_factory) -> None:
     tb = await tb_factory()
-    assert (await tb.slash("language", subcommand="show")).content == "Your voice messages are read as `ko`."
+    assert (await tb.slash("language", subcommand="show")).content == "Your voice messages are read as `en`."
     assert (await tb.say("!language set ko server")).content.startswith("You don't have permission")
     assert (await tb.say("!language set ko server", user=tb.owner)).content == (
         "Voice messages in this server are now read as `ko`.")
