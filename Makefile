@@ -28,7 +28,9 @@ sandbox: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The peer benchmark compares with discord.py, a benchmark-only dependency (the `bench` extra).
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	$(BIN)/python -m tests.bench
 
 clean:
