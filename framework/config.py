@@ -32,7 +32,7 @@ class BotSettings(Strict):
     prefix: str = Field("!", min_length=1, max_length=5)
     data_root: Path = Path("data")
     database_url: str | None = None
-    """SQLAlchemy URL; default ``sqlite+aiosqlite:///<data_root>/trainerbot.sqlite3``."""
+    """SQLAlchemy URL; default ``sqlite:///<data_root>/trainerbot.sqlite3`` (an async driver becomes a sync one)."""
     guilds: list[int] = []
     """Register slash commands in these guilds (instant) instead of globally."""
     plugins_dir: Path | None = None

@@ -19,6 +19,9 @@ ENGINE_LIBRARIES = ("numpy", "openai", "cryptography", "nacl", "davey", "vosk", 
 """Imported only when an engine is first used (a training job, a provider call, a voice connection,
 a recognition, a synthesis, a report image), never by start-up."""
 
+ASYNC_DB_LAYER = ("sqlalchemy.ext.asyncio", "sqlalchemy.orm", "aiosqlite", "greenlet")
+"""What storage no longer needs (it drives SQLAlchemy's synchronous engine from its own threads)."""
+
 
 def rss_kib() -> int | None:
     """Resident memory of this process now (Linux), or None where /proc is not available."""
@@ -60,6 +63,7 @@ async def probe() -> dict[str, Any]:
                 reply = await emu.wait_for_message(channel=channel, predicate=lambda m: int(m.id) > int(sent.id),
                                                    timeout=60)
                 return {"engine_libraries": sorted(m for m in ENGINE_LIBRARIES if m in sys.modules),
+                        "async_db_layer": sorted(m for m in ASYNC_DB_LAYER if m in sys.modules),
                         "modules": len(sys.modules), "rss_kib": rss_kib(), "reply": reply.content}
             finally:
                 await app.close()

@@ -4,6 +4,7 @@ update nor fails with "database is locked" when several run at once."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import sqlalchemy as sa
 
@@ -75,5 +76,24 @@ async def test_columns_added_later_reach_older_databases(tmp_path) -> None:
         assert (row.model_id, row.instruction, row.job_id) == ("local-1", "", None)
         async with storage.begin() as conn:
             assert await conn.run_sync(add_missing_columns, trained_models) == []
+    finally:
+        await storage.close()
+
+
+async def test_statements_run_in_storage_threads_and_rows_come_back_buffered(tmp_path) -> None:
+    """Never on the event loop: each statement runs in a storage thread, which also fetches the rows."""
+    storage = Storage(default_url(tmp_path))
+    try:
+        await storage.migrate([Migration(1, "counter", meta.create_all, "t")])
+        async with storage.begin() as conn:
+            await conn.execute(counter.insert(), [{"id": i, "value": i * i} for i in range(1, 4)])
+            ran_in = await conn.run_sync(lambda _connection: threading.current_thread().name)
+        async with storage.connect() as conn:
+            result = await conn.execute(sa.select(counter).order_by(counter.c.id))
+        assert ran_in.startswith("trainerbot-db") and ran_in != threading.current_thread().name
+        assert [(row.id, row.value) for row in result.all()] == [(1, 1), (2, 4), (3, 9)], "read after closing"
+        async with storage.begin() as conn:
+            assert (await conn.execute(counter.delete().where(counter.c.value > 1))).rowcount == 2
+            assert await conn.scalar(sa.select(sa.func.count()).select_from(counter)) == 1
     finally:
         await storage.close()
