@@ -4,7 +4,9 @@ alternating blocks of one run each. Every bot answers ``!hi`` with the same repl
 
 Per block: warm-up, resident memory (RSS, from /proc) after warm-up, sequential round trips
 (user message dispatched -> the bot's reply recorded), a burst of 1,000 users each sending
-``!hi`` at once (replies per second until the last reply), RSS after the burst. Once over plain
+``!hi`` at once (replies per second until the last reply), RSS after the burst, and the CPU time
+the bot process spent per reply (from /proc: unlike wall-clock figures, not moved by other work
+on the machine, so it shows what each bot costs when the latencies are within the noise). Once over plain
 HTTP/WS and once over TLS (HTTPS/WSS with a certificate made now, trusted through
 ``SSL_CERT_FILE``), where each new connection costs a handshake as it does on Discord.
 
@@ -30,11 +32,17 @@ from framework.emulator import DiscordEmulator
 from tests.bench.tls import server_context
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNS = 3
+RUNS = 6
 WARMUP = 30
-ROUNDS = 200
+ROUNDS = 100
 BURST = 1000
 START_TIMEOUT = 120.0
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text("ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mib(pid: int) -> float:
@@ -126,8 +134,10 @@ async def _block(stage: Stage, kind: str, greeting: str, log_folder: Path) -> di
             for _ in range(WARMUP - 1):
                 await stage.roundtrip(user)
             rss_idle = _rss_mib(process.pid)
+            cpu = _cpu_s(process.pid)
             times = [await stage.roundtrip(user) for _ in range(ROUNDS)]
             replies_per_s = await stage.burst(greeting)
+            cpu_ms = (_cpu_s(process.pid) - cpu) * 1000 / (ROUNDS + BURST)
             rss_burst = _rss_mib(process.pid)
         except BaseException:
             if process.returncode is not None:
@@ -137,7 +147,8 @@ async def _block(stage: Stage, kind: str, greeting: str, log_folder: Path) -> di
             if process.returncode is None:
                 process.terminate()
             await process.wait()
-    return {"times": times, "replies_per_s": replies_per_s, "rss_idle": rss_idle, "rss_burst": rss_burst}
+    return {"times": times, "replies_per_s": replies_per_s, "rss_idle": rss_idle, "rss_burst": rss_burst,
+            "cpu_ms": cpu_ms}
 
 
 async def _stage(tls_folder: Path | None, kinds: list[str], greeting: str, log_folder: Path) -> dict[str, Any]:
@@ -150,7 +161,8 @@ async def _stage(tls_folder: Path | None, kinds: list[str], greeting: str, log_f
                     found[kind][key].append(value)
     return {kind: {"p50_ms": statistics.median([t for ts in f["times"] for t in ts]) * 1000,
                    "replies_per_s": statistics.median(f["replies_per_s"]),
-                   "rss_idle": statistics.median(f["rss_idle"]), "rss_burst": statistics.median(f["rss_burst"])}
+                   "rss_idle": statistics.median(f["rss_idle"]), "rss_burst": statistics.median(f["rss_burst"]),
+                   "cpu_ms": statistics.median(f["cpu_ms"])}
             for kind, f in found.items()}
 
 
@@ -178,9 +190,10 @@ async def run() -> dict[str, float]:
         "peer_rss_idle_mib": tb["rss_idle"], "peer_rss_burst_mib": tb["rss_burst"],
         "peer_roundtrip_p50_ms": tb["p50_ms"], "peer_roundtrip_p50_ms_tls": tls["trainerbot"]["p50_ms"],
         "peer_replies_per_s": tb["replies_per_s"], "peer_replies_per_s_tls": tls["trainerbot"]["replies_per_s"],
+        "peer_cpu_ms_per_reply": tb["cpu_ms"], "peer_cpu_ms_per_reply_tls": tls["trainerbot"]["cpu_ms"],
     }
-    for name in kinds[1:]:
-        peer = name
+    for peer in kinds[1:]:
+        name = peer
         figures.update({
             f"peer_roundtrip_p50_vs_{name}": tb["p50_ms"] / plain[peer]["p50_ms"],
             f"peer_roundtrip_p50_vs_{name}_tls": tls["trainerbot"]["p50_ms"] / tls[peer]["p50_ms"],
@@ -188,6 +201,8 @@ async def run() -> dict[str, float]:
             f"peer_replies_per_s_vs_{name}_tls": tls["trainerbot"]["replies_per_s"] / tls[peer]["replies_per_s"],
             f"peer_rss_idle_vs_{name}": tb["rss_idle"] / plain[peer]["rss_idle"],
             f"peer_rss_burst_vs_{name}": tb["rss_burst"] / plain[peer]["rss_burst"],
+            f"peer_cpu_per_reply_vs_{name}": tb["cpu_ms"] / plain[peer]["cpu_ms"],
+            f"peer_cpu_per_reply_vs_{name}_tls": tls["trainerbot"]["cpu_ms"] / tls[peer]["cpu_ms"],
             f"peer_{name}_roundtrip_p50_ms": plain[peer]["p50_ms"],
             f"peer_{name}_roundtrip_p50_ms_tls": tls[peer]["p50_ms"],
             f"peer_{name}_replies_per_s": plain[peer]["replies_per_s"],
