@@ -32,7 +32,7 @@ from packaging.version import Version
 
 from framework import hookspecs
 from framework.config import Config, ConfigError, validate_plugin_settings
-from framework.errors import UserError
+from framework.errors import CheckFailure, UserError
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydantic import BaseModel
@@ -281,6 +281,8 @@ class PluginHost:
         caller = getattr(self.pm.hook, hook_name)
         firstresult = bool(caller.spec and caller.spec.opts.get("firstresult"))
         impls = [i for i in reversed(caller.get_hookimpls()) if self._callable_in(i.plugin_name, scope, only)]
+        if not impls:  # the per-command ``check`` call, most often: nothing to await or unwind
+            return None if firstresult else []
         teardowns: list[tuple[str, Any, bool]] = []
         for impl in (i for i in impls if i.wrapper or i.hookwrapper):
             try:
@@ -370,8 +372,6 @@ class PluginHost:
         return outcome, error
 
     async def run_check_hooks(self, ctx: Context, cmd: Command) -> None:
-        from framework.errors import CheckFailure
-
         for name, result in await self.call("check", scope=ctx.guild_id, ctx=ctx, command=cmd):
             if result is False:
                 log.info("plugin %s refused %s for %s", name, cmd.qualified_name, ctx.author.id)

@@ -53,8 +53,7 @@ class InteractionApi:
         if inter is None or inter.token != token:
             return not_found("Interaction")
         if inter.callbacks:
-            return web.json_response({"message": "Interaction has already been acknowledged.", "code": 40060},
-                                     status=400)
+            return reply({"message": "Interaction has already been acknowledged.", "code": 40060}, status=400)
         body, files = await read_body(request)
         inter.callbacks.append(body)
         kind, data = body.get("type"), body.get("data") or {}

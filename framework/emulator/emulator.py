@@ -9,6 +9,7 @@ Its parts, each in its own module: the records (``world.py``, ``state.py``), the
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,15 +31,18 @@ class DiscordEmulator(UserActions):
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle
-    async def start(self) -> None:
+    async def start(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        """Serve on a free port of 127.0.0.1; with ``ssl_context``, over HTTPS and WSS (a bot then
+        pays a TLS handshake per new connection, as on Discord)."""
         app = web.Application(client_max_size=512 * 1024 * 1024, middlewares=[self._rest.middleware])
         app.router.add_get("/ws", self._gateway.handle)
         app.router.add_get("/attachments/{id}/{name}", self._rest.serve_attachment)
         app.router.add_route("*", PREFIX + "/{tail:.*}", self._rest.handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=ssl_context)
         await site.start()
+        self.tls = ssl_context is not None
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:

@@ -131,7 +131,7 @@ class Gateway:
               "locale": "en-US", "premium_type": 0}
         self.dispatch("READY", {
             "v": 10, "user": me, "guilds": [{"id": str(g), "unavailable": True} for g in world.guilds],
-            "session_id": self.session_id, "resume_gateway_url": f"ws://127.0.0.1:{world.port}/ws",
+            "session_id": self.session_id, "resume_gateway_url": world.gateway_url,
             "shard": [0, 1], "application": {"id": str(world.application_id), "flags": 0},
             "private_channels": [], "relationships": [], "presences": [], "geo_ordered_rtc_regions": [],
         })

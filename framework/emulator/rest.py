@@ -22,7 +22,7 @@ from framework.emulator.api_guild import GuildApi
 from framework.emulator.api_interaction import InteractionApi
 from framework.emulator.api_message import ChannelApi
 from framework.emulator.state import RecordedRequest
-from framework.emulator.wire import JSON_KEY, Route
+from framework.emulator.wire import JSON_KEY, Route, reply
 from framework.emulator.world import World
 
 log = logging.getLogger(__name__)
@@ -52,13 +52,13 @@ class RestApi:
                 world.requests.append(RecordedRequest(request.method, path, None, fault.status, time.monotonic()))
                 await world._notify()
                 if fault.status == 429:
-                    return web.json_response(
+                    return reply(
                         {"message": "You are being rate limited.", "retry_after": fault.retry_after, "global": False},
                         status=429, headers={"Retry-After": str(fault.retry_after), "X-RateLimit-Scope": "shared",
                                              "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
                                              "X-RateLimit-Reset-After": str(fault.retry_after),
                                              "X-RateLimit-Bucket": "emulated"})
-                return web.json_response({"message": "emulated server error", "code": 0}, status=fault.status)
+                return reply({"message": "emulated server error", "code": 0}, status=fault.status)
         response = await handler(request)
         world.requests.append(RecordedRequest(request.method, path, request.get(JSON_KEY),
                                               response.status, time.monotonic()))
@@ -76,7 +76,7 @@ class RestApi:
                 return response
         self.world.unhandled_requests.append(f"{method} {path}")
         log.warning("emulator: unhandled %s %s", method, path)
-        return web.json_response({"message": "404: Not Found (not emulated)", "code": 0}, status=404)
+        return reply({"message": "404: Not Found (not emulated)", "code": 0}, status=404)
 
     async def serve_attachment(self, request: web.Request) -> web.Response:
         att = self.world.attachments.get(int(request.match_info["id"]))

@@ -25,8 +25,15 @@ DIGITS = r"(\d+)"
 """An id in a route pattern."""
 
 
-def reply(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status)
+JSON_TYPE = "application/json"
+"""Discord's Content-Type for JSON, exactly: no ``charset`` (discord.py parses a body as JSON only on
+this exact header; aiohttp's ``json_response`` would add ``; charset=utf-8``)."""
+
+
+def reply(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON answer with Discord's exact ``Content-Type``."""
+    return web.Response(body=json.dumps(data).encode(), status=status, headers={**(headers or {}),
+                                                                               "Content-Type": JSON_TYPE})
 
 
 def empty() -> web.Response:
@@ -34,7 +41,7 @@ def empty() -> web.Response:
 
 
 def not_found(what: str) -> web.Response:
-    return web.json_response({"message": f"Unknown {what}", "code": 10003}, status=404)
+    return reply({"message": f"Unknown {what}", "code": 10003}, status=404)
 
 
 async def read_body(request: web.Request) -> tuple[dict[str, Any], list[FileSpec]]:

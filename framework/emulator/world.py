@@ -57,6 +57,8 @@ class World:
         self.faults: list[Fault] = []
         self._changed = asyncio.Condition()
         self.port = 0
+        self.tls = False
+        """Served over HTTPS and WSS (``start(ssl_context=...)``), as Discord is."""
 
     # -- ids and addresses
     def _snowflake(self) -> int:
@@ -67,7 +69,12 @@ class World:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def gateway_url(self) -> str:
+        """What GET /gateway/bot and READY's ``resume_gateway_url`` give a bot to connect to."""
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/ws"
 
     @property
     def rest_url(self) -> str:
