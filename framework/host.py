@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 if TYPE_CHECKING:  # pragma: no cover
     import hikari
 
-    from framework.app import CommandRegistry
+    from framework.commands.registry import CommandRegistry
     from framework.config import Config
     from framework.dataroot import DataRoot
     from framework.engines import Engines

@@ -1,0 +1,110 @@
+"""Every command the plugins registered, by name, and the decision which plugins' commands may join
+them: a name already taken, or anything Discord would refuse (:mod:`framework.commands.discord_rules`),
+refuses the plugin that brought it, and only that plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from framework.commands import discord_rules
+from framework.commands.declarations import Command, Group
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.plugins import PluginHost
+
+
+class CommandRegistry:
+    """Every command and group the plugins registered, by name."""
+
+    def __init__(self) -> None:
+        self.targets: dict[str, Command | Group] = {}
+        self.aliases: dict[str, str] = {}
+
+    @staticmethod
+    def clash(target: Any, taken: dict[str, str]) -> str | None:
+        """Why ``target`` cannot be registered beside the commands in ``taken`` (name → plugin), or None."""
+        if not isinstance(target, (Command, Group)):
+            return f"register() takes a Command or Group, not {type(target).__name__}"
+        if target.name in taken:
+            return f"command {target.name!r} is already registered by plugin {taken[target.name]!r}"
+        return None
+
+    def add(self, plugin: str, target: Command | Group) -> None:
+        why = self.clash(target, {n: t.plugin for n, t in self.targets.items()})
+        if why:
+            raise ValueError(why)
+        target.plugin = plugin
+        if isinstance(target, Group):
+            for sub in target.subcommands.values():
+                sub.plugin = plugin
+        else:
+            for alias in target.aliases:
+                self.aliases[alias] = target.name
+        self.targets[target.name] = target
+
+    def drop_plugin(self, plugin: str) -> list[Command | Group]:
+        dropped = [t for t in self.targets.values() if t.plugin == plugin]
+        for target in dropped:
+            del self.targets[target.name]
+        self.aliases = {a: n for a, n in self.aliases.items() if n in self.targets}
+        return dropped
+
+    def lookup_prefix(self, name: str) -> Command | Group | None:
+        return self.targets.get(name) or self.targets.get(self.aliases.get(name, ""))
+
+    def prefix_names(self) -> list[str]:
+        return [*self.targets, *self.aliases]
+
+    def all(self) -> list[Command | Group]:
+        return sorted(self.targets.values(), key=lambda t: (t.plugin, t.name))
+
+    def refusals(self, found: Sequence[tuple[str, Any]]) -> dict[str, discord_rules.CommandRefused]:
+        """For each plugin in ``found`` (owner, command) whose commands cannot join: why not. Plugins
+        are taken in order, so the ones that came first keep their place under Discord's count limits;
+        a plugin's commands already registered (it is being reloaded) make room for its new ones."""
+        by_owner: dict[str, list[Any]] = {}
+        for owner, target in found:
+            by_owner.setdefault(owner, []).append(target)
+        kept: list[Command | Group] = [t for t in self.targets.values() if t.plugin not in by_owner]
+        taken = {t.name: t.plugin for t in kept}
+        refused: dict[str, discord_rules.CommandRefused] = {}
+        for owner, targets in by_owner.items():
+            why = self._why_not(owner, targets, taken, kept)
+            if why:
+                refused[owner] = discord_rules.CommandRefused("; ".join(why))
+            else:
+                kept += targets
+                taken.update({t.name: owner for t in targets})
+        return refused
+
+    def _why_not(self, owner: str, targets: Sequence[Any], taken: dict[str, str],
+                 kept: Iterable[Command | Group]) -> list[str]:
+        why: list[str] = []
+        mine: dict[str, str] = {}
+        for target in targets:
+            clash = self.clash(target, {**taken, **mine})
+            if clash:
+                why.append(clash)
+                continue
+            mine[target.name] = owner
+            why += discord_rules.reasons(target)
+        if not why:
+            over = discord_rules.over_limit(kept, targets)
+            if over:
+                why.append(over)
+        return why
+
+
+async def refuse_commands(host: PluginHost) -> None:
+    """Call every enabled plugin's ``register_commands`` and fail the plugins whose commands the bot
+    would refuse, as the bot does at start: what ``trainerbot plugins list`` shows without Discord."""
+    found: list[tuple[str, Any]] = []
+
+    def bound(plugin: str) -> dict[str, Any]:
+        return {"register": lambda target: found.append((plugin, target))}
+
+    await host.call("register_commands", scope=None, per_plugin=bound)
+    for owner, error in CommandRegistry().refusals(found).items():
+        host.fail(owner, error, "registering commands")
