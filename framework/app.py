@@ -23,7 +23,9 @@ import hikari
 import lightbulb
 import sqlalchemy as sa
 
+from framework.bot_permissions import GuildCheck, invite_permissions, invite_url
 from framework.commands import Command, Group
+from framework.commands.registry import CommandRegistry
 from framework.config import BotSettings, Config, write_plugin_enabled
 from framework.dataroot import DataRoot
 from framework.engines import EngineMismatch, Engines, check_engine
@@ -70,52 +72,6 @@ class Contributions:
     migrations: list[Migration] = dataclasses.field(default_factory=list)
 
 
-class CommandRegistry:
-    """Every command and group the plugins registered, by name."""
-
-    def __init__(self) -> None:
-        self.targets: dict[str, Command | Group] = {}
-        self.aliases: dict[str, str] = {}
-
-    @staticmethod
-    def clash(target: Any, taken: dict[str, str]) -> str | None:
-        """Why ``target`` cannot be registered beside the commands in ``taken`` (name → plugin), or None."""
-        if not isinstance(target, (Command, Group)):
-            return f"register() takes a Command or Group, not {type(target).__name__}"
-        if target.name in taken:
-            return f"command {target.name!r} is already registered by plugin {taken[target.name]!r}"
-        return None
-
-    def add(self, plugin: str, target: Command | Group) -> None:
-        why = self.clash(target, {n: t.plugin for n, t in self.targets.items()})
-        if why:
-            raise ValueError(why)
-        target.plugin = plugin
-        if isinstance(target, Group):
-            for sub in target.subcommands.values():
-                sub.plugin = plugin
-        else:
-            for alias in target.aliases:
-                self.aliases[alias] = target.name
-        self.targets[target.name] = target
-
-    def drop_plugin(self, plugin: str) -> list[Command | Group]:
-        dropped = [t for t in self.targets.values() if t.plugin == plugin]
-        for target in dropped:
-            del self.targets[target.name]
-        self.aliases = {a: n for a, n in self.aliases.items() if n in self.targets}
-        return dropped
-
-    def lookup_prefix(self, name: str) -> Command | Group | None:
-        return self.targets.get(name) or self.targets.get(self.aliases.get(name, ""))
-
-    def prefix_names(self) -> list[str]:
-        return [*self.targets, *self.aliases]
-
-    def all(self) -> list[Command | Group]:
-        return sorted(self.targets.values(), key=lambda t: (t.plugin, t.name))
-
-
 class App:
     """One running trainerbot: the bot, its plugins and their services."""
 
@@ -146,6 +102,7 @@ class App:
         self._slash: dict[str, list[Any]] = {}
         self._stopped = asyncio.Event()
         self._states: dict[str, Any] = {}
+        self._guild_check = GuildCheck(self)
 
     # ------------------------------------------------------------------ services for plugins
     def settings(self, plugin: str) -> Any:
@@ -181,6 +138,8 @@ class App:
         self.bot.subscribe(hikari.StoppingEvent, self.client.stop)
         self.bot.subscribe(hikari.MessageCreateEvent, self.prefix.on_message)
         self.bot.subscribe(hikari.ShardReadyEvent, self._on_ready)
+        for event_type in (hikari.GuildAvailableEvent, hikari.GuildJoinEvent):
+            self.bot.subscribe(event_type, self._guild_check.on_guild)
         await self.bot.start()
         await self.permissions.load_owners(self.bot.rest)
         await self.plugins.call("startup", scope=None, app=self)
@@ -217,10 +176,10 @@ class App:
 
     def _refuse(self, found: Contributions, strict: bool) -> None:
         """Drop from ``found`` every contribution of a plugin that registered something the host
-        refuses (a command name already taken, an engine that breaks its protocol), failing that
-        plugin with the reason; ``strict`` raises instead (staging a reload)."""
-        owners = {o for o, _ in found.commands}
-        taken = {n: t.plugin for n, t in self.commands.targets.items() if t.plugin not in owners}
+        refuses (a command name already taken, a command Discord would refuse — its rules and its
+        count limits, checked here because one bad command fails Discord's whole bulk registration —
+        or an engine that breaks its protocol), failing that plugin with the reason; ``strict``
+        raises instead (staging a reload)."""
         registries = self.engines.by_hook()
 
         def refuse(owner: str, error: Exception, during: str) -> None:
@@ -228,12 +187,8 @@ class App:
                 raise error
             self.plugins.fail(owner, error, during)
 
-        for owner, target in found.commands:
-            why = self.commands.clash(target, taken)
-            if why:
-                refuse(owner, ValueError(why), "registering commands")
-            else:
-                taken[target.name] = owner
+        for owner, error in self.commands.refusals(found.commands).items():
+            refuse(owner, error, "registering commands")
         for hook_name, owner, _name, engine in found.engines:
             try:
                 check_engine(registries[hook_name].kind, engine)
@@ -369,7 +324,8 @@ class App:
                 log.exception("listener of plugin %s for %s failed", plugin, event_type.__name__)
 
     async def _on_ready(self, event: hikari.ShardReadyEvent) -> None:
-        log.info("connected as %s (%s)", event.my_user.username, event.my_user.id)
+        log.info("connected as %s (%s); invite URL with the permissions the commands need: %s",
+                 event.my_user.username, event.my_user.id, invite_url(event.my_user.id, invite_permissions(self)))
 
     async def close(self) -> None:
         """Run shutdown hooks, disconnect, close storage and the thread pool."""
