@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from framework import hookimpl
 from framework.commands import (
     Context,
-    File,
     TextField,
     UserError,
     command,
@@ -35,6 +34,7 @@ from framework.commands import (
 from framework.importers import to_jsonl
 from framework.providers import Correction
 from framework.storage import Migration, as_record
+from framework.uploads import fitted
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterCommand, RegisterMigration
@@ -130,7 +130,7 @@ def _saved(correction_id: int) -> str:
 # ----------------------------------------------------------------------------- commands
 
 
-@command("correct", "Tell the bot what one of its answers should have been", options=[
+@command("correct", "Tell the bot what one of its answers should have been", ephemeral=True, options=[
     string("message_id", "The answer's message id or link (as a reply: the message replied to)", from_reply=True),
     string("correction", "The answer the bot should have given (for the local classifier: a label)",
            max_length=MAX_CORRECTION),
@@ -141,7 +141,7 @@ async def correct(ctx: Context, message_id: str, correction: str) -> None:
     await ctx.respond(_saved(correction_id), ephemeral=True)
 
 
-@message_command("Correct this answer", "Correct one of the bot's answers in a form")
+@message_command("Correct this answer", "Correct one of the bot's answers in a form", ephemeral=True)
 async def correct_this(ctx: Context, message: hikari.Message) -> None:
     found = await answer_of(ctx.app, message.id, ctx.guild_id)  # refuse before showing the form
     values = await ctx.ask("Correct this answer", [
@@ -160,7 +160,7 @@ async def may_see_all(ctx: Context) -> bool:
 corrections_group = group("corrections", "Corrections of the bot's answers")
 
 
-@corrections_group.command("list", "Recent corrections (everyone's with the feedback permission)",
+@corrections_group.command("list", "Recent corrections (everyone's with the feedback permission)", ephemeral=True,
                            options=[user("author", "Only this user's corrections", default=None)])
 async def corrections_list(ctx: Context, author: hikari.User | None) -> None:
     query = sa.select(corrections).order_by(corrections.c.id.desc()).limit(ctx.settings.list_limit)
@@ -179,7 +179,8 @@ async def corrections_list(ctx: Context, author: hikari.User | None) -> None:
                                 f"~~{r.answer[:60]}~~ → {r.correction[:100]}" for r in rows), ephemeral=True)
 
 
-@corrections_group.command("export", "Corrections as JSONL (everyone's with the feedback permission)")
+@corrections_group.command("export", "Corrections as JSONL (everyone's with the feedback permission)", ephemeral=True,
+                           bot_permissions=hikari.Permissions.ATTACH_FILES)
 async def corrections_export(ctx: Context) -> None:
     query = sa.select(corrections).order_by(corrections.c.id)
     if not await may_see_all(ctx):
@@ -187,10 +188,11 @@ async def corrections_export(ctx: Context) -> None:
     async with ctx.app.storage.connect() as conn:
         rows = (await conn.execute(query)).all()
     data = await ctx.run_blocking(to_jsonl, [as_record(r) for r in rows])
-    await ctx.respond(f"{len(rows)} correction(s).", attachments=[File("corrections.jsonl", data=data)], ephemeral=True)
+    export = await fitted(ctx, "corrections.jsonl", data, what="The export")
+    await ctx.respond(f"{len(rows)} correction(s).", attachments=[export], ephemeral=True)
 
 
-@corrections_group.command("remove", "Delete a correction (others' need the feedback permission)",
+@corrections_group.command("remove", "Delete a correction (others' need the feedback permission)", ephemeral=True,
                            options=[integer("id", "Correction number from `corrections list`", min_value=1)])
 async def corrections_remove(ctx: Context, id: int) -> None:  # noqa: A002 - the option's name
     async with ctx.app.storage.connect() as conn:

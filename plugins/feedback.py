@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
-from framework.commands import Context, File, UserError, command, group, integer, parse_message_id, string, user
+from framework.commands import Context, UserError, command, group, integer, parse_message_id, string, user
 from framework.importers import to_jsonl
 from framework.storage import Migration, add_missing_columns, as_record
+from framework.uploads import fitted
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterCommand, RegisterListener, RegisterMigration
@@ -66,7 +67,8 @@ def register_migrations(register: RegisterMigration) -> None:
     register(Migration(2, "who asked the answered prompt", lambda c: add_missing_columns(c, feedback_table)))
 
 
-@command("feedback", "Tell the team what you think (optionally about one answer, with a rating)", options=[
+@command("feedback", "Tell the team what you think (optionally about one answer, with a rating)", ephemeral=True,
+         options=[
     string("text", "Your feedback", min_length=1, max_length=2000),
     integer("rating", "1 (bad) to 5 (great)", default=None, min_value=1, max_value=5, named_only=True),
     string("message_id", "The bot answer it is about (as a reply: the message replied to)", default=None,
@@ -108,7 +110,7 @@ def _show(r: Any) -> str:
 feedback_group = group("feedbacks", "Feedback given to the bot")
 
 
-@feedback_group.command("list", "Recent feedback (everyone's with the feedback permission)",
+@feedback_group.command("list", "Recent feedback (everyone's with the feedback permission)", ephemeral=True,
                         options=[user("author", "Only this user's feedback", default=None)])
 async def feedback_list(ctx: Context, author: hikari.User | None) -> None:
     query = sa.select(feedback_table).order_by(feedback_table.c.id.desc()).limit(ctx.settings.list_limit)
@@ -123,7 +125,8 @@ async def feedback_list(ctx: Context, author: hikari.User | None) -> None:
     await ctx.respond("\n".join(_show(r) for r in rows) if rows else "No feedback yet.", ephemeral=True)
 
 
-@feedback_group.command("export", "Feedback as JSONL (everyone's with the feedback permission)")
+@feedback_group.command("export", "Feedback as JSONL (everyone's with the feedback permission)", ephemeral=True,
+                        bot_permissions=hikari.Permissions.ATTACH_FILES)
 async def feedback_export(ctx: Context) -> None:
     query = sa.select(feedback_table).order_by(feedback_table.c.id)
     if not await may_see_all(ctx):
@@ -131,8 +134,8 @@ async def feedback_export(ctx: Context) -> None:
     async with ctx.app.storage.connect() as conn:
         rows = (await conn.execute(query)).all()
     data = await ctx.run_blocking(to_jsonl, [as_record(r) for r in rows])
-    await ctx.respond(f"{len(rows)} feedback record(s).", attachments=[File("feedback.jsonl", data=data)],
-                      ephemeral=True)
+    export = await fitted(ctx, "feedback.jsonl", data, what="The export")
+    await ctx.respond(f"{len(rows)} feedback record(s).", attachments=[export], ephemeral=True)
 
 
 @hookimpl

@@ -90,7 +90,8 @@ async def _send_privately(ctx: Context, text: str, attachment: File) -> None:
 mydata = group("mydata", "See or delete everything the bot stores about you")
 
 
-@mydata.command("export", "Get everything the bot stores about you, as a JSON file (privately)")
+@mydata.command("export", "Get everything the bot stores about you, as a JSON file (privately)", ephemeral=True,
+                bot_permissions=hikari.Permissions.ATTACH_FILES)
 async def mydata_export(ctx: Context) -> None:
     found, failed = await collect(ctx.app, ctx.author.id)
     document = {"user_id": int(ctx.author.id),
@@ -110,7 +111,7 @@ async def mydata_export(ctx: Context) -> None:
                           + _failed_note(failed, "give its part, so this is incomplete"), File(name, data=data))
 
 
-@mydata.command("delete", "Delete everything the bot stores about you (confirm:true to do it)",
+@mydata.command("delete", "Delete everything the bot stores about you (confirm:true to do it)", ephemeral=True,
                 options=[boolean("confirm", "true: really delete", default=False)])
 async def mydata_delete(ctx: Context, confirm: bool) -> None:
     if not confirm:

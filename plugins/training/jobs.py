@@ -1,6 +1,6 @@
 """Training jobs: start one on the configured provider from a snapshot of a dataset, follow it
-(a watcher per job polls the provider and edits the progress message as events arrive), resume
-the watchers after a restart and stop them at shutdown.
+(a watcher per job polls the provider and shows the events in the job's progress message, a
+:class:`~framework.progress.ProgressMessage`), resume the watchers after a restart and stop them at shutdown.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import logging
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-import hikari
 import sqlalchemy as sa
 
 from framework import hookimpl
 from framework.commands import Context, UserError
 from framework.errors import ProviderError
 from framework.importers import to_jsonl
+from framework.progress import ProgressMessage, bounded
 from framework.providers import TrainingRequest, trained_models
 from plugins.training.datasets import dataset_rows, split_rows
 from plugins.training.schema import TERMINAL, Settings, datasets, jobs
@@ -78,7 +78,8 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
     shown = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
     shown += f"; {len(held_out)} held out for testing" if held_out else ""
     shown += f"; {len(corrections)} correction(s)" if corrections else ""
-    status = await ctx.respond(f"🏋️ Training job #{job_id} on `{dataset}` ({shown}) with `{name}`: starting…")
+    status = await ProgressMessage.start(ctx, f"🏋️ Training job #{job_id} on `{dataset}` ({shown}) with `{name}`: "
+                                              "starting…")
     request = TrainingRequest(job_id, snapshot, tuple(labels), instruction, corrections=corrections)
     try:
         provider_job_id = await provider.start(request)
@@ -91,23 +92,21 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
         async with app.storage.begin() as conn:
             await conn.execute(jobs.update().where(jobs.c.id == job_id).values(status="failed", error=reason,
                                                                                   snapshot=str(snapshot)))
-        await status.edit(f"❌ Training job #{job_id} could not start: {reason}")
+        await status.finish(f"❌ Training job #{job_id} could not start: {reason}")
         return
-    channel_id, message_id = ctx.channel_id, status.message_id
-    if message_id is None and getattr(ctx, "interaction", None) is not None:
-        message_id = (await ctx.app.bot.rest.fetch_interaction_response(ctx.interaction.application_id,
-                                                                        ctx.interaction.token)).id
+    # Only a channel message can be edited after a restart (an interaction's token is gone by then).
+    message_id = status.channel_message_id
     async with app.storage.begin() as conn:
         await conn.execute(jobs.update().where(jobs.c.id == job_id).values(
             provider_job_id=provider_job_id, status="queued", snapshot=str(snapshot),
-            channel_id=int(channel_id), message_id=int(message_id) if message_id else None))
-    watch(app, job_id)
+            channel_id=int(ctx.channel_id), message_id=int(message_id) if message_id else None))
+    watch(app, job_id, status)
 
 
-def watch(app: Host, job_id: int) -> None:
+def watch(app: Host, job_id: int, progress: ProgressMessage | None = None) -> None:
     tasks: dict[int, asyncio.Task[None]] = app.state("training", dict)
     if job_id not in tasks or tasks[job_id].done():
-        tasks[job_id] = asyncio.get_running_loop().create_task(_poll(app, job_id))
+        tasks[job_id] = asyncio.get_running_loop().create_task(_poll(app, job_id, progress))
 
 
 def render_job(job: Any, events: list[str]) -> str:
@@ -117,13 +116,22 @@ def render_job(job: Any, events: list[str]) -> str:
     if job.model_id:
         text += f"\nModel: `{job.model_id}` — activate it with `model use {job.model_id}`"
     if job.error:
-        text += f"\nError: {job.error}"
+        text += f"\nError: {bounded(str(job.error), 500)}"
     if events:
-        text += "\n" + "\n".join(f"• {e}" for e in events[-5:])
-    return text
+        text += "\n" + "\n".join(f"• {bounded(str(e), 200)}" for e in events[-5:])
+    return bounded(text)
 
 
-async def _poll(app: Host, job_id: int) -> None:
+async def _poll(app: Host, job_id: int, progress: ProgressMessage | None) -> None:
+    try:
+        await _follow(app, job_id, progress)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # a watcher's bug must not vanish with its task: the job stays pollable after a restart
+        log.exception("following training job %s failed", job_id)
+
+
+async def _follow(app: Host, job_id: int, progress: ProgressMessage | None) -> None:
     settings: Settings = app.settings("training")
     delay = settings.poll_interval
     while True:
@@ -155,11 +163,16 @@ async def _poll(app: Host, job_id: int) -> None:
                         provider=job.provider, model_id=state.model_id, job_id=job_id, dataset=job.dataset,
                         labels=labels or "[]", instruction=job.instruction))
             job = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first()
-        if job.channel_id and job.message_id and (state.events or state.finished):
-            try:
-                await app.bot.rest.edit_message(job.channel_id, job.message_id, render_job(job, events))
-            except hikari.HikariError:
-                log.warning("could not edit the progress message of job %s", job_id, exc_info=True)
+        if progress is None and job.channel_id:
+            progress = ProgressMessage.resume(app, job.channel_id, job.message_id)
+        if progress is not None and state.finished:
+            await progress.finish(render_job(job, events))
+        elif progress is not None and state.events:
+            progress.update(render_job(job, events))
+        if progress is not None and progress.channel_message_id not in (None, job.message_id):
+            async with app.storage.begin() as conn:  # moved to a channel message: a restart edits that one
+                await conn.execute(jobs.update().where(jobs.c.id == job_id).values(
+                    message_id=int(progress.channel_message_id)))  # type: ignore[arg-type]
         if state.finished:
             return
         await asyncio.sleep(delay)
