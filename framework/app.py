@@ -187,7 +187,7 @@ class App:
                 raise error
             self.plugins.fail(owner, error, during)
 
-        for owner, error in self.commands.refusals(found.commands).items():
+        for owner, error in self.commands.refusals(found.commands, order=list(self.plugins.infos)).items():
             refuse(owner, error, "registering commands")
         for hook_name, owner, _name, engine in found.engines:
             try:
@@ -273,7 +273,7 @@ class App:
         staging = f"{plugin}.reloading"
         try:
             obj, undo = self.plugins.fresh_import(info)
-        except Exception as exc:  # noqa: BLE001 - reported to the owner; old code stays
+        except Exception as exc:  # reported to the owner; old code stays
             log.exception("reloading plugin %s failed while importing", plugin)
             raise UserError(f"Reload of `{plugin}` failed, the old version stays active: "
                             f"{type(exc).__name__}: {redact(str(exc))}") from None
@@ -282,7 +282,7 @@ class App:
             self.plugins.pm.register(obj, name=staging)
             settings = self.plugins._settings(plugin, obj, registered_as=staging)
             found = await self._contributions(only={staging}, strict=True, rename={staging: plugin})
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if self.plugins.pm.is_registered(obj):
                 self.plugins.pm.unregister(obj)
             undo()
@@ -320,7 +320,7 @@ class App:
                 continue
             try:
                 await callback(event, self)
-            except Exception:  # noqa: BLE001 - one listener's bug must not silence the others
+            except Exception:  # one listener's bug must not silence the others
                 log.exception("listener of plugin %s for %s failed", plugin, event_type.__name__)
 
     async def _on_ready(self, event: hikari.ShardReadyEvent) -> None:

@@ -121,7 +121,7 @@ class SlashContext(Context):
         self.responded = True  # the form is the answer, unless the submission gets one
         try:
             submitted, values = await form.attach(self.lb.client, custom_id, timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.info("form %r of %s was not submitted within %.0f s", title, self.command.qualified_name, timeout)
             return None
         self.lb, self.interaction = submitted, submitted.interaction
@@ -235,7 +235,7 @@ def _autocomplete(app: App, opt: Option) -> Any:
         assert opt.autocomplete is not None
         try:
             choices = list(await opt.autocomplete(app, partial))[:25]
-        except Exception:  # noqa: BLE001 - a broken autocomplete must not break the command
+        except Exception:  # a broken autocomplete must not break the command
             log.exception("autocomplete for option %s failed", opt.name)
             choices = []
         await actx.respond([c[:100] for c in choices])

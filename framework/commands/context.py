@@ -81,7 +81,8 @@ def channel_message(app: App, channel_id: hikari.Snowflakeish, message_id: hikar
 
 
 def split_message(text: str, limit: int = DISCORD_MESSAGE_LIMIT) -> list[str]:
-    """Split text at Discord's limit, preferring line then word boundaries."""
+    """Split text at Discord's limit, preferring line then word boundaries (the line break or space
+    cut at is dropped: a message does not start with it)."""
     chunks: list[str] = []
     while len(text) > limit:
         cut = text.rfind("\n", 0, limit)
@@ -90,7 +91,7 @@ def split_message(text: str, limit: int = DISCORD_MESSAGE_LIMIT) -> list[str]:
         if cut < limit // 2:
             cut = limit
         chunks.append(text[:cut])
-        text = text[cut:].lstrip("\n") if text[cut:cut + 1] == "\n" else text[cut:]
+        text = text[cut:].lstrip("\n") if text[cut:cut + 1] == "\n" else text[cut + (text[cut:cut + 1] == " "):]
     if text or not chunks:
         chunks.append(text)
     return chunks

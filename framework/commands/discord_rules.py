@@ -147,18 +147,22 @@ def _options_problems(options: Sequence[Option], where: str) -> list[str]:
     return problems
 
 
+def _chars(value: Any) -> int:
+    return len(value) if isinstance(value, str) else 0
+
+
 def total_characters(target: Command | Group) -> int:
     """What Discord counts against a command's 4,000 characters: every name, description and choice."""
-    total = len(target.name)
+    total = _chars(target.name)
     if isinstance(target, MessageCommand):
         return total
-    total += len(target.description)
+    total += _chars(target.description)
     commands = target.subcommands.values() if isinstance(target, Group) else [target]
     for cmd in commands:
         if cmd is not target:
-            total += len(cmd.name) + len(cmd.description)
-        for opt in cmd.options:
-            total += len(opt.name) + len(opt.description)
+            total += _chars(getattr(cmd, "name", None)) + _chars(getattr(cmd, "description", None))
+        for opt in getattr(cmd, "options", ()):
+            total += _chars(opt.name) + _chars(opt.description)
             total += sum(2 * len(str(c)) for c in opt.choices or ())  # a choice's name and its value
     return total
 

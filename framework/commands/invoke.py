@@ -54,7 +54,7 @@ async def invoke(ctx: Context, cmd: Command, raw: dict[str, Any], *targets: Any)
     except UserError as exc:
         log.info("%s %s by %s: %s", ctx.surface, cmd.qualified_name, ctx.author.id, exc)
         await _report(ctx, str(exc))
-    except Exception as exc:  # noqa: BLE001 - the user gets a message, the log gets the traceback
+    except Exception as exc:  # the user gets a message, the log gets the traceback
         log.exception("command %s (plugin %s) failed", cmd.qualified_name, cmd.plugin)
         message = await ctx.app.plugins.call("handle_error", scope=ctx.guild_id, ctx=ctx, error=exc)
         await _report(ctx, message or f"Sorry, `{cmd.qualified_name}` failed unexpectedly. The error was logged.")

@@ -60,12 +60,15 @@ class CommandRegistry:
     def all(self) -> list[Command | Group]:
         return sorted(self.targets.values(), key=lambda t: (t.plugin, t.name))
 
-    def refusals(self, found: Sequence[tuple[str, Any]]) -> dict[str, discord_rules.CommandRefused]:
+    def refusals(self, found: Sequence[tuple[str, Any]],
+                 order: Sequence[str] = ()) -> dict[str, discord_rules.CommandRefused]:
         """For each plugin in ``found`` (owner, command) whose commands cannot join: why not. Plugins
-        are taken in order, so the ones that came first keep their place under Discord's count limits;
-        a plugin's commands already registered (it is being reloaded) make room for its new ones."""
+        are taken in ``order`` (the order they were loaded: built-ins first), so under Discord's count
+        limits the ones loaded first keep their place; a plugin's commands already registered (it is
+        being reloaded) make room for its new ones."""
+        rank = {name: index for index, name in enumerate(order)}
         by_owner: dict[str, list[Any]] = {}
-        for owner, target in found:
+        for owner, target in sorted(found, key=lambda pair: rank.get(pair[0], len(rank))):
             by_owner.setdefault(owner, []).append(target)
         kept: list[Command | Group] = [t for t in self.targets.values() if t.plugin not in by_owner]
         taken = {t.name: t.plugin for t in kept}
@@ -106,5 +109,5 @@ async def refuse_commands(host: PluginHost) -> None:
         return {"register": lambda target: found.append((plugin, target))}
 
     await host.call("register_commands", scope=None, per_plugin=bound)
-    for owner, error in CommandRegistry().refusals(found).items():
+    for owner, error in CommandRegistry().refusals(found, order=list(host.infos)).items():
         host.fail(owner, error, "registering commands")
