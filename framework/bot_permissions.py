@@ -20,8 +20,8 @@ import hikari
 from framework.commands import Group
 
 if TYPE_CHECKING:  # pragma: no cover
-    from framework.app import App
     from framework.commands import Command
+    from framework.host import Host
 
 log = logging.getLogger(__name__)
 P = hikari.Permissions
@@ -43,7 +43,7 @@ def names(permissions: hikari.Permissions) -> str:
     return " and ".join([", ".join(shown[:-1]), shown[-1]] if len(shown) > 1 else shown)
 
 
-def in_channel(app: App, guild_id: hikari.Snowflakeish | None,
+def in_channel(app: Host, guild_id: hikari.Snowflakeish | None,
                channel_id: hikari.Snowflakeish | None) -> hikari.Permissions | None:
     """The bot's permissions in a channel of a server (or server-wide for ``channel_id`` None);
     None when the cache does not know enough to say (then only Discord's answer will tell)."""
@@ -81,7 +81,7 @@ def in_channel(app: App, guild_id: hikari.Snowflakeish | None,
     return permissions
 
 
-def missing(app: App, guild_id: hikari.Snowflakeish | None, channel_id: hikari.Snowflakeish | None,
+def missing(app: Host, guild_id: hikari.Snowflakeish | None, channel_id: hikari.Snowflakeish | None,
             needed: hikari.Permissions) -> hikari.Permissions:
     """Which of ``needed`` the bot lacks there: ``NONE`` in direct messages, and when the cache
     cannot tell (the bot then finds out from Discord's refusal, and falls back where it can)."""
@@ -91,7 +91,7 @@ def missing(app: App, guild_id: hikari.Snowflakeish | None, channel_id: hikari.S
     return P.NONE if have is None else needed & ~have
 
 
-def needs(app: App) -> dict[hikari.Permissions, list[str]]:
+def needs(app: Host) -> dict[hikari.Permissions, list[str]]:
     """Every permission the bot needs, with what needs it: :data:`BASE` and the registered commands."""
     found: dict[hikari.Permissions, list[str]] = {flag: [why] for flag, why in BASE.items()}
     for target in app.commands.all():
@@ -103,7 +103,7 @@ def needs(app: App) -> dict[hikari.Permissions, list[str]]:
     return found
 
 
-def invite_permissions(app: App) -> hikari.Permissions:
+def invite_permissions(app: Host) -> hikari.Permissions:
     """The permissions integer an invite should ask for: what :func:`needs` lists, nothing more."""
     return functools.reduce(operator.or_, needs(app), P.NONE)
 
@@ -116,7 +116,7 @@ def invite_url(application_id: hikari.Snowflakeish, permissions: hikari.Permissi
 class GuildCheck:
     """Logs, once per server, which features will not work there for lack of which permission."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: Host) -> None:
         self.app = app
         self.checked: set[int] = set()
 

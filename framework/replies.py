@@ -29,7 +29,7 @@ async def reply(app: Host, message: hikari.Message, content: str | None, *, atta
     """Answer ``message`` (``content`` at most one message long) as a reply, or, where Discord would
     refuse a reply, as a message mentioning its author. Returns the (first) message sent."""
     rest = app.bot.rest
-    if not missing(app, message.guild_id, message.channel_id, hikari.Permissions.READ_MESSAGE_HISTORY):  # type: ignore[arg-type]
+    if not missing(app, message.guild_id, message.channel_id, hikari.Permissions.READ_MESSAGE_HISTORY):
         try:
             return await rest.create_message(
                 message.channel_id, content if content is not None else hikari.UNDEFINED, reply=message,

@@ -102,7 +102,7 @@ class SlashContext(Context):
     async def bot_missing(self, needed: hikari.Permissions) -> hikari.Permissions:
         if self.guild_id is None or not needed:
             return hikari.Permissions.NONE
-        have = getattr(self.interaction, "app_permissions", None)
+        have: hikari.Permissions | None = getattr(self.interaction, "app_permissions", None)
         if have is None:
             from framework.bot_permissions import missing
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pydantic import BaseModel
 
     from framework.app import App
+    from framework.host import Host
 
 DISCORD_MESSAGE_LIMIT = 2000
 
@@ -65,7 +66,7 @@ class Response:
         await self._editor(content=content, attachments=attachments, embeds=embeds)
 
 
-def channel_message(app: App, channel_id: hikari.Snowflakeish, message_id: hikari.Snowflake, *,
+def channel_message(app: Host, channel_id: hikari.Snowflakeish, message_id: hikari.Snowflake, *,
                     private: bool = False) -> Response:
     """A :class:`Response` for a message the bot posted in a channel (edited through the channel)."""
 
