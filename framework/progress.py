@@ -22,6 +22,7 @@ Discord never refuses and that always ends with the result.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -65,6 +66,8 @@ class ProgressMessage:
         """Set while the message is still to be sent as the command's answer (:meth:`later`)."""
         self._pump: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._ending = asyncio.Event()
+        """Set by :meth:`finish` and :meth:`stop`: an update waiting for its turn is not shown."""
 
     @classmethod
     async def start(cls, ctx: Context, text: str, *, interval: float | None = None) -> ProgressMessage:
@@ -111,8 +114,9 @@ class ProgressMessage:
         """Show the result: after the last edit's turn, and whatever it takes to deliver it."""
         self.finished = True
         self._pending = None
+        self._ending.set()
         if self._pump is not None:
-            await self._pump
+            await self._pump  # an edit under way completes; one still waiting for its turn is dropped
         await self._turn(first=False)
         await self._deliver(text, attachments, final=True)
 
@@ -120,22 +124,27 @@ class ProgressMessage:
         """The work failed: show nothing more (its error is answered on its own)."""
         self.finished = True
         self._pending = None
-        if self._pump is not None and not self._pump.done():
-            self._pump.cancel()
+        self._ending.set()
 
     async def _run(self) -> None:
         while self._pending is not None and not self.finished:
-            await self._turn()
+            await self._turn(interruptible=True)
             text, self._pending = self._pending, None
             if text is None or self.finished:
                 return
             await self._deliver(text, None, final=False)
 
-    async def _turn(self, *, first: bool = True) -> None:
-        """Wait until one interval after the last edit (and, for :meth:`later`, before a first message)."""
+    async def _turn(self, *, first: bool = True, interruptible: bool = False) -> None:
+        """Wait until one interval after the last edit (and, for :meth:`later`, before a first message);
+        an update's wait ends early when the work ends."""
         due = max(self._last + self.interval, self._not_before if first else float("-inf"))
         delay = due - asyncio.get_running_loop().time()
-        if delay > 0:
+        if delay <= 0:
+            return
+        if interruptible:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ending.wait(), delay)
+        else:
             await asyncio.sleep(delay)
 
     async def _deliver(self, text: str, attachments: Sequence[File] | None, *, final: bool) -> None:
