@@ -129,7 +129,8 @@ class SlashContext(Context):
         self._token_ended = False
         self.responded = False
         asyncio.get_running_loop().call_later(AUTO_DEFER_AFTER, lambda: asyncio.ensure_future(_auto_defer(self)))
-        return values
+        answers: dict[str, str] = values
+        return answers
 
     async def _send(self, content: str | None, attachments: Sequence[File], embeds: Sequence[hikari.Embed],
                     ephemeral: bool) -> Response:
@@ -226,7 +227,7 @@ def _lb_option(app: App, opt: Option) -> Any:
             kwargs["max_length"] = opt.max_length
         if opt.autocomplete is not None and opt.choices is None:
             kwargs["autocomplete"] = _autocomplete(app, opt)
-    return _LB_OPTION[opt.type](opt.name, opt.description, **kwargs)
+    return _LB_OPTION[opt.type](opt.name, opt.description, **kwargs)  # type: ignore[operator]
 
 
 def _autocomplete(app: App, opt: Option) -> Any:
@@ -235,7 +236,7 @@ def _autocomplete(app: App, opt: Option) -> Any:
         assert opt.autocomplete is not None
         try:
             choices = list(await opt.autocomplete(app, partial))[:25]
-        except Exception:  # a broken autocomplete must not break the command
+        except Exception:
             log.exception("autocomplete for option %s failed", opt.name)
             choices = []
         await actx.respond([c[:100] for c in choices])

@@ -131,7 +131,7 @@ async def _wanted(app: Host, message: hikari.Message) -> bool:
     me = app.bot.get_me()
     if message.guild_id is None:
         return settings.answer_dms
-    if settings.answer_mentions and me is not None and me.id in message.user_mentions_ids:
+    if settings.answer_mentions and me is not None and me.id in (message.user_mentions_ids or ()):
         return True
     async with app.storage.connect() as conn:
         return (await conn.execute(sa.select(channels.c.channel_id).where(
@@ -184,7 +184,7 @@ async def chat_here(ctx: Context, mode: str) -> None:
     async with ctx.app.storage.begin() as conn:
         await conn.execute(channels.delete().where(channels.c.channel_id == int(ctx.channel_id)))
         if mode == "on":
-            await conn.execute(channels.insert().values(channel_id=int(ctx.channel_id), guild_id=int(ctx.guild_id)))
+            await conn.execute(channels.insert().values(channel_id=int(ctx.channel_id), guild_id=ctx.server_id))
     await ctx.respond("I'll answer every message in this channel." if mode == "on"
                       else "In this channel I'll answer only when mentioned.")
 
@@ -193,9 +193,9 @@ async def chat_here(ctx: Context, mode: str) -> None:
                     options=[string("text", "The instruction", default="", max_length=2000)])
 async def chat_instruction(ctx: Context, text: str) -> None:
     async with ctx.app.storage.begin() as conn:
-        await conn.execute(guild_settings.delete().where(guild_settings.c.guild_id == int(ctx.guild_id)))
+        await conn.execute(guild_settings.delete().where(guild_settings.c.guild_id == ctx.server_id))
         if text.strip():
-            await conn.execute(guild_settings.insert().values(guild_id=int(ctx.guild_id), instruction=text.strip()))
+            await conn.execute(guild_settings.insert().values(guild_id=ctx.server_id, instruction=text.strip()))
     await ctx.respond("System instruction updated." if text.strip() else "System instruction reset to the default.")
 
 

@@ -91,7 +91,7 @@ class NativeBackend:
                                                     dave=self.dave, handshake_timeout=self.connect_timeout)
             except VoiceGatewayClosed as exc:
                 raise VoiceError(f"I couldn't join the voice channel: {exc.explanation}.") from exc
-            except (hikari.errors.VoiceError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, hikari.errors.VoiceError) as exc:
                 log.warning("joining voice channel %s failed: %s", channel_id, exc)
                 raise VoiceError("I couldn't join the voice channel: Discord did not answer in time. "
                                  "Try again in a moment.") from exc

@@ -1,18 +1,34 @@
-"""Every command the plugins registered, by name, and the decision which plugins' commands may join
-them: a name already taken, or anything Discord would refuse (:mod:`framework.commands.discord_rules`),
+"""What plugins register, kept by the host: the commands by name, and a batch of contributions
+(commands, listeners, engines, migrations) collected from the registration hooks before the host
+checks and applies it (``App._refuse``, ``App._apply``); and which plugins' commands may join the
+others: a name already taken, or anything Discord would refuse (:mod:`framework.commands.discord_rules`),
 refuses the plugin that brought it, and only that plugin.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from framework.commands import discord_rules
-from framework.commands.declarations import Command, Group
+from framework.commands import Command, Group, discord_rules
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.plugins import PluginHost
+    from framework.storage import Migration
+
+Listener = Callable[[Any, Any], Awaitable[None]]
+"""A plugin's gateway event listener: ``async callback(event, app)``."""
+
+
+@dataclasses.dataclass
+class Contributions:
+    """What plugins registered through the registration hooks, before it is applied."""
+
+    commands: list[tuple[str, Command | Group]] = dataclasses.field(default_factory=list)
+    listeners: list[tuple[str, type, Listener]] = dataclasses.field(default_factory=list)
+    engines: list[tuple[str, str, str, Any]] = dataclasses.field(default_factory=list)
+    migrations: list[Migration] = dataclasses.field(default_factory=list)
 
 
 class CommandRegistry:
@@ -98,6 +114,7 @@ class CommandRegistry:
             if over:
                 why.append(over)
         return why
+
 
 
 async def refuse_commands(host: PluginHost) -> None:
