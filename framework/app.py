@@ -22,6 +22,7 @@ import hikari
 import lightbulb
 import sqlalchemy as sa
 
+from framework.bot_permissions import GuildCheck, invite_permissions, invite_url
 from framework.config import BotSettings, Config, write_plugin_enabled
 from framework.dataroot import DataRoot
 from framework.engines import EngineMismatch, Engines, check_engine
@@ -92,6 +93,7 @@ class App:
         self._slash: dict[str, list[Any]] = {}
         self._stopped = asyncio.Event()
         self._states: dict[str, Any] = {}
+        self._guild_check = GuildCheck(self)
 
     # ------------------------------------------------------------------ services for plugins
     def settings(self, plugin: str) -> Any:
@@ -132,6 +134,8 @@ class App:
         self.bot.subscribe(hikari.StoppingEvent, self.client.stop)
         self.bot.subscribe(hikari.MessageCreateEvent, self.prefix.on_message)
         self.bot.subscribe(hikari.ShardReadyEvent, self._on_ready)
+        for event_type in (hikari.GuildAvailableEvent, hikari.GuildJoinEvent):
+            self.bot.subscribe(event_type, self._guild_check.on_guild)
         await self.bot.start()
         await self.permissions.load_owners(self.bot.rest)
         await self.plugins.call("startup", scope=None, app=self)
@@ -168,10 +172,10 @@ class App:
 
     def _refuse(self, found: Contributions, strict: bool) -> None:
         """Drop from ``found`` every contribution of a plugin that registered something the host
-        refuses (a command name already taken, an engine that breaks its protocol), failing that
-        plugin with the reason; ``strict`` raises instead (staging a reload)."""
-        owners = {o for o, _ in found.commands}
-        taken = {n: t.plugin for n, t in self.commands.targets.items() if t.plugin not in owners}
+        refuses (a command name already taken, a command Discord would refuse — its rules and its
+        count limits, checked here because one bad command fails Discord's whole bulk registration —
+        or an engine that breaks its protocol), failing that plugin with the reason; ``strict``
+        raises instead (staging a reload)."""
         registries = self.engines.by_hook()
 
         def refuse(owner: str, error: Exception, during: str) -> None:
@@ -179,12 +183,8 @@ class App:
                 raise error
             self.plugins.fail(owner, error, during)
 
-        for owner, target in found.commands:
-            why = self.commands.clash(target, taken)
-            if why:
-                refuse(owner, ValueError(why), "registering commands")
-            else:
-                taken[target.name] = owner
+        for owner, error in self.commands.refusals(found.commands, order=list(self.plugins.infos)).items():
+            refuse(owner, error, "registering commands")
         for hook_name, owner, _name, engine in found.engines:
             try:
                 check_engine(registries[hook_name].kind, engine)
@@ -320,7 +320,8 @@ class App:
                 log.exception("listener of plugin %s for %s failed", plugin, event_type.__name__)
 
     async def _on_ready(self, event: hikari.ShardReadyEvent) -> None:
-        log.info("connected as %s (%s)", event.my_user.username, event.my_user.id)
+        log.info("connected as %s (%s); invite URL with the permissions the commands need: %s",
+                 event.my_user.username, event.my_user.id, invite_url(event.my_user.id, invite_permissions(self)))
 
     async def close(self) -> None:
         """Run shutdown hooks, disconnect, close storage and the thread pool."""

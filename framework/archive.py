@@ -1,7 +1,8 @@
 """Zip a directory under the data root into the archives area: streamed file by file in a worker
 thread (never on the event loop), written to a partial file and renamed when complete, with
-progress reported back to the loop. Links and special files inside are skipped, not followed.
-One implementation, used by the archive command and by dataset selection.
+progress reported back to the loop (where a :class:`~framework.progress.ProgressMessage` shows
+it, throttled). Links and special files inside are skipped, not followed. One implementation,
+used by the archive command and by dataset selection.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import os
 import stat
 import zipfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
-Progress = Callable[["ArchiveProgress"], Awaitable[None]]
+Progress = Callable[["ArchiveProgress"], None]
+"""Called on the event loop with the latest state; it must return at once (``ProgressMessage.update``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,28 +99,22 @@ async def archive_directory(app: Host, src: Path, *, progress: Progress | None =
                             min_interval: float = 1.0) -> ArchiveResult:
     """Zip ``src`` (already resolved under the data root) into ``archives/NAME-TIMESTAMP.zip``.
 
-    ``progress`` is awaited on the event loop at most every ``min_interval`` seconds.
+    ``progress`` is called on the event loop, at most every ``min_interval`` seconds; the worker
+    never waits for it, so a slow edit cannot slow the zip.
     """
     loop = asyncio.get_running_loop()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S-%f")
     name = src.name if src != app.data_root.root else "data"
     target = app.data_root.area("archives") / f"{name}-{stamp}.zip"
-    last = [0.0]
-    pending: list[asyncio.Future[None]] = []
+    last = [float("-inf")]
 
     def report(state: ArchiveProgress) -> None:
-        now = loop.time() if progress else 0.0
-        if progress is None or now - last[0] < min_interval:
+        if progress is None or loop.time() - last[0] < min_interval:
             return
-        last[0] = now
-        pending.append(asyncio.run_coroutine_threadsafe(progress(state), loop))  # type: ignore[arg-type]
+        last[0] = loop.time()
+        loop.call_soon_threadsafe(progress, state)
 
     result: ArchiveResult = await app.run_blocking(_zip, src, target, report)
-    for future in pending:
-        try:
-            await asyncio.wrap_future(future)
-        except Exception:
-            log.warning("archive progress report failed", exc_info=True)
     return result
 
 

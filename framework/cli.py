@@ -64,7 +64,12 @@ def _host(config: Config) -> PluginHost:
 
 
 def cmd_plugins_list(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from framework.registry import refuse_commands  # the bot's own check of Discord's command rules
+
     host = _host(_load(args))
+    asyncio.run(refuse_commands(host))
     rows = [("NAME", "VERSION", "STATUS", "SOURCE", "HOOKS")]
     for info in host.infos.values():
         rows.append((info.name, info.version, info.status, info.source, ",".join(info.hooks)))

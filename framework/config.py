@@ -41,6 +41,9 @@ class BotSettings(Strict):
     max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0)
     """Discord's upload limit for the bot's files (10 MiB for bots without boosts)."""
     blocking_workers: int = Field(4, ge=1, le=64)
+    progress_interval: float = Field(3.0, gt=0, le=60)
+    """Seconds between two edits of one progress message (training, tests, archives): Discord
+    rate-limits edits, and a user reads no faster."""
     http_keepalive: bool | None = None
     """Reuse REST connections to Discord instead of opening one per request. Default (unset): on,
     except on Windows, where hikari's docs advise closing them (its ``force_close_transports``)."""

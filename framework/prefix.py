@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import hikari
 
+from framework.bot_permissions import missing
 from framework.commands import (
     MISSING,
     BadArgument,
@@ -28,6 +29,8 @@ from framework.commands import (
     invoke,
     usage,
 )
+from framework.commands.context import channel_message
+from framework.replies import reply
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.app import App
@@ -124,29 +127,25 @@ class PrefixContext(Context):
         super().__init__(app, cmd, author=message.author, member=message.member, guild_id=message.guild_id,
                          channel_id=message.channel_id, message=message)
 
-    async def defer(self, *, ephemeral: bool = False) -> None:
+    async def defer(self, *, ephemeral: bool | None = None) -> None:
         await self.app.bot.rest.trigger_typing(self.channel_id)
+
+    async def bot_missing(self, needed: hikari.Permissions) -> hikari.Permissions:
+        return missing(self.app, self.guild_id, self.channel_id, needed)
 
     async def _send(self, content: str | None, attachments: Sequence[File], embeds: Sequence[hikari.Embed],
                     ephemeral: bool) -> Response:
         assert self.message is not None
-        sent = await self.app.bot.rest.create_message(
-            self.channel_id, content if content is not None else hikari.UNDEFINED,
-            attachments=[f.to_resource() for f in attachments] or hikari.UNDEFINED,
-            embeds=list(embeds) or hikari.UNDEFINED,
-            reply=self.message if not self.responded else hikari.UNDEFINED,
-            user_mentions=False, role_mentions=False, mentions_everyone=False,
-        )
-
-        async def edit(content: str | None, attachments: Sequence[File] | None,
-                       embeds: Sequence[hikari.Embed] | None) -> None:
-            await self.app.bot.rest.edit_message(
-                self.channel_id, sent.id, content if content is not None else hikari.UNDEFINED,
-                attachments=[f.to_resource() for f in attachments] if attachments is not None else hikari.UNDEFINED,
-                embeds=list(embeds) if embeds is not None else hikari.UNDEFINED,
+        if not self.responded:
+            sent = await reply(self.app, self.message, content, attachments=attachments, embeds=embeds)
+        else:
+            sent = await self.app.bot.rest.create_message(
+                self.channel_id, content if content is not None else hikari.UNDEFINED,
+                attachments=[f.to_resource() for f in attachments] or hikari.UNDEFINED,
+                embeds=list(embeds) or hikari.UNDEFINED,
+                user_mentions=False, role_mentions=False, mentions_everyone=False,
             )
-
-        return Response(edit, sent.id)
+        return channel_message(self.app, self.channel_id, sent.id)
 
 
 class PrefixRouter:
@@ -203,8 +202,7 @@ class PrefixRouter:
 
 
 async def _reply(app: App, message: hikari.Message, text: str) -> None:
-    await app.bot.rest.create_message(message.channel_id, text, reply=message, user_mentions=False,
-                                      role_mentions=False, mentions_everyone=False)
+    await reply(app, message, text)
 
 
 __all__ = ["tokenize", "parse_arguments", "PrefixContext", "PrefixRouter", "MISSING"]

@@ -1,17 +1,20 @@
 """What plugins register, kept by the host: the commands by name, and a batch of contributions
 (commands, listeners, engines, migrations) collected from the registration hooks before the host
-checks and applies it (``App._refuse``, ``App._apply``).
+checks and applies it (``App._refuse``, ``App._apply``); and which plugins' commands may join the
+others: a name already taken, or anything Discord would refuse (:mod:`framework.commands.discord_rules`),
+refuses the plugin that brought it, and only that plugin.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from framework.commands import Command, Group
+from framework.commands import Command, Group, discord_rules
 
 if TYPE_CHECKING:  # pragma: no cover
+    from framework.plugins import PluginHost
     from framework.storage import Migration
 
 Listener = Callable[[Any, Any], Awaitable[None]]
@@ -72,3 +75,56 @@ class CommandRegistry:
 
     def all(self) -> list[Command | Group]:
         return sorted(self.targets.values(), key=lambda t: (t.plugin, t.name))
+
+    def refusals(self, found: Sequence[tuple[str, Any]],
+                 order: Sequence[str] = ()) -> dict[str, discord_rules.CommandRefused]:
+        """For each plugin in ``found`` (owner, command) whose commands cannot join: why not. Plugins
+        are taken in ``order`` (the order they were loaded: built-ins first), so under Discord's count
+        limits the ones loaded first keep their place; a plugin's commands already registered (it is
+        being reloaded) make room for its new ones."""
+        rank = {name: index for index, name in enumerate(order)}
+        by_owner: dict[str, list[Any]] = {}
+        for owner, target in sorted(found, key=lambda pair: rank.get(pair[0], len(rank))):
+            by_owner.setdefault(owner, []).append(target)
+        kept: list[Command | Group] = [t for t in self.targets.values() if t.plugin not in by_owner]
+        taken = {t.name: t.plugin for t in kept}
+        refused: dict[str, discord_rules.CommandRefused] = {}
+        for owner, targets in by_owner.items():
+            why = self._why_not(owner, targets, taken, kept)
+            if why:
+                refused[owner] = discord_rules.CommandRefused("; ".join(why))
+            else:
+                kept += targets
+                taken.update({t.name: owner for t in targets})
+        return refused
+
+    def _why_not(self, owner: str, targets: Sequence[Any], taken: dict[str, str],
+                 kept: Iterable[Command | Group]) -> list[str]:
+        why: list[str] = []
+        mine: dict[str, str] = {}
+        for target in targets:
+            clash = self.clash(target, {**taken, **mine})
+            if clash:
+                why.append(clash)
+                continue
+            mine[target.name] = owner
+            why += discord_rules.reasons(target)
+        if not why:
+            over = discord_rules.over_limit(kept, targets)
+            if over:
+                why.append(over)
+        return why
+
+
+
+async def refuse_commands(host: PluginHost) -> None:
+    """Call every enabled plugin's ``register_commands`` and fail the plugins whose commands the bot
+    would refuse, as the bot does at start: what ``trainerbot plugins list`` shows without Discord."""
+    found: list[tuple[str, Any]] = []
+
+    def bound(plugin: str) -> dict[str, Any]:
+        return {"register": lambda target: found.append((plugin, target))}
+
+    await host.call("register_commands", scope=None, per_plugin=bound)
+    for owner, error in CommandRegistry().refusals(found, order=list(host.infos)).items():
+        host.fail(owner, error, "registering commands")

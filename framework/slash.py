@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import types
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ from framework.commands import (
     UserError,
     invoke,
 )
+from framework.commands.context import channel_message
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.app import App
@@ -53,8 +55,20 @@ _LB_OPTION = {
 }
 
 
+TOKEN_LIFETIME = 15 * 60
+"""Seconds Discord honours an interaction's token (answers, follow-ups and their edits)."""
+TOKEN_MARGIN = 30
+"""Stop using a token this many seconds early, so no request is still in flight when it ends."""
+_TOKEN_ENDED = (hikari.UnauthorizedError, hikari.NotFoundError)
+"""How Discord refuses a webhook request whose token ended (401 Invalid Webhook Token), or whose
+interaction or message is gone (404 Unknown Interaction / Unknown Webhook / Unknown Message)."""
+
+
 class SlashContext(Context):
-    """A command invoked by an interaction. Errors and ``ephemeral=True`` answers are ephemeral."""
+    """A command invoked by an interaction. Answers are ephemeral when the command declares them
+    private; errors are ephemeral unless a public deferral already stands in for the answer. Once the
+    interaction's token has ended (after 15 minutes, or refused) answers go on as channel messages,
+    private ones as direct messages."""
 
     surface = "slash"
 
@@ -66,13 +80,34 @@ class SlashContext(Context):
         self.interaction = interaction
         self._lock = asyncio.Lock()
         self._deferred: bool | None = None  # None: not deferred; else: deferred ephemerally?
+        self._token_ended = False
 
-    async def defer(self, *, ephemeral: bool = False) -> None:
+    @property
+    def token_expires_at(self) -> float:
+        """Wall-clock seconds after which this interaction's token is not used any more."""
+        return self.interaction.created_at.timestamp() + TOKEN_LIFETIME - TOKEN_MARGIN
+
+    @property
+    def token_valid(self) -> bool:
+        return not self._token_ended and time.time() < self.token_expires_at
+
+    async def defer(self, *, ephemeral: bool | None = None) -> None:
         async with self._lock:
-            if self.lb.initial_response_sent.is_set():
+            if self.lb.initial_response_sent.is_set() or not self.token_valid:
                 return
-            await self.lb.defer(ephemeral=ephemeral)
-            self._deferred = ephemeral
+            private = self.private if ephemeral is None else ephemeral
+            await self.lb.defer(ephemeral=private)
+            self._deferred = private
+
+    async def bot_missing(self, needed: hikari.Permissions) -> hikari.Permissions:
+        if self.guild_id is None or not needed:
+            return hikari.Permissions.NONE
+        have: hikari.Permissions | None = getattr(self.interaction, "app_permissions", None)
+        if have is None:
+            from framework.bot_permissions import missing
+
+            return missing(self.app, self.guild_id, self.channel_id, needed)
+        return needed & ~have
 
     async def ask(self, title: str, fields: Sequence[TextField], *, timeout: float = 600.0) -> dict[str, str] | None:
         """A lightbulb modal: sent as the interaction's answer, its submission awaited; from then on
@@ -91,6 +126,7 @@ class SlashContext(Context):
             return None
         self.lb, self.interaction = submitted, submitted.interaction
         self._deferred = None
+        self._token_ended = False
         self.responded = False
         asyncio.get_running_loop().call_later(AUTO_DEFER_AFTER, lambda: asyncio.ensure_future(_auto_defer(self)))
         answers: dict[str, str] = values
@@ -104,30 +140,60 @@ class SlashContext(Context):
             "user_mentions": False, "role_mentions": False, "mentions_everyone": False,
         }
         text = content if content is not None else hikari.UNDEFINED
+        lb = self.lb  # edits of this answer use the token it was sent with, even after a form
         async with self._lock:
-            if self._deferred is not None and not self.responded and self._deferred == ephemeral:
-                # Deferred: the answer replaces the "thinking…" placeholder.
-                await self.lb.edit_response(_INITIAL, text, **kwargs)
-                response_id: hikari.Snowflakeish = _INITIAL
-            else:
-                if self._deferred is not None and not self.responded:
-                    # Deferred publicly but this answer is private (an error): drop the placeholder.
-                    await self.lb.delete_response(_INITIAL)
-                response_id = await self.lb.respond(text, ephemeral=ephemeral, **kwargs)
+            if self.token_valid:
+                try:
+                    if self._deferred is not None and not self.responded:
+                        # Deferred: the first answer replaces the "thinking…" placeholder and keeps its
+                        # visibility (Discord ignores the ephemeral flag here), which the command
+                        # declared up front; so a private command's errors stay private.
+                        ephemeral = self._deferred
+                        await lb.edit_response(_INITIAL, text, **kwargs)
+                        response_id: hikari.Snowflakeish = _INITIAL
+                    else:
+                        response_id = await lb.respond(text, ephemeral=ephemeral, **kwargs)
+                    return self._interaction_response(lb, response_id, ephemeral)
+                except _TOKEN_ENDED as exc:
+                    self._token_ended = True
+                    log.info("/%s: Discord refused the interaction's token (%s); answering in the channel",
+                             self.command.qualified_name, type(exc).__name__)
+            return await self._send_outside(content, attachments, embeds, ephemeral)
 
+    def _interaction_response(self, lb: lightbulb.Context, response_id: hikari.Snowflakeish,
+                              ephemeral: bool) -> Response:
         async def edit(content: str | None, attachments: Sequence[File] | None,
                        embeds: Sequence[hikari.Embed] | None) -> None:
-            await self.lb.edit_response(
+            await lb.edit_response(
                 response_id, content if content is not None else hikari.UNDEFINED,
                 attachments=[f.to_resource() for f in attachments] if attachments is not None else hikari.UNDEFINED,
                 embeds=list(embeds) if embeds is not None else hikari.UNDEFINED,
             )
 
-        return Response(edit, None if response_id == _INITIAL else hikari.Snowflake(response_id))
+        message_id = None if response_id == _INITIAL else hikari.Snowflake(response_id)
+        return Response(edit, message_id, expires_at=self.token_expires_at, private=ephemeral)
+
+    async def _send_outside(self, content: str | None, attachments: Sequence[File], embeds: Sequence[hikari.Embed],
+                            ephemeral: bool) -> Response:
+        """After the token: a public answer as a channel message, a private one as a direct message."""
+        rest = self.app.bot.rest
+        channel_id = (await rest.create_dm_channel(self.author.id)).id if ephemeral else self.channel_id
+        sent = await rest.create_message(
+            channel_id, content if content is not None else hikari.UNDEFINED,
+            attachments=[f.to_resource() for f in attachments] or hikari.UNDEFINED,
+            embeds=list(embeds) or hikari.UNDEFINED, user_mentions=False, role_mentions=False,
+            mentions_everyone=False)
+        return channel_message(self.app, channel_id, sent.id, private=ephemeral)
 
 
 class _Form(lightbulb.components.Modal):
-    """The modal behind :meth:`SlashContext.ask`; ``attach`` returns (its context, the values)."""
+    """The modal behind :meth:`SlashContext.ask`; ``attach`` returns (its context, the values).
+
+    Still the Action Row + Text Input form whose ``label`` Discord now calls deprecated, not the
+    Label component (type 18) that replaces it: lightbulb 3.2.6, the newest release, builds every
+    modal from hikari's ``ModalActionRowBuilder`` and reads submissions row by row, and hikari 2.6
+    (the range lightbulb 3.2 requires) has no Label builder nor parses Label submissions. Discord
+    still accepts the old form. Move when lightbulb's ``Modal`` gains Label support."""
 
     def __init__(self, fields: Sequence[TextField]) -> None:
         super().__init__()

@@ -17,6 +17,7 @@ from framework.commands import Context, UserError, group, split_message, string
 from framework.engines import EngineUnavailable
 from framework.errors import ProviderError
 from framework.providers import active_model
+from framework.replies import reply
 from framework.storage import Migration, as_record
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -151,11 +152,10 @@ async def on_message(event: hikari.MessageCreateEvent, app: Host) -> None:
         answer, provider, model_id = await produce_answer(app, message.channel_id, message.guild_id,
                                                           message.author.id, text)
     except UserError as exc:
-        await app.bot.rest.create_message(message.channel_id, str(exc), reply=message, user_mentions=False)
+        await reply(app, message, str(exc))
         return
     for part in split_message(answer):
-        sent = await app.bot.rest.create_message(message.channel_id, part, reply=message, user_mentions=False,
-                                                 role_mentions=False, mentions_everyone=False)
+        sent = await reply(app, message, part)
         await record_answer(app, sent, message.author.id, text, answer, provider, model_id)
     await app.plugins.call("reply_sent", scope=message.guild_id, app=app, message=message, text=answer)
 

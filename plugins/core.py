@@ -66,7 +66,7 @@ def _details(target: Command | Group, ctx: Context) -> list[str]:
     return lines
 
 
-@command("help", "List commands, or explain a command or plugin",
+@command("help", "List commands, or explain a command or plugin", ephemeral=True,
          options=[string("command", "A command or plugin name", default=None, max_length=100)])
 async def help_(ctx: Context, command: str | None) -> None:
     """The overview is one line per plugin, so it stays short however many plugins are installed;
@@ -131,7 +131,7 @@ def _status_line(ctx: Context, info) -> str:
     return f"{mark} **{info.name}** {info.version} — {status} · {info.source}"
 
 
-@plugins_group.command("list", "List plugins: enabled, disabled and failed")
+@plugins_group.command("list", "List plugins: enabled, disabled and failed", ephemeral=True)
 async def plugins_list(ctx: Context) -> None:
     lines = []
     for info in ctx.app.plugins.infos.values():
@@ -145,7 +145,7 @@ async def plugins_list(ctx: Context) -> None:
     await ctx.respond("\n".join(lines) or "No plugins.", ephemeral=True)
 
 
-@plugins_group.command("info", "Details of one plugin", options=[string("name", "Plugin name")])
+@plugins_group.command("info", "Details of one plugin", ephemeral=True, options=[string("name", "Plugin name")])
 async def plugins_info(ctx: Context, name: str) -> None:
     info = ctx.app.plugins.infos.get(name)
     if info is None:
@@ -179,18 +179,20 @@ async def _switch(ctx: Context, name: str, scope: str, enabled: bool) -> None:
     await ctx.respond(f"Plugin `{name}` is now {word} everywhere (saved in plugins.toml).", ephemeral=True)
 
 
-@plugins_group.command("enable", "Enable a plugin here or everywhere", options=[string("name", "Plugin name"), SCOPE])
+@plugins_group.command("enable", "Enable a plugin here or everywhere", ephemeral=True,
+                        options=[string("name", "Plugin name"), SCOPE])
 async def plugins_enable(ctx: Context, name: str, scope: str) -> None:
     await _switch(ctx, name, scope, True)
 
 
-@plugins_group.command("disable", "Disable a plugin here or everywhere", options=[string("name", "Plugin name"), SCOPE])
+@plugins_group.command("disable", "Disable a plugin here or everywhere", ephemeral=True,
+                        options=[string("name", "Plugin name"), SCOPE])
 async def plugins_disable(ctx: Context, name: str, scope: str) -> None:
     await _switch(ctx, name, scope, False)
 
 
-@plugins_group.command("reload", "Load a plugin's code again, without a restart",
-                       options=[string("name", "Plugin name")])
+@plugins_group.command("reload", "Load a plugin's code again, without a restart", ephemeral=True,
+                        options=[string("name", "Plugin name")])
 async def plugins_reload(ctx: Context, name: str) -> None:
     await ctx.defer(ephemeral=True)
     await ctx.app.reload_plugin(name)

@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from framework import hookimpl
 from framework.commands import (
     Context,
-    File,
     TextField,
     UserError,
     command,
@@ -37,6 +36,7 @@ from framework.commands import (
 from framework.importers import to_jsonl
 from framework.providers import Correction
 from framework.storage import Migration, as_record, inserted_id
+from framework.uploads import fitted
 from framework.visibility import Audience, Place, require_may_act
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -134,7 +134,7 @@ def _saved(correction_id: int) -> str:
 # ----------------------------------------------------------------------------- commands
 
 
-@command("correct", "Tell the bot what one of its answers should have been", options=[
+@command("correct", "Tell the bot what one of its answers should have been", ephemeral=True, options=[
     string("message_id", "The answer's message id or link (as a reply: the message replied to)", from_reply=True),
     string("correction", "The answer the bot should have given (for the local classifier: a label)",
            max_length=MAX_CORRECTION),
@@ -145,7 +145,7 @@ async def correct(ctx: Context, message_id: str, correction: str) -> None:
     await ctx.respond(_saved(correction_id), ephemeral=True)
 
 
-@message_command("Correct this answer", "Correct one of the bot's answers in a form")
+@message_command("Correct this answer", "Correct one of the bot's answers in a form", ephemeral=True)
 async def correct_this(ctx: Context, message: hikari.Message) -> None:
     found = await answer_of(ctx.app, message.id, ctx.guild_id)  # refuse before showing the form
     await require_may_act(ctx, found, "it can be corrected")
@@ -170,7 +170,7 @@ def _places(row: Any) -> list[Place]:
     return [(row.guild_id, row.channel_id, (row.author_id, row.asker_id))]
 
 
-@corrections_group.command("list", "Recent corrections (everyone's with the feedback permission)",
+@corrections_group.command("list", "Recent corrections (everyone's with the feedback permission)", ephemeral=True,
                            options=[user("author", "Only this user's corrections", default=None)])
 async def corrections_list(ctx: Context, author: hikari.User | None) -> None:
     query = sa.select(corrections).order_by(corrections.c.id.desc())
@@ -190,7 +190,8 @@ async def corrections_list(ctx: Context, author: hikari.User | None) -> None:
                       ephemeral=True)
 
 
-@corrections_group.command("export", "Corrections as JSONL (everyone's with the feedback permission)")
+@corrections_group.command("export", "Corrections as JSONL (everyone's with the feedback permission)", ephemeral=True,
+                           bot_permissions=hikari.Permissions.ATTACH_FILES)
 async def corrections_export(ctx: Context) -> None:
     query = sa.select(corrections).order_by(corrections.c.id)
     if not await may_see_all(ctx):
@@ -198,11 +199,11 @@ async def corrections_export(ctx: Context) -> None:
     audience = Audience(ctx)
     rows = await audience.rows(query, _places)
     data = await ctx.run_blocking(to_jsonl, [as_record(r) for r in rows])
-    await ctx.respond(f"{len(rows)} correction(s).{audience.note()}",
-                      attachments=[File("corrections.jsonl", data=data)], ephemeral=True)
+    export = await fitted(ctx, "corrections.jsonl", data, what="The export")
+    await ctx.respond(f"{len(rows)} correction(s).{audience.note()}", attachments=[export], ephemeral=True)
 
 
-@corrections_group.command("remove", "Delete a correction (others' need the feedback permission)",
+@corrections_group.command("remove", "Delete a correction (others' need the feedback permission)", ephemeral=True,
                            options=[integer("id", "Correction number from `corrections list`", min_value=1)])
 async def corrections_remove(ctx: Context, id: int) -> None:
     async with ctx.app.storage.connect() as conn:

@@ -32,6 +32,7 @@ from framework.commands import DISCORD_MESSAGE_LIMIT, Context, File, UserError, 
 from framework.commands import command as declare
 from framework.errors import BadArgument, ImportProblem, ProviderError, parse_row_number
 from framework.importers import parse_file, parse_json
+from framework.progress import ProgressMessage
 from framework.providers import ActiveModel, active_model
 from framework.report import Metrics, compute_metrics, metrics_table, render_confusion_png
 from framework.storage import Migration, as_record, inserted_id
@@ -192,7 +193,8 @@ async def _predict(ctx: Context, model: ActiveModel, texts: list[str]) -> list[s
     step = settings.batch_size
     progress = None
     if len(texts) > step:
-        progress = await ctx.respond(f"🧪 Testing `{model.model_id}` on {len(texts)} examples… 0/{len(texts)}")
+        progress = await ProgressMessage.start(ctx, f"🧪 Testing `{model.model_id}` on {len(texts)} examples… "
+                                                    f"0/{len(texts)}")
     predicted: list[str] = []
     for start in range(0, len(texts), step):
         batch = texts[start:start + step]
@@ -204,12 +206,13 @@ async def _predict(ctx: Context, model: ActiveModel, texts: list[str]) -> list[s
                                     "examples, so they cannot be matched; nothing was stored.")
         except ProviderError as exc:
             if progress is not None:
-                await progress.edit(f"❌ Testing `{model.model_id}` stopped at {len(predicted)}/{len(texts)}.")
+                await progress.finish(f"❌ Testing `{model.model_id}` stopped at {len(predicted)}/{len(texts)}.")
             raise UserError(f"The model could not answer: {exc}") from None
         predicted += [_normalise(str(a), model.labels) for a in answers]
-        if progress is not None:
-            done = "✅ Tested" if len(predicted) == len(texts) else "🧪 Testing"
-            await progress.edit(f"{done} `{model.model_id}` on {len(texts)} examples… {len(predicted)}/{len(texts)}")
+        if progress is not None and len(predicted) < len(texts):
+            progress.update(f"🧪 Testing `{model.model_id}` on {len(texts)} examples… {len(predicted)}/{len(texts)}")
+    if progress is not None:
+        await progress.finish(f"✅ Tested `{model.model_id}` on {len(texts)} examples… {len(predicted)}/{len(texts)}")
     return predicted
 
 
@@ -270,7 +273,10 @@ async def report(ctx: Context, run: Any, misses: list[Any], *, total_misses: int
     elif metrics.total:
         blocks.append("No misclassified examples.")
     image = None
-    if len(metrics.labels) <= IMAGE_LABELS:
+    if await ctx.bot_missing(hikari.Permissions.ATTACH_FILES):
+        blocks.append("(No confusion-matrix image: I may not attach files in this channel, which needs the "
+                      "Attach Files permission.)")
+    elif len(metrics.labels) <= IMAGE_LABELS:
         image = await ctx.run_blocking(render_confusion_png, metrics, f"Test run #{run.id} - {run.model_id}")
     else:
         blocks.append(f"(No confusion-matrix image: {len(metrics.labels)} labels are more than the {IMAGE_LABELS} "

@@ -17,9 +17,10 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
-from framework.commands import Context, File, UserError, command, group, integer, parse_message_id, string, user
+from framework.commands import Context, UserError, command, group, integer, parse_message_id, string, user
 from framework.importers import to_jsonl
 from framework.storage import Migration, StorageUnavailable, add_missing_columns, as_record, inserted_id
+from framework.uploads import fitted
 from framework.visibility import Audience, Place, require_may_act
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,7 +75,8 @@ def register_migrations(register: RegisterMigration) -> None:
     register(Migration(3, "where the answer was given", lambda c: add_missing_columns(c, feedback_table)))
 
 
-@command("feedback", "Tell the team what you think (optionally about one answer, with a rating)", options=[
+@command("feedback", "Tell the team what you think (optionally about one answer, with a rating)", ephemeral=True,
+         options=[
     string("text", "Your feedback", min_length=1, max_length=2000),
     integer("rating", "1 (bad) to 5 (great)", default=None, min_value=1, max_value=5, named_only=True),
     string("message_id", "The bot answer it is about (as a reply: the message replied to)", default=None,
@@ -127,7 +129,7 @@ def _places(row: Any) -> list[Place]:
     return [(row.guild_id, row.channel_id, people), *answered]
 
 
-@feedback_group.command("list", "Recent feedback (everyone's with the feedback permission)",
+@feedback_group.command("list", "Recent feedback (everyone's with the feedback permission)", ephemeral=True,
                         options=[user("author", "Only this user's feedback", default=None)])
 async def feedback_list(ctx: Context, author: hikari.User | None) -> None:
     query = sa.select(feedback_table).order_by(feedback_table.c.id.desc())
@@ -143,7 +145,8 @@ async def feedback_list(ctx: Context, author: hikari.User | None) -> None:
                       ephemeral=True)
 
 
-@feedback_group.command("export", "Feedback as JSONL (everyone's with the feedback permission)")
+@feedback_group.command("export", "Feedback as JSONL (everyone's with the feedback permission)", ephemeral=True,
+                        bot_permissions=hikari.Permissions.ATTACH_FILES)
 async def feedback_export(ctx: Context) -> None:
     query = sa.select(feedback_table).order_by(feedback_table.c.id)
     if not await may_see_all(ctx):
@@ -151,8 +154,8 @@ async def feedback_export(ctx: Context) -> None:
     audience = Audience(ctx)
     rows = await audience.rows(query, _places)
     data = await ctx.run_blocking(to_jsonl, [as_record(r) for r in rows])
-    await ctx.respond(f"{len(rows)} feedback record(s).{audience.note()}",
-                      attachments=[File("feedback.jsonl", data=data)], ephemeral=True)
+    export = await fitted(ctx, "feedback.jsonl", data, what="The export")
+    await ctx.respond(f"{len(rows)} feedback record(s).{audience.note()}", attachments=[export], ephemeral=True)
 
 
 @hookimpl

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import hikari
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
@@ -73,6 +74,7 @@ async def complete_path(app: Host, partial: str) -> list[str]:
 
 
 @command("getfile", "Send a file from the bot's data folder", permission="files",
+         bot_permissions=hikari.Permissions.ATTACH_FILES,
          options=[string("path", "Path inside the data folder, e.g. exports/report.csv", max_length=500,
                          autocomplete=complete_path)])
 async def getfile(ctx: Context, path: str) -> None:

@@ -72,8 +72,10 @@ def _encode(document: dict[str, Any]) -> bytes:
 
 
 async def _send_privately(ctx: Context, text: str, attachment: File) -> None:
-    """Slash: an ephemeral answer. Prefix: a DM (never the user's data in a shared channel)."""
-    if ctx.surface == "slash" or ctx.guild_id is None:
+    """Slash: an ephemeral answer (a DM where the bot may not attach files). Prefix: a DM (never the
+    user's data in a shared channel)."""
+    may_attach = not await ctx.bot_missing(hikari.Permissions.ATTACH_FILES)
+    if (ctx.surface == "slash" and may_attach) or ctx.guild_id is None:
         await ctx.respond(text, attachments=[attachment], ephemeral=True)
         return
     try:
@@ -90,7 +92,7 @@ async def _send_privately(ctx: Context, text: str, attachment: File) -> None:
 mydata = group("mydata", "See or delete everything the bot stores about you")
 
 
-@mydata.command("export", "Get everything the bot stores about you, as a JSON file (privately)")
+@mydata.command("export", "Get everything the bot stores about you, as a JSON file (privately)", ephemeral=True)
 async def mydata_export(ctx: Context) -> None:
     found, failed = await collect(ctx.app, ctx.author.id)
     document = {"user_id": int(ctx.author.id),
@@ -111,7 +113,7 @@ async def mydata_export(ctx: Context) -> None:
                           + _failed_note(failed, "give its part, so this is incomplete"), File(name, data=data))
 
 
-@mydata.command("delete", "Delete everything the bot stores about you (confirm:true to do it)",
+@mydata.command("delete", "Delete everything the bot stores about you (confirm:true to do it)", ephemeral=True,
                 options=[boolean("confirm", "true: really delete", default=False)])
 async def mydata_delete(ctx: Context, confirm: bool) -> None:
     if not confirm:

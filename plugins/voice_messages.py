@@ -17,8 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.audio import decode_pcm, loudness_dbfs, to_ogg_opus
-from framework.commands import Context, File, UserError, group, string
+from framework.bot_permissions import missing
+from framework.commands import Context, File, UserError, group, split_message, string
 from framework.errors import AudioError, SpeechError
+from framework.progress import bounded
+from framework.replies import reply
 from framework.speech import STT_SAMPLE_RATE
 from framework.storage import Migration
 from framework.voice import speak_reply
@@ -29,6 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 VOICE_MESSAGE_FLAG = 1 << 13
+HEARD_LIMIT = 1500
+"""Most characters of a transcript shown in the "I heard" line (the rest of the line fits beside it)."""
 AUDIO_EXTENSIONS = {".ogg", ".oga", ".opus", ".wav", ".mp3", ".m4a", ".webm", ".flac", ".aac"}
 
 metadata = sa.MetaData()
@@ -81,9 +86,26 @@ async def language_for(app: Host, user_id: int, guild_id: int | None) -> str:
 
 
 async def _reply(app: Host, message: hikari.Message, text: str, files: list[File] | None = None) -> hikari.Message:
-    return await app.bot.rest.create_message(
-        message.channel_id, text, reply=message, attachments=[f.to_resource() for f in files or []] or hikari.UNDEFINED,
-        user_mentions=False, role_mentions=False, mentions_everyone=False)
+    """Answer the voice message; text over Discord's 2,000 characters goes out in parts, the spoken
+    answer attached to the last. Returns the first part."""
+    parts = split_message(text)
+    first: hikari.Message | None = None
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if first is None:
+            sent = await reply(app, message, part, attachments=(files or ()) if last else ())
+        else:
+            sent = await app.bot.rest.create_message(
+                message.channel_id, part, attachments=[f.to_resource() for f in files or []] if last and files
+                else hikari.UNDEFINED, user_mentions=False, role_mentions=False, mentions_everyone=False)
+        first = first or sent
+    assert first is not None
+    return first
+
+
+def _heard(text: str) -> str:
+    """The transcript line, bounded: a long recording must not make it longer than one message."""
+    return bounded(text, HEARD_LIMIT)
 
 
 async def handle_voice_message(app: Host, message: hikari.Message, attachment: hikari.Attachment) -> None:
@@ -118,7 +140,7 @@ async def handle_voice_message(app: Host, message: hikari.Message, attachment: h
     if not transcript.text:
         await _reply(app, message, "I heard something but couldn't make out any words.")
         return
-    await _reply(app, message, f"🎙️ I heard: “{transcript.text}” (confidence {transcript.confidence:.0%})")
+    await _reply(app, message, f"🎙️ I heard: “{_heard(transcript.text)}” (confidence {transcript.confidence:.0%})")
     answer = await app.plugins.call("answer_text", scope=message.guild_id, app=app, message=message,
                                    text=transcript.text)
     if not answer:
@@ -127,7 +149,11 @@ async def handle_voice_message(app: Host, message: hikari.Message, attachment: h
     answer = str(answer)
     spoken = await _speak_in_voice(app, message, answer, language)
     files: list[File] = []
-    if not spoken and settings.spoken_attachment:
+    may_attach = not missing(app, message.guild_id, message.channel_id, hikari.Permissions.ATTACH_FILES)
+    if not spoken and settings.spoken_attachment and not may_attach:
+        log.info("no Attach Files in channel %s: the answer to a voice message goes out as text only",
+                 message.channel_id)
+    if not spoken and settings.spoken_attachment and may_attach:
         try:
             audio = await app.engines.tts.active().synthesize(answer, language=language, guild_id=message.guild_id)
             files.append(File("answer.ogg", data=await app.run_blocking(to_ogg_opus, audio.wav)))
@@ -169,7 +195,7 @@ def register_listeners(register: RegisterListener) -> None:
 language_group = group("language", "Which language voice messages are in")
 
 
-@language_group.command("set", "Set the speech language for you or this server", options=[
+@language_group.command("set", "Set the speech language for you or this server", ephemeral=True, options=[
     string("code", "Language code, e.g. ko, en", min_length=2, max_length=20),
     string("scope", "For you, or for the whole server", default="user", choices=["user", "server"])])
 async def language_set(ctx: Context, code: str, scope: str) -> None:
@@ -188,13 +214,13 @@ async def language_set(ctx: Context, code: str, scope: str) -> None:
         await conn.execute(languages.delete().where((languages.c.scope == key) & (languages.c.target_id == target)))
         await conn.execute(languages.insert().values(scope=key, target_id=target, language=code))
     whose = "in this server" if scope == "server" else "from you"
-    await ctx.respond(f"Voice messages {whose} are now read as `{code}`.", ephemeral=True)
+    await ctx.respond(f"Voice messages {whose} are now read as `{code}`.")
 
 
-@language_group.command("show", "Show the speech language used for you")
+@language_group.command("show", "Show the speech language used for you", ephemeral=True)
 async def language_show(ctx: Context) -> None:
     code = await language_for(ctx.app, ctx.author.id, ctx.guild_id)
-    await ctx.respond(f"Your voice messages are read as `{code}`.", ephemeral=True)
+    await ctx.respond(f"Your voice messages are read as `{code}`.")
 
 
 @hookimpl

@@ -6,6 +6,7 @@ for its transport (an interaction or a message); callbacks never see the differe
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,6 +18,7 @@ from framework.errors import UserError
 if TYPE_CHECKING:  # pragma: no cover
 
     from framework.app import App
+    from framework.host import Host
 
 DISCORD_MESSAGE_LIMIT = 2000
 
@@ -36,19 +38,51 @@ class File:
 
 
 class Response:
-    """A message the bot sent for a command; ``edit`` it to show progress."""
+    """A message the bot sent for a command; ``edit`` it to show progress.
 
-    def __init__(self, editor: Callable[..., Awaitable[None]], message_id: hikari.Snowflake | None) -> None:
+    An answer to an interaction is edited through the interaction's token, which Discord honours for
+    15 minutes: ``expires_at`` (wall-clock seconds) says until when; ``editable`` is false after
+    that. A channel message (``expires_at`` None) stays editable. Long work does not edit by hand:
+    :class:`framework.progress.ProgressMessage` throttles edits and moves on when the token ends."""
+
+    def __init__(self, editor: Callable[..., Awaitable[None]], message_id: hikari.Snowflake | None, *,
+                 channel_id: hikari.Snowflakeish | None = None, expires_at: float | None = None,
+                 private: bool = False) -> None:
         self._editor = editor
         self.message_id = message_id
+        self.channel_id = channel_id
+        """The channel the message is in, when it is a channel message (editable through the channel)."""
+        self.expires_at = expires_at
+        self.private = private
+        """Only its recipient sees it (an ephemeral answer, or a direct message)."""
+
+    @property
+    def editable(self) -> bool:
+        return self.expires_at is None or time.time() < self.expires_at
 
     async def edit(self, content: str | None = None, *, attachments: Sequence[File] | None = None,
                    embeds: Sequence[hikari.Embed] | None = None) -> None:
         await self._editor(content=content, attachments=attachments, embeds=embeds)
 
 
+def channel_message(app: Host, channel_id: hikari.Snowflakeish, message_id: hikari.Snowflake, *,
+                    private: bool = False) -> Response:
+    """A :class:`Response` for a message the bot posted in a channel (edited through the channel)."""
+
+    async def edit(content: str | None, attachments: Sequence[File] | None,
+                   embeds: Sequence[hikari.Embed] | None) -> None:
+        await app.bot.rest.edit_message(
+            channel_id, message_id, content if content is not None else hikari.UNDEFINED,
+            attachments=[f.to_resource() for f in attachments] if attachments is not None else hikari.UNDEFINED,
+            embeds=list(embeds) if embeds is not None else hikari.UNDEFINED,
+        )
+
+    return Response(edit, message_id, channel_id=channel_id, private=private)
+
+
 def split_message(text: str, limit: int = DISCORD_MESSAGE_LIMIT) -> list[str]:
-    """Split text at Discord's limit, preferring line then word boundaries."""
+    """Split text at Discord's limit, preferring line then word boundaries (the line break or space
+    cut at is dropped: a message does not start with it)."""
     chunks: list[str] = []
     while len(text) > limit:
         cut = text.rfind("\n", 0, limit)
@@ -57,7 +91,7 @@ def split_message(text: str, limit: int = DISCORD_MESSAGE_LIMIT) -> list[str]:
         if cut < limit // 2:
             cut = limit
         chunks.append(text[:cut])
-        text = text[cut:].lstrip("\n") if text[cut:cut + 1] == "\n" else text[cut:]
+        text = text[cut:].lstrip("\n") if text[cut:cut + 1] == "\n" else text[cut + (text[cut:cut + 1] == " "):]
     if text or not chunks:
         chunks.append(text)
     return chunks
@@ -106,24 +140,37 @@ class Context:
             return f"Apps › {qualified_name}"
         return f"/{qualified_name}" if self.surface == "slash" else f"{self.prefix}{qualified_name}"
 
+    @property
+    def private(self) -> bool:
+        """Whether this command's answers are private (declared by the command: ``ephemeral=True``)."""
+        return bool(getattr(self.command, "ephemeral", False))
+
     async def respond(self, content: str | None = None, *, attachments: Sequence[File] = (),
-                      embeds: Sequence[hikari.Embed] = (), ephemeral: bool = False) -> Response:
-        """Send a reply. Text over Discord's limit is split; the last part carries files/embeds."""
+                      embeds: Sequence[hikari.Embed] = (), ephemeral: bool | None = None) -> Response:
+        """Send a reply. Text over Discord's limit is split; the last part carries files/embeds.
+        ``ephemeral`` defaults to what the command declared (see :attr:`Command.ephemeral`)."""
+        private = self.private if ephemeral is None else ephemeral
         parts = split_message(content) if content else [None]
         response: Response | None = None
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
-            response = await self._send(part, attachments if last else (), embeds if last else (), ephemeral)
+            response = await self._send(part, attachments if last else (), embeds if last else (), private)
         self.responded = True
         assert response is not None
         return response
 
     async def error(self, message: str) -> None:
-        """Answer a user-facing error (ephemeral on slash)."""
+        """Answer a user-facing error (ephemeral on slash, unless a public deferral already decided)."""
         await self.respond(message, ephemeral=True)
 
-    async def defer(self, *, ephemeral: bool = False) -> None:
-        """Tell Discord an answer is coming (slash) or show typing (prefix)."""
+    async def defer(self, *, ephemeral: bool | None = None) -> None:
+        """Tell Discord an answer is coming (slash) or show typing (prefix). The deferral's visibility
+        is the command's declared privacy unless given: the first answer takes its place."""
+
+    async def bot_missing(self, needed: hikari.Permissions) -> hikari.Permissions:
+        """Which of ``needed`` the bot lacks in this channel (``NONE`` when it has them all, or
+        where permissions do not apply, as in direct messages)."""
+        return hikari.Permissions.NONE
 
     async def ask(self, title: str, fields: Sequence[TextField], *, timeout: float = 600.0) -> dict[str, str] | None:
         """Show a form (a Discord modal) and wait for it: ``{field name: text}``, or ``None`` if the

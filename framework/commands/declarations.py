@@ -1,8 +1,11 @@
 """How plugins declare commands: typed options, commands, groups, message commands, form fields.
 
-Declarations are plain data, validated when made (names, descriptions, option order), so a
-mistake fails at import time rather than when Discord refuses the registration. The host turns
-each declaration into both surfaces (:mod:`framework.slash`, :mod:`framework.prefix`).
+Declarations are plain data. What the framework itself needs is checked when they are made (an
+option's name becomes the callback's keyword argument); Discord's own rules (names, lengths,
+counts, option order, the 4,000-character total) are checked when a plugin registers them, by
+:mod:`framework.commands.discord_rules`, which refuses the plugin with every broken rule named
+instead of letting Discord refuse the bot's whole registration. The host turns each declaration
+into both surfaces (:mod:`framework.slash`, :mod:`framework.prefix`).
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
-import re
+import keyword
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
+
+import hikari
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.app import App
@@ -72,10 +77,9 @@ class Option:
     the other options needs no quotes (``!feedback rating=4 loved it``)."""
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", self.name):
-            raise ValueError(f"option name {self.name!r} must be lowercase letters, digits, _ (max 32)")
-        if not 1 <= len(self.description) <= 100:
-            raise ValueError(f"option {self.name!r}: description must be 1-100 characters")
+        if not isinstance(self.name, str) or not self.name.isidentifier() or keyword.iskeyword(self.name):
+            raise ValueError(f"option name {self.name!r} must be a Python identifier: the callback receives it "
+                             "as a keyword argument")
 
     @property
     def required(self) -> bool:
@@ -118,21 +122,14 @@ class Command:
     plugin: str = ""
     """Filled by the host: the plugin that registered the command."""
     parent: Group | None = None
-
-    def __post_init__(self) -> None:
-        if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", self.name):
-            raise ValueError(f"command name {self.name!r} must be lowercase (max 32)")
-        if not 1 <= len(self.description) <= 100:
-            raise ValueError(f"command {self.name!r}: description must be 1-100 characters")
-        names = [o.name for o in self.options]
-        if len(names) != len(set(names)):
-            raise ValueError(f"command {self.name!r} has duplicate option names")
-        seen_optional = False
-        for opt in self.options:
-            if not opt.required:
-                seen_optional = True
-            elif seen_optional:
-                raise ValueError(f"command {self.name!r}: required option {opt.name!r} follows an optional one")
+    ephemeral: bool = False
+    """The answer is private: on the slash surface the deferral ("thinking…") and every answer,
+    errors included, are ephemeral. Decided up front because Discord turns the first answer after
+    a deferral into the deferred message, keeping the deferral's visibility whatever it asks for."""
+    bot_permissions: hikari.Permissions = hikari.Permissions.NONE
+    """What the bot itself needs in the channel (e.g. ATTACH_FILES to send a file): checked before
+    the callback runs, so the user hears which permission is missing instead of a failed upload,
+    and named by the start-up check in servers where the bot lacks it."""
 
     @property
     def qualified_name(self) -> str:
@@ -181,13 +178,17 @@ def command(
     permission: str | None = None,
     guild_only: bool = False,
     aliases: Sequence[str] = (),
+    ephemeral: bool = False,
+    bot_permissions: hikari.Permissions = hikari.Permissions.NONE,
 ) -> Callable[[Callable[..., Awaitable[None]]], Command]:
-    """Decorator turning ``async def fn(ctx, **options)`` into a :class:`Command`."""
+    """Decorator turning ``async def fn(ctx, **options)`` into a :class:`Command`; ``ephemeral=True``
+    makes every answer private (see :attr:`Command.ephemeral`)."""
 
     def deco(fn: Callable[..., Awaitable[None]]) -> Command:
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"command {name!r}: the callback must be an async function")
-        return Command(name, description, fn, list(options), list(checks), permission, guild_only, tuple(aliases))
+        return Command(name, description, fn, list(options), list(checks), permission, guild_only, tuple(aliases),
+                       ephemeral=ephemeral, bot_permissions=bot_permissions)
 
     return deco
 
@@ -205,23 +206,20 @@ class MessageCommand(Command):
     form. The name is what Discord shows: 1-32 characters, any case, spaces allowed."""
 
     def __post_init__(self) -> None:
-        if not 1 <= len(self.name) <= 32 or self.name != self.name.strip():
-            raise ValueError(f"message command name {self.name!r} must be 1-32 characters")
-        if not 1 <= len(self.description) <= 100:
-            raise ValueError(f"message command {self.name!r}: description must be 1-100 characters")
         if self.options:
-            raise ValueError(f"message command {self.name!r} cannot have options")
+            raise ValueError(f"message command {self.name!r} cannot have options: its callback takes the message")
 
 
 def message_command(name: str, description: str, *, checks: Sequence[Check] = (), permission: str | None = None,
-                    guild_only: bool = False) -> Callable[[Callable[..., Awaitable[None]]], MessageCommand]:
+                    guild_only: bool = False, ephemeral: bool = False,
+                    ) -> Callable[[Callable[..., Awaitable[None]]], MessageCommand]:
     """Decorator turning ``async def fn(ctx, message)`` into a :class:`MessageCommand`;
     ``description`` is shown by ``help``."""
 
     def deco(fn: Callable[..., Awaitable[None]]) -> MessageCommand:
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"message command {name!r}: the callback must be an async function")
-        return MessageCommand(name, description, fn, [], list(checks), permission, guild_only)
+        return MessageCommand(name, description, fn, [], list(checks), permission, guild_only, ephemeral=ephemeral)
 
     return deco
 

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 
 async def run_checks(ctx: Context, cmd: Command) -> None:
-    """The command's (and its group's) checks, then the permission group, then plugins' ``check`` hook."""
+    """The command's (and its group's) checks, the permission group, plugins' ``check`` hook, then whether
+    the bot itself has the permissions the command declares (``bot_permissions``)."""
     if (cmd.guild_only or (cmd.parent and cmd.parent.guild_only)) and ctx.guild_id is None:
         raise CheckFailure("This command works only in a server, not in direct messages.")
     for chk in [*(cmd.parent.checks if cmd.parent else ()), *cmd.checks]:
@@ -34,6 +35,13 @@ async def run_checks(ctx: Context, cmd: Command) -> None:
     if permission is not None:
         await ctx.app.permissions.require(ctx, permission)
     await ctx.app.plugins.run_check_hooks(ctx, cmd)
+    lacking = await ctx.bot_missing(cmd.bot_permissions)
+    if lacking:
+        from framework.bot_permissions import names  # the host's module; imported late, it imports this package
+
+        plural = "s" if len([f for f in hikari.Permissions if f.name and f & lacking]) > 1 else ""
+        raise CheckFailure(f"I can't do that here: I lack the {names(lacking)} permission{plural} in this "
+                           f"channel, which `{cmd.qualified_name}` needs. A server admin can grant it to my role.")
 
 
 async def invoke(ctx: Context, cmd: Command, raw: dict[str, Any], *targets: Any) -> None:

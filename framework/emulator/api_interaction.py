@@ -13,11 +13,13 @@ from typing import Any
 from aiohttp import web
 
 from framework.emulator.api_message import apply_content, new_bot_message
-from framework.emulator.state import Interaction, Message
+from framework.emulator.state import DISCORD_EPOCH_MS, Interaction, Message
 from framework.emulator.wire import DIGITS, Route, empty, not_found, read_body, reply
 from framework.emulator.world import World
 
 _WHICH = r"(@original|\d+)"
+TOKEN_LIFETIME = 15 * 60
+"""Interaction tokens are valid for 15 minutes (Discord's "Receiving and Responding" documentation)."""
 
 
 class InteractionApi:
@@ -37,7 +39,10 @@ class InteractionApi:
         ]
 
     def _interaction_by_token(self, token: str) -> Interaction | None:
-        return next((i for i in self.world.interactions.values() if i.token == token), None)
+        """The interaction whose webhook token this is, while the token is valid (by the emulated clock)."""
+        inter = next((i for i in self.world.interactions.values() if i.token == token), None)
+        created = ((inter.id >> 22) + DISCORD_EPOCH_MS) / 1000 if inter else 0.0
+        return inter if inter is not None and self.world.now() - created <= TOKEN_LIFETIME else None
 
     def _webhook_message(self, token: str, which: str) -> Message | None:
         inter = self._interaction_by_token(token)
@@ -70,22 +75,29 @@ class InteractionApi:
             resource["message"] = world.message_payload(message)
         return reply({"interaction": callback, "resource": resource})
 
+    def _refused(self, token: str, what: str) -> web.Response:
+        """An expired token is refused as Discord does (401, 50027); an unknown one is not found."""
+        known = any(i.token == token for i in self.world.interactions.values())
+        if known and self._interaction_by_token(token) is None:
+            return web.json_response({"message": "Invalid Webhook Token", "code": 50027}, status=401)
+        return not_found(what)
+
     async def _followup(self, request: web.Request, app_id: str, token: str) -> web.Response:
         inter = self._interaction_by_token(token)
         if inter is None:
-            return not_found("Webhook")
+            return self._refused(token, "Webhook")
         body, files = await read_body(request)
         message = new_bot_message(self.world, inter.channel.id, body, files, interaction=inter)
         return reply(self.world.message_payload(message))
 
     async def _webhook_get(self, request: web.Request, app_id: str, token: str, which: str) -> web.Response:
         message = self._webhook_message(token, which)
-        return reply(self.world.message_payload(message)) if message else not_found("Message")
+        return reply(self.world.message_payload(message)) if message else self._refused(token, "Message")
 
     async def _webhook_edit(self, request: web.Request, app_id: str, token: str, which: str) -> web.Response:
         message = self._webhook_message(token, which)
         if message is None:
-            return not_found("Message")
+            return self._refused(token, "Message")
         body, files = await read_body(request)
         if message.placeholder:
             message.placeholder = False  # the deferred answer arrives: not an edit to the user's eyes
@@ -98,6 +110,6 @@ class InteractionApi:
     async def _webhook_delete(self, request: web.Request, app_id: str, token: str, which: str) -> web.Response:
         message = self._webhook_message(token, which)
         if message is None:
-            return not_found("Message")
+            return self._refused(token, "Message")
         message.deleted = True
         return empty()

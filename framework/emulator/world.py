@@ -59,6 +59,16 @@ class World:
         self.port = 0
         self.tls = False
         """Served over HTTPS and WSS (``start(ssl_context=...)``), as Discord is."""
+        self.clock_offset = 0.0
+        """Seconds the emulated clock runs ahead of the real one (``advance_clock``)."""
+
+    # -- the emulated clock: what expires (interaction tokens) expires by it
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the emulated clock forward, so a test sees a token expire without waiting 15 minutes."""
+        self.clock_offset += seconds
 
     # -- ids and addresses
     def _snowflake(self) -> int:

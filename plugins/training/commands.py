@@ -17,7 +17,9 @@ from framework.archive import archive_directory, human_size
 from framework.commands import Context, File, UserError, attachment, boolean, command, group, string
 from framework.errors import parse_row_number
 from framework.importers import to_jsonl
+from framework.progress import ProgressMessage
 from framework.providers import set_active_model, trained_models
+from framework.uploads import upload_limit
 from plugins.training.datasets import add_examples, collect, dataset_rows, find_dataset, split_rows
 from plugins.training.jobs import cancel_job, render_job, resolve_provider, start_job
 from plugins.training.schema import datasets, examples, jobs
@@ -66,15 +68,23 @@ async def train(ctx: Context, data: str | None, data_dir: str | None, positive: 
 async def select_dataset(ctx: Context, data_dir: str, positive: bool, dataset: str | None) -> None:
     dataset = dataset or ctx.settings.default_dataset
     await ctx.defer()
-    items, problems, folder = await collect(ctx, None, data_dir, positive, None)
-    if not items:
-        raise UserError(f"No examples found in `{data_dir}`" + (": " + "; ".join(problems[:5]) if problems else "."))
-    added, duplicates = await add_examples(ctx.app, dataset, items, ctx.author.id, ctx.settings.labels)
-    assert folder is not None
-    archived = await archive_directory(ctx.app, folder)
-    await ctx.respond(_summary(added, duplicates, dataset, problems)
-                      + f"\nArchived the folder as `{ctx.app.data_root.display(archived.path)}` "
-                        f"({archived.file_count} files, {human_size(archived.size)}).")
+    progress = ProgressMessage.later(ctx)  # shown only for a folder that takes a while
+    progress.update(f"Importing `{data_dir}`…")
+    try:
+        items, problems, folder = await collect(ctx, None, data_dir, positive, None)
+        if not items:
+            raise UserError(f"No examples found in `{data_dir}`"
+                            + (": " + "; ".join(problems[:5]) if problems else "."))
+        added, duplicates = await add_examples(ctx.app, dataset, items, ctx.author.id, ctx.settings.labels)
+        assert folder is not None
+        archived = await archive_directory(ctx.app, folder, progress=lambda state: progress.update(
+            f"Imported {added} example(s); archiving `{data_dir}`… {state.files}/{state.total_files} files"))
+    except BaseException:
+        progress.stop()
+        raise
+    await progress.finish(_summary(added, duplicates, dataset, problems)
+                          + f"\nArchived the folder as `{ctx.app.data_root.display(archived.path)}` "
+                            f"({archived.file_count} files, {human_size(archived.size)}).")
 
 
 dataset_group = group("dataset", "Datasets of labelled examples")
@@ -115,7 +125,10 @@ async def dataset_export(ctx: Context, name: str | None) -> None:
     path = ctx.app.data_root.area("exports") / f"{name}-{stamp}.jsonl"
     await ctx.run_blocking(path.write_bytes, data)
     shown = ctx.app.data_root.display(path)
-    if len(data) <= ctx.app.config.bot.max_upload_bytes:
+    if await ctx.bot_missing(hikari.Permissions.ATTACH_FILES):
+        await ctx.respond(f"`{name}`: {len(rows)} examples, saved as `{shown}` (I may not attach files in this "
+                          "channel: Attach Files permission).")
+    elif len(data) <= upload_limit(ctx):
         await ctx.respond(f"`{name}`: {len(rows)} examples, saved as `{shown}`.",
                           attachments=[File(path.name, data=data)])
     else:

@@ -31,6 +31,7 @@ from framework import hookimpl
 from framework.commands import Context, UserError
 from framework.errors import ProviderError
 from framework.importers import to_jsonl
+from framework.progress import ProgressMessage
 from framework.providers import JobAborted, TrainingRequest
 from framework.storage import inserted_id
 from plugins.training.datasets import dataset_rows, split_rows
@@ -44,6 +45,7 @@ from plugins.training.states import (
     UPLOADED,
     discard,
     load_job,
+    progress_messages,
     render_job,
     show,
     start_progress,
@@ -158,13 +160,12 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
         shown = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
         shown += f"; {len(held_out)} held out for testing" if held_out else ""
         shown += f"; {len(corrections)} correction(s)" if corrections else ""
-        status = await ctx.respond(f"🏋️ Training job #{job_id} on `{dataset}` ({shown}) with `{name}`: starting…")
-        message_id = status.message_id
-        interaction = getattr(ctx, "interaction", None)
-        if message_id is None and interaction is not None:
-            message_id = (await ctx.app.bot.rest.fetch_interaction_response(interaction.application_id,
-                                                                            interaction.token)).id
+        status = await ProgressMessage.start(ctx, f"🏋️ Training job #{job_id} on `{dataset}` ({shown}) with "
+                                                  f"`{name}`: starting…")
+        progress_messages(app)[job_id] = status
         # where the job is shown, recorded before the provider is asked: a restart can show the outcome there
+        # (a channel message is edited again; an interaction's answer, whose token is gone by then, is not)
+        message_id = status.channel_message_id
         await transition(app, job_id, None, channel_id=int(ctx.channel_id),
                          message_id=int(message_id) if message_id else None)
         job = await load_job(app, job_id)
@@ -177,7 +178,8 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
                               progress=start_progress(app, job))
     reason = await launch(app, job_id, provider, request)
     if reason is not None:
-        await status.edit(f"❌ Training job #{job_id} could not start: {reason}")
+        progress_messages(app).pop(job_id, None)
+        await status.finish(f"❌ Training job #{job_id} could not start: {reason}")
     else:
         watch(app, job_id)
 

@@ -15,6 +15,7 @@ import hikari
 import sqlalchemy as sa
 
 from framework.errors import ProviderError
+from framework.progress import ProgressMessage, bounded
 from framework.providers import Discards, JobAborted, StartProgress
 from plugins.training.schema import TERMINAL, jobs
 
@@ -75,23 +76,44 @@ async def discard(app: Host, job_id: int, provider: Any, progress: StartProgress
 
 
 def render_job(job: Any, events: list[str]) -> str:
+    """The job's status, bounded to one message however long the provider's error and events are."""
     icon = {"succeeded": "✅", "failed": "❌", "cancelled": "⏹️"}.get(job.status, "⏳")
     text = (f"{icon} Training job #{job.id} on `{job.dataset}` ({job.example_count} examples) with `{job.provider}`: "
             f"**{job.status}**")
     if job.model_id:
         text += f"\nModel: `{job.model_id}` — activate it with `model use {job.model_id}`"
     if job.error:
-        text += f"\nError: {job.error}"
+        text += f"\nError: {bounded(str(job.error), 500)}"
     if events:
-        text += "\n" + "\n".join(f"• {e}" for e in events[-5:])
-    return text
+        text += "\n" + "\n".join(f"• {bounded(str(e), 200)}" for e in events[-5:])
+    return bounded(text)
+
+
+def progress_messages(app: Host) -> dict[int, ProgressMessage]:
+    """Each shown job's progress message (throttled; through the interaction while its token lasts).
+    Kept under a key of its own, which a reload of the plugin does not drop."""
+    return app.state("training:progress", dict)
 
 
 async def show(app: Host, job: Any) -> None:
-    """Edit the job's progress message to its state now (best effort: the row is what counts)."""
-    if job is None or not (job.channel_id and job.message_id):
+    """Show the job's state now in its progress message (best effort: the row is what counts): at
+    most one edit per ``[bot] progress_interval``, the final state always. After a restart, a job
+    started by a slash command goes on in a new channel message (its interaction's token is gone)."""
+    if job is None or not job.channel_id:
         return
-    try:
-        await app.bot.rest.edit_message(job.channel_id, job.message_id, render_job(job, json.loads(job.events)))
-    except hikari.HikariError:
-        log.warning("could not edit the progress message of job %s", job.id, exc_info=True)
+    messages = progress_messages(app)
+    progress = messages.get(job.id) or ProgressMessage.resume(app, job.channel_id, job.message_id)
+    messages[job.id] = progress
+    text = render_job(job, json.loads(job.events))
+    if job.status not in TERMINAL:
+        progress.update(text)
+    else:
+        messages.pop(job.id, None)
+        try:
+            await progress.finish(text)
+        except hikari.HikariError:
+            log.warning("could not show the outcome of job %s", job.id, exc_info=True)
+    moved = progress.channel_message_id
+    if moved is not None and moved != job.message_id:  # a restart edits the channel message it went on in
+        async with app.storage.begin() as conn:
+            await conn.execute(jobs.update().where(jobs.c.id == job.id).values(message_id=int(moved)))

@@ -1,0 +1,78 @@
+"""The bot's own permissions through the real bot: answers without Read Message History, a command
+that needs Attach Files where the bot lacks it, the start-up check per server, and the invite URL's
+permissions integer in the README."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import hikari
+
+from framework.bot_permissions import invite_permissions, names
+
+P = hikari.Permissions
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+async def channel_denying(tb, name: str, denied: hikari.Permissions):
+    """A text channel whose overwrite denies the bot ``denied``, once the bot's cache knows it."""
+    channel = tb.emu.create_channel(tb.guild, name, overwrites=[
+        {"id": tb.emu.bot_user.id, "type": 1, "deny": str(int(denied))}])
+    await tb.emu.wait_until(lambda: tb.app.bot.cache.get_guild_channel(channel.id), what="the bot to see the channel")
+    return channel
+
+
+async def test_without_read_message_history_answers_mention_instead_of_replying(tb, caplog) -> None:
+    quiet = await channel_denying(tb, "quiet", P.READ_MESSAGE_HISTORY)
+    caplog.set_level(logging.WARNING, logger="framework.replies")
+    first = await tb.say("!hi", channel=quiet)
+    assert first.content == f"<@{tb.user.id}> Hello, alice! I'm trainerbot. Type `!help` to see what I can do."
+    assert first.reference is None, "no reply where Discord refuses replies"
+    request = next(r for r in tb.emu.requests if r.method == "POST" and r.path == f"/channels/{quiet.id}/messages")
+    assert "message_reference" not in request.json and request.json["allowed_mentions"]["users"] == [str(tb.user.id)]
+    unknown = await tb.say("!nosuch", channel=quiet)
+    assert unknown.content.startswith(f"<@{tb.user.id}> Unknown command `!nosuch`") and unknown.reference is None
+    noted = [r for r in caplog.records if r.name == "framework.replies"]
+    assert len(noted) == 1 and "No Read Message History in channel" in noted[0].getMessage()
+    elsewhere = await tb.say("!hi")
+    assert elsewhere.reference is not None, "where the bot may, it still replies"
+
+
+async def test_getfile_without_attach_files_names_the_missing_permission(tb) -> None:
+    (tb.data_root / "exports").mkdir(exist_ok=True)
+    (tb.data_root / "exports" / "report.csv").write_text("a,b\n", "utf-8")
+    no_files = await channel_denying(tb, "no-files", P.ATTACH_FILES)
+    refused = await tb.say("!getfile exports/report.csv", user=tb.owner, channel=no_files)
+    assert refused.content == ("I can't do that here: I lack the Attach Files permission in this channel, which "
+                               "`getfile` needs. A server admin can grant it to my role.")
+    assert not refused.attachments
+    sent = await tb.say("!getfile exports/report.csv", user=tb.owner)
+    assert [a.filename for a in sent.attachments] == ["report.csv"]
+
+
+async def test_the_start_up_check_says_once_per_server_what_will_not_work(tb_factory, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="framework.bot_permissions")
+    locked = tb_factory.emu.create_guild("Locked server")
+    locked.roles[0].permissions = str(int(P.VIEW_CHANNEL | P.SEND_MESSAGES | P.CONNECT | P.SPEAK))
+    tb = await tb_factory()
+
+    def said() -> list[str] | None:
+        lines = [r.getMessage() for r in caplog.records if r.name == "framework.bot_permissions"]
+        return lines if len(lines) >= 2 else None
+
+    lines = await tb.emu.wait_until(said, what="the check of both servers")
+    [warning] = [line for line in lines if "'Locked server'" in line]
+    assert "without Attach Files: `corrections export`, `feedbacks export`, `getfile`." in warning
+    assert "without Read Message History: answering as replies" in warning
+    assert "Send Messages" not in warning and "Speak" not in warning
+    assert [line for line in lines if "'Test server'" in line] == [
+        f"In the server 'Test server' ({tb.guild.id}) the bot has every permission its commands need."]
+
+
+async def test_the_readme_invite_asks_for_exactly_what_the_built_ins_need(tb) -> None:
+    needed = invite_permissions(tb.app)
+    assert names(needed) == "View Channel, Send Messages, Attach Files, Read Message History, Connect and Speak"
+    urls = re.findall(r"https://discord\.com/oauth2/authorize\?\S*permissions=(\d+)", README.read_text("utf-8"))
+    assert urls == [str(int(needed))]
