@@ -121,6 +121,8 @@ class VoiceGateway:
         self.zombies = 0
         """Sockets closed because the server stopped acknowledging heartbeats."""
         self._zombie_socket: aiohttp.ClientWebSocketResponse | None = None
+        self.on_speaker: Callable[[int, int, int | None], None] | None = None
+        """``(op, user_id, ssrc)`` for SPEAKING (op 5: whose SSRC is whose) and CLIENT_DISCONNECT (op 13)."""
 
     # ------------------------------------------------------------------ public
     async def connect(self) -> Session:
@@ -247,6 +249,8 @@ class VoiceGateway:
                     self.seq_ack = frame["seq"]
                 if frame.get("op") == 6 and ws in self._acked:
                     self._acked[ws] = True
+                if frame.get("op") in (5, 13) and self.on_speaker is not None:
+                    self._speaker_event(frame["op"], frame.get("d") or {})
                 waiter = self._waiters.pop(frame.get("op"), None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(frame.get("d") or {})
@@ -269,6 +273,16 @@ class VoiceGateway:
             return
         await self.on_lost(closed)
 
+    def _speaker_event(self, op: int, data: dict[str, Any]) -> None:
+        assert self.on_speaker is not None
+        try:
+            user_id = int(data["user_id"])
+            ssrc = int(data["ssrc"]) if op == 5 else None
+        except (KeyError, TypeError, ValueError):
+            log.info("voice gateway op %s without a usable user id or SSRC: %r", op, data)
+            return
+        self.on_speaker(op, user_id, ssrc)
+
     async def _dave(self, handling: Awaitable[None]) -> None:
         try:
             await handling
@@ -285,7 +299,7 @@ class VoiceGateway:
                 return True
             try:
                 await asyncio.wait_for(self._resume(), self.timeout)
-            except (OSError, asyncio.TimeoutError, aiohttp.ClientError, VoiceGatewayClosed) as exc:
+            except (TimeoutError, OSError, aiohttp.ClientError, VoiceGatewayClosed) as exc:
                 log.info("voice resume attempt %d for guild %s failed: %s", attempt + 1, self.server_id, exc)
                 if self._ws is not None and not self._ws.closed:
                     await self._ws.close()  # a timed-out attempt's socket would stay open otherwise
