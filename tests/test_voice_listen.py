@@ -7,6 +7,7 @@ the voice channel's chat and speaks the answer, which a libdave member decodes a
 from __future__ import annotations
 
 import asyncio
+import json
 import types
 from collections.abc import AsyncIterator
 
@@ -104,3 +105,114 @@ async def test_a_wake_phrase_and_a_question_are_transcribed_and_answered_aloud(s
     received = np.frombuffer(media.decode_opus(heard), np.int16).astype(np.float64)
     reference = np.frombuffer(decode_pcm(tb.tts.spoken[-1][1], rate=48_000), np.int16).astype(np.float64)
     assert similarity(reference, received) >= 0.9
+    document = json.loads((await tb.slash("mydata", subcommand="export")).attachments[0].data)
+    [record] = document["data"]["voice_listen"]["voice_transcripts"]
+    assert (record["transcript"], record["answer"], record["audio_path"]) == (QUESTION, ANSWER, None)
+    assert not list((tb.data_root / "recordings").rglob("*.wav")), "no audio is kept by default"
+    assert (await tb.slash("mydata", {"confirm": True}, subcommand="delete")).content.startswith("Deleted")
+    again = json.loads((await tb.slash("mydata", subcommand="export")).attachments[0].data)
+    assert "voice_listen" not in again["data"]
+
+
+async def join_as(tb, server, name: str) -> tuple[object, LibdaveMember]:  # noqa: ANN001
+    user = tb.emu.create_user(name)
+    tb.emu.add_member(tb.guild, user)
+    await enter(tb, user)
+    member = LibdaveMember(user.id, dave=HAVE_DAVE)
+    await member.join(server, tb.guild.id, tb.voice_channel.id)
+    if HAVE_DAVE:
+        call = server.calls[tb.voice_channel.id]
+        dave_state = backend(tb).connection(tb.guild.id).gateway.dave
+        await tb.emu.wait_until(lambda: member.encryptor.has_key_ratchet() and user.id in call.group.members
+                                and dave_state.ready and call.executed[-1].executed, what=f"{name} in the group")
+    return user, member
+
+
+SECOND = "안녕하세요 감사합니다"
+
+
+async def test_two_users_at_once_are_both_transcribed_and_attributed(server, tb_factory) -> None:
+    seen: list[tuple[int, str]] = []
+    tb = await listening_call(tb_factory, server, seen=seen, extra="keep_audio = true\n")
+    carol, carol_voice = await join_as(tb, server, "carol")
+    frames = await voice_of(tb, QUESTION), await voice_of(tb, SECOND)
+    await asyncio.gather(tb.alice.speak(frames[0]), carol_voice.speak(frames[1]))
+    await tb.emu.wait_until(lambda: len([m for m in voice_messages(tb) if m.startswith("🎙️ **")]) == 2,
+                            timeout=30, what="both transcripts")
+    transcripts = sorted(m for m in voice_messages(tb) if m.startswith("🎙️ **"))
+    assert transcripts == [f"🎙️ **alice**: “{QUESTION}”", f"🎙️ **carol**: “{SECOND}”"]
+    await tb.emu.wait_until(lambda: len(seen) == 2, timeout=30, what="both answers")
+    assert sorted(seen) == sorted([(tb.user.id, "뭐 해요"), (carol.id, "감사합니다")])
+    def kept() -> list[str]:
+        return sorted(p.name.split("-")[0] for p in (tb.data_root / "recordings").rglob("*.wav"))
+
+    await tb.emu.wait_until(lambda: len(kept()) == 2, what="both recordings")
+    assert kept() == sorted([str(tb.user.id), str(carol.id)]), "keep_audio keeps each utterance"
+    await tb.say("!mydata delete confirm=true")
+    assert [p.name.split("-")[0] for p in (tb.data_root / "recordings").rglob("*.wav")] == [str(carol.id)]
+
+
+async def test_an_opted_out_user_is_never_transcribed(server, tb_factory) -> None:
+    seen: list[tuple[int, str]] = []
+    tb = await listening_call(tb_factory, server, seen=seen)
+    carol, carol_voice = await join_as(tb, server, "carol")
+    opt_out = await tb.slash("voice", {"switch": "me"}, user=carol, subcommand="listen")
+    assert opt_out.ephemeral and opt_out.content.startswith("Say `/voice listen me off`")
+    opt_out = await tb.slash("voice", {"switch": "me", "me": "off"}, user=carol, subcommand="listen")
+    assert opt_out.ephemeral and opt_out.content.startswith("🔇 I won't listen to you")
+    stats = backend(tb).receive_stats(tb.guild.id)
+    theirs = await asyncio.gather(carol_voice.speak(await voice_of(tb, SECOND)),
+                                  tb.alice.speak(await voice_of(tb, QUESTION)))
+    await tb.emu.wait_until(lambda: seen, timeout=30, what="alice's answer")
+    await tb.emu.wait_until(lambda: stats.packets >= theirs[0].sent + theirs[1].sent, what="every packet")
+    assert seen == [(tb.user.id, "뭐 해요")]
+    assert not [m for m in voice_messages(tb) if "carol" in m]
+    assert stats.refused == theirs[0].sent and stats.decoded == theirs[1].frames, "carol's audio is never decoded"
+    assert (await tb.say("!voice listen me on", user=carol)).content.startswith("🎙️ I'll hear you again")
+    await carol_voice.speak(await voice_of(tb, SECOND))
+    await tb.emu.wait_until(lambda: len(seen) == 2, timeout=30, what="carol's answer once she opted in")
+    assert seen[1] == (carol.id, "감사합니다")
+
+
+async def test_with_listening_off_nothing_is_decoded(server, tb_factory) -> None:
+    seen: list[tuple[int, str]] = []
+    tb = await listening_call(tb_factory, server, seen=seen)
+    refused = await tb.say("!voice listen off")
+    assert refused.content.startswith("You don't have permission to use `voice listen`")
+    assert (await tb.say("!voice listen off", user=tb.owner)).content == "🔇 I stopped listening in this server's calls."
+    stats = backend(tb).receive_stats(tb.guild.id)
+    before = stats.packets
+    spoken = await tb.alice.speak(await voice_of(tb, QUESTION))
+    await tb.emu.wait_until(lambda: stats.packets >= before + spoken.sent, what="alice's packets at the bot")
+    assert stats.decoded == 0 and stats.refused == spoken.sent and seen == []
+    assert [m for m in voice_messages(tb) if "alice" in m] == []
+
+
+async def test_five_percent_loss_with_reordering_still_gives_the_right_transcript(server, tb_factory) -> None:
+    seen: list[tuple[int, str]] = []
+    tb = await listening_call(tb_factory, server, seen=seen)
+    spoken = await tb.alice.speak(await voice_of(tb, QUESTION), loss=0.05, reorder=0.1, seed=7)
+    transcript = await tb.emu.wait_for_message(channel=tb.voice_channel, predicate=lambda m: "alice" in m.content,
+                                               timeout=30)
+    assert transcript.content == f"🎙️ **alice**: “{QUESTION}”"
+    stats = backend(tb).receive_stats(tb.guild.id)
+    assert spoken.lost >= 3 and spoken.reordered >= 4
+    assert stats.lost == spoken.lost and stats.reordered >= spoken.reordered // 2
+
+
+LONG = "안녕하세요 감사합니다 " * 8
+
+
+async def test_barge_in_stops_playback_within_200_ms(server, tb_factory) -> None:
+    seen: list[tuple[int, str]] = []
+    tb = await listening_call(tb_factory, server, seen=seen)
+    session = server.session_of(tb.emu.bot_user.id)
+    assert (await tb.slash("say", {"text": LONG})).content.startswith("🔊")
+    await tb.emu.wait_until(lambda: len(session.audio_packets) > 25, what="the bot to be speaking")
+    interrupt = await tb.alice.speak(await voice_of(tb, SECOND))
+    await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the bot to stop")
+    spoken = [p for p in session.audio_packets if p.arrived]
+    stopped_after = spoken[-1].arrived - interrupt.first_at
+    print(f"barge-in: last bot packet {stopped_after * 1000:.0f} ms after the user started")
+    assert len(spoken) < len(tb.tts.spoken[-1][1]) // 640, "the clip was cut short"
+    assert stopped_after <= 0.2
