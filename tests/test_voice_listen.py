@@ -36,7 +36,7 @@ except ImportError:
 
 
 def answering(seen: list[tuple[int, str]]) -> types.SimpleNamespace:
-    def answer_text(app, message, text):  # noqa: ANN001, ANN202
+    def answer_text(app, message, text):
         seen.append((int(message.author.id), text))
         return ANSWER
 
@@ -56,7 +56,7 @@ async def server() -> AsyncIterator[LocalVoiceServer]:
 _VOICES: dict[str, list[bytes]] = {}
 
 
-async def voice_of(tb, text: str) -> list[bytes]:  # noqa: ANN001
+async def voice_of(tb, text: str) -> list[bytes]:
     """Opus frames of espeak-ng saying ``text`` (encoded as a Discord client would, by the emulator's ffmpeg)."""
     if text not in _VOICES:
         audio = await tb.tts.engine.synthesize(text, language="ko")
@@ -64,7 +64,7 @@ async def voice_of(tb, text: str) -> list[bytes]:  # noqa: ANN001
     return _VOICES[text]
 
 
-async def listening_call(tb_factory, server, *, seen, extra: str = ""):  # noqa: ANN001, ANN201
+async def listening_call(tb_factory, server, *, seen, extra: str = ""):
     tb = await voice_tb(tb_factory, server, LISTEN + extra, plugins={"answers": answering(seen)})
     tb.emu.voice_endpoint = server.endpoint_for
     await enter(tb)
@@ -80,7 +80,7 @@ async def listening_call(tb_factory, server, *, seen, extra: str = ""):  # noqa:
     return tb
 
 
-def voice_messages(tb):  # noqa: ANN001, ANN201
+def voice_messages(tb):
     return [m.content for m in tb.emu.sent_messages(tb.voice_channel)]
 
 
@@ -114,7 +114,7 @@ async def test_a_wake_phrase_and_a_question_are_transcribed_and_answered_aloud(s
     assert "voice_listen" not in again["data"]
 
 
-async def join_as(tb, server, name: str) -> tuple[object, LibdaveMember]:  # noqa: ANN001
+async def join_as(tb, server, name: str) -> tuple[object, LibdaveMember]:
     user = tb.emu.create_user(name)
     tb.emu.add_member(tb.guild, user)
     await enter(tb, user)
@@ -179,7 +179,8 @@ async def test_with_listening_off_nothing_is_decoded(server, tb_factory) -> None
     tb = await listening_call(tb_factory, server, seen=seen)
     refused = await tb.say("!voice listen off")
     assert refused.content.startswith("You don't have permission to use `voice listen`")
-    assert (await tb.say("!voice listen off", user=tb.owner)).content == "🔇 I stopped listening in this server's calls."
+    stopped = await tb.say("!voice listen off", user=tb.owner)
+    assert stopped.content == "🔇 I stopped listening in this server's calls."
     stats = backend(tb).receive_stats(tb.guild.id)
     before = stats.packets
     spoken = await tb.alice.speak(await voice_of(tb, QUESTION))
