@@ -13,7 +13,9 @@ import concurrent.futures
 import dataclasses
 import io
 import logging
+import os
 import re
+import threading
 import time
 import wave
 from typing import TYPE_CHECKING, Any
@@ -146,7 +148,8 @@ class Listening:
     def pool(self) -> concurrent.futures.ThreadPoolExecutor:
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(self.settings.workers,
-                                                               thread_name_prefix="trainerbot-hearing")
+                                                               thread_name_prefix="trainerbot-hearing",
+                                                               initializer=yield_to_the_loop)
         return self._pool
 
     def spawn(self, work: Any) -> None:
@@ -289,6 +292,16 @@ class Listening:
             self._subscribed.events.unsubscribe(self.on_event)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def yield_to_the_loop() -> None:
+    """Recognition threads run at a lower scheduling priority (Linux: per thread), so on a busy
+    machine the event loop's thread gets the CPU first and its lag stays small; recognition, which
+    has a backlog to absorb delays, waits instead. Where the OS refuses, nothing changes."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux-like, or not permitted
+        pass
 
 
 def _write_wav(path: Any, pcm: bytes) -> None:
