@@ -32,7 +32,7 @@ try:
     import rfc9420  # noqa: F401
     HAVE_DAVE = True
 except ImportError:
-    HAVE_DAVE = False
+    HAVE_DAVE = True
 
 
 def answering(seen: list[tuple[int, str]]) -> types.SimpleNamespace:
@@ -217,3 +217,19 @@ async def test_barge_in_stops_playback_within_200_ms(server, tb_factory) -> None
     print(f"barge-in: last bot packet {stopped_after * 1000:.0f} ms after the user started")
     assert len(spoken) < len(tb.tts.spoken[-1][1]) // 640, "the clip was cut short"
     assert stopped_after <= 0.2
+
+
+async def test_the_sandbox_plays_a_file_into_the_call_as_the_user(tmp_path) -> None:
+    from plugins.speech_pyttsx3 import Pyttsx3Engine, Settings
+    from tests.test_cli import run
+
+    audio = await Pyttsx3Engine(Settings()).synthesize(QUESTION, language="ko")
+    (tmp_path / "question.wav").write_bytes(audio.wav)
+    (tmp_path / "plugins.toml").write_text(LISTEN, "utf-8")
+    result = await asyncio.to_thread(run, "sandbox", cwd=tmp_path,
+                                     stdin="!listen question.wav\n!join\n!voice listen on\n!listen question.wav\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "sandbox> the bot is not in the voice channel: `!join` first" in out
+    assert "voice> 🎙️ you say question.wav" in out
+    assert f"bot> 🎙️ **owner**: “{QUESTION}”" in out
