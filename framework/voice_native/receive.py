@@ -19,7 +19,7 @@ import concurrent.futures
 import dataclasses
 import logging
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from framework.voice import AudioSink, ReceiveStats
 from framework.voice_native.codec import SILENCE_FRAME
@@ -161,17 +161,17 @@ class Receiver:
         self._enqueue(speaker, speaker.jitter.push(header.sequence, opus))
         self._arm_watch()
 
-    def _enqueue(self, speaker: _Speaker, items: list[object]) -> None:
+    def _enqueue(self, speaker: _Speaker, items: Sequence[object]) -> None:
         if PAUSE in items:
             speaker.talking = False
-        self._count(speaker)
+        self._count()
         if not items:
             return
         speaker.queue.extend(items)
         if not speaker.decoding:
             self._decode_next(speaker)
 
-    def _count(self, speaker: _Speaker) -> None:
+    def _count(self) -> None:
         totals = [s.jitter.stats for s in self._speakers.values()]
         self.stats.lost = sum(t.lost for t in totals)
         self.stats.late = sum(t.late for t in totals)
