@@ -34,6 +34,8 @@ GAP = 0.12
 """Seconds without a packet after which a speaker counts as paused."""
 MAX_UNMAPPED = 50
 """Packets kept per SSRC whose user is not known yet (SPEAKING may arrive after the first audio)."""
+MAX_UNMAPPED_SSRCS = 16
+"""SSRCs whose packets are held at once: memory stays bounded whatever arrives."""
 PAUSE = object()
 """Marks the end of a talk spurt in a speaker's decode queue."""
 
@@ -131,7 +133,7 @@ class Receiver:
         assert self.cipher is not None
         user_id = self.ssrc_users.get(ssrc)
         if user_id is None:
-            if ssrc != self.own_ssrc:
+            if ssrc != self.own_ssrc and (ssrc in self._unmapped or len(self._unmapped) < MAX_UNMAPPED_SSRCS):
                 held = self._unmapped.setdefault(ssrc, [])
                 if len(held) < MAX_UNMAPPED:
                     held.append(data)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from framework.host import Host
 
 log = logging.getLogger(__name__)
+PLUGIN = "voice_listen"
 
 _WORD = re.compile(r"[^\w\s]", re.UNICODE)
 
@@ -83,7 +84,7 @@ class GuildSink:
     def wants(self, user_id: int) -> bool:
         listening = self.listening
         return (self.guild_id in listening.guilds and user_id not in listening.optouts
-                and user_id != listening.bot_id)
+                and user_id != listening.bot_id and listening.app.plugins.enabled_in(PLUGIN, self.guild_id))
 
     def audio(self, user_id: int, pcm: bytes) -> None:
         if self.wants(user_id):
