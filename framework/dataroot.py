@@ -64,7 +64,8 @@ class DataRoot:
                     raise PathRefused(f"`{text}` does not exist in the data folder.", "missing") from None
                 return current  # the rest does not exist yet: nothing to follow
             except NotADirectoryError:
-                raise PathRefused(f"`{text}`: `{'/'.join(parts[:i])}` is a file, not a folder.", "not_a_folder") from None
+                raise PathRefused(f"`{text}`: `{'/'.join(parts[:i])}` is a file, not a folder.",
+                                  "not_a_folder") from None
             if stat.S_ISLNK(st.st_mode):
                 raise PathRefused(f"`{text}` goes through a symbolic link; links are not followed.", "link")
             if i < len(parts) - 1 and not stat.S_ISDIR(st.st_mode):

@@ -64,7 +64,8 @@ def parse_json(name: str, text: str) -> Iterator[tuple[str, str | None]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ImportProblem(f"`{name}` is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from None
+        raise ImportProblem(
+            f"`{name}` is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from None
     items = data if isinstance(data, list) else [data]
     for index, item in enumerate(items):
         yield from _from_object(item, name, f"item {index}")
@@ -76,7 +77,8 @@ def parse_jsonl(name: str, text: str) -> Iterator[tuple[str, str | None]]:
             try:
                 item = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ImportProblem(f"`{name}` line {number} is not valid JSON: {exc.msg} at column {exc.colno}.") from None
+                raise ImportProblem(
+                    f"`{name}` line {number} is not valid JSON: {exc.msg} at column {exc.colno}.") from None
             yield from _from_object(item, name, f"line {number}")
 
 

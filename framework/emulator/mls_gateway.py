@@ -107,7 +107,7 @@ class ExternalSender:
 
         try:
             package = KeyPackage.deserialize(raw)
-        except Exception as exc:  # noqa: BLE001 - rfc9420 raises several types for malformed input
+        except Exception as exc:
             raise InvalidMls(f"unparsable key package: {exc}") from exc
         if package.serialize() != raw:
             raise InvalidMls("key package has trailing or non-canonical bytes")
@@ -116,6 +116,8 @@ class ExternalSender:
             raise InvalidMls(f"key package for MLS {int(package.version)} ciphersuite {suite}, "
                              f"expected 1/{CIPHERSUITE}")
         leaf = package.leaf_node
+        if leaf is None or leaf.credential is None:
+            raise InvalidMls("key package has no leaf node credential")
         credential = leaf.credential
         if int(credential.credential_type) != 1:
             raise InvalidMls("key package credential is not a basic credential")
@@ -125,7 +127,7 @@ class ExternalSender:
             raise InvalidMls("key package lifetime is not the maximum span")
         try:
             package.verify(self._crypto)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise InvalidMls(f"key package signature does not verify: {exc}") from exc
         return KeyPackageInfo(user_id, raw, make_key_package_ref(self._crypto, raw), bytes(leaf.signature_key),
                               credential.identity)
@@ -182,7 +184,7 @@ def split_commit_welcome(data: bytes) -> tuple[bytes, bytes | None]:
         _auth, used = FramedContentAuthData.deserialize(data[offset:], content.content_type)
         offset += used
         _tag, offset = read_opaque_varint(data, offset)  # member senders carry a membership tag
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise InvalidMls(f"unparsable commit: {exc}") from exc
     return data[:offset], (data[offset:] or None)
 
@@ -236,7 +238,10 @@ class GroupView:
         message = MLSMessage.deserialize(commit_bytes)
         if int(message.version) != 1 or message.wire_format != WireFormat.PUBLIC_MESSAGE:
             raise InvalidMls("a commit must be an MLS 1.0 PublicMessage")
-        content = message.get_parsed_content().tbs.framed_content
+        parsed_content = message.get_parsed_content()
+        if not hasattr(parsed_content, "tbs"):
+            raise InvalidMls("a commit must be an authenticated public message")
+        content = parsed_content.tbs.framed_content
         if content.group_id != self.group_id:
             raise InvalidMls(f"commit for group {content.group_id.hex()}, expected {self.group_id.hex()}")
         if content.epoch != self.epoch:
@@ -260,11 +265,11 @@ class GroupView:
             refs.append(item.reference)
         if not refs:
             raise InvalidMls("a commit must reference at least one proposal")
-        if sorted(refs) != sorted(p.ref for p in expected):
+        if sorted(r or b"" for r in refs) != sorted(p.ref for p in expected):
             raise InvalidMls("the commit does not reference exactly the proposals broadcast in this epoch")
         if commit.path is not None:
             path_leaf = LeafNode.deserialize(commit.path.leaf_node)
-            if bytes(path_leaf.signature_key) != known.signature_key or \
+            if bytes(path_leaf.signature_key) != known.signature_key or path_leaf.credential is None or \
                     path_leaf.credential.identity != known.credential:
                 raise InvalidMls("the commit changes its sender's credential or signature key")
         adds = [p for p in expected if p.kind == "add"]
@@ -273,11 +278,12 @@ class GroupView:
         if welcome is not None:
             try:
                 parsed = Welcome.deserialize(welcome)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise InvalidMls(f"unparsable welcome: {exc}") from exc
             if int.from_bytes(welcome[:2], "big") != CIPHERSUITE:
                 raise InvalidMls("welcome for another ciphersuite")
-            if sorted(s.new_member for s in parsed.secrets) != sorted(p.key_package.ref for p in adds):
+            if sorted(s.new_member for s in parsed.secrets) != sorted(p.key_package.ref for p in adds
+                                                                      if p.key_package is not None):
                 raise InvalidMls("the welcome is not for exactly the members the commit adds")
         return CommitInfo(commit_bytes, welcome, leaf, self.epoch)
 

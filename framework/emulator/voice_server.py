@@ -26,6 +26,10 @@ the bot's UDP socket, transport-encrypted with the bot's key.
 
 Faults: ``drop()`` closes the websocket (resumable or not), ``refuse_resume``, ``skip_acks``
 (unanswered heartbeats), ``silent`` (no HELLO), ``hello_gate`` (a slow HELLO).
+
+The module is longer than 400 lines because the websocket handshake, the UDP socket and the call
+membership act on one shared per-call state: media checks, MLS and the libdave member already
+live in their own modules, and what is left is the one state machine of a voice call.
 """
 
 from __future__ import annotations
@@ -339,7 +343,7 @@ class LocalVoiceServer:
                     await self._send(other, other.ws, 5, {"user_id": str(session.user_id), "ssrc": session.ssrc,
                                                           "speaking": int(data.get("speaking", 0))})
         else:
-            session.client_ops.append((op, frame.get("d")))
+            session.client_ops.append((int(op or 0), frame.get("d")))
             if session.member is not None and isinstance(data, dict):
                 call = self.call(session.channel_id)
                 if op == 23:

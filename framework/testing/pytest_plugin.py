@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -31,7 +32,7 @@ async def discord_emulator() -> AsyncIterator[DiscordEmulator]:
 
 
 @pytest.fixture
-async def tb_factory(discord_emulator: DiscordEmulator, tmp_path) -> AsyncIterator[HarnessFactory]:  # noqa: ANN001
+async def tb_factory(discord_emulator: DiscordEmulator, tmp_path: Path) -> AsyncIterator[HarnessFactory]:
     factory = HarnessFactory(discord_emulator, tmp_path)
     try:
         yield factory

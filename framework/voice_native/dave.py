@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 try:  # an optional wheel: without it the backend offers no DAVE (and Discord refuses the call)
     import davey
 except ImportError:  # pragma: no cover - davey is a dependency; this keeps the backend importable
-    davey = None
+    davey = None  # type: ignore[assignment]
 
 PREPARE_TRANSITION, EXECUTE_TRANSITION, TRANSITION_READY, PREPARE_EPOCH = 21, 22, 23, 24
 EXTERNAL_SENDER, KEY_PACKAGE, PROPOSALS, COMMIT_WELCOME = 25, 26, 27, 28
@@ -90,7 +90,8 @@ class Dave:
         if not self.ready:
             self.withheld += 1
             return None
-        return self.session.encrypt_opus(opus)
+        encrypted: bytes | None = self.session.encrypt_opus(opus)
+        return encrypted
 
     def decrypt(self, user_id: int, payload: bytes) -> bytes | None:
         """Another member's frame as Opus: through their decryptor in our group while the call is
@@ -140,8 +141,9 @@ class Dave:
         if not self.ready or user_id == self.user_id:
             return None
         try:
-            return self.session.get_verification_code(int(user_id))
-        except Exception:  # noqa: BLE001 - davey raises for users not in the group
+            code: str | None = self.session.get_verification_code(int(user_id))
+            return code
+        except Exception:
             return None
 
     async def start(self, version: int) -> None:
@@ -200,7 +202,7 @@ class Dave:
                     await self._send_binary(bytes([COMMIT_WELCOME]) + result.commit + (result.welcome or b""))
             elif op in (ANNOUNCE_COMMIT, WELCOME):
                 await self._transition_message(op, payload)
-        except Exception:  # noqa: BLE001 - a bad MLS message must not end the voice session
+        except Exception:
             log.exception("DAVE op %s could not be processed", op)
 
     async def _transition_message(self, op: int, payload: bytes) -> None:
@@ -210,7 +212,7 @@ class Dave:
                 self.session.process_commit(payload[2:])
             else:
                 self.session.process_welcome(payload[2:])
-        except Exception as exc:  # noqa: BLE001 - answered as the protocol asks: op 31, then a new key package
+        except Exception as exc:
             log.warning("DAVE %s for transition %s is invalid: %s", "commit" if op == ANNOUNCE_COMMIT else "welcome",
                         transition, exc)
             await self._send_json(INVALID_COMMIT_WELCOME, {"transition_id": transition})

@@ -288,7 +288,7 @@ class VoiceGateway:
             await handling
         except (ConnectionError, aiohttp.ClientError) as exc:  # the socket went away mid-answer
             log.info("DAVE answer not sent: %s", exc)
-        except Exception:  # noqa: BLE001 - a malformed message must not end the reader: without it no
+        except Exception:
             # close is noticed, so a dropped socket is never resumed and the call hangs silently
             log.exception("DAVE message in guild %s could not be handled", self.server_id)
 

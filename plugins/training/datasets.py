@@ -68,7 +68,7 @@ async def dataset_rows(app: Host, name: str) -> tuple[Any, list[Any]]:
         ds = await find_dataset(conn, name)
         rows = (await conn.execute(sa.select(examples).where(examples.c.dataset_id == ds.id)
                                    .order_by(examples.c.id))).all()
-    return ds, rows
+    return ds, list(rows)
 
 
 def split_rows(rows: list[Any], holdout: float) -> tuple[list[Any], list[Any]]:
@@ -77,7 +77,8 @@ def split_rows(rows: list[Any], holdout: float) -> tuple[list[Any], list[Any]]:
     dataset too small for that trains on everything and has no held-out part."""
     if holdout <= 0:
         return list(rows), []
-    train, test = [], []
+    train: list[Any] = []
+    test: list[Any] = []
     for row in rows:
         (test if int(row.hash[:8], 16) / 0x1_0000_0000 < holdout else train).append(row)
     labels = {r.label for r in rows}

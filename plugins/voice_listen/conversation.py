@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import hikari
 import sqlalchemy as sa
 
+from framework.errors import MissingModel
 from framework.hearing import Hearing, HearingSettings, Utterance
 from framework.speech import STT_SAMPLE_RATE
 from framework.voice import VoiceConnected, VoiceDisconnected, VoiceEvent, can_listen, speak_answer
@@ -80,6 +81,7 @@ class GuildSink:
         self.listening = listening
         self.guild_id = guild_id
         self.hearing: Hearing | None = None
+        self.missing_model = False
 
     def wants(self, user_id: int) -> bool:
         listening = self.listening
@@ -87,8 +89,19 @@ class GuildSink:
                 and user_id != listening.bot_id and listening.app.plugins.enabled_in(PLUGIN, self.guild_id))
 
     def audio(self, user_id: int, pcm: bytes) -> None:
-        if self.wants(user_id):
-            self._hearing().audio(user_id, pcm)
+        if not self.wants(user_id):
+            return
+        try:
+            hearing = self._hearing()
+        except MissingModel as exc:  # said once per call; hearing is retried with the next audio
+            if not self.missing_model:
+                self.missing_model = True
+                log.warning("voice listening in guild %s: %s", self.guild_id, exc)
+                channel = self.listening.text_channel(self.listening.backend().channel_of(self.guild_id))
+                if channel is not None:
+                    self.listening.spawn(self.listening.post(channel, f"🎙️ I can't understand this call: {exc}"))
+            return
+        hearing.audio(user_id, pcm)
 
     def paused(self, user_id: int) -> None:
         if self.hearing is not None:
@@ -99,7 +112,7 @@ class GuildSink:
             listening = self.listening
             settings, voice = listening.settings, listening.app.settings("voice")
             self.hearing = Hearing(
-                listening.app.engines.stt.active(),
+                listening.app.engines.stt.for_language(settings.language),
                 HearingSettings(settings.language, settings.phrases or None, settings.threshold_dbfs,
                                 settings.end_silence, max_seconds=settings.max_seconds,
                                 max_backlog=settings.max_backlog, keep_audio=bool(getattr(voice, "keep_audio", False))),

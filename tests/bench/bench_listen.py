@@ -88,7 +88,7 @@ async def run() -> dict[str, float]:
             factory = HarnessFactory(emu, Path(tmp))
             tb = await factory(plugins_toml=CONFIG, extra_plugins={"answers": answers})
             emu.voice_endpoint = server.endpoint_for
-            tts, stt = tb.app.engines.tts.active(), tb.app.engines.stt.active()
+            tts, stt = tb.app.engines.tts.active(), tb.app.engines.stt.for_language("ko")
             wav = (await tts.synthesize(QUESTION, language="ko")).wav
             frames = await asyncio.to_thread(media.encode_opus, wav)
             pcm = await asyncio.to_thread(decode_pcm, wav)

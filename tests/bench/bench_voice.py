@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import socket
 import statistics
@@ -38,7 +39,7 @@ ROUNDS = 7
 
 
 def _gaps_ms(times: list[float]) -> list[float]:
-    return [(b - a) * 1000 for a, b in zip(times, times[1:])]
+    return [(b - a) * 1000 for a, b in itertools.pairwise(times)]
 
 
 async def _naive_sender(frames: int) -> list[float]:
@@ -61,7 +62,7 @@ async def _naive_sender(frames: int) -> list[float]:
     return arrived
 
 
-async def _first_packet_ms(tb, emu, session) -> tuple[list[float], list[float]]:  # noqa: ANN001
+async def _first_packet_ms(tb, emu, session) -> tuple[list[float], list[float]]:
     """ROUNDS chat answers: (text message -> first RTP packet, the TTS alone) in ms."""
     tts = tb.app.engines.tts.active()
     me = emu.bot_user.id
@@ -72,7 +73,7 @@ async def _first_packet_ms(tb, emu, session) -> tuple[list[float], list[float]]:
         tts_ms.append((time.perf_counter() - started) * 1000)
         before = len(session.packets)
         answer = await tb.say(f"<@{me}> is it positive?")
-        await emu.wait_until(lambda: session.speaking[-1:] == [0] and len(session.packets) > before,
+        await emu.wait_until(lambda before=before: session.speaking[-1:] == [0] and len(session.packets) > before,
                              timeout=60, what="the spoken answer")
         first_ms.append((session.packets[before].arrived - answer.timestamp) * 1000)
     return first_ms, tts_ms
