@@ -30,8 +30,12 @@ from framework.voice_native.rtp import PAYLOAD_TYPE, RtpHeader
 
 log = logging.getLogger(__name__)
 
-GAP = 0.12
-"""Seconds without a packet after which a speaker counts as paused."""
+GAP = 0.25
+"""Seconds without a packet after which a speaker counts as paused (a fallback: clients announce
+the end of a talk spurt with silence frames)."""
+LATE_TIMER = 0.02
+"""A gap check that runs this late means the loop was busy and datagrams may be waiting to be read:
+it is put off until they are, so a stall on our side never reads as the speaker pausing."""
 MAX_UNMAPPED = 50
 """Packets kept per SSRC whose user is not known yet (SPEAKING may arrive after the first audio)."""
 MAX_UNMAPPED_SSRCS = 16
@@ -90,6 +94,8 @@ class Receiver:
         self._unmapped: dict[int, list[bytes]] = {}
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._watch: asyncio.TimerHandle | None = None
+        self._watch_due = 0.0
+        self._deferred = 0
         self._closed = False
 
     # ------------------------------------------------------------------ wiring
@@ -228,13 +234,20 @@ class Receiver:
         self._decode_next(speaker)
 
     # ------------------------------------------------------------------ pauses without a silence frame
-    def _arm_watch(self) -> None:
+    def _arm_watch(self, delay: float | None = None) -> None:
         if self._watch is None:
-            self._watch = asyncio.get_running_loop().call_later(self.gap / 2, self._check_gaps)
+            delay = self.gap / 2 if delay is None else delay
+            self._watch_due = asyncio.get_running_loop().time() + delay
+            self._watch = asyncio.get_running_loop().call_later(delay, self._check_gaps)
 
     def _check_gaps(self) -> None:
         self._watch = None
         now = asyncio.get_running_loop().time()
+        if now - self._watch_due > LATE_TIMER and self._deferred < 10:
+            self._deferred += 1
+            self._arm_watch(0.005)  # let the datagrams that piled up meanwhile arrive first
+            return
+        self._deferred = 0
         talking = False
         for speaker in list(self._speakers.values()):
             if speaker.talking and now - speaker.last_packet >= self.gap:

@@ -149,6 +149,8 @@ class Listening:
         self.sinks: dict[int, GuildSink] = {}
         self.exchanges: list[Exchange] = []
         self.barge_ins: list[tuple[int, float]] = []
+        self.unaddressed = 0
+        """Utterances heard without the wake phrase (neither posted nor kept)."""
         self.bot_id = 0
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -253,6 +255,7 @@ class Listening:
         settings = self.settings
         question = transcript.text if settings.mode == "always" else strip_wake(transcript.text, self.wake_phrases())
         if not question:
+            self.unaddressed += 1
             log.debug("utterance of user %s in guild %s not addressed to the bot", user_id, guild_id)
             return
         backend = self.backend()

@@ -30,6 +30,7 @@ from framework.emulator import DiscordEmulator, media
 from framework.emulator.libdave_member import LibdaveMember
 from framework.emulator.voice_server import LocalVoiceServer
 from framework.testing.harness import HarnessFactory
+from tests.test_voice_listen import whole_speech
 
 PHRASES = ["안녕하세요", "감사합니다", "뭐 해요"]
 QUESTION = "안녕하세요 뭐 해요"
@@ -89,7 +90,7 @@ async def run() -> dict[str, float]:
             tb = await factory(plugins_toml=CONFIG, extra_plugins={"answers": answers})
             emu.voice_endpoint = server.endpoint_for
             tts, stt = tb.app.engines.tts.active(), tb.app.engines.stt.for_language("ko")
-            wav = (await tts.synthesize(QUESTION, language="ko")).wav
+            wav = await whole_speech(tts, QUESTION)
             frames = await asyncio.to_thread(media.encode_opus, wav)
             pcm = await asyncio.to_thread(decode_pcm, wav)
             alice = await _member(tb, server, dave, wait=False)
