@@ -134,6 +134,9 @@ class NativeBackend:
             self._sinks.pop(int(guild_id), None)
         else:
             self._sinks[int(guild_id)] = sink
+            conn = self.connection(guild_id)
+            if conn is not None:
+                conn.receiver.warm_up()
 
     def receive_stats(self, guild_id: int) -> ReceiveStats:
         conn = self.connection(guild_id)

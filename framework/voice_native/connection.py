@@ -75,7 +75,7 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
         self._interrupt = asyncio.Event()
         self._closed = asyncio.Event()
         self._player: asyncio.Task[None] | None = None
-        sinks = sinks if sinks is not None else {}
+        sinks = self._sinks = sinks if sinks is not None else {}
         self.receiver = Receiver(lambda: sinks.get(int(guild_id)),
                                  decrypt=lambda user_id, payload: self.gateway.dave.decrypt(user_id, payload))
         """Others' audio: decoded only for users the guild's sink (``NativeBackend.listen``) wants."""
@@ -125,6 +125,8 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
         self.gateway = gateway
         receiver.attach(TransportCipher(session.mode, session.secret_key), session.ssrc)
         session.udp.receive(receiver.datagram)
+        if self._sinks.get(int(self._guild_id)) is not None:  # listening is on in this guild
+            receiver.warm_up()
 
     async def _switch_server(self, endpoint: str, token: str) -> None:
         """Discord moved the call to another voice server (VOICE_SERVER_UPDATE): identify there."""

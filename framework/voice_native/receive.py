@@ -120,6 +120,13 @@ class Receiver:
         if speaker is not None:
             speaker.queue.clear()
 
+    def warm_up(self) -> None:
+        """Load libopus (PyAV) in the decode thread now, not when the first word arrives: listening
+        was switched on, so the first speech (and a barge-in) should not wait for the import."""
+        if self._executor is None and not self._closed:
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="trainerbot-opus")
+            self._executor.submit(OpusDecoder)
+
     def close(self) -> None:
         self._closed = True
         if self._watch is not None:
