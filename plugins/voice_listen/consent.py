@@ -54,7 +54,7 @@ async def set_optout(app: Host, user_id: int, heard: bool) -> None:
                   string("me", "With switch:me — on or off", default=None, choices=["on", "off"])])
 async def listen(ctx: Context, switch: str, me: str | None) -> None:
     app = ctx.app
-    if not app.plugins.enabled_in(PLUGIN, ctx.guild_id):
+    if not app.plugins.enabled_in(PLUGIN, ctx.server_id):
         raise UserError("Listening is switched off in this bot (the `voice_listen` plugin is disabled).")
     state = listening(app)
     if switch == "me":
@@ -68,7 +68,7 @@ async def listen(ctx: Context, switch: str, me: str | None) -> None:
         return
     await app.permissions.require(ctx, "voice")
     backend = state.backend()
-    guild_id = int(ctx.guild_id)
+    guild_id = ctx.server_id
     if switch == "off":
         await set_guild(app, guild_id, ctx.author.id, False)
         state.detach(guild_id)
