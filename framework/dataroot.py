@@ -14,7 +14,7 @@ from typing import Literal
 
 from framework.errors import PathRefused
 
-AREAS = ("datasets", "archives", "exports", "instructions", "models", "uploads", "tmp")
+AREAS = ("datasets", "archives", "exports", "instructions", "models", "uploads", "recordings", "tmp")
 
 
 

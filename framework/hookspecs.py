@@ -141,7 +141,9 @@ def handle_error(ctx: Context, error: BaseException) -> str | None:
 def answer_text(app: Host, message: Any, text: str) -> str | None:
     """Answer a user's text as the bot's conversation would; first answer wins.
 
-    ``message`` is the hikari message the text came from (or was transcribed from). Used by
+    ``message`` is the hikari message the text came from (or was transcribed from); for speech
+    heard in a voice call, an object with the same attributes (``id``, ``channel_id``,
+    ``guild_id``, ``author``, ``content``). Used by
     features that produce text from other media, such as voice messages, so they reach the chat
     model without knowing which plugin provides it. Returns the answer text or ``None``.
     """

@@ -35,6 +35,7 @@ You are {user} (the bot's owner) in #{channel} of "{guild}".
   /hi name:Bob          slash commands (option:value, quote values with spaces)
   @file:PATH            attach a local file to the message
   !join, !say hello     you sit in the "{voice}" voice channel; a local voice server listens
+  !listen FILE.wav      speak a recording into the call as you (after `!join` and `!voice listen on`)
   /quit                 leave
 For real Discord: export DISCORD_TOKEN=... and run `make run` again.
 """
@@ -105,7 +106,7 @@ async def chat(config: Config, lines: Any, out: TextIO) -> int:
     await emu.start()
     voice_server = LocalVoiceServer()
     await voice_server.start()
-    emu.voice_endpoint = voice_server.endpoint
+    emu.voice_endpoint = voice_server.endpoint_for
     guild = emu.create_guild("Sandbox")
     channel = emu.create_channel(guild, "general")
     voice = emu.create_channel(guild, "Voice", kind="voice")
@@ -114,6 +115,8 @@ async def chat(config: Config, lines: Any, out: TextIO) -> int:
     app = App(config, token=emu.token, rest_url=emu.rest_url)
     shown: dict[int, int] = {}
     heard = [0]
+    talker: list[Any] = []
+    """Your simulated voice client, joined on the first ``!listen``."""
     try:
         await app.start()
         await emu.set_voice_state(guild, me, voice)
@@ -125,6 +128,11 @@ async def chat(config: Config, lines: Any, out: TextIO) -> int:
                 continue
             if line in {"/quit", "/exit"}:
                 break
+            if line.startswith("!listen "):
+                await _speak_file(line.removeprefix("!listen ").strip(), app, emu, voice_server, talker, voice, out)
+                await _settle(emu, shown, out)
+                _report_voice(voice_server, heard, out)
+                continue
             try:
                 text, files = _attachments(emu, line)
                 if text.startswith("/"):
@@ -141,10 +149,46 @@ async def chat(config: Config, lines: Any, out: TextIO) -> int:
             await _settle(emu, shown, out)
             _report_voice(voice_server, heard, out)
     finally:
+        for member in talker:
+            await member.leave()
         await app.close()
         await voice_server.stop()
         await emu.stop()
     return 0
+
+
+async def _speak_file(name: str, app: App, emu: DiscordEmulator, server: LocalVoiceServer, talker: list[Any],
+                      voice: Any, out: TextIO) -> None:
+    """``!listen FILE``: the file, as Opus frames at a speaker's pace, from your simulated voice client."""
+    from framework.emulator import media
+    from framework.emulator.libdave_member import LibdaveMember
+
+    guild_id = int(voice.guild_id)
+    if not app.engines.voice.active().is_connected(guild_id):
+        out.write("sandbox> the bot is not in the voice channel: `!join` first, then `!voice listen on`\n")
+        return
+    path = Path(name.strip('"')).expanduser()
+    try:
+        frames = await asyncio.to_thread(media.encode_opus, path.read_bytes())
+    except OSError as exc:
+        out.write(f"sandbox> cannot read {path}: {exc.strerror}\n")
+        return
+    except media.MediaError:
+        out.write(f"sandbox> {path.name} is not audio ffmpeg can read\n")
+        return
+    if not talker:
+        member = LibdaveMember(emu.application_owner.id, dave=server.dave)
+        await member.join(server, guild_id, int(voice.id))
+        talker.append(member)
+    last = max((int(m.id) for m in emu.sent_messages()), default=0)
+    out.write(f"voice> 🎙️ you say {path.name} ({len(frames) * 0.02:.1f} s) in the call\n")
+    out.flush()
+    await talker[0].speak(frames)
+    try:
+        await emu.wait_for_message(predicate=lambda m: int(m.id) > last, timeout=30)
+    except AssertionError:
+        out.write("sandbox> no answer: is listening on (`!voice listen on`), and did you start with the wake "
+                  "phrase (`[plugins.voice_listen] mode`)?\n")
 
 
 def _report_voice(server: LocalVoiceServer, heard: list[int], out: TextIO) -> None:

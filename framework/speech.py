@@ -49,6 +49,34 @@ class SpeechToText(Protocol):
         ...
 
 
+class SpeechStream(Protocol):
+    """One utterance being recognised while it is spoken. Blocking: called in a worker thread,
+    one call at a time per stream (recognisers are rarely thread-safe)."""
+
+    def accept(self, pcm: bytes) -> str:
+        """Feed the next 16 kHz mono s16le audio; returns the partial transcript so far."""
+        ...
+
+    def finish(self) -> Transcript:
+        """The final transcript; the stream is not used afterwards."""
+        ...
+
+
+@runtime_checkable
+class StreamingSpeechToText(Protocol):
+    """Optional for a speech-to-text engine: recognition that keeps pace with the speaker (Vosk
+    does, through ``AcceptWaveform`` and partial results). Voice channels use it when the engine
+    has it; engines without it get each whole utterance through ``transcribe``."""
+
+    def open_stream(self, *, language: str, phrases: Sequence[str] | None = None) -> SpeechStream:
+        """A new stream (blocking: may load the model; called in a worker thread)."""
+        ...
+
+
+def can_stream(engine: object) -> bool:
+    return isinstance(engine, StreamingSpeechToText)
+
+
 @runtime_checkable
 class TextToSpeech(Protocol):
     async def synthesize(self, text: str, *, language: str, voice: str | None = None,

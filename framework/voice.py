@@ -51,6 +51,13 @@ class PlaybackEnded(VoiceEvent):
 
 
 @dataclasses.dataclass(frozen=True)
+class VoiceConnected(VoiceEvent):
+    """The bot joined (or moved to) ``channel_id``; e.g. to announce that it listens there."""
+
+    channel_id: int
+
+
+@dataclasses.dataclass(frozen=True)
 class VoiceMoved(VoiceEvent):
     channel_id: int
 
@@ -161,6 +168,64 @@ class VoiceBackend(Protocol):
         ...
 
 
+# --------------------------------------------------------------------------- hearing others
+
+RECEIVE_SAMPLE_RATE = 16_000
+"""What a receiving backend hands to sinks: 16 kHz mono s16le PCM, the speech-to-text format."""
+
+
+@runtime_checkable
+class AudioSink(Protocol):
+    """Where a receiving backend delivers what others say in a call, per speaker, on the event loop.
+
+    ``wants`` is asked for every packet before it is decrypted or decoded: a speaker it refuses
+    (listening off, opted out) costs no decoding, and their audio is never held anywhere."""
+
+    def wants(self, user_id: int) -> bool:
+        """Whether to decode this user's audio at all (consent is checked here)."""
+        ...
+
+    def audio(self, user_id: int, pcm: bytes) -> None:
+        """The next piece of the user's speech (16 kHz mono s16le, in order; lost packets as silence)."""
+        ...
+
+    def paused(self, user_id: int) -> None:
+        """The user stopped sending (their client went quiet, or packets stopped arriving)."""
+        ...
+
+
+@dataclasses.dataclass
+class ReceiveStats:
+    """What a receiving backend did with others' packets in one guild (for tests and benchmarks)."""
+
+    packets: int = 0
+    refused: int = 0
+    """Dropped on arrival because the sink did not want the speaker (never decrypted or decoded)."""
+    undecryptable: int = 0
+    decoded: int = 0
+    """Opus frames decoded."""
+    lost: int = 0
+    late: int = 0
+    reordered: int = 0
+
+
+@runtime_checkable
+class VoiceReceiver(Protocol):
+    """A backend that can hear others (optional: a backend may only speak)."""
+
+    def listen(self, guild_id: int, sink: AudioSink | None) -> None:
+        """Deliver what others say in this guild's call (now and after later joins) to ``sink``;
+        ``None`` stops it at once."""
+        ...
+
+    def receive_stats(self, guild_id: int) -> ReceiveStats:
+        ...
+
+
+def can_listen(backend: Any) -> bool:
+    return isinstance(backend, VoiceReceiver)
+
+
 # --------------------------------------------------------------------------- spoken replies
 
 def _claim(app: Host, message_id: int) -> bool:
@@ -173,6 +238,15 @@ def _claim(app: Host, message_id: int) -> bool:
     while len(seen) > 1000:
         seen.popitem(last=False)
     return True
+
+
+async def speak_answer(app: Host, guild_id: int, message_id: int, text: str, *, language: str) -> Playback | None:
+    """Speak an answer in the guild's call, once per ``message_id`` (the voice plugin's spoken
+    replies then skip it); None when it was already spoken."""
+    if not _claim(app, int(message_id)):
+        return None
+    audio = await app.engines.tts.active().synthesize(text, language=language, guild_id=guild_id)
+    return await app.engines.voice.active().play(guild_id, audio.wav)  # type: ignore[no-any-return]
 
 
 def listening_channel(app: Host, guild_id: int | None, user_id: int) -> int | None:

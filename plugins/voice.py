@@ -29,6 +29,7 @@ from framework.voice import (
     VoiceMoved,
     speak_reply,
 )
+from plugins.voice_listen.consent import listen as voice_listen_command
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterCommand
@@ -46,6 +47,9 @@ class Settings(BaseModel):
     spoken_replies: bool = True
     """Also speak conversational answers to users listening in the bot's voice channel."""
     max_say_length: int = Field(500, ge=1, le=2000)
+    keep_audio: bool = False
+    """Keep recordings of what the bot heard and answered in voice calls (``recordings/`` in the data
+    root, covered by ``mydata``). Off: audio is recognised as it arrives and never stored."""
 
 
 @hookimpl
@@ -322,6 +326,9 @@ async def voice_code(ctx: Context) -> None:
     if privacy.verification:
         lines.append(f"Your verification code with me: `{_grouped(privacy.verification)}`")
     await ctx.respond("\n".join(lines), ephemeral=True)
+
+
+voice_group.add(voice_listen_command)  # ``voice listen``: the voice_listen plugin's (see plugins/voice_listen)
 
 
 @hookimpl

@@ -52,6 +52,19 @@ class Frame:
     """The payload looked like a DAVE protocol frame."""
 
 
+@dataclasses.dataclass
+class Spoken:
+    """What one ``speak`` put on the wire (``time.time()`` stamps, comparable with the server's)."""
+
+    frames: int
+    sent: int = 0
+    lost: int = 0
+    reordered: int = 0
+    first_at: float = 0.0
+    last_at: float = 0.0
+    """When the last audio frame (not a silence frame) was due: the end of speech."""
+
+
 class LibdaveMember:
     """One call member on libdave; ``await join(server, guild_id, channel_id)``, then read ``frames``."""
 
@@ -82,6 +95,7 @@ class LibdaveMember:
         self._server: Any = None
         self._sequence = 0
         self._timestamp = 0
+        self.speaking_flag = False
 
     # ------------------------------------------------------------------ connection
     async def join(self, server: Any, guild_id: int, channel_id: int, *, timeout: float = 10.0) -> None:
@@ -290,6 +304,54 @@ class LibdaveMember:
         """The call's displayable code as Discord clients show it: the epoch authenticator, 30 digits in groups of 5."""
         authenticator = self.session.get_last_epoch_authenticator() if self.session is not None else None
         return libdave().generate_displayable_code(authenticator, 30, 5) if authenticator else None
+
+    async def speak(self, opus_frames: list[bytes], *, loss: float = 0.0, reorder: float = 0.0, seed: int = 0,
+                    silence_frames: int = 5) -> Spoken:
+        """Talk as a Discord client does: SPEAKING (op 5), one frame every 20 ms on an absolute
+        schedule, then ``silence_frames`` Opus silence frames, then nothing (a real pause). With
+        ``loss``, that share of the frames never leaves; with ``reorder``, that share of frames
+        swaps places with the next one on the wire (a network reordering them)."""
+        import random
+
+        rng = random.Random(seed)
+        if not self.speaking_flag:
+            await self._send(5, {"speaking": 1, "delay": 0, "ssrc": self.ssrc})
+            self.speaking_flag = True
+        numbered = []
+        for frame in [*opus_frames, *[media.OPUS_SILENCE] * silence_frames]:
+            numbered.append((self._sequence & 0xFFFF, self._timestamp & 0xFFFFFFFF, frame))
+            self._sequence, self._timestamp = self._sequence + 1, self._timestamp + 960
+        wire = list(numbered)
+        if reorder:
+            i = 0
+            while i < len(wire) - 1 - silence_frames:
+                if rng.random() < reorder:
+                    wire[i], wire[i + 1] = wire[i + 1], wire[i]
+                    i += 1
+                i += 1
+        spoken = Spoken(frames=len(opus_frames))
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for i, (sequence, timestamp, frame) in enumerate(wire):
+            delay = start + i * 0.02 - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = time.time()
+            if spoken.first_at == 0.0:
+                spoken.first_at = now
+            if frame != media.OPUS_SILENCE:
+                spoken.last_at = now
+                if loss and rng.random() < loss:
+                    spoken.lost += 1
+                    continue
+            payload = frame
+            if self.encryptor is not None and frame != media.OPUS_SILENCE:
+                payload = self.encryptor.encrypt(libdave().MediaType.audio, self.ssrc, frame) or b""
+            if payload:
+                self._server.relay(self.user_id, payload, sequence=sequence, timestamp=timestamp)
+                spoken.sent += 1
+        spoken.reordered = sum(1 for a, b in zip(numbered, wire, strict=True) if a is not b)
+        return spoken
 
     def send(self, opus_frames: list[bytes]) -> int:
         """E2EE-encrypt frames with libdave and have the server relay them (returns frames relayed)."""

@@ -188,6 +188,36 @@ def _ffmpeg() -> str:
     return exe
 
 
+def ogg_packets(data: bytes) -> list[bytes]:
+    """The audio packets of an Ogg Opus file (RFC 3533 pages; OpusHead and OpusTags left out)."""
+    packets, partial, pos = [], b"", 0
+    while pos + 27 <= len(data):
+        if data[pos:pos + 4] != b"OggS":
+            raise MediaError(f"no Ogg page at byte {pos}")
+        count = data[pos + 26]
+        lacing = data[pos + 27:pos + 27 + count]
+        pos += 27 + count
+        for size in lacing:
+            partial += data[pos:pos + size]
+            pos += size
+            if size < 255:
+                packets.append(partial)
+                partial = b""
+    return [p for p in packets if not p.startswith((b"OpusHead", b"OpusTags"))]
+
+
+def encode_opus(audio: bytes, *, bitrate: int = 48_000) -> list[bytes]:
+    """Any audio file ffmpeg reads -> 20 ms Opus packets, 48 kHz stereo, as a Discord client sends
+    (a simulated user's voice). Blocking."""
+    done = subprocess.run([_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-i", "pipe:0", "-ac", "2",
+                           "-ar", "48000", "-c:a", "libopus", "-b:a", str(bitrate), "-frame_duration", "20",
+                           "-application", "voip", "-f", "ogg", "pipe:1"],
+                          input=audio, capture_output=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise MediaError(f"ffmpeg could not encode the audio: {done.stderr.decode(errors='replace')[-300:]}")
+    return ogg_packets(done.stdout)
+
+
 def decode_opus(packets: list[bytes], *, rate: int = 48_000) -> bytes:
     """Opus packets -> mono signed 16-bit PCM through ffmpeg's libopus decoder. Blocking."""
     if not packets:

@@ -15,7 +15,15 @@ import hikari
 
 from framework.errors import AudioError
 from framework.lazy import load_engine
-from framework.voice import Playback, VoiceError, VoiceEvents, VoicePrivacy
+from framework.voice import (
+    AudioSink,
+    Playback,
+    ReceiveStats,
+    VoiceConnected,
+    VoiceError,
+    VoiceEvents,
+    VoicePrivacy,
+)
 from framework.voice_native.codec import encode_opus
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; imported by the first connect
@@ -27,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 class NativeBackend:
-    """Implements :class:`framework.voice.VoiceBackend`."""
+    """Implements :class:`framework.voice.VoiceBackend` and :class:`framework.voice.VoiceReceiver`."""
 
     def __init__(self, app: Any, *, connect_timeout: float = 10.0, bitrate: int = 64_000, dave: bool = True,
                  max_queue: int = 20) -> None:
@@ -39,6 +47,8 @@ class NativeBackend:
         self.bitrate = bitrate
         self.events = VoiceEvents()
         self._locks: dict[int, asyncio.Lock] = {}
+        self._sinks: dict[int, AudioSink] = {}
+        """Guild -> where others' audio goes; read by every connection in that guild, now or later."""
         self._connection_type: type[NativeVoiceConnection] | None = None
         """Set by the first connect, which imports the stack; no connection of ours exists before."""
 
@@ -88,7 +98,8 @@ class NativeBackend:
                 # and the bot would stay shown in the channel without a connection.
                 await self.app.bot.voice.connect_to(guild_id, channel_id, kind,
                                                     timeout=self.connect_timeout, events=self.events,
-                                                    dave=self.dave, handshake_timeout=self.connect_timeout)
+                                                    dave=self.dave, handshake_timeout=self.connect_timeout,
+                                                    sinks=self._sinks)
             except VoiceGatewayClosed as exc:
                 raise VoiceError(f"I couldn't join the voice channel: {exc.explanation}.") from exc
             except (TimeoutError, hikari.errors.VoiceError) as exc:
@@ -101,6 +112,7 @@ class NativeBackend:
             except (OSError, aiohttp.ClientError) as exc:  # socket errors: details for the log only
                 log.warning("voice connection to channel %s failed: %r", channel_id, exc)
                 raise VoiceError("I couldn't reach the voice server. Try again in a moment.") from exc
+        await self.events.emit(VoiceConnected(int(guild_id), int(channel_id)))
 
     async def play(self, guild_id: int, wav: bytes) -> Playback:
         conn = self.connection(guild_id)
@@ -116,6 +128,19 @@ class NativeBackend:
         if conn is None:
             raise VoiceError("I left the voice channel before the audio was ready.")
         return conn.enqueue(frames)
+
+    def listen(self, guild_id: int, sink: AudioSink | None) -> None:
+        if sink is None:
+            self._sinks.pop(int(guild_id), None)
+        else:
+            self._sinks[int(guild_id)] = sink
+            conn = self.connection(guild_id)
+            if conn is not None:
+                conn.receiver.warm_up()
+
+    def receive_stats(self, guild_id: int) -> ReceiveStats:
+        conn = self.connection(guild_id)
+        return conn.receiver.stats if conn is not None else ReceiveStats()
 
     async def stop(self, guild_id: int) -> None:
         conn = self.connection(guild_id)

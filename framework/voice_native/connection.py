@@ -15,6 +15,7 @@ from hikari.api import voice as voice_api
 from hikari.events import voice_events
 
 from framework.voice import (
+    AudioSink,
     Playback,
     PlaybackEnded,
     PlaybackStarted,
@@ -26,6 +27,7 @@ from framework.voice import (
 from framework.voice_native.codec import FRAME_MS, SILENCE_FRAME
 from framework.voice_native.crypto import TransportCipher
 from framework.voice_native.gateway import DISCONNECTED, VoiceGateway, VoiceGatewayClosed
+from framework.voice_native.receive import Receiver
 from framework.voice_native.rtp import Packetizer
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
 
     def __init__(self, *, channel_id: int, guild_id: int, on_close: Any, owner: voice_api.VoiceComponent,
                  shard_id: int, events: VoiceEvents, user_id: int, session_id: str, dave: bool = True,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, sinks: dict[int, AudioSink] | None = None) -> None:
         self._channel_id = hikari.Snowflake(channel_id)
         self._guild_id = hikari.Snowflake(guild_id)
         self._on_close = on_close
@@ -73,6 +75,10 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
         self._interrupt = asyncio.Event()
         self._closed = asyncio.Event()
         self._player: asyncio.Task[None] | None = None
+        sinks = self._sinks = sinks if sinks is not None else {}
+        self.receiver = Receiver(lambda: sinks.get(int(guild_id)),
+                                 decrypt=lambda user_id, payload: self.gateway.dave.decrypt(user_id, payload))
+        """Others' audio: decoded only for users the guild's sink (``NativeBackend.listen``) wants."""
 
     # ------------------------------------------------------------------ hikari's interface
     @classmethod
@@ -81,7 +87,8 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
                          token: str, user_id: hikari.Snowflake, **kwargs: Any) -> NativeVoiceConnection:
         self = cls(channel_id=channel_id, guild_id=guild_id, on_close=on_close, owner=owner, shard_id=shard_id,
                    events=kwargs["events"], user_id=int(user_id), session_id=session_id,
-                   dave=bool(kwargs.get("dave", True)), timeout=float(kwargs.get("handshake_timeout", 10.0)))
+                   dave=bool(kwargs.get("dave", True)), timeout=float(kwargs.get("handshake_timeout", 10.0)),
+                   sinks=kwargs.get("sinks"))
         await self._connect_gateway(endpoint, token)
         self._player = asyncio.get_running_loop().create_task(self._play_queue())
         log.info("voice connected in guild %s channel %s (%s)", guild_id, channel_id,
@@ -103,9 +110,23 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
                                session_id=self._session_id, token=token, on_lost=lost, on_resumed=resumed,
                                channel_id=int(self._channel_id), dave=self._dave,
                                timeout=self._timeout)
+        receiver = self.receiver
+
+        def speaker(op: int, user_id: int, ssrc: int | None) -> None:
+            # Also during the handshake (before this gateway is ours): SPEAKING may come early.
+            if ssrc is not None:
+                receiver.speaking(user_id, ssrc)
+            else:
+                receiver.disconnected(user_id)
+
+        gateway.on_speaker = speaker
         session = await gateway.connect()
         self.packetizer = Packetizer(session.ssrc, TransportCipher(session.mode, session.secret_key))
         self.gateway = gateway
+        receiver.attach(TransportCipher(session.mode, session.secret_key), session.ssrc)
+        session.udp.receive(receiver.datagram)
+        if self._sinks.get(int(self._guild_id)) is not None:  # listening is on in this guild
+            receiver.warm_up()
 
     async def _switch_server(self, endpoint: str, token: str) -> None:
         """Discord moved the call to another voice server (VOICE_SERVER_UPDATE): identify there."""
@@ -285,6 +306,7 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
             return
         self._closed.set()
         self.stop()
+        self.receiver.close()
         if self._player is not None:
             self._player.cancel()
         if self._current is not None and not self._current.playback.finished.done():

@@ -38,6 +38,11 @@ CLIENTS_CONNECT, CLIENT_DISCONNECT = 11, 13
 JSON_OPS = {CLIENTS_CONNECT, CLIENT_DISCONNECT, PREPARE_TRANSITION, EXECUTE_TRANSITION, PREPARE_EPOCH}
 
 
+def _looks_like_dave_frame(payload: bytes) -> bool:
+    """A DAVE protocol frame ends in the magic marker 0xFAFA after its supplemental size byte."""
+    return len(payload) >= 12 and payload[-2:] == b"\xfa\xfa" and 12 <= payload[-3] <= len(payload)
+
+
 def max_version(enabled: bool) -> int:
     """What IDENTIFY offers: davey's protocol version, or 0 when DAVE is off or unavailable."""
     return int(davey.DAVE_PROTOCOL_VERSION) if enabled and davey is not None else 0
@@ -62,6 +67,8 @@ class Dave:
         """The gateway's external sender package (op 25), kept: it may arrive before our session
         exists, and every new session (re-init, new epoch) needs it again."""
         self.withheld = 0
+        self.undecryptable = 0
+        """Frames from others that could not be end-to-end decrypted."""
         """Frames not sent because the call is E2EE and our group was not ready."""
         self._ready_changed = asyncio.Event()
 
@@ -85,6 +92,22 @@ class Dave:
             return None
         encrypted: bytes | None = self.session.encrypt_opus(opus)
         return encrypted
+
+    def decrypt(self, user_id: int, payload: bytes) -> bytes | None:
+        """Another member's frame as Opus: through their decryptor in our group while the call is
+        end-to-end encrypted (davey passes plain frames through only during a transition), as is in
+        a transport-only call; None when it cannot be decrypted (no group yet, an unknown key)."""
+        if not self.e2ee_required:
+            return None if _looks_like_dave_frame(payload) else payload
+        if self.session is None or not self.ready:
+            self.undecryptable += 1
+            return None
+        try:
+            return bytes(self.session.decrypt(int(user_id), davey.MediaType.audio, payload))
+        except Exception as exc:  # davey raises one type for every decryption failure
+            self.undecryptable += 1
+            log.debug("DAVE frame from user %s not decrypted: %s", user_id, exc)
+            return None
 
     async def wait_ready(self, timeout: float) -> bool:
         """Wait (up to ``timeout``) until frames can be sent: the group is ready, or the call is

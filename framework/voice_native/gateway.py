@@ -121,6 +121,8 @@ class VoiceGateway:
         self.zombies = 0
         """Sockets closed because the server stopped acknowledging heartbeats."""
         self._zombie_socket: aiohttp.ClientWebSocketResponse | None = None
+        self.on_speaker: Callable[[int, int, int | None], None] | None = None
+        """``(op, user_id, ssrc)`` for SPEAKING (op 5: whose SSRC is whose) and CLIENT_DISCONNECT (op 13)."""
 
     # ------------------------------------------------------------------ public
     async def connect(self) -> Session:
@@ -247,6 +249,8 @@ class VoiceGateway:
                     self.seq_ack = frame["seq"]
                 if frame.get("op") == 6 and ws in self._acked:
                     self._acked[ws] = True
+                if frame.get("op") in (5, 13) and self.on_speaker is not None:
+                    self._speaker_event(frame["op"], frame.get("d") or {})
                 waiter = self._waiters.pop(frame.get("op"), None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(frame.get("d") or {})
@@ -268,6 +272,16 @@ class VoiceGateway:
         if closed.code in RESUMABLE and await self._try_resume():
             return
         await self.on_lost(closed)
+
+    def _speaker_event(self, op: int, data: dict[str, Any]) -> None:
+        assert self.on_speaker is not None
+        try:
+            user_id = int(data["user_id"])
+            ssrc = int(data["ssrc"]) if op == 5 else None
+        except (KeyError, TypeError, ValueError):
+            log.info("voice gateway op %s without a usable user id or SSRC: %r", op, data)
+            return
+        self.on_speaker(op, user_id, ssrc)
 
     async def _dave(self, handling: Awaitable[None]) -> None:
         try:

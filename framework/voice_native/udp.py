@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import Callable
 
 DISCOVERY_SIZE = 74
 DISCOVERY_TIMEOUT = 3.0
@@ -14,18 +15,22 @@ class DiscoveryFailed(ConnectionError):
 
 
 class _Protocol(asyncio.DatagramProtocol):
-    """Keeps only the datagram an IP discovery waits for. The voice server also sends other users'
-    audio and RTCP here for as long as the call lasts; we do not receive voice, so those are dropped
-    (queueing them grew memory by ~50 packets a second per speaker)."""
+    """Hands the datagram an IP discovery waits for to it, and everything else (other users' audio
+    and RTCP, for as long as the call lasts) to ``on_media`` — the receiver, which drops what
+    nobody listens to. Nothing is queued here (queueing grew memory by ~50 packets a second per
+    speaker)."""
 
     def __init__(self) -> None:
         self.reply: asyncio.Future[bytes] | None = None
         self.received = 0
+        self.on_media: Callable[[bytes], None] | None = None
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.received += 1
         if self.reply is not None and not self.reply.done():
             self.reply.set_result(data)
+        elif self.on_media is not None:
+            self.on_media(data)
 
     def error_received(self, exc: Exception) -> None:  # ICMP unreachable etc.: sending goes on
         pass
@@ -68,6 +73,10 @@ class UdpTransport:
     def received(self) -> int:
         """Datagrams that arrived from the voice server (kept: at most the one discovery awaits)."""
         return self._protocol.received
+
+    def receive(self, on_media: Callable[[bytes], None] | None) -> None:
+        """Hand every datagram that is not a discovery reply to ``on_media`` (on the event loop)."""
+        self._protocol.on_media = on_media
 
     def send(self, packet: bytes) -> None:
         if not self._transport.is_closing():
