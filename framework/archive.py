@@ -102,7 +102,8 @@ async def archive_directory(app: Host, src: Path, *, progress: Progress | None =
     loop = asyncio.get_running_loop()
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
     name = src.name if src != app.data_root.root else "data"
-    target = app.data_root.area("archives") / f"{name}-{stamp}.zip"
+    # a folder's name can be anything the file system takes (255 bytes, spaces): its slug names the zip
+    target = app.data_root.name_path("archives", name, f"-{stamp}.zip", slug=True)
     last = [0.0]
     pending: list[asyncio.Future[None]] = []
 

@@ -108,11 +108,9 @@ class LocalProvider:
         self.app = app
         self._loaded: dict[str, NaiveBayes] = {}
 
-    @property
-    def folder(self) -> Path:
-        path = self.app.data_root.area("models") / "local"
-        path.mkdir(exist_ok=True)
-        return path
+    def _path(self, model_id: str) -> Path:
+        """A model's file, ``models/local/<id>.json``: the id goes through the data root's one door for names."""
+        return self.app.data_root.name_path("models/local", model_id, ".json", what="model id")
 
     def _train(self, request: TrainingRequest) -> str:
         rows = [json.loads(line) for line in request.snapshot.read_text("utf-8").splitlines() if line.strip()]
@@ -121,14 +119,14 @@ class LocalProvider:
             raise ProviderError("The local model needs examples of at least two labels.")
         model = NaiveBayes.fit([r["text"] for r in rows], [r["label"] for r in rows])
         model_id = f"local-{request.job_id}"
-        model.save(self.folder / f"{model_id}.json")
+        model.save(self._path(model_id))
         return model_id
 
     async def start(self, request: TrainingRequest) -> str:
         return await self.app.run_blocking(self._train, request)
 
     async def poll(self, provider_job_id: str) -> JobStatus:
-        exists = (self.folder / f"{provider_job_id}.json").exists()
+        exists = (await self.app.run_blocking(self._path, provider_job_id)).exists()
         return JobStatus("succeeded", ("trained a naive Bayes classifier",), model_id=provider_job_id) if exists \
             else JobStatus("failed", error="the trained model file is missing")
 
@@ -137,7 +135,7 @@ class LocalProvider:
 
     def _model(self, model_id: str) -> NaiveBayes:
         if model_id not in self._loaded:
-            path = self.folder / f"{model_id}.json"
+            path = self._path(model_id)
             if not path.exists():
                 raise ProviderError(f"No local model `{model_id}`.")
             self._loaded[model_id] = NaiveBayes.load(path)
