@@ -1,0 +1,96 @@
+"""Issue 14, part 3: limits that hold before the work is done — decoding stops at the duration
+limit, JSON is refused past a depth and a size, over-long paths are refused before the file
+system sees them, and a refusal repeating user input still fits one message."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from framework.audio import AudioTooLong, decode_pcm
+from framework.commands import DISCORD_MESSAGE_LIMIT
+from framework.errors import ImportProblem
+from framework.importers import MAX_JSON_DEPTH, parse_file
+from tests.audio_memory_probe import long_wav
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERIC = "failed unexpectedly"
+MiB = 1024
+
+
+async def answer(tb, content: str, *, user=None, attachments=()):  # noqa: ANN001, ANN201
+    """The bot's reply to this message (not whatever it posts next)."""
+    sent = await tb.send(content, user=user, attachments=attachments)
+    return await tb.emu.wait_for_message(channel=tb.channel, predicate=lambda m: m.reference == sent.id, timeout=60)
+
+
+def test_refusing_ten_hours_of_audio_in_a_small_file_keeps_memory_bounded() -> None:
+    """Failure 3 of issue 14: a 3.6 MB WAV holding 10 hours at 100 Hz passed the 8 MB attachment limit,
+    and 2.2 GB of decoded audio were held before the 120 s check refused it. The bot runs in a process
+    of its own; its peak resident memory while refusing stays within 100 MB of its idle memory."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "tests.audio_memory_probe", "10"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["wav_bytes"] < 4_000_000
+    assert figures["reply"] == "That voice message is too long: I accept up to 120 s."
+    assert figures["peak_kib"] - figures["idle_kib"] <= 100 * MiB, figures
+
+
+def test_decoding_stops_at_the_limit_and_keeps_what_fits() -> None:
+    with pytest.raises(AudioTooLong) as refused:
+        decode_pcm(long_wav(10), max_seconds=120)
+    assert refused.value.max_seconds == 120 and str(refused.value) == "it is longer than 120 s"
+    pcm = decode_pcm(long_wav(60 / 3600), max_seconds=120)
+    assert len(pcm) == 60 * 16_000 * 2
+
+
+@pytest.mark.parametrize("data", [b"[" * (1 << 20), b'{"a":' * 100_000, b"[" * (MAX_JSON_DEPTH + 1)])
+def test_deep_json_is_refused_before_the_decoder(data: bytes) -> None:
+    with pytest.raises(ImportProblem, match=rf"^`deep.json` is nested deeper than {MAX_JSON_DEPTH} levels"):
+        parse_file("deep.json", data)
+    with pytest.raises(ImportProblem, match=r"^`deep.jsonl` line 2 is nested deeper"):
+        parse_file("deep.jsonl", b'{"text": "fine", "label": "positive"}\n' + data)
+
+
+def test_json_at_the_depth_limit_and_huge_numbers() -> None:
+    nested = "[" * (MAX_JSON_DEPTH - 1) + '"deep"' + "]" * (MAX_JSON_DEPTH - 1)
+    assert parse_file("ok.json", json.dumps({"positive": ["a [[[ string"]}).encode()) == [("a [[[ string", "positive")]
+    with pytest.raises(ImportProblem, match="expected a string"):
+        parse_file("ok.json", nested.encode())
+    with pytest.raises(ImportProblem, match="^`n.json` holds a number too long to read.$"):
+        parse_file("n.json", b"[" + b"9" * 5000 + b"]")
+
+
+async def test_a_megabyte_of_brackets_as_test_or_train_data_is_refused_clearly(tb_factory) -> None:
+    """Failure 2.2 of issue 14: 1 MB of `[` as test or train data ended in RecursionError."""
+    tb = await tb_factory()
+    brackets = b"[" * (1 << 20)
+    tested = await answer(tb, "!test", attachments=[tb.emu.file("deep.json", brackets)])
+    assert tested.content.startswith(f"`deep.json` is nested deeper than {MAX_JSON_DEPTH} levels (at line 1)")
+    trained = await answer(tb, "!train", user=tb.owner, attachments=[tb.emu.file("deep.json", brackets)])
+    assert trained.content.startswith(f"Nothing to add: `deep.json` is nested deeper than {MAX_JSON_DEPTH} levels")
+    inline = await tb.slash("test", {"data": "[" * 5000})
+    assert inline.ephemeral and inline.content.startswith(f"The test data is nested deeper than {MAX_JSON_DEPTH}")
+
+
+async def test_a_five_thousand_character_path_is_refused_in_one_message(tb_factory) -> None:
+    """Failures 2.1 and 2.4 of issue 14: a 5,000-character path component failed unexpectedly
+    (OSError: File name too long), and a refusal echoing a 5,000-character path took three messages."""
+    tb = await tb_factory()
+    for command, option in [("files", "path"), ("getfile", "path"), ("archive", "path"), ("instruction", "name"),
+                            ("select_dataset", "data_dir")]:
+        for path in ["x" * 5000, "../" + "y" * 4997, "exports/" + "z" * 300]:
+            resp = await tb.interaction(command, {option: path}, user=tb.owner)
+            first = await resp.wait_response()
+            assert GENERIC not in first.content and first.ephemeral, (command, first.content)
+            assert len(resp.responses) == 1 and len(first.content) <= DISCORD_MESSAGE_LIMIT
+    reply = await answer(tb, "!files " + "x" * 3900, user=tb.owner)
+    assert reply.content.startswith("`xxxxx") and "is too long for a path" in reply.content
+    assert len([m for m in tb.emu.sent_messages() if m.reference == reply.reference]) == 1
