@@ -1,0 +1,309 @@
+"""Drive every command a running bot registered, on both surfaces, with hostile input, and say what
+went wrong. Used by tests/test_path_confinement.py (every string option filled with hostile names),
+tests/test_command_fuzz.py (Hypothesis-generated arguments) and tests/bench/bench_fuzz.py (a longer run).
+
+A *case* is one invocation: a command, a surface, raw option values as that surface carries them,
+attachments, who sends it and where. :meth:`Fuzzer.run` sends it through the Discord emulator like
+a user would, waits for the bot's answer and for a `!hi` sent afterwards, and returns the problems:
+
+- an answer (or an edit of one) saying "failed unexpectedly", or an error logged by the bot;
+- a refusal (a :class:`~framework.errors.UserError` the pipeline reported) over one message;
+- a message over Discord's 2,000 characters (Discord would refuse to send it);
+- no answer to the case, or none to the `!hi` after it.
+
+Nothing of hikari, lightbulb or the bot is replaced: the checks read what the emulator received and
+what the bot logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import json
+import logging
+import wave
+from collections.abc import Sequence
+from typing import Any
+
+from framework.commands import DISCORD_MESSAGE_LIMIT, Command, Group, MessageCommand, OptionType
+from framework.testing.harness import BotHarness
+
+GENERIC = "failed unexpectedly"
+TOKEN = "tb-escape-7c1e"
+"""Part of every hostile name that points somewhere, so what it might create can be looked for anywhere."""
+
+HOSTILE_NAMES: tuple[str, ...] = (
+    f"../../../{TOKEN}", f"/tmp/{TOKEN}", f"sub/dir/{TOKEN}", f"~/{TOKEN}", f"..\\..\\{TOKEN}", f"C:/{TOKEN}",
+    f"exports/../../{TOKEN}", f"./../{TOKEN}", f"{TOKEN}\x00.txt", f"//{TOKEN}", "x" * 5000, ".", "..", "",
+)
+"""Names and paths that must never reach the file system outside the data root."""
+
+SPECIAL_TEXT: tuple[str, ...] = (
+    "@everyone", "@here", "<@1>", "<@&1>", "<#1>", "\u202egnp.exe", "\u200b", "\r\n", "```", "`", "||x||",
+    "'; DROP TABLE datasets; --", "%s%n%x", "${jndi:ldap://127.0.0.1/x}", "\\", "\"", "'", "=", "key=value",
+    "true", "false", "nan", "inf", "-inf", "1e999", "-0", "0x10", "#0", "#-1", "0" * 30 + "1", str(2**63),
+    str(-(2**63) - 1), "9" * 5000, "[" * 5000, '{"text": "x", "label": ' * 50,
+)
+"""Text that has broken bots before: mentions, bidirectional overrides, quotes, numbers at the edges."""
+
+ERROR_LOGGERS = ("framework", "plugins", "hikari", "lightbulb")
+_REFUSAL_LOGGER = "framework.commands.invoke"
+
+
+def wav_bytes(seconds: float, rate: int = 16_000, width: int = 2) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(width)
+        out.setframerate(rate)
+        out.writeframes(b"\x80" * int(rate * seconds) * width)
+    return buffer.getvalue()
+
+
+SAMPLE_FILES: dict[str, bytes] = {
+    "data.json": json.dumps([{"text": "great film", "label": "positive"},
+                             {"text": "awful film", "label": "negative"}]).encode(),
+    "data.jsonl": b'{"text": "great", "label": "positive"}\n{"text": "awful", "label": "negative"}\n',
+    "data.csv": b"text,label\ngreat,positive\nawful,negative\n",
+    "notes.txt": b"first example\n\nsecond example\n",
+    "page.html": b"<html><body><p>hello</p><script>x()</script></body></html>",
+    "voice.wav": wav_bytes(0.5),
+}
+"""Small valid files of each kind the bot reads: the seeds of truncated and mislabelled attachments."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+    content_type: str | None = None
+
+    def __repr__(self) -> str:  # Hypothesis prints falsifying examples: keep megabytes out of them
+        head = self.data[:40]
+        return f"Upload({self.filename!r}, {len(self.data)} bytes {head!r}…, {self.content_type!r})"
+
+
+@dataclasses.dataclass
+class Case:
+    """One invocation. ``values`` are raw option values as the surface carries them: typed for slash
+    (an int, a bool, a user, an :class:`Upload`), text for prefix (``extra`` are surplus words)."""
+
+    command: Command
+    surface: str
+    values: dict[str, Any]
+    uploads: list[Upload] = dataclasses.field(default_factory=list)
+    extra: list[str] = dataclasses.field(default_factory=list)
+    as_owner: bool = True
+    in_dm: bool = False
+    form: dict[str, str] | None = None
+    """For a message command: what the user types into the form it shows."""
+
+    def describe(self) -> str:
+        shown = {k: (v if not isinstance(v, str) or len(v) < 60 else f"{v[:40]!r}…({len(v)} chars)")
+                 for k, v in self.values.items()}
+        return (f"{self.surface} {self.command.qualified_name} {shown} uploads={self.uploads} extra={self.extra!r} "
+                f"{'owner' if self.as_owner else 'user'}{' in DM' if self.in_dm else ''}")
+
+
+def commands_of(tb: BotHarness) -> list[Command]:
+    """Every command the bot registered (subcommands of groups, message commands too), by name."""
+    found: list[Command] = []
+    for target in tb.app.commands.all():
+        found += list(target.subcommands.values()) if isinstance(target, Group) else [target]
+    return sorted(found, key=lambda c: c.qualified_name)
+
+
+def quote(text: str) -> str:
+    """A prefix-command argument holding ``text`` exactly: double quotes, backslash escapes."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@dataclasses.dataclass
+class Totals:
+    cases: int = 0
+    generic_failures: int = 0
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+
+class Fuzzer:
+    """Runs cases against one bot; a context manager, for the log capture it installs."""
+
+    def __init__(self, tb: BotHarness, *, answer_timeout: float = 60.0, hello_after_each: bool = True) -> None:
+        self.tb = tb
+        self.hello_after_each = hello_after_each
+        """Send `!hi` after every case (else only in :meth:`final_check`)."""
+        self.emu = tb.emu
+        self.answer_timeout = answer_timeout
+        self.role = tb.emu.create_role(tb.guild, "Fuzzers")
+        self.dms = {tb.owner.id: tb.emu.create_dm(tb.owner), tb.user.id: tb.emu.create_dm(tb.user)}
+        self.totals = Totals()
+        self._handler = _Records()
+        self._levels: dict[str, int] = {}
+        self._seen_messages = 0
+
+    def __enter__(self) -> Fuzzer:
+        for name in (*ERROR_LOGGERS, _REFUSAL_LOGGER):
+            logger = logging.getLogger(name)
+            self._levels[name] = logger.level
+            logger.addHandler(self._handler)
+        logging.getLogger(_REFUSAL_LOGGER).setLevel(logging.INFO)  # refusals are logged at info
+        self._seen_messages = len(self.emu.messages)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name, level in self._levels.items():
+            logger = logging.getLogger(name)
+            logger.removeHandler(self._handler)
+            logger.setLevel(level)
+
+    # ------------------------------------------------------------------ values for options
+    def benign(self, command: Command, surface: str) -> tuple[dict[str, Any], list[Upload]]:
+        """Harmless values for the command's required options (a choice's first value, 1, true…)."""
+        values: dict[str, Any] = {}
+        uploads: list[Upload] = []
+        for opt in command.options:
+            if not opt.required:
+                continue
+            if opt.choices:
+                value: Any = opt.choices[0]
+            elif opt.type is OptionType.ATTACHMENT:
+                upload = Upload("notes.txt", SAMPLE_FILES["notes.txt"], "text/plain")
+                if surface == "slash":
+                    values[opt.name] = upload
+                else:
+                    uploads.append(upload)
+                continue
+            else:
+                value = {OptionType.STRING: "fuzz", OptionType.INTEGER: 1, OptionType.NUMBER: 1.0,
+                         OptionType.BOOLEAN: True, OptionType.USER: self.tb.owner, OptionType.CHANNEL: self.tb.channel,
+                         OptionType.ROLE: self.role}[opt.type]
+            values[opt.name] = value if surface == "slash" else self.as_text(value)
+        return values, uploads
+
+    def as_text(self, value: Any) -> str:
+        """How a user types a value on the prefix surface (a mention for a user, channel or role)."""
+        if value is self.tb.owner or value is self.tb.user:
+            return f"<@{value.id}>"
+        if value is self.tb.channel:
+            return f"<#{value.id}>"
+        if value is self.role:
+            return f"<@&{value.id}>"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    # ------------------------------------------------------------------ running a case
+    async def run(self, case: Case) -> list[str]:
+        """Send the case, wait for its answer and for `!hi` after it; the problems found (empty: fine)."""
+        tb = self.tb
+        user = tb.owner if case.as_owner else tb.user
+        channel = self.dms[user.id] if case.in_dm else tb.channel
+        first_log = len(self._handler.records)
+        problems: list[str] = []
+        try:
+            await self._invoke(case, user, channel)
+        except AssertionError as exc:  # the emulator's wait timed out
+            problems.append(f"no answer ({str(exc)[:200]})")
+        if self.hello_after_each:
+            hello = await tb.emu.send_message(tb.channel, tb.user, "!hi")
+            try:
+                await tb.emu.wait_for_message(channel=tb.channel, predicate=lambda m: m.reference == hello.id,
+                                              timeout=self.answer_timeout)
+            except AssertionError:
+                problems.append("the bot did not answer `!hi` afterwards")
+        problems += self._check_messages() + self._check_logs(first_log)
+        self.totals.cases += 1
+        if any(GENERIC in p or p.startswith("logged") for p in problems):
+            self.totals.generic_failures += 1
+        if problems:
+            self.totals.problems.append(f"{case.describe()}: {'; '.join(problems)}")
+        return problems
+
+    async def _invoke(self, case: Case, user: Any, channel: Any) -> None:
+        emu, cmd = self.emu, case.command
+        if case.surface == "slash":
+            if isinstance(cmd, MessageCommand):
+                await self._message_command(case, user, channel)
+                return
+            path = (cmd.parent.name, cmd.name) if cmd.parent else cmd.name
+            options = {k: (emu.file(v.filename, v.data, v.content_type) if isinstance(v, Upload) else v)
+                       for k, v in case.values.items()}
+            inter = await emu.invoke_slash(channel, user, path, options=options)
+            await inter.wait_response(timeout=self.answer_timeout)
+            return
+        words = [f"{self.tb.app.config.bot.prefix}{cmd.qualified_name}"]
+        words += [f"{name}={quote(value)}" for name, value in case.values.items()]
+        words += [quote(word) for word in case.extra]
+        files = [emu.file(u.filename, u.data, u.content_type) for u in case.uploads]
+        sent = await emu.send_message(channel, user, " ".join(words), attachments=files)
+        await emu.wait_for_message(channel=channel, predicate=lambda m: m.reference == sent.id,
+                                   timeout=self.answer_timeout)
+
+    async def _message_command(self, case: Case, user: Any, channel: Any) -> None:
+        """Right-click a message (the bot's answer to `!hi`) → the command; fill its form if it shows one."""
+        hello = await self.emu.send_message(channel, user, "!hi")
+        target = await self.emu.wait_for_message(channel=channel, predicate=lambda m: m.reference == hello.id,
+                                                 timeout=self.answer_timeout)
+        inter = await self.emu.invoke_message_command(channel, user, case.command.name, target)
+        callback = await inter.wait_callback(timeout=self.answer_timeout)
+        if callback.get("type") != 9:  # answered without a form
+            return
+        submitted = await self.emu.submit_modal(inter, case.form or {})
+        await submitted.wait_response(timeout=self.answer_timeout)
+
+    def _check_messages(self) -> list[str]:
+        problems = []
+        messages = list(self.emu.messages.values())
+        for message in messages[self._seen_messages:]:
+            if not message.from_bot:
+                continue
+            for text in [message.content, *(e.get("content") or "" for e in message.edits)]:
+                if GENERIC in text:
+                    problems.append(f"answered {text!r}")
+                if len(text) > DISCORD_MESSAGE_LIMIT:
+                    problems.append(f"sent a message of {len(text)} characters (Discord refuses over "
+                                    f"{DISCORD_MESSAGE_LIMIT})")
+        self._seen_messages = len(messages)
+        return problems
+
+    def _check_logs(self, first: int) -> list[str]:
+        problems = []
+        for record in self._handler.records[first:]:
+            if record.levelno >= logging.ERROR:
+                error = f": {record.exc_info[1]!r}"[:300] if record.exc_info else ""
+                problems.append(f"logged {record.name}: {record.getMessage()[:300]}{error}")
+            elif record.name == _REFUSAL_LOGGER and record.args and isinstance(record.args, tuple):
+                refusal = str(record.args[-1])
+                if len(refusal) > DISCORD_MESSAGE_LIMIT:
+                    problems.append(f"a refusal of {len(refusal)} characters: {refusal[:100]!r}…")
+        return problems
+
+    async def final_check(self) -> list[str]:
+        """After the last case: `!hi` still answered, and no message (or edit) anywhere is generic."""
+        hello = await self.emu.send_message(self.tb.channel, self.tb.user, "!hi")
+        await self.emu.wait_for_message(channel=self.tb.channel, predicate=lambda m: m.reference == hello.id,
+                                        timeout=self.answer_timeout)
+        late = [m.content for m in self.emu.messages.values() if m.from_bot
+                and any(GENERIC in t for t in [m.content, *(e.get("content") or "" for e in m.edits)])]
+        return [f"answered {text!r}" for text in late]
+
+
+def run_in_loop(loop: asyncio.AbstractEventLoop, coro: Any, timeout: float = 600) -> Any:
+    """Run a coroutine on the bot's event loop from another thread (Hypothesis drives cases from a
+    worker thread, so the loop keeps serving the bot while a case is generated)."""
+    return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
+
+def summary(problems: Sequence[str], limit: int = 30) -> str:
+    shown = "\n".join(f"- {p}" for p in problems[:limit])
+    return shown + (f"\n- …and {len(problems) - limit} more" if len(problems) > limit else "")
