@@ -18,15 +18,20 @@ what the bot logged.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import io
 import json
 import logging
+import operator
 import wave
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from framework.commands import DISCORD_MESSAGE_LIMIT, Command, Group, MessageCommand, OptionType
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from framework.commands import DISCORD_MESSAGE_LIMIT, Command, Group, MessageCommand, Option, OptionType
 from framework.testing.harness import BotHarness
 
 GENERIC = "failed unexpectedly"
@@ -84,26 +89,39 @@ class Upload:
         return f"Upload({self.filename!r}, {len(self.data)} bytes {head!r}…, {self.content_type!r})"
 
 
+VOICE_MESSAGE_FLAG = 1 << 13
+
+
 @dataclasses.dataclass
 class Case:
     """One invocation. ``values`` are raw option values as the surface carries them: typed for slash
-    (an int, a bool, a user, an :class:`Upload`), text for prefix (``extra`` are surplus words)."""
+    (an int, a bool, a user, an :class:`Upload`), text for prefix (``extra`` are surplus words).
+    Surface ``"message"`` (no command) is a voice message: a plain message carrying ``uploads``."""
 
-    command: Command
+    command: Command | None
     surface: str
     values: dict[str, Any]
     uploads: list[Upload] = dataclasses.field(default_factory=list)
     extra: list[str] = dataclasses.field(default_factory=list)
     as_owner: bool = True
     in_dm: bool = False
-    form: dict[str, str] | None = None
-    """For a message command: what the user types into the form it shows."""
+    form_text: str = ""
+    """For a message command: what the user types into each field of the form it shows."""
+
+    @property
+    def name(self) -> str:
+        return self.command.qualified_name if self.command else "voice message"
 
     def describe(self) -> str:
         shown = {k: (v if not isinstance(v, str) or len(v) < 60 else f"{v[:40]!r}…({len(v)} chars)")
                  for k, v in self.values.items()}
-        return (f"{self.surface} {self.command.qualified_name} {shown} uploads={self.uploads} extra={self.extra!r} "
-                f"{'owner' if self.as_owner else 'user'}{' in DM' if self.in_dm else ''}")
+        return (f"{self.surface} {self.name} {shown} uploads={self.uploads} extra={_short(self.extra)} "
+                f"form={_short(self.form_text)} {'owner' if self.as_owner else 'user'}{' in DM' if self.in_dm else ''}")
+
+
+def _short(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) < 80 else f"{shown[:60]}…({len(shown)} chars)"
 
 
 def commands_of(tb: BotHarness) -> list[Command]:
@@ -133,6 +151,8 @@ class Totals:
     cases: int = 0
     generic_failures: int = 0
     problems: list[str] = dataclasses.field(default_factory=list)
+    per_target: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    """Cases run per ``"surface name"``."""
 
 
 class Fuzzer:
@@ -222,7 +242,10 @@ class Fuzzer:
             except AssertionError:
                 problems.append("the bot did not answer `!hi` afterwards")
         problems += self._check_messages() + self._check_logs(first_log)
+        for stored in self.emu.attachments.values():  # answered: drop the bytes, so a long run's memory stays flat
+            stored.data = b""
         self.totals.cases += 1
+        self.totals.per_target[f"{case.surface} {case.name}"] += 1
         if any(GENERIC in p or p.startswith("logged") for p in problems):
             self.totals.generic_failures += 1
         if problems:
@@ -231,6 +254,12 @@ class Fuzzer:
 
     async def _invoke(self, case: Case, user: Any, channel: Any) -> None:
         emu, cmd = self.emu, case.command
+        files = [emu.file(u.filename, u.data, u.content_type) for u in case.uploads]
+        if cmd is None:  # a voice message: answered by the voice_messages plugin's listener
+            sent = await emu.send_message(channel, user, "", attachments=files, flags=VOICE_MESSAGE_FLAG)
+            await emu.wait_for_message(channel=channel, predicate=lambda m: m.reference == sent.id,
+                                       timeout=self.answer_timeout)
+            return
         if case.surface == "slash":
             if isinstance(cmd, MessageCommand):
                 await self._message_command(case, user, channel)
@@ -244,13 +273,13 @@ class Fuzzer:
         words = [f"{self.tb.app.config.bot.prefix}{cmd.qualified_name}"]
         words += [f"{name}={quote(value)}" for name, value in case.values.items()]
         words += [quote(word) for word in case.extra]
-        files = [emu.file(u.filename, u.data, u.content_type) for u in case.uploads]
         sent = await emu.send_message(channel, user, " ".join(words), attachments=files)
         await emu.wait_for_message(channel=channel, predicate=lambda m: m.reference == sent.id,
                                    timeout=self.answer_timeout)
 
     async def _message_command(self, case: Case, user: Any, channel: Any) -> None:
         """Right-click a message (the bot's answer to `!hi`) → the command; fill its form if it shows one."""
+        assert case.command is not None
         hello = await self.emu.send_message(channel, user, "!hi")
         target = await self.emu.wait_for_message(channel=channel, predicate=lambda m: m.reference == hello.id,
                                                  timeout=self.answer_timeout)
@@ -258,7 +287,8 @@ class Fuzzer:
         callback = await inter.wait_callback(timeout=self.answer_timeout)
         if callback.get("type") != 9:  # answered without a form
             return
-        submitted = await self.emu.submit_modal(inter, case.form or {})
+        fields = [c["custom_id"] for row in callback["data"]["components"] for c in row["components"]]
+        submitted = await self.emu.submit_modal(inter, {name: case.form_text for name in fields})
         await submitted.wait_response(timeout=self.answer_timeout)
 
     def _check_messages(self) -> list[str]:
@@ -307,3 +337,146 @@ def run_in_loop(loop: asyncio.AbstractEventLoop, coro: Any, timeout: float = 600
 def summary(problems: Sequence[str], limit: int = 30) -> str:
     shown = "\n".join(f"- {p}" for p in problems[:limit])
     return shown + (f"\n- …and {len(problems) - limit} more" if len(problems) > limit else "")
+
+
+# ---------------------------------------------------------------------------------------------- strategies
+# What Hypothesis draws: hostile text, numbers at and past every bound, values of the wrong type,
+# missing and surplus options, and attachments that are empty, huge, truncated, mislabelled or nested.
+
+REPEATED = ("x", "[", '{"a":', "é", "\u202e", "\x00", "`", "@everyone ", "<@1>", "\n", "../", "한", "\\")
+BIG = b"x" * (5 * 1024 * 1024 + 1)
+"""Just over the 5 MB the training and evaluation plugins accept."""
+
+
+def long_wav(hours: float) -> bytes:
+    """A small file holding long audio: 100 Hz, 8-bit samples (3.6 MB for ten hours)."""
+    return wav_bytes(hours * 3600, rate=100, width=1)
+
+
+TEN_HOURS = long_wav(10)
+
+
+def texts() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.sampled_from(HOSTILE_NAMES + SPECIAL_TEXT),
+        st.text(max_size=40),
+        st.text(st.sampled_from('[]{}":,0123456789-.eE \\ntruefalsn'), max_size=300),
+        st.builds(operator.mul, st.sampled_from(REPEATED), st.integers(50, 3000)),
+        st.integers(-(2**80), 2**80).map(str),
+        st.lists(st.sampled_from(SPECIAL_TEXT + HOSTILE_NAMES[:8]), min_size=2, max_size=5).map(" ".join),
+    )
+
+
+def uploads() -> st.SearchStrategy[Upload]:
+    samples = list(SAMPLE_FILES.values())
+    data = st.one_of(
+        st.sampled_from(samples),
+        st.just(b""),
+        st.binary(max_size=512),
+        st.tuples(st.sampled_from(samples), st.floats(0, 1)).map(lambda t: t[0][: int(len(t[0]) * t[1])]),
+        st.integers(33, 1 << 20).map(lambda n: b"[" * n),
+        st.integers(1, 200).map(lambda n: b'{"text": "x", "label": "positive", "n": ' * n),
+        st.sampled_from([BIG, TEN_HOURS]),
+    )
+    names = st.one_of(st.sampled_from([*SAMPLE_FILES, "voice.ogg", "archive.zip", "noext", "DATA.JSON", "a.b.csv"]),
+                      st.from_regex(r"[A-Za-z0-9_.-]{1,60}", fullmatch=True))
+    kinds = st.sampled_from([None, "application/json", "text/plain", "text/csv", "audio/ogg", "audio/wav",
+                             "application/octet-stream", "image/png"])
+    return st.builds(Upload, names, data, kinds)
+
+
+def _slash_value(fuzzer: Fuzzer, opt: Option) -> st.SearchStrategy[Any]:
+    tb = fuzzer.tb
+    if opt.type is OptionType.STRING:
+        return st.one_of(st.sampled_from(list(opt.choices)), texts()) if opt.choices else texts()
+    if opt.type is OptionType.INTEGER:
+        return st.one_of(st.integers(-3, 60), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=10),
+                         st.booleans())
+    if opt.type is OptionType.NUMBER:
+        return st.one_of(st.floats(), st.integers(-(2**70), 2**70), st.text(max_size=10))
+    if opt.type is OptionType.BOOLEAN:
+        return st.one_of(st.booleans(), st.integers(-1, 2), st.text(max_size=5))
+    if opt.type is OptionType.USER:  # the emulator resolves users, channels and roles it knows
+        return st.sampled_from([tb.owner, tb.user])
+    if opt.type is OptionType.CHANNEL:
+        return st.sampled_from([tb.channel, tb.voice_channel])
+    if opt.type is OptionType.ROLE:
+        return st.just(fuzzer.role)
+    return uploads()
+
+
+def _prefix_value(fuzzer: Fuzzer, opt: Option) -> st.SearchStrategy[str]:
+    tb = fuzzer.tb
+    mentions = [f"<@{tb.owner.id}>", f"<@!{tb.user.id}>", f"<#{tb.channel.id}>", f"<@&{fuzzer.role.id}>",
+                str(tb.owner.id), "<@1>", f"<@{2**64}>", "<@" + "9" * 30 + ">"]
+    common = [texts()]
+    if opt.choices:
+        common.append(st.sampled_from([str(c) for c in opt.choices]))
+    if opt.type in (OptionType.INTEGER, OptionType.NUMBER):
+        common += [st.integers(-(2**70), 2**70).map(str), st.floats().map(str)]
+    elif opt.type is OptionType.BOOLEAN:
+        common.append(st.sampled_from(["true", "false", "yes", "no", "maybe", "2"]))
+    elif opt.type in (OptionType.USER, OptionType.CHANNEL, OptionType.ROLE):
+        common.append(st.sampled_from(mentions))
+    return st.one_of(*common)
+
+
+def case_strategy(fuzzer: Fuzzer, command: Command | None, surface: str) -> st.SearchStrategy[Case]:
+    """Cases for one command on one surface: each option given or left out (a required one
+    usually given), values of its type or not, surplus words and files on the prefix surface."""
+
+    @st.composite
+    def build(draw: Callable[[st.SearchStrategy[Any]], Any]) -> Case:
+        values: dict[str, Any] = {}
+        files: list[Upload] = []
+        for opt in command.options if command else ():
+            roll = draw(st.integers(0, 7))
+            if roll == 0 or (not opt.required and roll < 4):  # left out: a required one 1 time in 8
+                continue
+            if surface == "slash":
+                values[opt.name] = draw(_slash_value(fuzzer, opt))
+            elif opt.type is OptionType.ATTACHMENT:
+                files.append(draw(uploads()))
+            else:
+                values[opt.name] = draw(_prefix_value(fuzzer, opt))
+        if command is None:
+            files = draw(st.lists(uploads(), min_size=1, max_size=2))
+        extra = draw(st.lists(texts(), max_size=2)) if surface == "prefix" else []
+        if surface == "prefix" and draw(st.integers(0, 5)) == 0:
+            files.append(draw(uploads()))  # a file the command does not take
+        form = draw(texts()) if isinstance(command, MessageCommand) else ""
+        return Case(command, surface, values, files, extra, as_owner=draw(st.integers(0, 3)) > 0,
+                    in_dm=draw(st.integers(0, 5)) == 0 and surface != "message", form_text=form)
+
+    return build()
+
+
+def targets(tb: BotHarness) -> list[tuple[Command | None, str]]:
+    """(command, surface) pairs: every command on both surfaces (message commands on the interaction
+    surface only), and voice messages."""
+    found: list[tuple[Command | None, str]] = []
+    for command in commands_of(tb):
+        surfaces = ("slash",) if isinstance(command, MessageCommand) else ("slash", "prefix")
+        found += [(command, surface) for surface in surfaces]
+    return [*found, (None, "message")]
+
+
+def fuzz_all(fuzzer: Fuzzer, loop: asyncio.AbstractEventLoop, examples: int, *, derandomize: bool) -> list[str]:
+    """Hypothesis over every target, ``examples`` cases each (more while shrinking a failure); runs
+    in a worker thread, the cases on ``loop``. Returns one report per target that failed, with the
+    smallest failing case Hypothesis found."""
+    failures: list[str] = []
+    for command, surface in targets(fuzzer.tb):
+
+        @settings(max_examples=examples, deadline=None, database=None, derandomize=derandomize,
+                  suppress_health_check=list(HealthCheck), print_blob=False)
+        @given(case_strategy(fuzzer, command, surface))
+        def check(case: Case) -> None:
+            problems = run_in_loop(loop, fuzzer.run(case))
+            assert not problems, f"{case.describe()}: {'; '.join(problems)}"
+
+        try:
+            check()
+        except AssertionError as exc:
+            failures.append(str(exc).splitlines()[0][:2000])
+    return failures
