@@ -4,11 +4,18 @@ the data root, and ``dataset export`` is permission-checked like the other file 
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import io
 import os
 import sqlite3
+import zipfile
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+
+from framework.cli import main as cli_main
 
 from framework.dataroot import NAME_MAX, DataRoot, check_name, slugify
 from framework.errors import PathRefused
@@ -133,3 +140,34 @@ def test_paths_with_over_long_components_are_refused_not_crashed(tmp_path) -> No
         with pytest.raises(PathRefused) as refused:
             root.resolve(path, kind="file")
         assert refused.value.reason == "too_long" and len(str(refused.value)) < 300
+
+
+async def test_a_model_list_cannot_name_a_folder_outside_the_models_area(tmp_path, capsys) -> None:
+    """Model names go through the same check: a model list (an admin-given URL) naming a model
+    `../../../escape` cannot make `trainerbot models download` write outside models/vosk."""
+    model = io.BytesIO()
+    with zipfile.ZipFile(model, "w") as archive:
+        archive.writestr("m/conf/model.conf", "--sample-frequency=16000\n")
+    payload = model.getvalue()
+    digest = hashlib.md5(payload).hexdigest()  # noqa: S324 - the model list publishes md5 sums
+    entry = {"name": "../../../escape", "lang": "xx", "size": len(payload), "md5": digest}
+    app = web.Application()
+    app.router.add_get("/list.json", lambda r: web.json_response([entry]))
+    app.router.add_get("/model.zip", lambda r: web.Response(body=payload))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    entry["url"] = f"http://127.0.0.1:{port}/model.zip"
+    config = tmp_path / "plugins.toml"
+    config.write_text(f"[bot]\ndata_root = '{tmp_path / 'data'}'\n", "utf-8")
+    before = _files_outside(tmp_path, tmp_path / "data")
+    try:
+        failed = await asyncio.to_thread(cli_main, ["--config", str(config), "models", "download", "../../../escape",
+                                                    "--list-url", f"http://127.0.0.1:{port}/list.json"])
+    finally:
+        await runner.cleanup()
+    assert failed == 1
+    assert "download failed: `../../../escape` is not a valid model name" in capsys.readouterr().err
+    assert _files_outside(tmp_path, tmp_path / "data") == before
