@@ -16,7 +16,6 @@ import pytest
 from aiohttp import web
 
 from framework.cli import main as cli_main
-
 from framework.dataroot import NAME_MAX, DataRoot, check_name, slugify
 from framework.errors import PathRefused
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from framework.commands import MessageCommand, OptionType
 from tests.fuzzing import HOSTILE_NAMES, TOKEN, Case, Fuzzer, commands_of, summary
 
-
 REACH = {"train": {"data": "great film"}, "select_dataset": {"data_dir": "datasets/fuzz"}}
 """Values that take a command past its first refusal to where it uses the hostile name (`train`
 stores examples under a dataset name only when there is data to store)."""
