@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,16 @@ async def test_a_five_thousand_character_path_is_refused_in_one_message(tb_facto
     reply = await answer(tb, "!files " + "x" * 3900, user=tb.owner)
     assert reply.content.startswith("`xxxxx") and "is too long for a path" in reply.content
     assert len([m for m in tb.emu.sent_messages() if m.reference == reply.reference]) == 1
+
+
+async def test_archiving_the_data_root_leaves_the_archives_out(tb_factory) -> None:
+    """Each archive of the whole data root held every earlier one: sizes doubled with each run."""
+    tb = await tb_factory()
+    (tb.data_root / "exports" / "a.txt").write_text("a", "utf-8")
+    archives = tb.data_root / "archives"
+    for count in (1, 2):
+        await tb.slash("archive", {"path": "."}, user=tb.owner)
+        await tb.emu.wait_until(lambda n=count: len(list(archives.glob("*.zip"))) == n, what=f"{count} archive(s)")
+    with zipfile.ZipFile(sorted(archives.glob("*.zip"))[-1]) as archive:
+        names = archive.namelist()
+    assert "exports/a.txt" in names and not [n for n in names if n.startswith("archives/")]
