@@ -23,12 +23,8 @@ RULE = f"letters and digits, then also `-`, `_` and `.`, at most {NAME_MAX} char
 
 
 def _files_outside(tmp_path: Path, data_root: Path) -> set[Path]:
-    """Every entry under the test's tmp area (the data root's parent and its parent) outside the data root."""
-    found = set()
-    for base in (tmp_path.parent, tmp_path):
-        for entry in base.iterdir():
-            if base == tmp_path.parent and entry != tmp_path:
-                found.add(entry)
+    """The siblings of the test's folder, and every file in it outside the data root."""
+    found = {entry for entry in tmp_path.parent.iterdir() if entry != tmp_path}
     for folder, dirs, names in os.walk(tmp_path):
         here = Path(folder)
         dirs[:] = [d for d in dirs if here / d != data_root]
