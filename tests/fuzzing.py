@@ -144,13 +144,32 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@dataclasses.dataclass(frozen=True)
+class _Logged:
+    level: int
+    logger: str
+    message: str
+    refusal: str | None
+    """For a refusal the pipeline reported: its text (what the user was shown)."""
+
+
 class _Records(logging.Handler):
+    """Keeps what each record says, not the record: its arguments may hold an exception, whose
+    traceback would keep every local of the failing call (megabytes of attachment) alive."""
+
     def __init__(self) -> None:
         super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
+        self.records: list[_Logged] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        text = record.getMessage()[:300]
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f": {record.exc_info[1]!r}"[:300]
+        refusal = None
+        if record.name == _REFUSAL_LOGGER and record.levelno < logging.WARNING and isinstance(record.args, tuple) \
+                and record.args:
+            refusal = str(record.args[-1])
+        self.records.append(_Logged(record.levelno, record.name, text, refusal))
 
 
 @dataclasses.dataclass
@@ -176,7 +195,8 @@ class Fuzzer:
         self.totals = Totals()
         self._handler = _Records()
         self._levels: dict[str, int] = {}
-        self._seen_messages = 0
+        self._last_message = 0
+        self._last_attachment = 0
 
     def __enter__(self) -> Fuzzer:
         for name in (*ERROR_LOGGERS, _REFUSAL_LOGGER):
@@ -184,7 +204,8 @@ class Fuzzer:
             self._levels[name] = logger.level
             logger.addHandler(self._handler)
         logging.getLogger(_REFUSAL_LOGGER).setLevel(logging.INFO)  # refusals are logged at info
-        self._seen_messages = len(self.emu.messages)
+        self._last_message = next(reversed(self.emu.messages), 0)
+        self._last_attachment = next(reversed(self.emu.attachments), 0)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -249,8 +270,8 @@ class Fuzzer:
             except AssertionError:
                 problems.append("the bot did not answer `!hi` afterwards")
         problems += self._check_messages() + self._check_logs(first_log)
-        for stored in self.emu.attachments.values():  # answered: drop the bytes, so a long run's memory stays flat
-            stored.data = b""
+        for stored in self._new(self.emu.attachments, "_last_attachment"):
+            stored.data = b""  # answered: drop the bytes, so a long run's memory stays flat
         self.totals.cases += 1
         self.totals.per_target[f"{case.surface} {case.name}"] += 1
         if any(GENERIC in p or p.startswith("logged") for p in problems):
@@ -298,10 +319,23 @@ class Fuzzer:
         submitted = await self.emu.submit_modal(inter, {name: case.form_text for name in fields})
         await submitted.wait_response(timeout=self.answer_timeout)
 
+    def _new(self, items: dict[int, Any], mark: str) -> list[Any]:
+        """The entries added to one of the emulator's dicts since the last call (newest last); read
+        from the end, so each case costs what it added, not what the run has gathered."""
+        last = getattr(self, mark)
+        found = []
+        for key in reversed(items):
+            if key == last:
+                break
+            found.append(items[key])
+        if found:
+            setattr(self, mark, next(reversed(items)))
+        return found[::-1]
+
     def _check_messages(self) -> list[str]:
+        """The bot's messages since the last case; edits of earlier ones are read by :meth:`final_check`."""
         problems = []
-        messages = list(self.emu.messages.values())
-        for message in messages[self._seen_messages:]:
+        for message in self._new(self.emu.messages, "_last_message"):
             if not message.from_bot:
                 continue
             for text in [message.content, *(e.get("content") or "" for e in message.edits)]:
@@ -310,19 +344,17 @@ class Fuzzer:
                 if len(text) > DISCORD_MESSAGE_LIMIT:
                     problems.append(f"sent a message of {len(text)} characters (Discord refuses over "
                                     f"{DISCORD_MESSAGE_LIMIT})")
-        self._seen_messages = len(messages)
         return problems
 
     def _check_logs(self, first: int) -> list[str]:
         problems = []
-        for record in self._handler.records[first:]:
-            if record.levelno >= logging.ERROR:
-                error = f": {record.exc_info[1]!r}"[:300] if record.exc_info else ""
-                problems.append(f"logged {record.name}: {record.getMessage()[:300]}{error}")
-            elif record.name == _REFUSAL_LOGGER and record.args and isinstance(record.args, tuple):
-                refusal = str(record.args[-1])
-                if len(refusal) > DISCORD_MESSAGE_LIMIT:
-                    problems.append(f"a refusal of {len(refusal)} characters: {refusal[:100]!r}…")
+        checked = self._handler.records[first:]
+        for record in checked:
+            if record.level >= logging.ERROR:
+                problems.append(f"logged {record.logger}: {record.message}")
+            elif record.refusal is not None and len(record.refusal) > DISCORD_MESSAGE_LIMIT:
+                problems.append(f"a refusal of {len(record.refusal)} characters: {record.refusal[:100]!r}…")
+        del self._handler.records[first:first + len(checked)]  # checked: a long run keeps none
         return problems
 
     async def final_check(self) -> list[str]:
