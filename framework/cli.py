@@ -70,7 +70,7 @@ def cmd_plugins_list(args: argparse.Namespace) -> int:
         rows.append((info.name, info.version, info.status, info.source, ",".join(info.hooks)))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4])
+        print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
     for info in host.infos.values():
         if info.error:
             print(f"{info.name}: {info.error}")
@@ -123,7 +123,10 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
     return plugin_admin.new_plugin(args.name, Path(args.dir))
 
 
-def build_parser(extra: Sequence[tuple[str, str, Callable[..., Any], Callable[..., int]]] = ()) -> argparse.ArgumentParser:
+CliCommand = tuple[str, str, Callable[..., Any], Callable[..., int]]
+
+
+def build_parser(extra: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainerbot", description=__doc__.split("\n")[0])
     parser.add_argument("--config", help="path to plugins.toml (default: $TRAINERBOT_CONFIG or ./plugins.toml)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -138,7 +141,8 @@ def build_parser(extra: Sequence[tuple[str, str, Callable[..., Any], Callable[..
     install.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     install.set_defaults(func=cmd_plugins_install)
     for verb, helptext in (("uninstall", "pip-uninstall a plugin"), ("info", "one plugin in detail"),
-                           ("enable", "enable a plugin in plugins.toml"), ("disable", "disable a plugin in plugins.toml")):
+                           ("enable", "enable a plugin in plugins.toml"),
+                           ("disable", "disable a plugin in plugins.toml")):
         p = plugins.add_parser(verb, help=helptext)
         p.add_argument("name")
         p.set_defaults(func=functools.partial(cmd_plugin_verb, verb))
@@ -166,7 +170,7 @@ def plugin_cli_commands(config: Config) -> list[tuple[str, str, Callable[..., An
     host.load_all(select=lambda origin: may_implement(origin, "register_cli_commands"))
     found: list[tuple[str, str, Callable[..., Any], Callable[..., int]]] = []
 
-    def register(name: str, help: str, configure: Callable[..., Any], run: Callable[..., int]) -> None:  # noqa: A002
+    def register(name: str, help: str, configure: Callable[..., Any], run: Callable[..., int]) -> None:
         found.append((name, help, configure, run))
 
     asyncio.run(host.call("register_cli_commands", scope=None, config=config,

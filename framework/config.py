@@ -49,7 +49,8 @@ class BotSettings(Strict):
 
 
 class EngineSettings(Strict):
-    stt: str = "vosk"
+    stt: str | dict[str, str] = {"en": "whisper", "ko": "vosk"}
+    """One engine name, or a table language -> engine; see ``framework.speech_routing``."""
     tts: str = "pyttsx3"
     provider: str | None = None
     """Model provider; default ``openai`` when OPENAI_API_KEY is set, else ``local``."""
@@ -84,7 +85,7 @@ class Config(Strict):
     def provider(self) -> str:
         return self.engines.provider or ("openai" if os.environ.get("OPENAI_API_KEY") else "local")
 
-    def engine(self, setting: str) -> str | None:
+    def engine(self, setting: str) -> str | dict[str, str] | None:
         """The engine ``[engines] SETTING`` picks (the provider has a default that depends on the environment)."""
         return self.provider if setting == "provider" else getattr(self.engines, setting)
 

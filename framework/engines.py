@@ -1,7 +1,8 @@
 """Engine registries: speech-to-text, text-to-speech, model providers and voice backends.
 
 Plugins fill them through the ``register_*`` hooks; plugins.toml ``[engines]`` picks one of each
-by name. Consumers ask the registry (``app.engines.stt.active()``), never another plugin, so
+by name. Consumers ask the registry (``app.engines.tts.active()``, or for speech-to-text by language
+``app.engines.stt.for_language("en")``, see ``framework.speech_routing``), never another plugin, so
 swapping Vosk for Whisper is: install a plugin, change one line.
 
 Every kind of engine is one row of :data:`KINDS`: its registry attribute, its registration hook,
@@ -21,6 +22,7 @@ from framework.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.config import Config
+    from framework.speech_routing import SpeechRegistry
 
 T = TypeVar("T")
 
@@ -169,14 +171,16 @@ class Registry(Generic[T]):
 class Engines:
     """One registry per row of :data:`KINDS`, as attributes (``stt``, ``tts``, ``providers``, ``voice``)."""
 
-    stt: Registry[Any]
+    stt: SpeechRegistry
     tts: Registry[Any]
     providers: Registry[Any]
     voice: Registry[Any]
 
     def __init__(self) -> None:
+        from framework.speech_routing import SpeechRegistry  # it builds on Registry, defined above
+
         for kind in KINDS:
-            setattr(self, kind.attr, Registry(kind))
+            setattr(self, kind.attr, (SpeechRegistry if kind.attr == "stt" else Registry)(kind))
 
     def by_hook(self) -> dict[str, Registry[Any]]:
         return {kind.hook: getattr(self, kind.attr) for kind in KINDS}

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "UserError", "BadArgument", "CheckFailure", "ProviderError", "MissingModel", "AudioError", "ImportProblem",
-    "PathRefused", "MAX_ID", "parse_id", "parse_message_id", "parse_row_number", "ECHO_LIMIT", "echo",
+    "UserError", "BadArgument", "CheckFailure", "ProviderError", "SpeechError", "MissingModel", "AudioError",
+    "ImportProblem", "PathRefused", "MAX_ID", "parse_id", "parse_message_id", "parse_row_number", "ECHO_LIMIT",
+    "echo",
 ]
 
 
@@ -39,7 +40,12 @@ class ProviderError(UserError):
     """A model provider refused or failed; the message is safe to show (no secrets, no raw payloads)."""
 
 
-class MissingModel(UserError):
+class SpeechError(UserError):
+    """A speech engine cannot serve the request (no model, a model that failed its integrity check, a
+    phrase word it cannot recognise); the message says what to do."""
+
+
+class MissingModel(SpeechError):
     """No speech model for the requested language; the message names the command that fixes it."""
 
 

@@ -41,7 +41,7 @@ RegisterCli = Callable[..., None]
 
 
 @hookspec
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[BaseModel]:  # type: ignore[empty-body]
     """Return the pydantic model of this plugin's ``[plugins.NAME]`` table in plugins.toml.
 
     Unknown keys and wrong types are start-up errors naming the plugin and the key. The validated
@@ -158,8 +158,9 @@ def bot_answer(app: Host, message_id: int) -> dict[str, Any] | None:
 
     First answer wins. A dict with ``prompt`` (the user's text), ``answer`` (the bot's whole
     answer), ``instruction`` (the system instruction in force), ``user_id`` (who asked),
-    ``channel_id`` and ``guild_id``. Lets corrections and feedback refer to answers without
-    knowing which plugin produced them.
+    ``channel_id`` and ``guild_id`` (``None`` in a DM): the place decides who may act on the answer
+    and see its text (``framework.visibility``; an answer without a place is not scoped). Lets
+    corrections and feedback refer to answers without knowing which plugin produced them.
     """
 
 

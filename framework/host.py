@@ -12,18 +12,19 @@ this surface, and anything they reach beyond it is an implementation detail that
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 if TYPE_CHECKING:  # pragma: no cover
     import hikari
 
-    from framework.app import CommandRegistry
     from framework.config import Config
     from framework.dataroot import DataRoot
     from framework.engines import Engines
     from framework.permissions import Permissions
     from framework.plugins import PluginHost
+    from framework.registry import CommandRegistry
     from framework.storage import Storage
 
 T = TypeVar("T")
@@ -51,7 +52,11 @@ class Host(Protocol):
         """The validated ``[plugins.NAME]`` settings of a plugin (None if it declares no model)."""
         ...
 
-    def state(self, plugin: str, factory: Callable[[], T] = ...) -> T:
+    @overload
+    def state(self, plugin: str) -> types.SimpleNamespace: ...
+    @overload
+    def state(self, plugin: str, factory: Callable[[], T]) -> T: ...
+    def state(self, plugin: str, factory: Callable[[], Any] = ...) -> Any:
         """The plugin's own state object, made by ``factory`` on first use (a namespace by default)."""
         ...
 

@@ -85,10 +85,11 @@ def _confirm(message: str, yes: bool, out: TextIO, stdin: TextIO) -> bool:
 
 def install(config: Config, spec: str, *, yes: bool, out: TextIO = sys.stdout, stdin: TextIO = sys.stdin) -> int:
     pins = host_pins()
+    shown = ", ".join(p for p in pins if p.split("==")[0] in ("trainerbot", "hikari", "hikari-lightbulb"))
     message = (f"Installing a trainerbot plugin from {describe_source(spec)}.\n"
                "Plugins are Python code that runs inside the bot with all its permissions "
                "(its token, its data). Only install code you trust.\n"
-               f"Pinned so the plugin cannot change them: {', '.join(p for p in pins if p.split('==')[0] in ('trainerbot', 'hikari', 'hikari-lightbulb'))}.")
+               f"Pinned so the plugin cannot change them: {shown}.")
     if not _confirm(message, yes, out, stdin):
         return 1
     target = str(Path(spec).expanduser().resolve()) if Path(spec).expanduser().exists() else spec
@@ -130,7 +131,7 @@ def _record(config: Config, name: str, spec: str) -> None:
     if config.path is None:
         return
     doc = tomlkit.parse(config.path.read_text("utf-8"))
-    doc["plugins"][name]["package"] = spec  # type: ignore[index]
+    doc["plugins"][name]["package"] = spec
     config.path.write_text(tomlkit.dumps(doc), "utf-8")
 
 
@@ -139,15 +140,17 @@ def uninstall(config: Config, name: str, *, out: TextIO = sys.stdout) -> int:
     if name not in eps or eps[name].dist is None:
         out.write(f"No installed plugin {name!r} (built-in plugins are disabled, not uninstalled).\n")
         return 1
-    dist = eps[name].dist.name
+    found = eps[name].dist
+    assert found is not None  # checked above
+    dist = found.name
     done = _pip("uninstall", "--yes", "--quiet", dist)
     if done.returncode != 0:
         out.write(f"pip could not uninstall {dist}: {done.stderr.strip()}\n")
         return 1
     if config.path is not None and config.path.exists():
         doc = tomlkit.parse(config.path.read_text("utf-8"))
-        if "plugins" in doc and name in doc["plugins"]:  # type: ignore[operator]
-            del doc["plugins"][name]  # type: ignore[union-attr]
+        if "plugins" in doc and name in doc["plugins"]:
+            del doc["plugins"][name]
             config.path.write_text(tomlkit.dumps(doc), "utf-8")
     out.write(f"Uninstalled plugin {name!r} ({dist}).\n")
     return 0

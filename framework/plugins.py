@@ -14,6 +14,7 @@ registration is attributed to its plugin and one plugin's failure cannot hide an
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
@@ -124,7 +125,7 @@ class PluginHost:
 
         version = host_version()
         for module_name in filter(wanted, BUILTIN_PLUGINS):
-            self.load(module_name.rsplit(".", 1)[-1], lambda m=module_name: importlib.import_module(m),
+            self.load(module_name.rsplit(".", 1)[-1], functools.partial(importlib.import_module, module_name),
                       source="built-in", version=version, origin=module_name)
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             if not wanted(ep.module):
@@ -133,11 +134,13 @@ class PluginHost:
             self.load(ep.name, ep.load, source=f"entry point ({dist.name if dist else '?'})",
                       version=dist.version if dist else "?", origin=ep.module, attr=ep.attr)
         if self.config.bot.plugins_dir is not None:
-            for path in filter(lambda p: wanted(str(p)), sorted(Path(self.config.bot.plugins_dir).glob("*.py"))):
-                self.load(path.stem, lambda p=path: _import_file(p), source=f"directory ({path.parent})",
+            for path in sorted(Path(self.config.bot.plugins_dir).glob("*.py")):
+                if not wanted(str(path)):
+                    continue
+                self.load(path.stem, functools.partial(_import_file, path), source=f"directory ({path.parent})",
                           version="local", origin=str(path))
         for name, obj in (extra or {}).items():
-            self.load(name, lambda o=obj: o, source="registered", version="local")
+            self.load(name, functools.partial(_itself, obj), source="registered", version="local")
 
     def _wanted(self, name: str) -> tuple[bool, str | None]:
         only = os.environ.get(LOAD_ENV)
@@ -180,7 +183,7 @@ class PluginHost:
         except ConfigError:
             self._forget(name)
             raise
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the bot
+        except Exception as exc:
             self._mark_failed(info, exc, "loading")
         else:
             log.info("plugin %s %s loaded from %s", name, info.version, info.source)
@@ -223,7 +226,7 @@ class PluginHost:
 
     def _settings(self, name: str, obj: Any, registered_as: str | None = None) -> BaseModel | None:
         impls = [i for i in self.pm.hook.settings_model.get_hookimpls() if i.plugin_name == (registered_as or name)]
-        model = impls[0].function() if impls else None
+        model: type[BaseModel] | None = impls[0].function() if impls else None  # type: ignore[assignment]
         return validate_plugin_settings(self.config, name, model)
 
     def _forget(self, name: str) -> None:
@@ -283,7 +286,7 @@ class PluginHost:
             try:
                 gen = impl.function(*self._arguments(impl, kwargs, per_plugin))
                 next(gen)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._hook_failed(impl.plugin_name, exc, hook_name, strict)
                 continue
             teardowns.append((impl.plugin_name, gen, bool(impl.hookwrapper)))
@@ -297,10 +300,10 @@ class PluginHost:
             except UserError as exc:
                 error = exc
                 break
-            except Exception as exc:  # noqa: BLE001 - isolated: the plugin is disabled, the call goes on
+            except Exception as exc:
                 try:
                     self._hook_failed(impl.plugin_name, exc, hook_name, strict)
-                except Exception as raised:  # noqa: BLE001 - strict: wrappers still see it
+                except Exception as raised:
                     error = raised
                     break
                 continue
@@ -353,12 +356,12 @@ class PluginHost:
             return stop.value, None
         except UserError as exc:
             return None, exc
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if exc is error:
                 return outcome, error
             try:
                 self._hook_failed(plugin, exc, hook_name, strict)
-            except Exception as raised:  # noqa: BLE001
+            except Exception as raised:
                 return outcome, raised
             return outcome, error
         finally:
@@ -373,6 +376,10 @@ class PluginHost:
             if result is False:
                 log.info("plugin %s refused %s for %s", name, cmd.qualified_name, ctx.author.id)
                 raise CheckFailure(f"You can't use `{cmd.qualified_name}` here.")
+
+
+def _itself(obj: Any) -> Any:
+    return obj
 
 
 def _import_file(path: Path) -> Any:

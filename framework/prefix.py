@@ -139,7 +139,8 @@ class PrefixContext(Context):
             user_mentions=False, role_mentions=False, mentions_everyone=False,
         )
 
-        async def edit(content: str | None, attachments: Sequence[File] | None, embeds: Sequence[hikari.Embed] | None) -> None:
+        async def edit(content: str | None, attachments: Sequence[File] | None,
+                       embeds: Sequence[hikari.Embed] | None) -> None:
             await self.app.bot.rest.edit_message(
                 self.channel_id, sent.id, content if content is not None else hikari.UNDEFINED,
                 attachments=[f.to_resource() for f in attachments] if attachments is not None else hikari.UNDEFINED,

@@ -4,12 +4,17 @@ A provider plugin registers one object per name (``register_model_providers``); 
 provider`` picks the default. A training job goes: ``start`` (upload/launch, returns the
 provider's job id) → ``poll`` until a terminal status (the host persists every step, so polling
 resumes after a restart) → the resulting model id can be made active for ``predict``/``chat``.
+
+The host records each step of a start before and after its side effect: ``starting`` (the job row
+and its snapshot) → ``uploaded`` (the provider-side files, through :class:`StartProgress`) →
+``created`` (the provider's job id) → polling. A bot killed in between resumes from the last
+recorded step, or fails the job with the reason and has the provider :class:`Discards` what it left.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -42,6 +47,43 @@ class Correction:
     """The system instruction in force when the answer was produced (may be empty)."""
 
 
+class JobAborted(Exception):
+    """The job was cancelled (or failed) while the provider was starting it: the provider stops, and
+    the host cleans up what was made (:class:`Discards`)."""
+
+
+@dataclasses.dataclass
+class StartProgress:
+    """What a provider's ``start`` made on its side so far, recorded by the host as it goes.
+
+    A provider that uploads before it launches calls :meth:`uploaded` once every file is there, and
+    before launching. The host then knows the job can go on after a restart: it calls ``start``
+    again with ``files`` filled in, and the provider launches from those files without uploading
+    again (and adopts a job it had launched from them but whose id was never recorded). A start
+    killed before ``uploaded`` is failed with the reason, and its leftovers discarded.
+    """
+
+    key: str
+    """This job's unique name at the provider (use it in file names), so leftovers of a start
+    killed before they were recorded can still be found and deleted."""
+    files: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Provider-side files recorded so far (role → id); filled in when a start is resumed."""
+    save: Callable[[Mapping[str, str]], Awaitable[None]] | None = dataclasses.field(default=None, repr=False)
+    """The host's recorder; ``None`` when nothing records (a provider used on its own)."""
+
+    @property
+    def resumed(self) -> bool:
+        """Whether an earlier attempt got as far as uploading (this call goes on from there)."""
+        return bool(self.files)
+
+    async def uploaded(self, files: Mapping[str, str]) -> None:
+        """Record the provider-side files; returns once they are durable. Raises :class:`JobAborted`
+        when the job was cancelled meanwhile (the host then deletes the files)."""
+        self.files = dict(files)
+        if self.save is not None:
+            await self.save(self.files)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingRequest:
     job_id: int
@@ -56,14 +98,26 @@ class TrainingRequest:
     corrections: tuple[Correction, ...] = ()
     """Corrected answers from the ``training_corrections`` hook: supervised examples, and
     preference pairs for providers that support preference fine-tuning (OpenAI DPO)."""
+    progress: StartProgress | None = None
+    """Where the host records the steps of this start (always given by the host; see :class:`StartProgress`)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class JobEvent:
+    """An event with the provider's id for it: the host stores each id once, so a poll may return
+    events it returned before (after a restart, or a list of the latest ones) without duplicates."""
+
+    id: str
+    message: str
 
 
 @dataclasses.dataclass(frozen=True)
 class JobStatus:
     status: str
     """``queued``, ``running``, ``succeeded``, ``failed`` or ``cancelled`` (provider words map to these)."""
-    events: tuple[str, ...] = ()
-    """New human-readable events since the last poll."""
+    events: tuple[str | JobEvent, ...] = ()
+    """Human-readable events: plain text is new since the last poll; a :class:`JobEvent` is stored
+    once per id, whenever it is returned."""
     model_id: str | None = None
     error: str | None = None
     provider_job_id: str | None = None
@@ -73,7 +127,6 @@ class JobStatus:
     @property
     def finished(self) -> bool:
         return self.status in TERMINAL
-
 
 
 @runtime_checkable
@@ -101,6 +154,17 @@ class ModelProvider(Protocol):
 
     async def chat(self, model_id: str | None, messages: Sequence[dict[str, str]]) -> str:
         """Answer a conversation (OpenAI chat message dicts)."""
+        ...
+
+
+@runtime_checkable
+class Discards(Protocol):
+    """Optional for a provider: delete what a start left on its side when the job will not run
+    (it failed or was cancelled before launching, or the bot was killed while starting it)."""
+
+    async def discard(self, progress: StartProgress) -> None:
+        """Delete ``progress.files`` and anything else named with ``progress.key``; files already
+        gone are not an error. Failures are ``ProviderError``s (the host logs them)."""
         ...
 
 

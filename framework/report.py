@@ -87,7 +87,7 @@ def compute_metrics(expected: Sequence[str], predicted: Sequence[str], labels: S
     other = any(p not in index for p in predicted)
     columns = (*rows, OTHER) if other else tuple(rows)
     matrix = [[0] * len(columns) for _ in rows]
-    for want, got in zip(expected, predicted):
+    for want, got in zip(expected, predicted, strict=True):
         matrix[index[want]][index.get(got, len(rows))] += 1
     per_label = []
     for i, label in enumerate(rows):

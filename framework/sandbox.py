@@ -10,6 +10,7 @@ you type as a user. No Discord account needed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import mimetypes
 import re
@@ -21,9 +22,9 @@ from typing import Any, TextIO
 from framework.app import App
 from framework.commands import Group, OptionType
 from framework.config import Config
+from framework.emulator import DiscordEmulator
+from framework.emulator.voice_server import LocalVoiceServer
 from framework.logs import setup_logging
-from framework.testing.server import DiscordEmulator
-from framework.testing.voice_server import LocalVoiceServer
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,10 @@ def _slash_options(app: App, text: str, files: list[Any]) -> tuple[str, str | No
     return name, sub, options
 
 
+def _after(sent: Any, message: Any) -> bool:
+    return int(message.id) > int(sent.id)
+
+
 def _show(message: Any, out: TextIO) -> None:
     flag = " (only you can see this)" if getattr(message, "ephemeral", False) else ""
     edited = " (edited)" if getattr(message, "edits", None) else ""
@@ -128,9 +133,9 @@ async def chat(config: Config, lines: Any, out: TextIO) -> int:
                     await inter.wait_response(timeout=120)
                 else:
                     sent = await emu.send_message(channel, me, text, attachments=files)
-                    await emu.wait_for_message(channel=channel, predicate=lambda m, s=sent: int(m.id) > int(s.id),
+                    await emu.wait_for_message(channel=channel, predicate=functools.partial(_after, sent),
                                                timeout=120)
-            except (ValueError, AssertionError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, ValueError, AssertionError) as exc:
                 out.write(f"sandbox> {exc}\n")
                 continue
             await _settle(emu, shown, out)

@@ -86,14 +86,15 @@ class SlashContext(Context):
         self.responded = True  # the form is the answer, unless the submission gets one
         try:
             submitted, values = await form.attach(self.lb.client, custom_id, timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.info("form %r of %s was not submitted within %.0f s", title, self.command.qualified_name, timeout)
             return None
         self.lb, self.interaction = submitted, submitted.interaction
         self._deferred = None
         self.responded = False
         asyncio.get_running_loop().call_later(AUTO_DEFER_AFTER, lambda: asyncio.ensure_future(_auto_defer(self)))
-        return values
+        answers: dict[str, str] = values
+        return answers
 
     async def _send(self, content: str | None, attachments: Sequence[File], embeds: Sequence[hikari.Embed],
                     ephemeral: bool) -> Response:
@@ -114,7 +115,8 @@ class SlashContext(Context):
                     await self.lb.delete_response(_INITIAL)
                 response_id = await self.lb.respond(text, ephemeral=ephemeral, **kwargs)
 
-        async def edit(content: str | None, attachments: Sequence[File] | None, embeds: Sequence[hikari.Embed] | None) -> None:
+        async def edit(content: str | None, attachments: Sequence[File] | None,
+                       embeds: Sequence[hikari.Embed] | None) -> None:
             await self.lb.edit_response(
                 response_id, content if content is not None else hikari.UNDEFINED,
                 attachments=[f.to_resource() for f in attachments] if attachments is not None else hikari.UNDEFINED,
@@ -159,7 +161,7 @@ def _lb_option(app: App, opt: Option) -> Any:
             kwargs["max_length"] = opt.max_length
         if opt.autocomplete is not None and opt.choices is None:
             kwargs["autocomplete"] = _autocomplete(app, opt)
-    return _LB_OPTION[opt.type](opt.name, opt.description, **kwargs)
+    return _LB_OPTION[opt.type](opt.name, opt.description, **kwargs)  # type: ignore[operator]
 
 
 def _autocomplete(app: App, opt: Option) -> Any:
@@ -168,7 +170,7 @@ def _autocomplete(app: App, opt: Option) -> Any:
         assert opt.autocomplete is not None
         try:
             choices = list(await opt.autocomplete(app, partial))[:25]
-        except Exception:  # noqa: BLE001 - a broken autocomplete must not break the command
+        except Exception:
             log.exception("autocomplete for option %s failed", opt.name)
             choices = []
         await actx.respond([c[:100] for c in choices])

@@ -4,8 +4,10 @@
     def register_speech_to_text(register):
         register("whisper", WhisperEngine())
 
-``[engines] stt = "whisper"`` then makes every consumer (voice messages, voice channels) use it.
-Engines are called on the event loop and must do their heavy work elsewhere (a thread).
+``[engines] stt = "whisper"`` then makes every consumer (voice messages, voice channels) use it, or
+``stt = { en = "whisper", ko = "vosk" }`` picks one per language (``framework.speech_routing``).
+Engines are called on the event loop and must do their heavy work elsewhere (a thread), and import
+their heavy libraries only when first used, so start-up stays light.
 """
 
 from __future__ import annotations
@@ -53,4 +55,14 @@ class TextToSpeech(Protocol):
                          rate: int | None = None, guild_id: int | None = None) -> SynthesizedAudio:
         """Speak ``text`` into a WAV file. ``guild_id`` is the server it is for (engines may keep
         a voice or rate per server), ``None`` outside servers."""
+        ...
+
+
+@runtime_checkable
+class WakePhraseDetector(Protocol):
+    async def detect_wake_phrase(self, pcm: bytes, *, phrase: str, language: str) -> float | None:
+        """Where ``phrase`` ends in the audio, in seconds, or ``None`` when it is not spoken.
+
+        A light engine implements this so that a listener can wait for a wake phrase cheaply and
+        hand only what follows it to a full recogniser."""
         ...

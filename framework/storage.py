@@ -5,6 +5,12 @@ Plugins own their tables: they declare ``sqlalchemy.Table`` objects on their own
 and register :class:`Migration` steps through the ``register_migrations`` hook. Each step runs
 once, in version order, inside a transaction, and is recorded in ``schema_migrations``.
 The same code speaks PostgreSQL given ``[bot] database_url = "postgresql+asyncpg://…"``.
+
+A database that refuses writes — read-only, full, or locked by another program — is something
+users cannot fix and admins must: a write transaction that fails so raises
+:class:`StorageUnavailable`, a ``UserError`` saying which and who must act, and the cause is
+logged once (not once per command) until a write succeeds again. Start-up checks that the
+database takes writes and says so; a read-only one still serves reads (``hi``, listings).
 """
 
 from __future__ import annotations
@@ -22,7 +28,52 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from framework.errors import UserError
+
 log = logging.getLogger(__name__)
+
+PROBLEMS = {
+    "read-only": "the bot's database is read-only; an admin must fix that (the database file's or its folder's "
+                 "permissions, a read-only disk, or `mode=ro` in `[bot] database_url`), then restart the bot.",
+    "full": "the bot's database is full: its disk has no space left; an admin must free space.",
+    "locked": "the bot's database is locked by another program (another bot on the same data folder?); an admin "
+              "must stop it. Try again later.",
+}
+"""What users are told for each way a database refuses writes (they can fix none of them)."""
+
+
+class StorageUnavailable(UserError):
+    """The database refuses writes; the message says why and that an admin must act. ``problem``
+    is the kind (a key of :data:`PROBLEMS`), for code that reacts to one."""
+
+    log_level = logging.DEBUG
+    """The pipeline logs each command it refused at this level: the cause is logged once, by Storage."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"Sorry, that could not be saved: {PROBLEMS[problem]}")
+        self.problem = problem
+
+
+def write_problem(error: BaseException) -> str | None:
+    """Which way the database refuses writes, if ``error`` says it does (SQLite's error names,
+    PostgreSQL's SQLSTATEs, or their messages); ``None`` for any other error."""
+    if not isinstance(error, sa.exc.DBAPIError):
+        return None
+    cause = error.orig
+    name = str(getattr(cause, "sqlite_errorname", "") or "")
+    state = str(getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None) or "")
+    text = str(cause).lower()
+    if name.startswith("SQLITE_READONLY") or state in ("25006", "42501") or "readonly database" in text:
+        return "read-only"
+    if name.startswith("SQLITE_FULL") or state in ("53100", "53200") or "disk is full" in text:
+        return "full"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or state == "55P03" or "database is locked" in text:
+        return "locked"
+    return None
+
+
+class _Probe(Exception):
+    """Rolls the start-up write probe back."""
 
 metadata = sa.MetaData()
 schema_migrations = sa.Table(
@@ -86,12 +137,18 @@ def default_url(data_root: Path) -> str:
 
 
 class Storage:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 5.0) -> None:
+        """``busy_timeout``: how long a SQLite write waits for another writer before "locked"."""
         self.url = url
         self.engine: AsyncEngine = create_async_engine(url)
+        self.problem: str | None = None
+        """How the database refuses writes, as last seen (``None``: it took the last write)."""
+        self._checked = False
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect",
+                         lambda dbapi_connection, _record: _sqlite_pragmas(dbapi_connection, busy_timeout))
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+        event.listen(self.engine.sync_engine, "after_cursor_execute", _note_write)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -99,26 +156,70 @@ class Storage:
 
         On SQLite the transaction takes the write lock when it starts (``BEGIN IMMEDIATE``), so a
         transaction that reads and then writes waits for other writers (``busy_timeout``) instead
-        of failing with "database is locked" when another connection wrote in between.
+        of failing with "database is locked" when another connection wrote in between. A database
+        that refuses the write raises :class:`StorageUnavailable`.
         """
-        async with self.engine.connect() as conn:
-            conn = await conn.execution_options(trainerbot_write=True)
-            async with conn.begin():
-                yield conn
+        try:
+            async with self.engine.connect() as conn:
+                conn = await conn.execution_options(trainerbot_write=True)
+                conn.sync_connection.info.pop(WROTE, None)  # type: ignore[union-attr]
+                async with conn.begin():
+                    yield conn
+                wrote = conn.sync_connection.info.pop(WROTE, False)  # type: ignore[union-attr]
+        except sa.exc.DBAPIError as exc:
+            problem = write_problem(exc)
+            if problem is None:
+                raise
+            self._refused(problem, exc)
+            raise StorageUnavailable(problem) from exc
+        if wrote and self.problem is not None:  # a transaction that only read proves nothing
+            log.warning("the database takes writes again (it was %s)", self.problem)
+            self.problem = None
+
+    def _refused(self, problem: str, exc: sa.exc.DBAPIError) -> None:
+        """Log the cause once per episode: the first refusal, not every command after it."""
+        if self.problem != problem:
+            log.error("the database refuses writes (%s): %s — %s", problem, exc.orig, PROBLEMS[problem])
+        self.problem = problem
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn:
             yield conn
 
+    async def check_writable(self) -> str | None:
+        """Try a write (a delete of nothing from ``schema_migrations``, rolled back: databases refuse
+        it as any write when they refuse writes) and say whether the database took it; returns the
+        problem, or ``None``. Run at start-up, so a read-only database is reported before the first
+        user meets it."""
+        def probe(connection: Connection) -> None:
+            connection.execute(schema_migrations.delete().where(sa.false()))
+            raise _Probe
+
+        try:
+            async with self.begin() as conn:
+                await conn.run_sync(probe)
+        except _Probe:
+            log.info("the database takes writes")
+            return None
+        except StorageUnavailable as exc:
+            log.warning("the bot starts with a database that refuses writes: commands that save anything will "
+                        "say so until an admin fixes it")
+            return exc.problem
+        raise AssertionError("unreachable: the probe always raises")  # pragma: no cover
+
     async def migrate(self, migrations: list[Migration]) -> list[Migration]:
-        """Apply the steps not yet applied; returns those applied now."""
+        """Apply the steps not yet applied; returns those applied now. The first call (start-up)
+        checks that the database takes writes; one that does not still works if nothing is to do."""
         async with self.begin() as conn:
             await conn.run_sync(metadata.create_all)
             for table in metadata.sorted_tables:
                 await conn.run_sync(add_missing_columns, table)
             rows = await conn.execute(sa.select(schema_migrations.c.plugin, schema_migrations.c.version))
             done = {(r.plugin, r.version) for r in rows}
+        if not self._checked:
+            self._checked = True
+            await self.check_writable()
         applied = []
         for step in sorted(migrations, key=lambda m: (m.plugin, m.version)):
             if (step.plugin, step.version) in done:
@@ -135,17 +236,36 @@ class Storage:
         await self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, busy_timeout: float) -> None:
     # The driver must not open transactions on its own: _sqlite_begin says BEGIN, and how.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     cursor.close()
+
+
+WROTE = "trainerbot_wrote"
+"""Set in a connection's ``info`` once it changed something, so a commit that follows a refusal
+says the database takes writes again only when it really wrote."""
+
+
+def _note_write(conn: Connection, _cursor: Any, _statement: str, _parameters: Any, context: Any,
+                _executemany: bool) -> None:
+    if context is not None and (context.isinsert or context.isupdate or context.isdelete or context.isddl):
+        conn.info[WROTE] = True
 
 
 def _sqlite_begin(conn: Connection) -> None:
     """Write transactions (:meth:`Storage.begin`) lock at once; reads start a deferred one."""
     immediate = conn.get_execution_options().get("trainerbot_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def inserted_id(result: Any) -> int:
+    """The primary key of the row an ``INSERT`` just made (SQLAlchemy types it as optional)."""
+    key = result.inserted_primary_key
+    if not key:
+        raise RuntimeError("the insert returned no primary key")
+    return int(key[0])

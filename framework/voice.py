@@ -91,7 +91,7 @@ class VoiceEvents:
                 result = listener(event)
                 if inspect.isawaitable(result):
                     await result
-            except Exception:  # noqa: BLE001 - one listener's bug must not stop the others or the audio
+            except Exception:
                 log.exception("voice event listener failed on %r", event)
 
 
@@ -103,11 +103,24 @@ class Playback:
     frames: int
     position: int
     """How many clips were queued before this one (0: plays now)."""
-    finished: asyncio.Future[bool] = dataclasses.field(repr=False, default=None)  # type: ignore[assignment]
+    finished: asyncio.Future[bool] = dataclasses.field(repr=False, default=None)  # type: ignore[arg-type]
 
     @property
     def seconds(self) -> float:
         return self.frames * 0.02
+
+
+@dataclasses.dataclass(frozen=True)
+class VoicePrivacy:
+    """What a user can compare with their Discord client to check the call's end-to-end encryption."""
+
+    e2ee: bool
+    """The call is end-to-end encrypted (DAVE) right now."""
+    code: str | None = None
+    """The call's voice privacy code (30 digits from the MLS epoch authenticator; every member's
+    client shows the same one), None while the encryption is still being set up."""
+    verification: str | None = None
+    """The pairwise verification code (45 digits) between the bot and the user who asked, when known."""
 
 
 @runtime_checkable
@@ -141,6 +154,10 @@ class VoiceBackend(Protocol):
 
     def channel_of(self, guild_id: int) -> int | None:
         """The voice channel the bot is connected to in this guild, if any."""
+        ...
+
+    async def privacy(self, guild_id: int, user_id: int | None = None) -> VoicePrivacy | None:
+        """The call's end-to-end encryption codes (None when not connected in this guild)."""
         ...
 
 

@@ -6,6 +6,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.files",
     "plugins.archive",
     "plugins.speech_vosk",
+    "plugins.speech_whisper",
+    "plugins.speech_pocketsphinx",
     "plugins.speech_pyttsx3",
     "plugins.voice_messages",
     "plugins.voice_native",

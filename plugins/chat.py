@@ -88,13 +88,15 @@ async def _instruction(app: Host, guild_id: int | None) -> str:
     return app.settings("chat").instruction
 
 
-async def produce_answer(app: Host, channel_id: int, guild_id: int | None, user_id: int, text: str) -> tuple[str, str, str | None]:
+async def produce_answer(app: Host, channel_id: int, guild_id: int | None, user_id: int,
+                         text: str) -> tuple[str, str, str | None]:
     """Ask the active model; returns (answer, provider, model_id). Raises UserError with a short reason."""
     settings: Settings = app.settings("chat")
     active = await active_model(app)
     provider_name = active.provider if active else app.config.provider
     async with app.storage.connect() as conn:
-        history = (await conn.execute(sa.select(turns.c.role, turns.c.content).where(turns.c.channel_id == int(channel_id))
+        history = (await conn.execute(sa.select(turns.c.role, turns.c.content)
+                                      .where(turns.c.channel_id == int(channel_id))
                                       .order_by(turns.c.id.desc()).limit(settings.memory_turns))).all()
     messages = [{"role": "system", "content": await _instruction(app, guild_id)}]
     messages += [{"role": r.role, "content": r.content} for r in reversed(history)]
@@ -128,7 +130,7 @@ async def _wanted(app: Host, message: hikari.Message) -> bool:
     me = app.bot.get_me()
     if message.guild_id is None:
         return settings.answer_dms
-    if settings.answer_mentions and me is not None and me.id in message.user_mentions_ids:
+    if settings.answer_mentions and me is not None and me.id in (message.user_mentions_ids or ()):
         return True
     async with app.storage.connect() as conn:
         return (await conn.execute(sa.select(channels.c.channel_id).where(
@@ -182,7 +184,7 @@ async def chat_here(ctx: Context, mode: str) -> None:
     async with ctx.app.storage.begin() as conn:
         await conn.execute(channels.delete().where(channels.c.channel_id == int(ctx.channel_id)))
         if mode == "on":
-            await conn.execute(channels.insert().values(channel_id=int(ctx.channel_id), guild_id=int(ctx.guild_id)))
+            await conn.execute(channels.insert().values(channel_id=int(ctx.channel_id), guild_id=ctx.server_id))
     await ctx.respond("I'll answer every message in this channel." if mode == "on"
                       else "In this channel I'll answer only when mentioned.")
 
@@ -191,9 +193,9 @@ async def chat_here(ctx: Context, mode: str) -> None:
                     options=[string("text", "The instruction", default="", max_length=2000)])
 async def chat_instruction(ctx: Context, text: str) -> None:
     async with ctx.app.storage.begin() as conn:
-        await conn.execute(guild_settings.delete().where(guild_settings.c.guild_id == int(ctx.guild_id)))
+        await conn.execute(guild_settings.delete().where(guild_settings.c.guild_id == ctx.server_id))
         if text.strip():
-            await conn.execute(guild_settings.insert().values(guild_id=int(ctx.guild_id), instruction=text.strip()))
+            await conn.execute(guild_settings.insert().values(guild_id=ctx.server_id, instruction=text.strip()))
     await ctx.respond("System instruction updated." if text.strip() else "System instruction reset to the default.")
 
 

@@ -38,7 +38,8 @@ async def ping(ctx: Context) -> None:
 
 def _describe(target: Command | Group, ctx: Context) -> list[str]:
     if isinstance(target, Group):
-        return [f"`{ctx.mention_command(f'{target.name} {s.name}')}` — {s.description}" for s in target.subcommands.values()]
+        return [f"`{ctx.mention_command(f'{target.name} {s.name}')}` — {s.description}"
+                for s in target.subcommands.values()]
     return [f"`{ctx.mention_command(target.name)}` — {target.description}"]
 
 
@@ -122,7 +123,7 @@ def _owner_only(ctx: Context) -> None:
     ctx.app.permissions.require_owner(ctx)
 
 
-def _status_line(ctx: Context, info) -> str:  # noqa: ANN001
+def _status_line(ctx: Context, info) -> str:
     mark = {"enabled": "✅", "disabled": "⏸️", "failed": "❌"}.get(info.status, "?")
     status = info.status
     if info.status == "enabled" and ctx.guild_id is not None and int(ctx.guild_id) in info.disabled_guilds:

@@ -5,8 +5,10 @@ the bot's answer and the correction. Every training job gets them (``training_co
 supervised (prompt → correction) and, where the provider can, as preference pairs (OpenAI DPO).
 
 Corrections are about the chat model, not one dataset, so they join every job. A user's newer
-correction of the same answer replaces theirs. Anyone may correct; seeing, exporting and removing
-other people's corrections needs the ``feedback`` permission group (owners always).
+correction of the same answer replaces theirs. Anyone who can see an answer may correct it (one in
+a DM only there; see :mod:`framework.visibility`); seeing, exporting and removing other people's
+corrections needs the ``feedback`` permission group (owners always), and a listing never shows a
+correction whose answer the viewer could not see there.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from framework.commands import (
 )
 from framework.importers import to_jsonl
 from framework.providers import Correction
-from framework.storage import Migration, as_record
+from framework.storage import Migration, as_record, inserted_id
+from framework.visibility import Audience, Place, require_may_act
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterCommand, RegisterMigration
@@ -105,6 +108,7 @@ async def store(ctx: Context, message_id: int, text: str, source: str, found: di
     """Save (or replace this user's) correction of one answer; returns its id."""
     text = clean_correction(text)
     found = found or await answer_of(ctx.app, message_id, ctx.guild_id)
+    await require_may_act(ctx, found, "it can be corrected")
     if text == found["answer"].strip():
         raise UserError("That is exactly what I answered; a correction should differ.")
     values = {"message_id": int(message_id), "channel_id": found.get("channel_id"), "guild_id": found.get("guild_id"),
@@ -118,9 +122,9 @@ async def store(ctx: Context, message_id: int, text: str, source: str, found: di
         if updated.rowcount:
             existing = (await conn.execute(sa.select(corrections.c.id).where(mine))).scalar()
         else:
-            existing = (await conn.execute(corrections.insert().values(**values))).inserted_primary_key[0]
+            existing = inserted_id(await conn.execute(corrections.insert().values(**values)))
     log.info("correction of message %s by %s (%s)", message_id, ctx.author.id, source)
-    return int(existing)
+    return int(existing or 0)
 
 
 def _saved(correction_id: int) -> str:
@@ -144,6 +148,7 @@ async def correct(ctx: Context, message_id: str, correction: str) -> None:
 @message_command("Correct this answer", "Correct one of the bot's answers in a form")
 async def correct_this(ctx: Context, message: hikari.Message) -> None:
     found = await answer_of(ctx.app, message.id, ctx.guild_id)  # refuse before showing the form
+    await require_may_act(ctx, found, "it can be corrected")
     values = await ctx.ask("Correct this answer", [
         TextField("correction", "What should I have answered?", paragraph=True, max_length=MAX_CORRECTION,
                   placeholder=found["answer"][:100])])
@@ -160,23 +165,29 @@ async def may_see_all(ctx: Context) -> bool:
 corrections_group = group("corrections", "Corrections of the bot's answers")
 
 
+def _places(row: Any) -> list[Place]:
+    """A correction holds the text of its answer's place (the prompt, the answer)."""
+    return [(row.guild_id, row.channel_id, (row.author_id, row.asker_id))]
+
+
 @corrections_group.command("list", "Recent corrections (everyone's with the feedback permission)",
                            options=[user("author", "Only this user's corrections", default=None)])
 async def corrections_list(ctx: Context, author: hikari.User | None) -> None:
-    query = sa.select(corrections).order_by(corrections.c.id.desc()).limit(ctx.settings.list_limit)
+    query = sa.select(corrections).order_by(corrections.c.id.desc())
     if not await may_see_all(ctx):
         if author is not None and author.id != ctx.author.id:
             raise UserError("Seeing other people's corrections needs the `feedback` permission.")
         author = ctx.author
     if author is not None:
         query = query.where(corrections.c.author_id == int(author.id))
-    async with ctx.app.storage.connect() as conn:
-        rows = (await conn.execute(query)).all()
+    audience = Audience(ctx)
+    rows = await audience.rows(query, _places, ctx.settings.list_limit)
     if not rows:
-        await ctx.respond("No corrections yet.", ephemeral=True)
+        await ctx.respond("No corrections yet." + audience.note(), ephemeral=True)
         return
     await ctx.respond("\n".join(f"#{r.id} <@{r.author_id}> on `{r.message_id}`: “{r.prompt[:60]}” — "
-                                f"~~{r.answer[:60]}~~ → {r.correction[:100]}" for r in rows), ephemeral=True)
+                                f"~~{r.answer[:60]}~~ → {r.correction[:100]}" for r in rows) + audience.note(),
+                      ephemeral=True)
 
 
 @corrections_group.command("export", "Corrections as JSONL (everyone's with the feedback permission)")
@@ -184,15 +195,16 @@ async def corrections_export(ctx: Context) -> None:
     query = sa.select(corrections).order_by(corrections.c.id)
     if not await may_see_all(ctx):
         query = query.where(corrections.c.author_id == int(ctx.author.id))
-    async with ctx.app.storage.connect() as conn:
-        rows = (await conn.execute(query)).all()
+    audience = Audience(ctx)
+    rows = await audience.rows(query, _places)
     data = await ctx.run_blocking(to_jsonl, [as_record(r) for r in rows])
-    await ctx.respond(f"{len(rows)} correction(s).", attachments=[File("corrections.jsonl", data=data)], ephemeral=True)
+    await ctx.respond(f"{len(rows)} correction(s).{audience.note()}",
+                      attachments=[File("corrections.jsonl", data=data)], ephemeral=True)
 
 
 @corrections_group.command("remove", "Delete a correction (others' need the feedback permission)",
                            options=[integer("id", "Correction number from `corrections list`", min_value=1)])
-async def corrections_remove(ctx: Context, id: int) -> None:  # noqa: A002 - the option's name
+async def corrections_remove(ctx: Context, id: int) -> None:
     async with ctx.app.storage.connect() as conn:
         row = (await conn.execute(sa.select(corrections).where(corrections.c.id == id))).first()
     if row is None:

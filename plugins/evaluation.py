@@ -34,7 +34,7 @@ from framework.errors import BadArgument, ImportProblem, ProviderError, echo, pa
 from framework.importers import parse_file, parse_json
 from framework.providers import ActiveModel, active_model
 from framework.report import Metrics, compute_metrics, metrics_table, render_confusion_png
-from framework.storage import Migration, as_record
+from framework.storage import Migration, as_record, inserted_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterCommand, RegisterMigration
@@ -69,7 +69,8 @@ runs = sa.Table(
 review_items = sa.Table(
     "evaluation_review_items", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("evaluation_runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("evaluation_runs.id", ondelete="CASCADE"), nullable=False,
+              index=True),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("expected", sa.String(100), nullable=False),
     sa.Column("predicted", sa.Text, nullable=False),
@@ -226,7 +227,8 @@ def _pack(blocks: list[str], limit: int = DISCORD_MESSAGE_LIMIT) -> list[str]:
 
 def _table_blocks(metrics: Metrics) -> list[str]:
     lines = metrics_table(metrics).splitlines()
-    blocks, chunk = [], []
+    blocks: list[str] = []
+    chunk: list[str] = []
     for line in lines:
         if sum(len(x) + 1 for x in chunk) + len(line) > DISCORD_MESSAGE_LIMIT - 20:
             blocks.append("```\n" + "\n".join(chunk) + "\n```")
@@ -264,8 +266,8 @@ async def report(ctx: Context, run: Any, misses: list[Any], *, total_misses: int
     if total_misses:
         shown = f"first {len(misses)} of {total_misses}" if len(misses) < total_misses else str(total_misses)
         blocks.append(f"**Misclassified** ({shown}; `{ctx.mention_command('tests review')}` lists them):")
-        blocks += [f"review #{m.id}: expected **{_answer(m.expected)}**, got **{_answer(m.predicted)}**: {_quote(m.text)}"
-                   for m in misses]
+        blocks += [f"review #{m.id}: expected **{_answer(m.expected)}**, got **{_answer(m.predicted)}**: "
+                   f"{_quote(m.text)}" for m in misses]
     elif metrics.total:
         blocks.append("No misclassified examples.")
     image = None
@@ -288,10 +290,10 @@ async def _store(ctx: Context, model: ActiveModel, kind: str, source: str, items
               "data_hash": data_hash(items), "provider": model.provider, "model_id": model.model_id,
               "example_count": len(items), "accuracy": metrics.accuracy, "macro_f1": metrics.macro_f1,
               "metrics": json.dumps(metrics.to_dict())}
-    wrong = [(text, want, got[:500]) for (text, want), got in zip(items, predicted) if want != got]
+    wrong = [(text, want, got[:500]) for (text, want), got in zip(items, predicted, strict=True) if want != got]
     limit = ctx.settings.show_misclassified
     async with ctx.app.storage.begin() as conn:
-        run_id = (await conn.execute(runs.insert().values(**values))).inserted_primary_key[0]
+        run_id = inserted_id(await conn.execute(runs.insert().values(**values)))
         if wrong:
             await conn.execute(review_items.insert(), [{"run_id": run_id, "text": t, "expected": e, "predicted": p}
                                                        for t, e, p in wrong])
@@ -300,7 +302,7 @@ async def _store(ctx: Context, model: ActiveModel, kind: str, source: str, items
                                      .order_by(review_items.c.id).limit(limit))).all() if limit else []
     log.info("test run %s: %s on %s (%d examples), accuracy %.3f", run_id, model.model_id, source, len(items),
              metrics.accuracy)
-    return run, misses, len(wrong)
+    return run, list(misses), len(wrong)
 
 
 def _check_size(items: list[tuple[str, str]], source: str, settings: Settings) -> None:
@@ -404,7 +406,7 @@ async def tests_show(ctx: Context, run: str) -> None:
         total = (await conn.execute(sa.select(sa.func.count()).where(review_items.c.run_id == number))).scalar()
         misses = (await conn.execute(sa.select(review_items).where(review_items.c.run_id == number)
                                      .order_by(review_items.c.id).limit(limit))).all() if limit else []
-    await report(ctx, row, misses, total_misses=int(total or 0))
+    await report(ctx, row, list(misses), total_misses=int(total or 0))
 
 
 @tests_group.command("review", "Misclassified examples kept for review (open ones by default)", options=[
@@ -459,7 +461,7 @@ async def tests_resolve(ctx: Context, items: str) -> None:
         if todo:
             await conn.execute(review_items.update().where(review_items.c.id.in_(todo)).values(
                 status="resolved", resolved_by=int(ctx.author.id),
-                resolved_at=datetime.datetime.now(datetime.timezone.utc)))
+                resolved_at=datetime.datetime.now(datetime.UTC)))
     text = f"Resolved {_numbers(todo)}." if todo else "Nothing to do."
     already = [n for n in wanted if n not in todo]
     if already:

@@ -1,8 +1,10 @@
 """Feedback: ``feedback <text>`` (optionally about one of the bot's answers — give its id, or send
 ``!feedback …`` as a reply to it — and with a 1-5 rating), and 👍/👎 reactions on the bot's chat
 answers (taking the reaction back removes it), stored for the team. Anyone may give feedback;
-listing and exporting everyone's needs the ``feedback`` permission group (owners always); others
-see their own.
+feedback about an answer only by those who can see it (one in a DM only there; see
+:mod:`framework.visibility`). Listing and exporting everyone's needs the ``feedback`` permission
+group (owners always); others see their own; neither shows text from a place the viewer could not
+see there.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from framework import hookimpl
 from framework.commands import Context, File, UserError, command, group, integer, parse_message_id, string, user
 from framework.importers import to_jsonl
-from framework.storage import Migration, add_missing_columns, as_record
+from framework.storage import Migration, StorageUnavailable, add_missing_columns, as_record, inserted_id
+from framework.visibility import Audience, Place, require_may_act
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterCommand, RegisterListener, RegisterMigration
@@ -44,6 +47,10 @@ feedback_table = sa.Table(
     sa.Column("answer", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.current_timestamp()),
     sa.Column("asker_id", sa.BigInteger),  # who asked the answer's prompt: their text, cleared when they delete
+    # where the answer it is about was given (guild_id/channel_id: where the feedback was): its prompt
+    # and answer are shown only where that place may be seen (framework.visibility)
+    sa.Column("answer_guild_id", sa.BigInteger),
+    sa.Column("answer_channel_id", sa.BigInteger),
     sqlite_autoincrement=True,
 )
 
@@ -64,6 +71,7 @@ def settings_model() -> type[BaseModel]:
 def register_migrations(register: RegisterMigration) -> None:
     register(Migration(1, "feedback and reactions", metadata.create_all))
     register(Migration(2, "who asked the answered prompt", lambda c: add_missing_columns(c, feedback_table)))
+    register(Migration(3, "where the answer was given", lambda c: add_missing_columns(c, feedback_table)))
 
 
 @command("feedback", "Tell the team what you think (optionally about one answer, with a rating)", options=[
@@ -85,13 +93,17 @@ async def feedback(ctx: Context, text: str, rating: int | None, message_id: str 
             raise UserError("The message you replied to is not one of my chat answers; for general feedback, send "
                             "it without replying.")
         if found is None:
-            raise UserError(f"Message {mid} is not one of my chat answers; leave `message_id` out for general feedback.")
-        about = {"message_id": mid, "prompt": found["prompt"], "answer": found["answer"], "asker_id": found.get("user_id")}
+            raise UserError(f"Message {mid} is not one of my chat answers; "
+                            "leave `message_id` out for general feedback.")
+        await require_may_act(ctx, found, "feedback on it can be given")
+        about = {"message_id": mid, "prompt": found["prompt"], "answer": found["answer"],
+                 "asker_id": found.get("user_id"), "answer_guild_id": found.get("guild_id"),
+                 "answer_channel_id": found.get("channel_id")}
     async with ctx.app.storage.begin() as conn:
         result = await conn.execute(feedback_table.insert().values(
             user_id=int(ctx.author.id), guild_id=int(ctx.guild_id) if ctx.guild_id else None,
             channel_id=int(ctx.channel_id), kind="text", text=text, rating=rating, **about))
-    await ctx.respond(f"Thanks for your feedback (#{result.inserted_primary_key[0]})!", ephemeral=True)
+    await ctx.respond(f"Thanks for your feedback (#{inserted_id(result)})!", ephemeral=True)
 
 
 async def may_see_all(ctx: Context) -> bool:
@@ -108,19 +120,27 @@ def _show(r: Any) -> str:
 feedback_group = group("feedbacks", "Feedback given to the bot")
 
 
+def _places(row: Any) -> list[Place]:
+    """Feedback holds the text of where it was given, and of the answer it is about (if any)."""
+    people = (row.user_id, row.asker_id)
+    answered = [(row.answer_guild_id, row.answer_channel_id, people)] if row.answer_channel_id else []
+    return [(row.guild_id, row.channel_id, people), *answered]
+
+
 @feedback_group.command("list", "Recent feedback (everyone's with the feedback permission)",
                         options=[user("author", "Only this user's feedback", default=None)])
 async def feedback_list(ctx: Context, author: hikari.User | None) -> None:
-    query = sa.select(feedback_table).order_by(feedback_table.c.id.desc()).limit(ctx.settings.list_limit)
+    query = sa.select(feedback_table).order_by(feedback_table.c.id.desc())
     if not await may_see_all(ctx):
         if author is not None and author.id != ctx.author.id:
             raise UserError("Seeing other people's feedback needs the `feedback` permission.")
         author = ctx.author
     if author is not None:
         query = query.where(feedback_table.c.user_id == int(author.id))
-    async with ctx.app.storage.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    await ctx.respond("\n".join(_show(r) for r in rows) if rows else "No feedback yet.", ephemeral=True)
+    audience = Audience(ctx)
+    rows = await audience.rows(query, _places, ctx.settings.list_limit)
+    await ctx.respond(("\n".join(_show(r) for r in rows) if rows else "No feedback yet.") + audience.note(),
+                      ephemeral=True)
 
 
 @feedback_group.command("export", "Feedback as JSONL (everyone's with the feedback permission)")
@@ -128,11 +148,11 @@ async def feedback_export(ctx: Context) -> None:
     query = sa.select(feedback_table).order_by(feedback_table.c.id)
     if not await may_see_all(ctx):
         query = query.where(feedback_table.c.user_id == int(ctx.author.id))
-    async with ctx.app.storage.connect() as conn:
-        rows = (await conn.execute(query)).all()
+    audience = Audience(ctx)
+    rows = await audience.rows(query, _places)
     data = await ctx.run_blocking(to_jsonl, [as_record(r) for r in rows])
-    await ctx.respond(f"{len(rows)} feedback record(s).", attachments=[File("feedback.jsonl", data=data)],
-                      ephemeral=True)
+    await ctx.respond(f"{len(rows)} feedback record(s).{audience.note()}",
+                      attachments=[File("feedback.jsonl", data=data)], ephemeral=True)
 
 
 @hookimpl
@@ -154,12 +174,17 @@ async def on_reaction(event: hikari.ReactionAddEvent, app: Host) -> None:
     t = feedback_table.c
     row = {"user_id": int(event.user_id), "guild_id": found.get("guild_id"), "channel_id": int(event.channel_id),
            "message_id": int(event.message_id), "kind": "reaction", "reaction": reaction,
-           "prompt": found["prompt"], "answer": found["answer"], "asker_id": found.get("user_id")}
+           "prompt": found["prompt"], "answer": found["answer"], "asker_id": found.get("user_id"),
+           "answer_guild_id": found.get("guild_id"), "answer_channel_id": found.get("channel_id")}
     seen = sa.exists().where((t.user_id == row["user_id"]) & (t.kind == "reaction")
                              & (t.message_id == row["message_id"]) & (t.reaction == reaction))
-    async with app.storage.begin() as conn:  # one statement: the same reaction twice is stored once
-        await conn.execute(feedback_table.insert().from_select(
-            list(row), sa.select(*[sa.literal(v, type_=t[k].type) for k, v in row.items()]).where(~seen)))
+    try:
+        async with app.storage.begin() as conn:  # one statement: the same reaction twice is stored once
+            await conn.execute(feedback_table.insert().from_select(
+                list(row), sa.select(*[sa.literal(v, type_=t[k].type) for k, v in row.items()]).where(~seen)))
+    except StorageUnavailable:  # a reaction has no reply to say so in; storage logged the cause once
+        log.debug("reaction on answer %s not stored: the database refuses writes", event.message_id)
+        return
     log.info("reaction %s on answer %s by %s", reaction, event.message_id, event.user_id)
 
 

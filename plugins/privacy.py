@@ -94,7 +94,7 @@ mydata = group("mydata", "See or delete everything the bot stores about you")
 async def mydata_export(ctx: Context) -> None:
     found, failed = await collect(ctx.app, ctx.author.id)
     document = {"user_id": int(ctx.author.id),
-                "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(), "data": found}
+                "exported_at": datetime.datetime.now(datetime.UTC).isoformat(), "data": found}
     if failed:
         document["incomplete"] = failed
     data = await ctx.run_blocking(_encode, document)
@@ -106,7 +106,8 @@ async def mydata_export(ctx: Context) -> None:
                         f"({human_size(limit)}). Ask the bot's owners to send it to you.")
     count = sum(len(rows) for kinds in found.values() for rows in kinds.values())
     summary = ", ".join(f"{kind} {len(rows)}" for kinds in found.values() for kind, rows in kinds.items())
-    await _send_privately(ctx, f"Everything I store about you: {count} record(s)" + (f" ({summary})." if summary else ".")
+    await _send_privately(ctx, f"Everything I store about you: {count} record(s)"
+                          + (f" ({summary})." if summary else ".")
                           + _failed_note(failed, "give its part, so this is incomplete"), File(name, data=data))
 
 
@@ -118,7 +119,8 @@ async def mydata_delete(ctx: Context, confirm: bool) -> None:
         count = sum(len(rows) for kinds in found.values() for rows in kinds.values())
         await ctx.respond(f"This deletes {count} record(s) about you (chat messages, answers to you, corrections, "
                           f"feedback, examples you added, settings) and cannot be undone. To go ahead: "
-                          f"`{ctx.mention_command('mydata delete')} confirm{'=' if ctx.surface == 'prefix' else ':'}true`.",
+                          f"`{ctx.mention_command('mydata delete')} "
+                          f"confirm{'=' if ctx.surface == 'prefix' else ':'}true`.",
                           ephemeral=True)
         return
     removed = 0

@@ -8,6 +8,7 @@ predicted label and its probability — it is a classifier, not a language model
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from framework import hookimpl
 from framework.errors import ProviderError
 from framework.lazy import import_engine
-from framework.providers import JobStatus, TrainingRequest
+from framework.providers import JobStatus, StartProgress, TrainingRequest
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; numpy is imported when a model is first trained or used
     import numpy as np
@@ -28,6 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; numpy is imported when a mo
     from framework.host import Host
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
+MODEL_ID = re.compile(r"local-[0-9]{1,19}")
+"""The ids this provider gives its models (``local-<job>``)."""
 
 
 def _numpy() -> Any:
@@ -37,7 +40,7 @@ def _numpy() -> Any:
 
 def features(text: str) -> list[str]:
     words = [w.lower() for w in TOKEN.findall(text)]
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
 class NaiveBayes:
@@ -56,7 +59,7 @@ class NaiveBayes:
             for token in doc:
                 vocabulary.setdefault(token, len(vocabulary))
         counts = np.zeros((len(classes), len(vocabulary)))
-        for doc, label in zip(docs, labels):
+        for doc, label in zip(docs, labels, strict=True):
             row = classes.index(label)
             for token, n in doc.items():
                 counts[row, vocabulary[token]] += n
@@ -123,7 +126,28 @@ class LocalProvider:
         return model_id
 
     async def start(self, request: TrainingRequest) -> str:
-        return await self.app.run_blocking(self._train, request)
+        """Train in the thread pool. The saved model is recorded as the start's file: a start
+        resumed after a restart uses it, and a job cancelled meanwhile has it deleted (``discard``)."""
+        progress = request.progress
+        done = progress.files.get("model") if progress is not None else None
+        if done and MODEL_ID.fullmatch(done):
+            saved: bool = await self.app.run_blocking(self._saved, done)
+            if saved:  # trained and recorded before a restart: launched already
+                return done
+        model_id = await self.app.run_blocking(self._train, request)
+        if progress is not None:
+            await progress.uploaded({"model": model_id})
+        return model_id
+
+    def _saved(self, model_id: str) -> bool:
+        return self._path(model_id).exists()
+
+    async def discard(self, progress: StartProgress) -> None:
+        """Delete the model a start saved for a job that will not run."""
+        model_id = progress.files.get("model", "")
+        if MODEL_ID.fullmatch(model_id):  # only names this provider made: never a path from elsewhere
+            await self.app.run_blocking(lambda: self._path(model_id).unlink(missing_ok=True))
+            self._loaded.pop(model_id, None)
 
     async def poll(self, provider_job_id: str) -> JobStatus:
         exists = (await self.app.run_blocking(self._path, provider_job_id)).exists()
@@ -161,4 +185,4 @@ def register_model_providers(register: RegisterEngine, app: Host) -> None:
 
 
 def accuracy(predicted: Sequence[str], expected: Sequence[str]) -> float:
-    return sum(p == e for p, e in zip(predicted, expected)) / len(expected) if expected else math.nan
+    return sum(p == e for p, e in zip(predicted, expected, strict=True)) / len(expected) if expected else math.nan

@@ -6,12 +6,19 @@ Corrections (``TrainingRequest.corrections``) join the supervised file as prompt
 and become preference pairs (chosen: the correction, rejected: the original answer) for a second,
 DPO stage on the supervised model, started when the first succeeds. One OpenAI job has one method,
 so while that stage is pending the job token the host keeps is ``SFT_JOB_ID+dpo:FILE_ID``.
+
+Starting is resumable (``StartProgress``): the files are uploaded under the job's key and recorded
+before the job is launched; called again with them recorded, ``start`` launches from them, or
+adopts the job it launched from them before the bot was killed (found by its training file), and
+the DPO stage is adopted the same way. Events carry OpenAI's ids, so the host stores each once.
+``discard`` deletes the files of a job that will not run, also those never recorded (by name).
 ``OPENAI_API_KEY`` comes from the environment only; ``OPENAI_BASE_URL`` or ``base_url`` points it
 at any OpenAI-compatible service.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,7 +31,7 @@ from framework import hookimpl
 from framework.errors import ProviderError
 from framework.lazy import load_engine
 from framework.logs import redact
-from framework.providers import Correction, JobStatus, TrainingRequest
+from framework.providers import Correction, JobEvent, JobStatus, StartProgress, TrainingRequest
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterEngine
@@ -88,6 +95,8 @@ def preference_jsonl(corrections: Sequence[Correction]) -> bytes:
 
 
 DPO_MARK = "+dpo:"
+LOOKBACK = 200
+"""How many of the latest jobs or files are searched for one a killed start made but did not record."""
 
 
 def training_files(request: TrainingRequest) -> tuple[bytes, bytes]:
@@ -107,7 +116,6 @@ class OpenAIProvider:
         self.settings = settings
         self.app = app
         self._client: openai.AsyncOpenAI | None = None
-        self._seen_events: dict[str, set[str]] = {}
 
     async def client(self) -> openai.AsyncOpenAI:
         """The SDK's client, made on first use (the SDK is imported then, in the thread pool)."""
@@ -134,44 +142,99 @@ class OpenAIProvider:
             raise ProviderError(f"Could not reach OpenAI to {what}: {type(exc).__name__}") from None
 
     async def start(self, request: TrainingRequest) -> str:
-        data, pairs = await self.app.run_blocking(training_files, request)
-        dpo_file = None
-        if pairs.count(b"\n") >= self.settings.dpo_min_pairs:
-            dpo_file = (await self._call("upload the preference pairs", lambda c: c.files.create(
-                file=(f"trainerbot-job-{request.job_id}-dpo.jsonl", pairs), purpose="fine-tune"))).id
-        upload = await self._call("upload the training file", lambda c: c.files.create(
-            file=(f"trainerbot-job-{request.job_id}.jsonl", data), purpose="fine-tune"))
-        job = await self._call("start fine-tuning", lambda c: c.fine_tuning.jobs.create(
-            model=self.settings.base_model, training_file=upload.id, suffix="trainerbot",
-            method={"type": "supervised"}))
-        return f"{job.id}{DPO_MARK}{dpo_file}" if dpo_file else job.id
+        progress = request.progress or StartProgress(f"trainerbot-job-{request.job_id}")
+        files = dict(progress.files)
+        resumed = progress.resumed
+        if "training" not in files:
+            data, pairs = await self.app.run_blocking(training_files, request)
+            if pairs.count(b"\n") >= self.settings.dpo_min_pairs:
+                files["dpo"] = (await self._call("upload the preference pairs", lambda c: c.files.create(
+                    file=(f"{progress.key}-dpo.jsonl", pairs), purpose="fine-tune"))).id
+            files["training"] = (await self._call("upload the training file", lambda c: c.files.create(
+                file=(f"{progress.key}.jsonl", data), purpose="fine-tune"))).id
+            await progress.uploaded(files)  # durable before the job exists: a restart goes on from here
+        job_id = await self._launched_from(files["training"]) if resumed else None
+        if job_id is None:
+            job_id = (await self._call("start fine-tuning", lambda c: c.fine_tuning.jobs.create(
+                model=self.settings.base_model, training_file=files["training"], suffix="trainerbot",
+                method={"type": "supervised"}))).id
+        return f"{job_id}{DPO_MARK}{files['dpo']}" if "dpo" in files else job_id
 
-    async def _preference_stage(self, job: Any, dpo_file: str, events: tuple[str, ...]) -> JobStatus:
-        """The supervised stage succeeded: tune its model on the preference pairs (DPO)."""
+    async def _launched_from(self, file_id: str) -> str | None:
+        """The id of a job already launched from ``file_id`` (by a start the bot was killed in before
+        it recorded the id), among the most recent jobs; ``None`` if there is none."""
+        async def find(client: openai.AsyncOpenAI) -> str | None:
+            seen = 0
+            async for job in client.fine_tuning.jobs.list(limit=50):
+                if job.training_file == file_id:
+                    return job.id
+                seen += 1
+                if seen >= LOOKBACK:
+                    break
+            return None
+
+        return await self._call("list fine-tuning jobs", find)  # type: ignore[no-any-return]
+
+    async def _preference_stage(self, job: Any, dpo_file: str, events: tuple[JobEvent, ...]) -> JobStatus:
+        """The supervised stage succeeded: tune its model on the preference pairs (DPO), or adopt the
+        DPO job already started from them (a poll the bot was killed in before recording it)."""
+        started = JobEvent(f"{job.id}:dpo-started", f"Supervised stage done ({job.fine_tuned_model}); "
+                                                    f"preference stage (DPO) started")
         try:
-            dpo = await self._call("start the preference stage", lambda c: c.fine_tuning.jobs.create(
-                model=job.fine_tuned_model, training_file=dpo_file, suffix="trainerbot",
-                method={"type": "dpo", "dpo": {"hyperparameters": {"beta": self.settings.dpo_beta}}}))
+            dpo_id = await self._launched_from(dpo_file)
+            if dpo_id is None:
+                dpo_id = (await self._call("start the preference stage", lambda c: c.fine_tuning.jobs.create(
+                    model=job.fine_tuned_model, training_file=dpo_file, suffix="trainerbot",
+                    method={"type": "dpo", "dpo": {"hyperparameters": {"beta": self.settings.dpo_beta}}}))).id
         except ProviderError as exc:
-            return JobStatus("succeeded", (*events, f"Preference stage skipped: {exc}"), model_id=job.fine_tuned_model)
-        return JobStatus("running", (*events, f"Supervised stage done ({job.fine_tuned_model}); "
-                                               f"preference stage (DPO) started"), provider_job_id=dpo.id)
+            skipped = JobEvent(f"{job.id}:dpo-skipped", f"Preference stage skipped: {exc}")
+            return JobStatus("succeeded", (*events, skipped), model_id=job.fine_tuned_model)
+        return JobStatus("running", (*events, started), provider_job_id=dpo_id)
 
     async def poll(self, provider_job_id: str) -> JobStatus:
+        """The job now, with its latest events (oldest first) under OpenAI's ids: the host keeps the
+        ids it stored, so events returned again (after a restart) are not stored twice."""
         provider_job_id, _, dpo_file = provider_job_id.partition(DPO_MARK)
         job = await self._call("report the job", lambda c: c.fine_tuning.jobs.retrieve(provider_job_id))
-        events = await self._call("list job events",
+        listed = await self._call("list job events",
                                   lambda c: c.fine_tuning.jobs.list_events(provider_job_id, limit=50))
-        seen = self._seen_events.setdefault(provider_job_id, set())
-        fresh = [e for e in reversed(list(events.data)) if e.id not in seen]
-        seen.update(e.id for e in fresh)
+        events = tuple(JobEvent(e.id, e.message) for e in reversed(list(listed.data)))
         error = None
         if job.error is not None and getattr(job.error, "message", None):
             error = redact(job.error.message)
         status = STATUS.get(job.status, job.status)
         if dpo_file and status == "succeeded":
-            return await self._preference_stage(job, dpo_file, tuple(e.message for e in fresh))
-        return JobStatus(status, tuple(e.message for e in fresh), model_id=job.fine_tuned_model, error=error)
+            return await self._preference_stage(job, dpo_file, events)
+        return JobStatus(status, events, model_id=job.fine_tuned_model, error=error)
+
+    async def discard(self, progress: StartProgress) -> None:
+        """Delete the job's recorded files, and any file named with its key (uploaded by a start the
+        bot was killed in before it recorded them); files already gone are skipped."""
+        await self.client()  # imports the SDK off the event loop on first use
+        import openai  # loaded by client(): a lookup, not an import
+
+        async def named(client: openai.AsyncOpenAI) -> list[str]:
+            found, seen = [], 0
+            async for file in client.files.list(purpose="fine-tune"):
+                if file.filename.startswith(progress.key):
+                    found.append(file.id)
+                seen += 1
+                if seen >= LOOKBACK:
+                    break
+            return found
+
+        async def delete(client: openai.AsyncOpenAI, file_id: str) -> bool:
+            try:
+                await client.files.delete(file_id)
+            except openai.NotFoundError:
+                return False  # gone already (deleted by a cancel racing this start)
+            return True
+
+        leftovers = set(progress.files.values())
+        if progress.key:  # rows from before keys existed have none: only their recorded files
+            leftovers.update(await self._call("list uploaded files", named))
+        for file_id in sorted(leftovers):
+            await self._call("delete an uploaded file", functools.partial(delete, file_id=file_id))
 
     async def cancel(self, provider_job_id: str) -> None:
         job_id = provider_job_id.partition(DPO_MARK)[0]

@@ -117,7 +117,7 @@ class _Worker:
                         break
                 else:
                     raise RuntimeError("espeak-ng produced no audio")
-            except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+            except Exception as exc:
                 Path(name).unlink(missing_ok=True)
                 future.set_exception(exc)
                 continue

@@ -1,6 +1,7 @@
 """Voice channels: ``join`` (the caller's channel), ``leave``, ``say <text>`` (text-to-speech into
-the channel), and spoken replies — a chat or voice-message answer is also spoken when its author
-listens in the channel the bot is in; otherwise it stays text. The bot leaves after
+the channel), ``voice code`` (the call's end-to-end encryption codes), and spoken replies — a chat
+or voice-message answer is also spoken when its author listens in the channel the bot is in;
+otherwise it stays text. The bot leaves after
 ``idle_timeout`` seconds of silence, and says so in the channel where it was called when it is
 kicked or loses the connection.
 
@@ -18,7 +19,7 @@ import hikari
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
-from framework.commands import Context, UserError, command, string
+from framework.commands import Context, UserError, command, group, string
 from framework.voice import (
     PlaybackEnded,
     PlaybackStarted,
@@ -167,7 +168,7 @@ def bot_permissions(app: Host, guild_id: int, channel: hikari.GuildChannel) -> h
     cache, me = app.bot.cache, app.bot.get_me()
     guild = cache.get_guild(guild_id)
     member = cache.get_member(guild_id, me.id) if me else None
-    if guild is None or member is None:
+    if guild is None or member is None or me is None:
         return None
     if guild.owner_id == me.id:
         return hikari.Permissions.all_permissions()
@@ -179,7 +180,7 @@ def bot_permissions(app: Host, guild_id: int, channel: hikari.GuildChannel) -> h
             perms |= roles[role_id].permissions
     if perms & hikari.Permissions.ADMINISTRATOR:
         return hikari.Permissions.all_permissions()
-    overwrites = channel.permission_overwrites
+    overwrites: dict[hikari.Snowflake, hikari.PermissionOverwrite] = getattr(channel, "permission_overwrites", {})
     if (ow := overwrites.get(hikari.Snowflake(guild_id))) is not None:
         perms = (perms & ~ow.deny) | ow.allow
     allow = deny = hikari.Permissions.NONE
@@ -212,7 +213,7 @@ def _check_can_join(app: Host, guild_id: int, channel: hikari.GuildChannel) -> N
 
 
 def _caller_channel(ctx: Context) -> hikari.GuildChannel:
-    state = ctx.app.bot.cache.get_voice_state(ctx.guild_id, ctx.author.id)
+    state = ctx.app.bot.cache.get_voice_state(ctx.server_id, ctx.author.id)
     if state is None or state.channel_id is None:
         raise UserError(f"You're not in a voice channel. Join one, then run `{ctx.mention_command('join')}` again.")
     channel = ctx.app.bot.cache.get_guild_channel(state.channel_id)
@@ -225,11 +226,11 @@ async def _join_caller(ctx: Context) -> hikari.GuildChannel:
     state = _state(ctx.app)
     backend = state.backend()
     channel = _caller_channel(ctx)
-    if not backend.is_connected(ctx.guild_id, channel.id):
-        _check_can_join(ctx.app, ctx.guild_id, channel)
-        await backend.connect(ctx.guild_id, channel.id)
-        state.arm(int(ctx.guild_id))
-    state.text_channels[int(ctx.guild_id)] = int(ctx.channel_id)
+    if not backend.is_connected(ctx.server_id, channel.id):
+        _check_can_join(ctx.app, ctx.server_id, channel)
+        await backend.connect(ctx.server_id, channel.id)
+        state.arm(ctx.server_id)
+    state.text_channels[ctx.server_id] = int(ctx.channel_id)
     return channel
 
 
@@ -240,13 +241,13 @@ async def join(ctx: Context) -> None:
     state = _state(ctx.app)
     backend = state.backend()
     channel = _caller_channel(ctx)
-    if backend.is_connected(ctx.guild_id, channel.id):
+    if backend.is_connected(ctx.server_id, channel.id):
         await ctx.respond(f"I'm already in **{channel.name}**.", ephemeral=True)
         return
-    if backend.is_connected(ctx.guild_id) and backend.is_playing(ctx.guild_id):
-        _check_can_join(ctx.app, ctx.guild_id, channel)
-        state.moves[int(ctx.guild_id)] = (int(channel.id), int(ctx.channel_id))
-        await ctx.respond(f"🔊 I'm speaking in {_channel_name(ctx.app, backend.channel_of(ctx.guild_id))}; "
+    if backend.is_connected(ctx.server_id) and backend.is_playing(ctx.server_id):
+        _check_can_join(ctx.app, ctx.server_id, channel)
+        state.moves[ctx.server_id] = (int(channel.id), int(ctx.channel_id))
+        await ctx.respond(f"🔊 I'm speaking in {_channel_name(ctx.app, backend.channel_of(ctx.server_id))}; "
                           f"I'll move to **{channel.name}** when I'm done.")
         return
     await _join_caller(ctx)
@@ -258,12 +259,12 @@ async def join(ctx: Context) -> None:
 async def leave(ctx: Context) -> None:
     state = _state(ctx.app)
     backend = state.backend()
-    if not backend.is_connected(ctx.guild_id):
+    if not backend.is_connected(ctx.server_id):
         raise UserError("I'm not in a voice channel in this server.")
-    name = _channel_name(ctx.app, backend.channel_of(ctx.guild_id))
-    state.disarm(int(ctx.guild_id))
-    state.text_channels.pop(int(ctx.guild_id), None)
-    await backend.disconnect(ctx.guild_id)
+    name = _channel_name(ctx.app, backend.channel_of(ctx.server_id))
+    state.disarm(ctx.server_id)
+    state.text_channels.pop(ctx.server_id, None)
+    await backend.disconnect(ctx.server_id)
     await ctx.respond(f"👋 Left {name}.")
 
 
@@ -277,13 +278,13 @@ async def say(ctx: Context, text: str, language: str | None) -> None:
         raise UserError(f"That is {len(text)} characters; I say up to {settings.max_say_length} at a time.")
     state = _state(ctx.app)
     backend = state.backend()
-    if backend.is_connected(ctx.guild_id):
-        channel_id = backend.channel_of(ctx.guild_id)
+    if backend.is_connected(ctx.server_id):
+        channel_id = backend.channel_of(ctx.server_id)
     else:
         channel_id = (await _join_caller(ctx)).id
     audio = await ctx.app.engines.tts.active().synthesize(text, language=language or settings.language,
-                                                          guild_id=ctx.guild_id)
-    playback = await backend.play(ctx.guild_id, audio.wav)
+                                                          guild_id=ctx.server_id)
+    playback = await backend.play(ctx.server_id, audio.wav)
     name = _channel_name(ctx.app, channel_id)
     ahead = getattr(playback, "position", 0)
     if ahead:
@@ -292,9 +293,40 @@ async def say(ctx: Context, text: str, language: str | None) -> None:
         await ctx.respond(f"🔊 Saying it in {name}.")
 
 
+voice_group = group("voice", "The voice call", guild_only=True)
+
+
+def _grouped(code: str) -> str:
+    """Digits in groups of five, as Discord clients show them."""
+    return " ".join(code[i:i + 5] for i in range(0, len(code), 5))
+
+
+@voice_group.command("code", "Show the call's end-to-end encryption codes, to compare with your Discord client")
+async def voice_code(ctx: Context) -> None:
+    backend = _state(ctx.app).backend()
+    if not backend.is_connected(ctx.server_id):
+        raise UserError("I'm not in a voice channel in this server.")
+    privacy = await backend.privacy(ctx.server_id, ctx.author.id)
+    if privacy is None:
+        raise UserError("I'm not in a voice channel in this server.")
+    name = _channel_name(ctx.app, backend.channel_of(ctx.server_id))
+    if not privacy.e2ee:
+        await ctx.respond(f"🔓 The call in {name} is not end-to-end encrypted right now (someone in it has no "
+                          "DAVE support), so there is no privacy code.", ephemeral=True)
+        return
+    if privacy.code is None:
+        raise UserError(f"The end-to-end encryption of the call in {name} is still being set up. Try again in a "
+                        "moment.")
+    lines = [f"🔒 The call in {name} is end-to-end encrypted. Voice privacy code: `{_grouped(privacy.code)}`",
+             "It must match the code your Discord client shows for the call."]
+    if privacy.verification:
+        lines.append(f"Your verification code with me: `{_grouped(privacy.verification)}`")
+    await ctx.respond("\n".join(lines), ephemeral=True)
+
+
 @hookimpl
 def register_commands(register: RegisterCommand) -> None:
-    for cmd in (join, leave, say):
+    for cmd in (join, leave, say, voice_group):
         register(cmd)
 
 
@@ -311,7 +343,7 @@ async def reply_sent(app: Host, message: Any, text: str) -> None:
         await speak_reply(app, message, text, language=settings.language)
     except (UserError, VoiceError) as exc:
         log.info("spoken reply skipped: %s", exc)
-    except Exception:  # noqa: BLE001 - the text answer is out; a voice failure must not disable the plugin
+    except Exception:
         log.exception("speaking a reply in voice failed")
 
 

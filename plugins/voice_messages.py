@@ -1,7 +1,8 @@
 """Voice messages, answered end to end: an audio attachment is transcribed by the configured
 speech-to-text engine, the transcript shown, answered by the conversation (``answer_text`` hook),
 and the answer sent as text plus a spoken attachment — or spoken in the voice channel when the
-user is in one where the voice backend is connected. Language: per user, else per server.
+user is in one where the voice backend is connected. Language: per user, else per server; it
+also picks the engine (``[engines] stt``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from framework import hookimpl
 from framework.audio import AudioTooLong, decode_pcm, loudness_dbfs, to_ogg_opus
 from framework.commands import Context, File, UserError, group, string
-from framework.errors import AudioError, MissingModel, echo
+from framework.errors import AudioError, SpeechError, echo
 from framework.speech import STT_SAMPLE_RATE
 from framework.storage import Migration
 from framework.voice import speak_reply
@@ -42,7 +43,7 @@ languages = sa.Table(
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    default_language: str = "ko"
+    default_language: str = "en"
     max_bytes: int = Field(8 * 1024 * 1024, gt=0)
     max_seconds: float = Field(120.0, gt=0)
     silence_dbfs: float = -50.0
@@ -109,9 +110,9 @@ async def handle_voice_message(app: Host, message: hikari.Message, attachment: h
         return
     language = await language_for(app, message.author.id, message.guild_id)
     try:
-        transcript = await app.engines.stt.active().transcribe(pcm, language=language,
-                                                              phrases=settings.phrases or None)
-    except MissingModel as exc:
+        transcript = await app.engines.stt.for_language(language).transcribe(pcm, language=language,
+                                                                            phrases=settings.phrases or None)
+    except SpeechError as exc:
         await _reply(app, message, str(exc))
         return
     if not transcript.text:
@@ -130,7 +131,7 @@ async def handle_voice_message(app: Host, message: hikari.Message, attachment: h
         try:
             audio = await app.engines.tts.active().synthesize(answer, language=language, guild_id=message.guild_id)
             files.append(File("answer.ogg", data=await app.run_blocking(to_ogg_opus, audio.wav)))
-        except Exception:  # noqa: BLE001 - the text answer still goes out
+        except Exception:
             log.exception("text-to-speech of an answer failed")
     await _reply(app, message, answer, files)
     await app.plugins.call("reply_sent", scope=message.guild_id, app=app, message=message, text=answer)
@@ -142,7 +143,7 @@ async def _speak_in_voice(app: Host, message: hikari.Message, text: str, languag
     (speech engine, a full queue, the bot leaving meanwhile) must not cost the user the text answer."""
     try:
         return await speak_reply(app, message, text, language=language)
-    except Exception:  # noqa: BLE001 - logged; the answer still goes out as text
+    except Exception:
         log.exception("speaking the answer in voice failed")
         return False
 
@@ -173,7 +174,7 @@ language_group = group("language", "Which language voice messages are in")
     string("scope", "For you, or for the whole server", default="user", choices=["user", "server"])])
 async def language_set(ctx: Context, code: str, scope: str) -> None:
     code = code.strip().lower()
-    available = ctx.app.engines.stt.active().languages()
+    available = ctx.app.engines.stt.languages()
     if code not in available:
         raise UserError(f"No speech model for `{echo(code)}`. Installed: {', '.join(available) or 'none'}. "
                         "An admin can add one with `trainerbot models download <name>`.")
@@ -181,13 +182,13 @@ async def language_set(ctx: Context, code: str, scope: str) -> None:
         if ctx.guild_id is None:
             raise UserError("`scope:server` works only in a server.")
         await ctx.app.permissions.require(ctx, "speech")
-    target = int(ctx.guild_id) if scope == "server" else int(ctx.author.id)
+    target = ctx.server_id if scope == "server" else int(ctx.author.id)
     key = "guild" if scope == "server" else "user"
     async with ctx.app.storage.begin() as conn:
         await conn.execute(languages.delete().where((languages.c.scope == key) & (languages.c.target_id == target)))
         await conn.execute(languages.insert().values(scope=key, target_id=target, language=code))
-    await ctx.respond(f"Voice messages {'in this server' if scope == 'server' else 'from you'} are now read as `{code}`.",
-                      ephemeral=True)
+    whose = "in this server" if scope == "server" else "from you"
+    await ctx.respond(f"Voice messages {whose} are now read as `{code}`.", ephemeral=True)
 
 
 @language_group.command("show", "Show the speech language used for you")

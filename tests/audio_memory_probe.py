@@ -52,7 +52,7 @@ def reset_peak() -> bool:
 async def probe(hours: float) -> dict[str, Any]:
     from framework.app import App
     from framework.config import load_config
-    from framework.testing.server import DiscordEmulator
+    from framework.emulator import DiscordEmulator
 
     wav = long_wav(hours)
     emu = DiscordEmulator()

@@ -35,7 +35,7 @@ async def probe() -> dict[str, Any]:
 
     from framework.app import App
     from framework.config import load_config
-    from framework.testing.server import DiscordEmulator
+    from framework.emulator import DiscordEmulator
 
     emu = DiscordEmulator()
     await emu.start()

@@ -13,7 +13,8 @@ from framework.logs import RedactSecrets, redact
 TRAINERBOT = str(Path(sys.executable).with_name("trainerbot"))
 
 
-def run(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path, env: dict[str, str] | None = None,
+        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "TRAINERBOT_CONFIG")}
     full_env.update(env or {})
     return subprocess.run([TRAINERBOT, *args], cwd=cwd, env=full_env, input=stdin, capture_output=True,

@@ -24,7 +24,7 @@ FIELDS = ("message_id", "channel_id", "guild_id", "author_id", "asker_id", "prom
           "instruction")
 
 
-async def start(tb_factory, toml: str, **plugins):  # noqa: ANN001, ANN003, ANN202
+async def start(tb_factory, toml: str, **plugins):
     """The bot, with a plugin observing ``reply_sent`` (chat calls it once the answer is recorded)."""
     queue: asyncio.Queue[str] = asyncio.Queue()
     observer = types.SimpleNamespace(reply_sent=hookimpl(lambda app, message, text: queue.put_nowait(text)))
@@ -33,14 +33,14 @@ async def start(tb_factory, toml: str, **plugins):  # noqa: ANN001, ANN003, ANN2
     return tb
 
 
-async def _ask(tb, text: str):  # noqa: ANN001, ANN202
+async def _ask(tb, text: str):
     """A chat answer from the bot (mentioned), as the emulator's message, once it is recorded."""
     answer = await tb.say(f"<@{tb.emu.bot_user.id}> {text}")
     assert await tb.answers.get() == answer.content
     return answer
 
 
-async def _records(tb) -> list:  # noqa: ANN001
+async def _records(tb) -> list:
     async with tb.app.storage.connect() as conn:
         return (await conn.execute(sa.select(corrections).order_by(corrections.c.id))).all()
 
@@ -169,7 +169,7 @@ async def test_openai_training_gets_supervised_corrections_and_a_dpo_stage(tb_fa
     assert (await _job_row(tb)).provider_job_id == dpo.id, "the host keeps the stage's job id (restart-safe)"
 
 
-async def _job_row(tb):  # noqa: ANN001, ANN202
+async def _job_row(tb):
     async with tb.app.storage.connect() as conn:
         return (await conn.execute(sa.select(jobs).order_by(jobs.c.id.desc()))).first()
 
@@ -216,7 +216,7 @@ async def test_a_plugin_refusing_corrections_leaves_no_job_stuck_starting(tb_fac
     exists, so no job stays at "starting" (with a snapshot ``mydata delete`` could not find)."""
     from framework.commands import UserError
 
-    def refuse(app, dataset):  # noqa: ANN001, ANN202
+    def refuse(app, dataset):
         raise UserError("The corrections store is being migrated; train again in a minute.")
 
     tb = await start(tb_factory, TRAINING_TOML, extra_corrections=types.SimpleNamespace(
@@ -272,16 +272,16 @@ def _shout_plugin() -> types.SimpleNamespace:
     from framework.commands import TextField, command, message_command
 
     @message_command("Shout it", "Repeat a message loudly")
-    async def shout(ctx, message) -> None:  # noqa: ANN001
+    async def shout(ctx, message) -> None:
         values = await ctx.ask("How loud?", [TextField("marks", "Exclamation marks", max_length=5, value="!")])
         await ctx.respond(message.content.upper() + values["marks"])
 
     @command("askme", "A prefix command cannot show a form")
-    async def askme(ctx) -> None:  # noqa: ANN001
+    async def askme(ctx) -> None:
         await ctx.ask("Form", [TextField("x", "X")])
 
     @message_command("Ask late", "Answers, then asks: refused")
-    async def late(ctx, message) -> None:  # noqa: ANN001
+    async def late(ctx, message) -> None:
         await ctx.respond("first")
         await ctx.ask("Too late", [TextField("x", "X")])
 

@@ -231,7 +231,7 @@ def examples() -> Iterator[dict[str, tuple[types.ModuleType, Block]]]:
             name = f"example_{hook}" + (f"_{n}" if n else "")
             module = types.ModuleType(f"docs_{name}")
             sys.modules[module.__name__] = module  # pydantic and dataclasses look their module up
-            exec(compile("\n" * (block.line - 1) + block.code, str(block.path), "exec"), module.__dict__)  # noqa: S102
+            exec(compile("\n" * (block.line - 1) + block.code, str(block.path), "exec"), module.__dict__)
             found[name] = (module, block)
     try:
         yield found

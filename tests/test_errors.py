@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from framework.dataroot import DataRoot
 from framework.errors import (
     ECHO_LIMIT,
     MAX_ID,
@@ -62,10 +63,8 @@ def test_echo_makes_invisible_characters_visible_and_keeps_the_code_span() -> No
     assert echo("a\x00b\nc\u200fd`e") == "a\\x00b\\nc\\u200fdˋe"
 
 
-def test_a_refusal_echoing_a_huge_path_fits_one_message(tmp_path) -> None:  # noqa: ANN001
+def test_a_refusal_echoing_a_huge_path_fits_one_message(tmp_path) -> None:
     """Failure 2.4 of issue 14: a refusal repeated a 5,000-character path over three messages."""
-    from framework.dataroot import DataRoot  # noqa: PLC0415 - the message is made there
-
     with pytest.raises(PathRefused) as refused:
         DataRoot(tmp_path).resolve("../" + "x" * 5000)
     assert len(str(refused.value)) < 300

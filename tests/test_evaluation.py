@@ -36,7 +36,7 @@ def table_of(content: str) -> str:
     return content.split("```\n", 1)[1].split("\n```", 1)[0]
 
 
-def png_of(message) -> Image.Image:  # noqa: ANN001
+def png_of(message) -> Image.Image:
     assert len(message.attachments) == 1 and message.attachments[0].filename.endswith(".png")
     image = Image.open(io.BytesIO(message.attachments[0].data))
     image.load()
@@ -57,11 +57,11 @@ def as_files() -> dict[str, bytes]:
     }
 
 
-def plugin(**hooks) -> types.SimpleNamespace:  # noqa: ANN003
+def plugin(**hooks) -> types.SimpleNamespace:
     return types.SimpleNamespace(**{name: hookimpl(fn) for name, fn in hooks.items()})
 
 
-async def local_bot(tb_factory, toml: str = "", **kwargs):  # noqa: ANN001, ANN003, ANN201
+async def local_bot(tb_factory, toml: str = "", **kwargs):
     """The bot with `local-1` trained on the reviews and active."""
     tb = await tb_factory(plugins_toml=TRAINING_TOML + toml, **kwargs)
     sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
@@ -122,7 +122,8 @@ async def test_inline_json_then_attachment_on_the_local_model_with_history_and_r
     assert "inline data" in lines[1] and "83.3%" in lines[1] and "known.csv" in lines[2] and "83.3% (+0.0)" in lines[2]
 
     review = await tb.say("!tests review")
-    assert "review #2, run #2 (`local-1`): expected **positive**, got **negative**: `I hated every minute`" in review.content
+    assert ("review #2, run #2 (`local-1`): expected **positive**, got **negative**: `I hated every minute`"
+            in review.content)
     assert "review #1, run #1" in review.content
     async with tb.app.storage.connect() as conn:
         stored = (await conn.execute(sa.select(review_items).order_by(review_items.c.id))).all()
@@ -147,8 +148,8 @@ async def test_every_attachment_format_gives_the_same_metrics(tb_factory) -> Non
     tb = await local_bot(tb_factory)
     for number, (name, data) in enumerate(as_files().items(), 1):
         reply = await tb.say("!test", attachments=[tb.emu.file(name, data)])
-        assert reply.content.startswith(f"🧪 **Test run #{number}**: `local-1` (local) on `{name}` — accuracy **83.3%** "
-                                        "(5/6)"), name
+        assert reply.content.startswith(f"🧪 **Test run #{number}**: `local-1` (local) on `{name}` — "
+                                        "accuracy **83.3%** (5/6)"), name
         assert table_of(reply.content) == KNOWN_TABLE, name
         png_of(reply)
 
@@ -163,8 +164,8 @@ async def test_openai_model_answers_per_text_and_odd_answers_count_as_other(tb_f
     answers = {"great film, loved it": "positive", "brilliant and funny": "Positive", "dull": "negative",
                "tedious": "negative", "so-so": "I am not sure", "bad jokes": "positive"}
     openai_server.chat_reply = lambda messages: answers[messages[-1]["content"]]
-    data = ('text,label\n"great film, loved it",positive\nbrilliant and funny,positive\ndull,negative\n'
-            "tedious,negative\nso-so,negative\nbad jokes,negative\n").encode()
+    data = (b'text,label\n"great film, loved it",positive\nbrilliant and funny,positive\ndull,negative\n'
+            b"tedious,negative\nso-so,negative\nbad jokes,negative\n")
     reply = await tb.say("!test", attachments=[tb.emu.file("mixed.csv", data)])
     assert reply.content.startswith(f"🧪 **Test run #1**: `{model_id}` (openai) on `mixed.csv` — accuracy **66.7%** "
                                     "(4/6), macro F1 **0.73**")
@@ -204,7 +205,8 @@ macro avg       0.83    0.75  0.73        6"""
 
 
 @pytest.mark.parametrize(("command", "files", "message"), [
-    ('!test [{"text": "fine", "label": }]', {}, "The test data is not valid JSON: Expecting value at line 1, column 28."),
+    ('!test [{"text": "fine", "label": }]', {},
+     "The test data is not valid JSON: Expecting value at line 1, column 28."),
     ('!test [{"text": "fine"}]', {}, "The test data: example 1 (`fine`) has no label; every test example needs one."),
     ("!test", {"bad.csv": b"text,label\ngood,positive\nonly text\n"}, "`bad.csv` line 3: expected 2 columns, found 1."),
     ("!test", {"spans.csv": b'text,label\n"two\nlines",positive\nonly text\n'},
@@ -213,7 +215,8 @@ macro avg       0.83    0.75  0.73        6"""
      "`bad.jsonl` line 2 is not valid JSON: Expecting property name enclosed in double quotes at column 15."),
     ("!test", {"bad.json": b'[{"text": "a",\n  "label": "positive"\n'},
      "`bad.json` is not valid JSON: Expecting ',' delimiter at line 3, column 1."),
-    ("!test", {"notes.txt": b"hello"}, "`notes.txt`: test data must be .json, .jsonl, .csv (with a label per example)."),
+    ("!test", {"notes.txt": b"hello"},
+     "`notes.txt`: test data must be .json, .jsonl, .csv (with a label per example)."),
     ("!test []", {}, "The test data contains no examples."),
     ('!test [{"text": "fine", "label": "positive"}]', {},
      "No active model to test: train one with `!train`, then choose it with `!model use`."),
@@ -313,7 +316,7 @@ async def test_hook_dataset_examples(tb_factory) -> None:
 
 
 async def test_another_plugin_can_keep_datasets_for_testing(tb_factory) -> None:
-    def examples(app, name: str, split: str) -> list[Example] | None:  # noqa: ANN001
+    def examples(app, name: str, split: str) -> list[Example] | None:
         return [Example(text, label) for text, label in KNOWN] if name == "fixtures" else None
 
     tb = await local_bot(tb_factory, extra_plugins={"fixtures": plugin(dataset_examples=examples)})
@@ -326,10 +329,12 @@ async def test_another_plugin_can_keep_datasets_for_testing(tb_factory) -> None:
 async def test_users_test_runs_are_exported_and_deleted(tb_factory) -> None:
     tb = await local_bot(tb_factory)
     await tb.say("!test " + json.dumps([{"text": t, "label": label} for t, label in KNOWN]))
-    exported = dict(await tb.app.plugins.call("export_user_data", scope=None, app=tb.app, user_id=tb.user.id))["evaluation"]
+    exported = dict(await tb.app.plugins.call("export_user_data", scope=None, app=tb.app,
+                                              user_id=tb.user.id))["evaluation"]
     assert [r["source"] for r in exported["test_runs"]] == ["inline data"]
     assert [r["text"] for r in exported["test_review_items"]] == ["I hated every minute"]
-    owner = dict(await tb.app.plugins.call("export_user_data", scope=None, app=tb.app, user_id=tb.owner.id))["evaluation"]
+    owner = dict(await tb.app.plugins.call("export_user_data", scope=None, app=tb.app,
+                                           user_id=tb.owner.id))["evaluation"]
     assert owner == {"test_runs": [], "test_review_items": []}
     deleted = dict(await tb.app.plugins.call("delete_user_data", scope=None, app=tb.app, user_id=tb.user.id))
     assert deleted["evaluation"] == 2
@@ -343,10 +348,10 @@ async def test_a_provider_answering_too_few_texts_is_refused_not_a_traceback(tb_
         name = "short"
         min_examples = 1
 
-        async def predict(self, model_id, texts, labels, *, instruction=""):  # noqa: ANN001, ANN202
+        async def predict(self, model_id, texts, labels, *, instruction=""):
             return ["positive"] * (len(texts) - 1)
 
-    def register_model_providers(register, app) -> None:  # noqa: ANN001
+    def register_model_providers(register, app) -> None:
         register("short", Short())
 
     tb = await tb_factory(plugins_toml=TRAINING_TOML, extra_plugins={
@@ -363,7 +368,8 @@ async def test_a_provider_answering_too_few_texts_is_refused_not_a_traceback(tb_
 async def test_run_and_item_numbers_beyond_any_id_are_refused_clearly(tb_factory) -> None:
     tb = await local_bot(tb_factory)
     huge = "99999999999999999999"
-    assert (await tb.say(f"!tests show {huge}")).content == f"`{huge}` is not a test run number; `tests history` shows them."
+    assert (await tb.say(f"!tests show {huge}")).content == (
+        f"`{huge}` is not a test run number; `tests history` shows them.")
     assert (await tb.say(f"!tests review {huge}")).content.startswith(f"`{huge}` is not a test run number")
     refused = await tb.say(f"!tests resolve 1,{huge}", user=tb.owner)
     assert refused.content == f"`1,{huge}`: give review item numbers, e.g. `4` or `4,5,6`."
@@ -375,10 +381,10 @@ async def test_too_many_labels_for_an_image_still_get_the_report(tb_factory) -> 
     class Echo(ModelProvider):
         name, min_examples = "echo", 1
 
-        async def predict(self, model_id, texts, labels, *, instruction=""):  # noqa: ANN001, ANN202
+        async def predict(self, model_id, texts, labels, *, instruction=""):
             return [text.split()[0] for text in texts]
 
-    def register_model_providers(register, app) -> None:  # noqa: ANN001
+    def register_model_providers(register, app) -> None:
         register("echo", Echo())
 
     tb = await tb_factory(plugins_toml=TRAINING_TOML + "[plugins.evaluation]\nbatch_size = 100\n", extra_plugins={

@@ -15,7 +15,7 @@ from plugins.feedback import feedback_table
 from tests.test_corrections import OPENAI_TOML, _ask, start
 
 
-async def _rows(tb) -> list:  # noqa: ANN001
+async def _rows(tb) -> list:
     async with tb.app.storage.connect() as conn:
         return (await conn.execute(sa.select(feedback_table).order_by(feedback_table.c.id))).all()
 
@@ -53,10 +53,10 @@ def _reactions_seen() -> tuple[types.SimpleNamespace, list]:
     one after the other), so once it saw an event, feedback has handled it."""
     seen: list = []
 
-    async def on_reaction(event, app) -> None:  # noqa: ANN001
+    async def on_reaction(event, app) -> None:
         seen.append(event)
 
-    def register_listeners(register) -> None:  # noqa: ANN001
+    def register_listeners(register) -> None:
         register(hikari.ReactionAddEvent, on_reaction)
         register(hikari.ReactionDeleteEvent, on_reaction)
 
@@ -83,7 +83,8 @@ async def test_thumbs_reactions_on_answers_are_feedback(tb_factory, openai_serve
         ("reaction", "up", tb.user.id, answer.id, "tell me a joke"),
         ("reaction", "down", bob.id, answer.id, "tell me a joke")]
     listed = await tb.say("!feedbacks list", user=tb.owner)
-    assert f"<@{bob.id}> on `{answer.id}`: 👎" in listed.content and f"<@{tb.user.id}> on `{answer.id}`: 👍" in listed.content
+    assert f"<@{bob.id}> on `{answer.id}`: 👎" in listed.content
+    assert f"<@{tb.user.id}> on `{answer.id}`: 👍" in listed.content
     await tb.emu.remove_reaction(answer, bob, "👎")  # taken back: the feedback goes
     await tb.emu.remove_reaction(answer, tb.user, "🎉")
     await tb.emu.wait_until(lambda: len(seen) == 7, what="two removals handled")
@@ -118,7 +119,8 @@ async def test_feedback_on_someones_answer_loses_their_prompt_when_they_delete_t
     bob = tb.emu.create_user("bob")
     tb.emu.add_member(tb.guild, bob)
     answer = await _ask(tb, "alice's private question")
-    assert (await tb.say("!feedback rating=2 meh", reference=answer, user=bob)).content == "Thanks for your feedback (#1)!"
+    thanks = await tb.say("!feedback rating=2 meh", reference=answer, user=bob)
+    assert thanks.content == "Thanks for your feedback (#1)!"
     await tb.emu.add_reaction(answer, bob, "👎")
     await tb.emu.wait_until(lambda: len(seen) == 1, what="the reaction handled")
     exported = json.loads((await tb.slash("mydata", subcommand="export")).attachments[0].data)["data"]["feedback"]
@@ -130,4 +132,5 @@ async def test_feedback_on_someones_answer_loses_their_prompt_when_they_delete_t
     rows = await _rows(tb)
     assert [(r.user_id, r.kind, r.text, r.rating, r.reaction, r.prompt, r.answer) for r in rows] == [
         (bob.id, "text", "meh", 2, None, None, None), (bob.id, "reaction", None, None, "down", None, None)]
-    assert "alice's private question" not in (await tb.slash("mydata", subcommand="export", user=bob)).attachments[0].data.decode()
+    export = await tb.slash("mydata", subcommand="export", user=bob)
+    assert "alice's private question" not in export.attachments[0].data.decode()

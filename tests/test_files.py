@@ -17,7 +17,7 @@ CANARY = "CANARY-7f3a1c-outside-the-root"
 
 
 @pytest.fixture
-async def files_tb(tb_factory, tmp_path):  # noqa: ANN001
+async def files_tb(tb_factory, tmp_path):
     (tmp_path / "canary.txt").write_text(CANARY, "utf-8")
     tb = await tb_factory(config_overrides={"bot": {"max_upload_bytes": 64 * 1024}},
                           plugins_toml='[permissions.groups.files]\nroles = ["Librarian"]\n')
@@ -128,7 +128,8 @@ async def test_archive_zips_byte_for_byte(files_tb) -> None:
 
 async def test_archive_refusals(files_tb) -> None:
     tb = files_tb
-    assert (await tb.say("!archive ../", user=tb.owner)).content == "`../` leaves the data folder (`..` is not allowed)."
+    assert (await tb.say("!archive ../", user=tb.owner)).content == (
+        "`../` leaves the data folder (`..` is not allowed).")
     assert (await tb.say("!archive outside", user=tb.owner)).content == (
         "`outside` goes through a symbolic link; links are not followed.")
     assert (await tb.say("!archive exports/report.csv", user=tb.owner)).content == (

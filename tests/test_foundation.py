@@ -20,7 +20,7 @@ def echo_plugin() -> types.SimpleNamespace:
         string("word", "The word", default="hey", choices=["hey", "ho"]),
         attachment("file", "A text file", default=None),
     ])
-    async def echo(ctx: Context, count: int, shout: bool, word: str, file) -> None:  # noqa: ANN001
+    async def echo(ctx: Context, count: int, shout: bool, word: str, file) -> None:
         text = " ".join([word.upper() if shout else word] * count)
         if file is not None:
             text += f" | {file.filename}: {(await file.read()).decode()}"
@@ -33,7 +33,7 @@ def echo_plugin() -> types.SimpleNamespace:
         await ctx.respond(f"{n} things")
 
     @hookimpl
-    def register_commands(register) -> None:  # noqa: ANN001
+    def register_commands(register) -> None:
         register(echo)
         register(grp)
 
@@ -67,7 +67,8 @@ async def test_typed_options_and_attachment_on_both_surfaces(tb_factory) -> None
     ("1 word=hi", {"count": 1, "word": "hi"}, "Option `word` must be one of `hey`, `ho`, got `hi`."),
     ("", {}, "Option `count` is required."),
 ])
-async def test_validation_errors_are_identical_on_both_surfaces(tb_factory, prefix_args, slash_options, message) -> None:
+async def test_validation_errors_are_identical_on_both_surfaces(tb_factory, prefix_args, slash_options,
+                                                                message) -> None:
     tb = await tb_factory(extra_plugins={"echo": echo_plugin()})
     reply = await tb.say(f"!echo {prefix_args}".strip())
     resp = await tb.slash("echo", slash_options)
@@ -81,7 +82,8 @@ async def test_prefix_only_conversion_errors(tb_factory) -> None:
     assert (await tb.say("!echo two")).content == "Option `count` must be a whole number, got `two`."
     assert (await tb.say("!echo 1 shout=maybe")).content == "Option `shout` must be true or false, got `maybe`."
     assert (await tb.say('!echo "1')).content == 'Unclosed " quote in the arguments.'
-    assert (await tb.say("!ehco 1")).content == "Unknown command `!ehco`. Did you mean `!echo`? Type `!help` for the list."
+    assert (await tb.say("!ehco 1")).content == (
+        "Unknown command `!ehco`. Did you mean `!echo`? Type `!help` for the list.")
     assert (await tb.say("!things")).content.startswith("`!things` takes one of: `count`")
 
 

@@ -23,32 +23,32 @@ class Spy:
         self.calls: list[str] = []
 
     @hookimpl(tryfirst=True)
-    def answer_text(self, app, message, text):  # noqa: ANN001, ANN201
+    def answer_text(self, app, message, text):
         self.calls.append("answer_text")
         return "the spy answers"
 
     @hookimpl
-    def reply_sent(self, app, message, text) -> None:  # noqa: ANN001
+    def reply_sent(self, app, message, text) -> None:
         self.calls.append("reply_sent")
 
     @hookimpl
-    def handle_error(self, ctx, error):  # noqa: ANN001, ANN201
+    def handle_error(self, ctx, error):
         self.calls.append("handle_error")
         return "the spy handled it"
 
     @hookimpl
-    def bot_answer(self, app, message_id):  # noqa: ANN001, ANN201
+    def bot_answer(self, app, message_id):
         self.calls.append("bot_answer")
 
     @hookimpl
-    def register_listeners(self, register) -> None:  # noqa: ANN001
-        async def heard(event: hikari.GuildMessageCreateEvent, app) -> None:  # noqa: ANN001
+    def register_listeners(self, register) -> None:
+        async def heard(event: hikari.GuildMessageCreateEvent, app) -> None:
             self.calls.append("listener")
 
         register(hikari.GuildMessageCreateEvent, heard)
 
 
-def plugin(**hooks) -> types.SimpleNamespace:  # noqa: ANN003
+def plugin(**hooks) -> types.SimpleNamespace:
     return types.SimpleNamespace(**{name: hookimpl(fn) for name, fn in hooks.items()})
 
 
@@ -84,17 +84,17 @@ async def test_tryfirst_trylast_and_wrappers_work_as_in_pluggy(tb_factory) -> No
     seen: list[object] = []
 
     @hookimpl(wrapper=True)
-    def shout(app, message, text):  # noqa: ANN001, ANN202
+    def shout(app, message, text):
         answer = yield
         return answer.upper()
 
     @hookimpl(hookwrapper=True)
-    def observe(app, message, text):  # noqa: ANN001, ANN202
+    def observe(app, message, text):
         outcome = yield
         seen.append(outcome.get_result())
 
     @hookimpl(wrapper=True)
-    def count(app, message, text):  # noqa: ANN001, ANN202
+    def count(app, message, text):
         results = yield
         seen.append(len(results))
         return results
@@ -115,17 +115,18 @@ async def test_tryfirst_trylast_and_wrappers_work_as_in_pluggy(tb_factory) -> No
 
 
 async def test_a_failing_plugin_is_disabled_and_the_next_one_answers(tb_factory) -> None:
-    def broken(app, message, text):  # noqa: ANN001, ANN202
+    def broken(app, message, text):
         raise KeyError("bug")
 
-    async def later(app, message, text):  # noqa: ANN001, ANN202
+    async def later(app, message, text):
         return f"async answer to {text}"
 
     tb = await tb_factory(extra_plugins={
         "later": plugin(answer_text=later),
         "broken": types.SimpleNamespace(answer_text=hookimpl(tryfirst=True)(broken)),
     })
-    assert await tb.app.plugins.call("answer_text", scope=None, app=tb.app, message=None, text="x") == "async answer to x"
+    answer = await tb.app.plugins.call("answer_text", scope=None, app=tb.app, message=None, text="x")
+    assert answer == "async answer to x"
     info = tb.app.plugins.infos["broken"]
     assert info.status == "failed" and "in hook answer_text: KeyError" in (info.error or "")
 

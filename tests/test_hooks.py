@@ -17,7 +17,7 @@ from framework.engines import KINDS, EngineUnavailable
 from framework.storage import Migration
 
 
-def plugin(**hooks) -> types.SimpleNamespace:  # noqa: ANN003
+def plugin(**hooks) -> types.SimpleNamespace:
     return types.SimpleNamespace(**{name: hookimpl(fn) for name, fn in hooks.items()})
 
 
@@ -48,7 +48,7 @@ async def test_hook_register_commands(tb_factory) -> None:
 
 
 async def test_hook_register_listeners(tb_factory) -> None:
-    async def heard(event: hikari.GuildMessageCreateEvent, app) -> None:  # noqa: ANN001
+    async def heard(event: hikari.GuildMessageCreateEvent, app) -> None:
         if event.content == "marco" and not event.is_bot:
             await app.bot.rest.create_message(event.channel_id, "polo")
 
@@ -62,15 +62,15 @@ async def test_hook_register_migrations(tb_factory, tmp_path) -> None:
     notes = sa.Table("notes_test", meta, sa.Column("id", sa.Integer, primary_key=True), sa.Column("text", sa.Text))
     runs: list[int] = []
 
-    def add_column(conn) -> None:  # noqa: ANN001
+    def add_column(conn) -> None:
         runs.append(2)
         conn.execute(sa.text("ALTER TABLE notes_test ADD COLUMN author TEXT"))
 
-    def create(conn) -> None:  # noqa: ANN001
+    def create(conn) -> None:
         runs.append(1)
         meta.create_all(conn)
 
-    def register_migrations(register) -> None:  # noqa: ANN001
+    def register_migrations(register) -> None:
         register(Migration(2, "author column", add_column))
         register(Migration(1, "create notes", create))
 
@@ -88,7 +88,7 @@ async def test_hook_register_migrations(tb_factory, tmp_path) -> None:
     assert (tb2.data_root / "trainerbot.sqlite3").exists()
 
 
-def written_to(protocol: type, **attributes) -> object:  # noqa: ANN003
+def written_to(protocol: type, **attributes) -> object:
     """An engine that is exactly its protocol: the protocol's own methods, as a subclass."""
     return type(f"Fake{protocol.__name__}", (protocol,), attributes)()
 
@@ -142,7 +142,7 @@ def test_hook_register_cli_commands(tmp_path, capsys) -> None:
 async def test_hook_startup(tb_factory) -> None:
     seen: list[object] = []
 
-    async def startup(app) -> None:  # noqa: ANN001
+    async def startup(app) -> None:
         seen.append(app.bot.get_me())
 
     tb = await tb_factory(extra_plugins={"s": plugin(startup=startup)})
@@ -157,7 +157,7 @@ async def test_hook_shutdown(tb_factory) -> None:
 
 
 async def test_hook_check(tb_factory) -> None:
-    def check(ctx: Context, command) -> bool | None:  # noqa: ANN001
+    def check(ctx: Context, command) -> bool | None:
         if command.name == "ping":
             return False
         if command.name == "hi" and ctx.surface == "slash":
@@ -196,7 +196,7 @@ async def test_hook_answer_text(tb_factory) -> None:
 
 
 async def test_firstresult_hook_user_error_reaches_the_caller_and_keeps_the_plugin(tb_factory) -> None:
-    def refuse(app, message, text):  # noqa: ANN001, ANN202
+    def refuse(app, message, text):
         raise UserError("Not now, please.")
 
     tb = await tb_factory(extra_plugins={"refuser": plugin(answer_text=refuse)})

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 MAX_CONNECTIONS = 4
-"""hikari may run a few requests at once (a reply while another is in flight); 100 trips, one at a time, need no more."""
+"""hikari may run a few requests at once (a reply while another is in flight); 100 trips, one at a time,
+need no more."""
 
 
 async def round_trips(tb: Any, count: int) -> set[Any]:

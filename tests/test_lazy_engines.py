@@ -29,7 +29,7 @@ def test_start_up_imports_no_engine_library() -> None:
 
 
 @pytest.fixture
-def fresh_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def fresh_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A real module, never imported before, that records the thread importing it."""
     name = f"tb_fake_engine_{os.getpid()}_{tmp_path.name}".replace("-", "_")
     (tmp_path / f"{name}.py").write_text("import threading\nIMPORTED_IN = threading.current_thread().name\n", "utf-8")

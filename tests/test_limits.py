@@ -24,7 +24,7 @@ GENERIC = "failed unexpectedly"
 MiB = 1024
 
 
-async def answer(tb, content: str, *, user=None, attachments=()):  # noqa: ANN001, ANN201
+async def answer(tb, content: str, *, user=None, attachments=()):
     """The bot's reply to this message (not whatever it posts next)."""
     sent = await tb.send(content, user=user, attachments=attachments)
     return await tb.emu.wait_for_message(channel=tb.channel, predicate=lambda m: m.reference == sent.id, timeout=60)

@@ -32,13 +32,13 @@ def _files_outside(tmp_path: Path, data_root: Path) -> set[Path]:
     return found
 
 
-async def answer(tb, content: str, *, user=None):  # noqa: ANN001, ANN201
+async def answer(tb, content: str, *, user=None):
     """The bot's reply to this message (not whatever it posts next, e.g. a training job's progress)."""
     sent = await tb.send(content, user=user)
     return await tb.emu.wait_for_message(channel=tb.channel, predicate=lambda m: m.reference == sent.id)
 
 
-async def _dataset_with_examples(tb, name: str = "reviews") -> None:  # noqa: ANN001
+async def _dataset_with_examples(tb, name: str = "reviews") -> None:
     reply = await answer(tb, f"!train data=\"great film\" dataset={name}", user=tb.owner)
     assert reply.content.startswith("Added 1 example(s)"), reply.content
 
@@ -96,7 +96,7 @@ async def test_stored_bad_dataset_names_are_renamed_by_the_migration(tb_factory,
             db.execute("INSERT INTO datasets (name, labels) VALUES (?, '[\"positive\", \"negative\"]')", (name,))
         db.execute("INSERT INTO training_jobs (dataset, provider, status, snapshot, example_count) "
                    "VALUES ('/tmp/x', 'local', 'failed', '', 0)")
-        db.execute("DELETE FROM schema_migrations WHERE plugin = 'training' AND version = 3")
+        db.execute("DELETE FROM schema_migrations WHERE plugin = 'training' AND version = 4")
     db.close()
     tb2 = await tb_factory()
     listed = (await answer(tb2, "!dataset list")).content
@@ -144,7 +144,7 @@ async def test_a_model_list_cannot_name_a_folder_outside_the_models_area(tmp_pat
     with zipfile.ZipFile(model, "w") as archive:
         archive.writestr("m/conf/model.conf", "--sample-frequency=16000\n")
     payload = model.getvalue()
-    digest = hashlib.md5(payload).hexdigest()  # noqa: S324 - the model list publishes md5 sums
+    digest = hashlib.md5(payload).hexdigest()
     entry = {"name": "../../../escape", "lang": "xx", "size": len(payload), "md5": digest}
     app = web.Application()
     app.router.add_get("/list.json", lambda r: web.json_response([entry]))

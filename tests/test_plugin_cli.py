@@ -30,7 +30,7 @@ def installed(name: str) -> bool:
 
 
 @pytest.fixture
-def cleanup():  # noqa: ANN201
+def cleanup():
     names: list[tuple[str, str]] = []
     yield names
     for dist, module in names:  # leave the test environment as it was, even when a test fails
@@ -79,8 +79,9 @@ def test_a_plugin_asking_for_another_hikari_is_refused(tmp_path, cleanup) -> Non
     folder = scaffold(tmp_path, "oldhikari")
     cleanup.append(("trainerbot-oldhikari", "trainerbot_oldhikari"))
     pyproject = folder / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text("utf-8").replace('dependencies = ["trainerbot"]',
-                                                              'dependencies = ["trainerbot", "hikari==2.5.0"]'), "utf-8")
+    pinned = pyproject.read_text("utf-8").replace('dependencies = ["trainerbot"]',
+                                                  'dependencies = ["trainerbot", "hikari==2.5.0"]')
+    pyproject.write_text(pinned, "utf-8")
     out = io.StringIO()
     assert plugin_admin.install(load_config(tmp_path / "plugins.toml"), str(folder), yes=True, out=out) == 1
     assert out.getvalue().count("Refused: the plugin cannot be installed without changing what trainerbot pins") == 1
@@ -118,7 +119,8 @@ def test_installing_asks_first_and_refuses_without_a_terminal(tmp_path) -> None:
 
 def test_scaffold_contents(tmp_path) -> None:
     folder = scaffold(tmp_path, "dice")
-    assert '[project.entry-points."trainerbot.plugins"]\ndice = "trainerbot_dice"' in (folder / "pyproject.toml").read_text()
+    entry_point = '[project.entry-points."trainerbot.plugins"]\ndice = "trainerbot_dice"'
+    assert entry_point in (folder / "pyproject.toml").read_text()
     assert "async def test_dice_answers_on_both_surfaces(tb)" in (folder / "tests" / "test_dice.py").read_text()
     compile((folder / "trainerbot_dice.py").read_text(), "plugin", "exec")
     assert plugin_admin.new_plugin("Bad Name", tmp_path, out=io.StringIO()) == 1

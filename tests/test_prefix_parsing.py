@@ -21,7 +21,7 @@ from framework.commands import (
 from framework.prefix import parse_arguments, tokenize
 
 
-async def _noop(ctx, **kwargs) -> None:  # noqa: ANN001
+async def _noop(ctx, **kwargs) -> None:
     pass
 
 
@@ -93,7 +93,7 @@ def test_a_lone_apostrophe_is_text_not_an_unclosed_quote() -> None:
 
 async def test_prefix_json_with_an_apostrophe_reaches_the_command(tb_factory) -> None:
     @command("echo", "Echo the text", options=[string("text", "Anything")])
-    async def echo(ctx, text: str) -> None:  # noqa: ANN001
+    async def echo(ctx, text: str) -> None:
         await ctx.respond(text)
 
     plugin = types.SimpleNamespace(register_commands=hookimpl(lambda register: register(echo)))

@@ -19,7 +19,7 @@ from plugins.voice_messages import languages
 from tests.test_corrections import OPENAI_TOML, _ask, start
 
 
-async def _populated(tb_factory, **plugins):  # noqa: ANN001, ANN003, ANN202
+async def _populated(tb_factory, **plugins):
     """Alice and Bob chat, correct, give feedback; Alice adds an example and sets her language."""
     alice = tb_factory.world()[3]
     toml = OPENAI_TOML + f"[permissions.groups.training]\nusers = [{alice.id}]\n"
@@ -43,7 +43,7 @@ async def _populated(tb_factory, **plugins):  # noqa: ANN001, ANN003, ANN202
     return tb
 
 
-async def _count(tb, table, where) -> int:  # noqa: ANN001
+async def _count(tb, table, where) -> int:
     async with tb.app.storage.connect() as conn:
         return (await conn.execute(sa.select(sa.func.count()).select_from(table).where(where))).scalar()
 
@@ -61,7 +61,8 @@ async def test_export_returns_the_users_rows_from_every_plugin(tb_factory, opena
     assert sorted(c["correction"] for c in data["corrections"]["corrections"]) == [
         "alice's correction", "bob on alice's answer"], "her corrections, and those holding her prompt"
     assert [f["text"] for f in data["feedback"]["feedback"]] == ["alice's feedback"]
-    assert [(e["dataset"], e["text"]) for e in data["training"]["examples"]] == [("default", "alice wrote this example")]
+    examples = [(e["dataset"], e["text"]) for e in data["training"]["examples"]]
+    assert examples == [("default", "alice wrote this example")]
     assert data["voice_messages"]["speech_languages"] == [{"scope": "user", "target_id": tb.user.id, "language": "ko"}]
     assert "bob's question" not in response.attachments[0].data.decode()
     assert response.content.startswith("Everything I store about you: 8 record(s)")
@@ -78,7 +79,8 @@ async def test_delete_asks_first_then_removes_only_the_users_rows(tb_factory, op
     tb = await _populated(tb_factory)
     alice, bob = tb.user.id, tb.bob.id
     ask = await tb.say("!mydata delete")
-    assert ask.content.startswith("This deletes 8 record(s) about you") and "`!mydata delete confirm=true`" in ask.content
+    assert ask.content.startswith("This deletes 8 record(s) about you")
+    assert "`!mydata delete confirm=true`" in ask.content
     assert await _count(tb, answers, answers.c.user_id == alice) == 1, "nothing deleted without confirmation"
     done = await tb.slash("mydata", {"confirm": True}, subcommand="delete")
     assert done.ephemeral and done.content == "Deleted 8 record(s) about you."
@@ -100,10 +102,10 @@ async def test_delete_asks_first_then_removes_only_the_users_rows(tb_factory, op
 def _store_plugin() -> tuple[types.SimpleNamespace, dict[int, list[str]]]:
     notes: dict[int, list[str]] = {}
 
-    def export_user_data(app, user_id):  # noqa: ANN001, ANN202
+    def export_user_data(app, user_id):
         return {"notes": [{"note": n} for n in notes.get(user_id, [])]}
 
-    def delete_user_data(app, user_id):  # noqa: ANN001, ANN202
+    def delete_user_data(app, user_id):
         return len(notes.pop(user_id, []))
 
     return types.SimpleNamespace(export_user_data=hookimpl(export_user_data),
@@ -166,10 +168,10 @@ async def test_delete_also_removes_the_users_examples_from_past_job_snapshots(tb
 async def test_a_plugin_failing_to_export_or_delete_is_named_not_hidden(tb_factory, openai_server) -> None:
     """A plugin that raises is left out by the host (and disabled); the user hears their file is
     incomplete, or that part of their data is still kept, instead of a clean-looking answer."""
-    def export_user_data(app, user_id):  # noqa: ANN001, ANN202
+    def export_user_data(app, user_id):
         raise RuntimeError("disk on fire")
 
-    def delete_user_data(app, user_id):  # noqa: ANN001, ANN202
+    def delete_user_data(app, user_id):
         raise RuntimeError("disk on fire")
 
     tb = await start(tb_factory, OPENAI_TOML, broken_export=types.SimpleNamespace(
@@ -178,7 +180,8 @@ async def test_a_plugin_failing_to_export_or_delete_is_named_not_hidden(tb_facto
     await tb.say("!feedback hello")
     response = await tb.slash("mydata", subcommand="export")
     assert response.content == ("Everything I store about you: 1 record(s) (feedback 1).\n⚠️ Plugin `broken_export` "
-                                "could not give its part, so this is incomplete; the bot's owners can see why in the log.")
+                                "could not give its part, so this is incomplete; the bot's owners can see why in the "
+                                "log.")
     document = json.loads(response.attachments[0].data)
     assert document["incomplete"] == ["broken_export"] and "disk on fire" not in response.content
     done = await tb.slash("mydata", {"confirm": True}, subcommand="delete")

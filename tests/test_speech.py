@@ -38,21 +38,21 @@ def tts_engine() -> Pyttsx3Engine:
 
 
 @pytest.fixture(scope="session")
-def hello_ogg(tts_engine) -> bytes:  # noqa: ANN001
+def hello_ogg(tts_engine) -> bytes:
     audio = asyncio.run(tts_engine.synthesize("안녕하세요", language="ko"))
     return to_ogg_opus(audio.wav)
 
 
 def answering_plugin(seen: list[str]) -> types.SimpleNamespace:
-    def answer_text(app, message, text):  # noqa: ANN001, ANN202
+    def answer_text(app, message, text):
         seen.append(text)
         return f"You said {len(text)} characters."
 
     return types.SimpleNamespace(answer_text=hookimpl(answer_text))
 
 
-async def voice_tb(tb_factory, extra: str = "", plugins=None):  # noqa: ANN001, ANN201
-    toml = f'[plugins.voice_messages]\nphrases = {PHRASES!r}\n{extra}'.replace("'", '"')
+async def voice_tb(tb_factory, extra: str = "", plugins=None):
+    toml = f'[plugins.voice_messages]\ndefault_language = "ko"\nphrases = {PHRASES!r}\n{extra}'.replace("'", '"')
     return await tb_factory(plugins_toml=toml, extra_plugins=plugins)
 
 
@@ -73,7 +73,7 @@ async def test_voice_message_is_transcribed_and_answered(tb_factory, hello_ogg) 
 async def test_free_recognition_returns_text(tb_factory, hello_ogg, tts_engine) -> None:
     tb = await tb_factory()
     pcm = decode_pcm(hello_ogg)
-    transcript = await tb.app.engines.stt.active().transcribe(pcm, language="ko")
+    transcript = await tb.app.engines.stt.for_language("ko").transcribe(pcm, language="ko")
     assert isinstance(transcript, Transcript) and transcript.text and 0 < transcript.confidence <= 1
 
 
@@ -108,18 +108,20 @@ async def test_non_audio_attachments_are_left_alone(tb_factory) -> None:
 
 async def test_missing_model_names_the_fixing_command(tb_factory, hello_ogg) -> None:
     tb = await tb_factory()
-    reply = await tb.say("!language set en")
-    assert reply.content.startswith("No speech model for `en`. Installed: ko.")
+    reply = await tb.say("!language set fr")
+    assert reply.content.startswith("No speech model for `fr`. Installed: en, ko.")
     assert "`trainerbot models download <name>`" in reply.content
     from framework.errors import MissingModel
 
     with pytest.raises(MissingModel, match="trainerbot models download"):
-        await tb.app.engines.stt.active().transcribe(decode_pcm(hello_ogg), language="en")
+        await tb.app.engines.stt.get("vosk").transcribe(decode_pcm(hello_ogg), language="fr")
+    with pytest.raises(MissingModel, match="No speech model for language `fr`. Installed: en, ko."):
+        tb.app.engines.stt.for_language("fr")
 
 
 async def test_language_is_per_user_and_per_server(tb_factory) -> None:
     tb = await tb_factory()
-    assert (await tb.slash("language", subcommand="show")).content == "Your voice messages are read as `ko`."
+    assert (await tb.slash("language", subcommand="show")).content == "Your voice messages are read as `en`."
     assert (await tb.say("!language set ko server")).content.startswith("You don't have permission")
     assert (await tb.say("!language set ko server", user=tb.owner)).content == (
         "Voice messages in this server are now read as `ko`.")
@@ -130,7 +132,7 @@ class EchoSTT:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def transcribe(self, pcm, *, language, phrases=None):  # noqa: ANN001, ANN201
+    async def transcribe(self, pcm, *, language, phrases=None):
         self.calls += 1
         return Transcript("echo engine heard you", 1.0, language)
 
@@ -142,7 +144,7 @@ class BeepTTS:
     def __init__(self) -> None:
         self.texts: list[str] = []
 
-    async def synthesize(self, text, *, language, voice=None, rate=None, guild_id=None):  # noqa: ANN001, ANN201
+    async def synthesize(self, text, *, language, voice=None, rate=None, guild_id=None):
         self.texts.append(text)
         return SynthesizedAudio(_silence_wav(0.5), 16000, 0.5)
 
@@ -176,7 +178,7 @@ async def test_models_cli_downloads_with_checks(tmp_path, capsys) -> None:
         archive.writestr("vosk-model-small-xx-0.1/conf/model.conf", "--sample-frequency=16000\n")
     payload = model.getvalue()
     good = {"name": "vosk-model-small-xx-0.1", "lang": "xx", "size": len(payload),
-            "md5": hashlib.md5(payload).hexdigest(), "url": ""}  # noqa: S324
+            "md5": hashlib.md5(payload).hexdigest(), "url": ""}
     bad = {**good, "name": "vosk-model-small-yy-0.1", "md5": "0" * 32}
     app = web.Application()
     app.router.add_get("/list.json", lambda r: web.json_response([good, bad]))
@@ -214,10 +216,10 @@ class RecordingBackend(VoiceBackend):
     def __init__(self) -> None:
         self.played: list[bytes] = []
 
-    def is_connected(self, guild_id, channel_id=None) -> bool:  # noqa: ANN001
+    def is_connected(self, guild_id, channel_id=None) -> bool:
         return True
 
-    async def play(self, guild_id, wav: bytes) -> None:  # noqa: ANN001
+    async def play(self, guild_id, wav: bytes) -> None:
         self.played.append(wav)
 
 

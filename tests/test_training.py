@@ -31,9 +31,9 @@ def labelled_jsonl() -> bytes:
 TRAINING_TOML = '[plugins.training]\npoll_interval = 0.01\n'
 
 
-async def _progress(tb, sent, word: str):  # noqa: ANN001, ANN202
+async def _progress(tb, sent, word: str):
     """The job's progress message (the last reply to ``sent``) once it shows ``word``."""
-    def probe():  # noqa: ANN202
+    def probe():
         replies = [m for m in tb.emu.sent_messages(tb.channel) if int(m.id) > int(sent.id)
                    and m.content.startswith(("🏋️", "⏳", "✅", "❌"))]
         return next((m for m in replies if word in m.content), None)
@@ -131,7 +131,8 @@ async def test_openai_server_errors_are_retried_then_reported(tb_factory, openai
     ("!dataset show nosuch", "No dataset `nosuch`. `dataset list` shows them."),
     ("!train data_dir=../", "`../` leaves the data folder (`..` is not allowed)."),
     ("!train provider=nosuch", "The model provider `nosuch` is not available (registered: local, openai). "
-                                "Check `[engines] provider` in plugins.toml and that its plugin is installed and enabled."),
+                                "Check `[engines] provider` in plugins.toml and that its plugin is installed and "
+                                "enabled."),
     ("!jobs status abc", "`abc` is not a job number; `jobs list` shows them."),
     # no row id can be this large: refused as such, not an OverflowError from the database
     ("!jobs status 99999999999999999999", "`99999999999999999999` is not a job number; `jobs list` shows them."),
@@ -180,7 +181,8 @@ async def test_training_is_restricted_but_status_is_public(tb_factory) -> None:
 
 @pytest.mark.parametrize(("name", "data", "expected"), [
     ("a.csv", b"text,label\nnice,positive\nbad,negative\n", [("nice", "positive"), ("bad", "negative")]),
-    ("b.json", json.dumps({"positive": ["yay"], "negative": ["nay"]}).encode(), [("yay", "positive"), ("nay", "negative")]),
+    ("b.json", json.dumps({"positive": ["yay"], "negative": ["nay"]}).encode(),
+     [("yay", "positive"), ("nay", "negative")]),
     ("c.html", b"<html><script>x()</script><p>Hello <b>world</b></p></html>", [("Hello world", None)]),
     ("d.md", b"# one\n\nsecond para", [("# one", None), ("second para", None)]),
 ])
@@ -210,7 +212,7 @@ async def test_a_file_error_while_starting_is_logged_not_shown(tb_factory, caplo
     class DiskTrouble(ModelProvider):
         name, min_examples = "disk-trouble", 1
 
-        async def start(self, request):  # noqa: ANN001, ANN202
+        async def start(self, request):
             raise FileNotFoundError(2, "No such file or directory", "/srv/secret/area/upload.jsonl")
 
     plugin = types.SimpleNamespace(register_model_providers=hookimpl(

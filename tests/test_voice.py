@@ -1,10 +1,11 @@
 """Voice channels through the real bot on the emulator and the local voice server
-(framework/testing/voice_server.py): join/say/leave in both AEAD modes with the audio checked
+(framework/emulator/voice_server.py): join/say/leave in both AEAD modes with the audio checked
 after decryption and Opus decoding, refusals (no channel, no permission, full), kicks and moves,
 the queue, the idle timeout, a dropped voice server, DAVE refusal, spoken replies."""
 
 from __future__ import annotations
 
+import itertools
 import types
 from collections.abc import AsyncIterator
 
@@ -14,8 +15,8 @@ import pytest
 
 from framework import hookimpl
 from framework.audio import decode_pcm, to_ogg_opus
+from framework.emulator.voice_server import LocalVoiceServer
 from framework.speech import SynthesizedAudio
-from framework.testing.voice_server import LocalVoiceServer
 from framework.voice import VoiceBackend
 from framework.voice_native.codec import SILENCE_FRAME
 from framework.voice_native.crypto import AES_GCM, XCHACHA
@@ -33,7 +34,7 @@ class TapedTTS:
         self.failing: set[str] = set()
         """Texts the engine fails on (a broken speech engine)."""
 
-    async def synthesize(self, text, *, language, voice=None, rate=None,  # noqa: ANN001
+    async def synthesize(self, text, *, language, voice=None, rate=None,
                          guild_id=None) -> SynthesizedAudio:
         if text in self.failing:
             raise RuntimeError("the speech engine crashed")
@@ -52,7 +53,7 @@ async def voice_server() -> AsyncIterator[LocalVoiceServer]:
         await server.stop()
 
 
-async def voice_tb(tb_factory, server: LocalVoiceServer, extra: str = "", plugins=None,  # noqa: ANN001, ANN201
+async def voice_tb(tb_factory, server: LocalVoiceServer, extra: str = "", plugins=None,
                    engines: str = ""):
     tts = TapedTTS()
     taped = types.SimpleNamespace(register_text_to_speech=hookimpl(lambda register: register("taped", tts)))
@@ -63,14 +64,14 @@ async def voice_tb(tb_factory, server: LocalVoiceServer, extra: str = "", plugin
     return tb
 
 
-async def enter(tb, user=None, channel=None) -> None:  # noqa: ANN001
+async def enter(tb, user=None, channel=None) -> None:
     user, channel = user or tb.user, channel or tb.voice_channel
     await tb.emu.set_voice_state(tb.guild, user, channel)
     await tb.emu.wait_until(lambda: (s := tb.app.bot.cache.get_voice_state(tb.guild.id, user.id))
                             and s.channel_id == channel.id, what="the voice state in the cache")
 
 
-def backend(tb):  # noqa: ANN001, ANN201
+def backend(tb):
     return tb.app.engines.voice.active()
 
 
@@ -104,7 +105,7 @@ async def test_join_say_leave_sends_correct_audio(voice_server, tb_factory, mode
     assert len({p.nonce for p in packets}) == len(packets)
     first_seq = packets[0].header.sequence
     assert [p.header.sequence for p in packets] == [(first_seq + i) % 65536 for i in range(len(packets))]
-    assert all(b.header.timestamp - a.header.timestamp == 960 for a, b in zip(packets, packets[1:]))
+    assert all(b.header.timestamp - a.header.timestamp == 960 for a, b in itertools.pairwise(packets))
     assert session.speaking[0] == 1
     acks = [h["seq_ack"] for h in session.heartbeats]  # v8: heartbeats acknowledge the server's seq
     assert acks and acks == sorted(acks) and acks[-1] >= max(2, session.seq - 1)
@@ -271,15 +272,17 @@ async def test_voice_server_requiring_dave_refuses_a_bot_without_it(voice_server
     assert (await tb.say("!ping")).content.startswith("Pong!")
 
 
-def key_packages(session) -> list[bytes]:  # noqa: ANN001
+def key_packages(session) -> list[bytes]:
     return [f[1:] for f in session.binary_frames if f[0] == 26]
 
 
 async def test_dave_signalling_as_far_as_it_goes_without_mls(voice_server, tb_factory) -> None:
     """What a local server can check without an MLS external sender: the key package, transitions,
-    invalid commits answered with op 31 and a fresh key package, passthrough audio."""
+    invalid commits answered with op 31 and a fresh key package. (The MLS group itself, with an
+    external sender and a libdave member, is tested in test_voice_dave.py.)"""
     voice_server.require_dave = True
-    tb = await voice_tb(tb_factory, voice_server)
+    voice_server.mls = False
+    tb = await voice_tb(tb_factory, voice_server, "[plugins.voice_native]\nconnect_timeout = 1\n")
     await enter(tb)
     assert (await tb.slash("join")).content.startswith("🔊 Joined **Voice**.")
     session = voice_server.current
@@ -299,10 +302,10 @@ async def test_dave_signalling_as_far_as_it_goes_without_mls(voice_server, tb_fa
     assert len(set(key_packages(session))) == 3
     await tb.slash("say", {"text": "hello"})
     await tb.emu.wait_until(lambda: session.speaking[-1:] == [0], timeout=30, what="the end of speech")
-    [(_, wav)] = tb.tts.spoken
-    received = np.frombuffer(session.decoded(), np.int16).astype(np.float64)
-    reference = np.frombuffer(decode_pcm(wav, rate=48_000), np.int16).astype(np.float64)
-    assert similarity(reference, received) >= 0.9  # passthrough: no MLS group, so no E2EE layer yet
+    # The call is end-to-end encrypted and the bot has no MLS group: its audio is withheld, never
+    # sent in the clear (only the Opus silence frames, which DAVE lets through, go out).
+    assert session.audio_packets == [] and [p.opus for p in session.packets] == [SILENCE_FRAME] * 5
+    assert backend(tb).connection(tb.guild.id).gateway.dave.withheld > 10
     assert backend(tb).is_connected(tb.guild.id)
 
 
@@ -402,7 +405,7 @@ async def test_a_4014_close_with_nothing_after_it_is_reported(voice_server, tb_f
     assert (await tb.say("!ping")).content.startswith("Pong!")
 
 
-async def speaking_while_bob_waits_elsewhere(tb, voice_server):  # noqa: ANN001, ANN201
+async def speaking_while_bob_waits_elsewhere(tb, voice_server):
     """Bob sits in another voice channel, "Other", while the bot has started a long sentence; returns
     (bob, other, the voice session speaking)."""
     bob = tb.emu.create_user("bob")

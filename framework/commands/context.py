@@ -15,7 +15,6 @@ from framework.commands.declarations import Command, MessageCommand, TextField
 from framework.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pydantic import BaseModel
 
     from framework.app import App
 
@@ -83,8 +82,17 @@ class Context:
         self.responded = False
 
     @property
-    def settings(self) -> BaseModel:
-        """This command's plugin settings from plugins.toml."""
+    def server_id(self) -> int:
+        """The server this command runs in; outside servers a UserError (``guild_only`` commands
+        never get there, so for them this is the guild id, typed as one)."""
+        if self.guild_id is None:
+            raise UserError("This command works only in a server.")
+        return int(self.guild_id)
+
+    @property
+    def settings(self) -> Any:
+        """This command's plugin settings from plugins.toml: an instance of the model its plugin's
+        ``settings_model`` hook returns (typed ``Any``: only the plugin knows its model)."""
         return self.app.settings(self.command.plugin)
 
     @property

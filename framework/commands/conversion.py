@@ -54,7 +54,7 @@ async def _resolve_entity(ctx: Context, opt: Option, raw: str) -> Any:
         if found is None:
             found = next((r for r in await bot.rest.fetch_roles(ctx.guild_id) if r.id == snowflake), None)
         if found is None:
-            raise hikari.NotFoundError("", hikari.Headers(), b"")  # same message as below
+            raise hikari.NotFoundError("", {}, b"")  # same message as below
         return found
     except hikari.NotFoundError:
         raise BadArgument(f"Option `{opt.name}`: no {opt.type.value} with id {snowflake}.") from None

@@ -43,10 +43,11 @@ async def invoke(ctx: Context, cmd: Command, raw: dict[str, Any], *targets: Any)
         await run_checks(ctx, cmd)
         values = {opt.name: await convert(ctx, opt, raw.get(opt.name, MISSING)) for opt in cmd.options}
         await cmd.callback(ctx, *targets, **values)
-    except UserError as exc:
-        log.info("%s %s by %s: %s", ctx.surface, cmd.qualified_name, ctx.author.id, exc)
+    except UserError as exc:  # a refusal whose cause is logged elsewhere (e.g. storage, once) says so by log_level
+        log.log(getattr(exc, "log_level", logging.INFO), "%s %s by %s: %s", ctx.surface, cmd.qualified_name,
+                ctx.author.id, exc)
         await _report(ctx, str(exc))
-    except Exception as exc:  # noqa: BLE001 - the user gets a message, the log gets the traceback
+    except Exception as exc:
         log.exception("command %s (plugin %s) failed", cmd.qualified_name, cmd.plugin)
         message = await ctx.app.plugins.call("handle_error", scope=ctx.guild_id, ctx=ctx, error=exc)
         await _report(ctx, message or f"Sorry, `{cmd.qualified_name}` failed unexpectedly. The error was logged.")

@@ -17,7 +17,7 @@ from typing import Any
 
 from framework.app import App
 from framework.config import load_config
-from framework.testing.server import DiscordEmulator
+from framework.emulator import DiscordEmulator
 
 
 @dataclasses.dataclass

@@ -2,7 +2,9 @@
 the real ``openai`` SDK (``AsyncOpenAI(base_url=server.base_url)``). Jobs advance one step per
 ``retrieve`` (validating_files → queued → running → succeeded), so tests need no sleeps. Faults:
 ``fail_next(status)`` answers the next request with 429/500; ``fail_jobs = True`` makes new jobs
-fail; ``hang_next()`` makes the next request wait past the client's timeout.
+fail; ``hang_next()`` makes the next request wait past the client's timeout; ``hold(method, path)``
+stops a matching request before (or, ``after=True``, after) it is handled until released, and says
+when one arrived: a test can kill the bot at that exact moment.
 ``chat_reply`` is the chat answer: a string, or a callable ``reply(messages) -> str`` to answer
 per input (e.g. a classifier's label per text).
 """
@@ -13,6 +15,7 @@ import asyncio
 import dataclasses
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +46,22 @@ class FakeJob:
                 "seed": 1, "trained_tokens": None, "method": self.method}
 
 
+@dataclasses.dataclass
+class Hold:
+    """Requests matching ``method`` and ``pattern`` wait here (``skip`` matching ones pass first)."""
+
+    method: str
+    pattern: re.Pattern[str]
+    after: bool
+    skip: int = 0
+    reached: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    """Set when a request is being held (for ``after``: once it was handled, its answer unsent)."""
+    released: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class OpenAIServer:
     def __init__(self) -> None:
         self.files: dict[str, dict[str, Any]] = {}
@@ -52,6 +71,9 @@ class OpenAIServer:
         self.fail_jobs = False
         self.chat_reply: str | Callable[[list[dict[str, Any]]], str] = "Hello from the test model."
         self._faults: list[int] = []
+        self._holds: list[Hold] = []
+        self.held: list[Hold] = []
+        """Holds that caught a request (released at ``stop``, whoever held them)."""
         self._hang = 0
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -67,6 +89,24 @@ class OpenAIServer:
     def hang_next(self) -> None:
         self._hang += 1
 
+    def hold(self, method: str, path: str, *, after: bool = False, skip: int = 0) -> Hold:
+        """Hold the next request ``method`` ``path`` (a regular expression matched against the whole
+        path) after ``skip`` matching ones, before it is handled (or after, with its answer unsent),
+        until ``release()``; ``await hold.reached.wait()`` to learn when."""
+        held = Hold(method.upper(), re.compile(path), after, skip)
+        self._holds.append(held)
+        return held
+
+    def _hold_for(self, request: web.Request) -> Hold | None:
+        for held in self._holds:
+            if held.method == request.method and held.pattern.fullmatch(request.path):
+                if held.skip:
+                    held.skip -= 1
+                    return None
+                self._holds.remove(held)
+                return held
+        return None
+
     def uploaded_jsonl(self, file_id: str | None = None) -> list[dict[str, Any]]:
         """The JSONL lines of an uploaded file (the last one by default)."""
         record = self.files[file_id] if file_id else list(self.files.values())[-1]
@@ -76,7 +116,9 @@ class OpenAIServer:
         app = web.Application(middlewares=[self._middleware])
         r = app.router
         r.add_post("/v1/files", self._create_file)
+        r.add_get("/v1/files", self._list_files)
         r.add_get("/v1/files/{id}", self._get_file)
+        r.add_delete("/v1/files/{id}", self._delete_file)
         r.add_get("/v1/files/{id}/content", self._file_content)
         r.add_post("/v1/fine_tuning/jobs", self._create_job)
         r.add_get("/v1/fine_tuning/jobs", self._list_jobs)
@@ -91,6 +133,8 @@ class OpenAIServer:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        for held in [*self._holds, *self.held]:  # nothing stays held past the test (the runner would wait)
+            held.release()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -105,7 +149,20 @@ class OpenAIServer:
             return web.json_response({"error": {"message": f"injected {status}", "type": "server_error",
                                                 "code": None}}, status=status,
                                      headers={"retry-after-ms": "10"} if status == 429 else None)
-        return await handler(request)
+        held = self._hold_for(request)
+        if held is None:
+            response: web.StreamResponse = await handler(request)
+            return response
+        self.held.append(held)
+        if not held.after:
+            held.reached.set()
+            await held.released.wait()
+            response = await handler(request)
+            return response
+        response = await handler(request)
+        held.reached.set()
+        await held.released.wait()
+        return response
 
     async def _create_file(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -120,8 +177,22 @@ class OpenAIServer:
     async def _get_file(self, request: web.Request) -> web.Response:
         record = self.files.get(request.match_info["id"])
         if record is None:
-            return web.json_response({"error": {"message": "No such file", "type": "invalid_request_error"}}, status=404)
+            return web.json_response({"error": {"message": "No such file", "type": "invalid_request_error"}},
+                                     status=404)
         return web.json_response({k: v for k, v in record.items() if k != "content"})
+
+    async def _list_files(self, request: web.Request) -> web.Response:
+        purpose = request.query.get("purpose")
+        listed = [{k: v for k, v in f.items() if k != "content"} for f in reversed(self.files.values())
+                  if purpose is None or f["purpose"] == purpose]
+        return web.json_response({"object": "list", "data": listed, "has_more": False})
+
+    async def _delete_file(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["id"]
+        if self.files.pop(file_id, None) is None:
+            missing = {"error": {"message": "No such file", "type": "invalid_request_error"}}
+            return web.json_response(missing, status=404)
+        return web.json_response({"id": file_id, "object": "file", "deleted": True})
 
     async def _file_content(self, request: web.Request) -> web.Response:
         return web.Response(body=self.files[request.match_info["id"]]["content"])
@@ -142,8 +213,8 @@ class OpenAIServer:
             return
         if job.fail and job.step >= 1:
             job.status = "failed"
-            job.error = {"code": "invalid_training_file", "message": "Training file has too few examples of each class.",
-                         "param": "training_file"}
+            job.error = {"code": "invalid_training_file", "param": "training_file",
+                         "message": "Training file has too few examples of each class."}
             job.events.append({"message": "Job failed: training file invalid", "level": "error"})
             return
         job.step += 1
@@ -164,7 +235,8 @@ class OpenAIServer:
         return web.json_response(job.payload())
 
     async def _list_jobs(self, request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [j.payload() for j in self.jobs.values()], "has_more": False})
+        newest_first = [j.payload() for j in reversed(self.jobs.values())]
+        return web.json_response({"object": "list", "data": newest_first, "has_more": False})
 
     async def _events(self, request: web.Request) -> web.Response:
         job = self.jobs[request.match_info["id"]]

@@ -1,6 +1,6 @@
 """pytest fixtures for trainerbot and its plugins (installed as the ``pytest11`` entry point).
 
-- ``discord_emulator``: a started :class:`~framework.testing.server.DiscordEmulator`.
+- ``discord_emulator``: a started :class:`~framework.emulator.DiscordEmulator`.
 - ``tb_factory``: ``await tb_factory(config_overrides=..., plugins_toml=..., extra_plugins=...)``
   starts the whole bot on the emulator with a temporary data root and returns a
   :class:`~framework.testing.harness.BotHarness`; every bot it started is closed afterwards.
@@ -12,12 +12,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from framework.emulator import DiscordEmulator
 from framework.testing.harness import BotHarness, HarnessFactory
 from framework.testing.openai_server import OpenAIServer
-from framework.testing.server import DiscordEmulator
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ async def discord_emulator() -> AsyncIterator[DiscordEmulator]:
 
 
 @pytest.fixture
-async def tb_factory(discord_emulator: DiscordEmulator, tmp_path) -> AsyncIterator[HarnessFactory]:  # noqa: ANN001
+async def tb_factory(discord_emulator: DiscordEmulator, tmp_path: Path) -> AsyncIterator[HarnessFactory]:
     factory = HarnessFactory(discord_emulator, tmp_path)
     try:
         yield factory

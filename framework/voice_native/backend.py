@@ -15,7 +15,7 @@ import hikari
 
 from framework.errors import AudioError
 from framework.lazy import load_engine
-from framework.voice import Playback, VoiceError, VoiceEvents
+from framework.voice import Playback, VoiceError, VoiceEvents, VoicePrivacy
 from framework.voice_native.codec import encode_opus
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; imported by the first connect
@@ -59,6 +59,18 @@ class NativeBackend:
         conn = self.connection(guild_id)
         return int(conn.channel_id) if conn else None
 
+    async def privacy(self, guild_id: int, user_id: int | None = None) -> VoicePrivacy | None:
+        conn = self.connection(guild_id)
+        if conn is None:
+            return None
+        dave = conn.gateway.dave
+        if not dave.e2ee_required:
+            return VoicePrivacy(e2ee=False)
+        verification = None
+        if user_id is not None:
+            verification = await self.app.run_blocking(dave.verification_code, int(user_id))
+        return VoicePrivacy(e2ee=True, code=dave.privacy_code(), verification=verification)
+
     async def connect(self, guild_id: int, channel_id: int) -> None:
         kind = self._connection_type = (await load_engine(self.app, STACK, "native voice")).NativeVoiceConnection
         # Loaded by the line above, so these are lookups, not imports on the event loop.
@@ -79,7 +91,7 @@ class NativeBackend:
                                                     dave=self.dave, handshake_timeout=self.connect_timeout)
             except VoiceGatewayClosed as exc:
                 raise VoiceError(f"I couldn't join the voice channel: {exc.explanation}.") from exc
-            except (hikari.errors.VoiceError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, hikari.errors.VoiceError) as exc:
                 log.warning("joining voice channel %s failed: %s", channel_id, exc)
                 raise VoiceError("I couldn't join the voice channel: Discord did not answer in time. "
                                  "Try again in a moment.") from exc

@@ -84,7 +84,8 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
                    dave=bool(kwargs.get("dave", True)), timeout=float(kwargs.get("handshake_timeout", 10.0)))
         await self._connect_gateway(endpoint, token)
         self._player = asyncio.get_running_loop().create_task(self._play_queue())
-        log.info("voice connected in guild %s channel %s (%s)", guild_id, channel_id, self.gateway.session.mode)
+        log.info("voice connected in guild %s channel %s (%s)", guild_id, channel_id,
+                 self.gateway.session.mode if self.gateway.session else "?")
         return self
 
     async def _connect_gateway(self, endpoint: str, token: str) -> None:
@@ -113,7 +114,7 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
         await old.close()
         try:
             await self._connect_gateway(endpoint, token)
-        except Exception as exc:  # noqa: BLE001 - reported to the user as a lost connection
+        except Exception as exc:
             log.warning("switching voice server in guild %s failed: %s", self._guild_id, exc)
             explanation = getattr(exc, "explanation", "the new voice server did not answer")
             await self._close(f"I lost the voice connection: {explanation}.")
@@ -197,8 +198,11 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
                     await self.gateway.speaking(True)
                     speaking = True
                 await self.events.emit(PlaybackStarted(int(self._guild_id)))
+                if not await self.gateway.dave.wait_ready(self._timeout):  # E2EE call, group not formed
+                    log.warning("voice in guild %s: the DAVE group is not ready; frames are withheld until it is",
+                                self._guild_id)
                 done = await self._send(clip.frames, record=True)
-            except Exception:  # noqa: BLE001 - a failing clip must not kill the player
+            except Exception:
                 log.exception("voice playback failed in guild %s", self._guild_id)
                 done = False
             self._current = None
@@ -208,7 +212,7 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
                 try:
                     await self._send([SILENCE_FRAME] * TRAILING_SILENCE, record=False)
                     await self.gateway.speaking(False)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.warning("could not end speaking in guild %s", self._guild_id, exc_info=True)
                 speaking = False
             await self.events.emit(PlaybackEnded(int(self._guild_id), interrupted=not done))
@@ -234,7 +238,9 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
             session, packetizer = self.gateway.session, self.packetizer
             if session is None or packetizer is None:
                 return False
-            session.udp.send(packetizer.packet(self.gateway.dave.encrypt(frame)))
+            payload = self.gateway.dave.encrypt(frame)
+            if payload is not None:  # None: an E2EE call without our group yet; never send it in the clear
+                session.udp.send(packetizer.packet(payload))
             self._next_frame_at = start + (i + 1) * FRAME
             if record:
                 now = loop.time()
@@ -251,7 +257,7 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
                 return True
             try:
                 await asyncio.wait_for(gateway.ready.wait(), 0.1)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return False
 
@@ -286,7 +292,7 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
         await self.gateway.close()
         try:
             await self._on_close(self)  # hikari forgets us and sends the gateway "leave" (op 4)
-        except Exception:  # noqa: BLE001 - leaving must finish even if the gateway is down
+        except Exception:
             log.warning("leaving the voice channel of guild %s failed", self._guild_id, exc_info=True)
         log.info("voice in guild %s closed: %s", self._guild_id, reason)
         await self.events.emit(VoiceDisconnected(int(self._guild_id), reason, requested))

@@ -8,12 +8,15 @@ frames are ``op(1) payload``):
   23 transition ready, 31 invalid commit/welcome (JSON, from us)
   25 external sender, 27 proposals, 29 announce commit, 30 welcome (binary, from the server)
   26 key package, 28 commit + welcome (binary, from us)
-Until the MLS group is ready (a welcome or commit arrived), frames go out unencrypted
-("passthrough"), which DAVE allows during transitions.
+While the call is end-to-end encrypted (protocol version > 0) but our MLS group is not ready yet
+(joining, or re-joining after an invalid commit), frames are withheld rather than sent in the
+clear, as libdave's Encryptor does without a key ratchet; the player waits for the group before a
+clip starts. Only at protocol version 0 (a downgraded call) do frames go out unencrypted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import struct
 from collections.abc import Awaitable, Callable
@@ -26,7 +29,7 @@ log = logging.getLogger(__name__)
 try:  # an optional wheel: without it the backend offers no DAVE (and Discord refuses the call)
     import davey
 except ImportError:  # pragma: no cover - davey is a dependency; this keeps the backend importable
-    davey = None
+    davey = None  # type: ignore[assignment]
 
 PREPARE_TRANSITION, EXECUTE_TRANSITION, TRANSITION_READY, PREPARE_EPOCH = 21, 22, 23, 24
 EXTERNAL_SENDER, KEY_PACKAGE, PROPOSALS, COMMIT_WELCOME = 25, 26, 27, 28
@@ -55,15 +58,70 @@ class Dave:
         """Transition id -> the protocol version it switches to."""
         self.users: set[int] = set()
         """Other users in the call (CLIENTS_CONNECT / CLIENT_DISCONNECT)."""
+        self.external_sender: bytes | None = None
+        """The gateway's external sender package (op 25), kept: it may arrive before our session
+        exists, and every new session (re-init, new epoch) needs it again."""
+        self.withheld = 0
+        """Frames not sent because the call is E2EE and our group was not ready."""
+        self._ready_changed = asyncio.Event()
 
     @property
     def ready(self) -> bool:
         return bool(self.protocol_version and self.session is not None and self.session.ready)
 
-    def encrypt(self, opus: bytes) -> bytes:
-        """End-to-end encrypt one Opus frame once the group is ready; passthrough before. Opus
-        silence frames stay as they are (the protocol leaves them unencrypted)."""
-        return self.session.encrypt_opus(opus) if self.ready and opus != SILENCE_FRAME else opus
+    @property
+    def e2ee_required(self) -> bool:
+        """The call runs DAVE (version > 0): media must be end-to-end encrypted."""
+        return bool(self.protocol_version) and davey is not None
+
+    def encrypt(self, opus: bytes) -> bytes | None:
+        """One Opus frame as it may go out: end-to-end encrypted once the group is ready; as is
+        in a transport-only call and for the Opus silence frame (the protocol lets it through);
+        None (withheld) while an E2EE call has no group for us yet."""
+        if opus == SILENCE_FRAME or not self.e2ee_required:
+            return opus
+        if not self.ready:
+            self.withheld += 1
+            return None
+        encrypted: bytes | None = self.session.encrypt_opus(opus)
+        return encrypted
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """Wait (up to ``timeout``) until frames can be sent: the group is ready, or the call is
+        transport-only. False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.e2ee_required and not self.ready:
+            self._ready_changed.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._ready_changed.wait(), remaining)
+            except TimeoutError:
+                return False
+        return True
+
+    def _changed(self) -> None:
+        self._ready_changed.set()
+
+    def privacy_code(self) -> str | None:
+        """The voice privacy code Discord clients show for the call: the current epoch
+        authenticator as 30 digits (daveprotocol.com, "Displayable Codes"); None without a group."""
+        if not self.ready:
+            return None
+        authenticator = self.session.get_epoch_authenticator()
+        return davey.generate_displayable_code(authenticator, 30, 5) if authenticator else None
+
+    def verification_code(self, user_id: int) -> str | None:
+        """The 45-digit pairwise verification code with ``user_id`` (scrypt: blocking, ~0.1 s)."""
+        if not self.ready or user_id == self.user_id:
+            return None
+        try:
+            code: str | None = self.session.get_verification_code(int(user_id))
+            return code
+        except Exception:
+            return None
 
     async def start(self, version: int) -> None:
         """SESSION_DESCRIPTION announced ``dave_protocol_version``."""
@@ -76,10 +134,13 @@ class Dave:
                 self.session = davey.DaveSession(self.protocol_version, self.user_id, self.channel_id)
             else:
                 self.session.reinit(self.protocol_version, self.user_id, self.channel_id)
+            if self.external_sender is not None:
+                self.session.set_external_sender(self.external_sender)
             await self._send_binary(bytes([KEY_PACKAGE]) + self.session.get_serialized_key_package())
         elif self.session is not None:
             self.session.reset()
             self.session.set_passthrough_mode(True, 10)
+        self._changed()
 
     async def on_json(self, op: int, data: dict[str, Any]) -> None:
         if op == CLIENTS_CONNECT:
@@ -100,9 +161,13 @@ class Dave:
             await self._reinit()
 
     async def on_binary(self, frame: bytes) -> None:
-        if len(frame) < 3 or self.session is None:
+        if len(frame) < 3:
             return
         op, payload = frame[2], frame[3:]
+        if op == EXTERNAL_SENDER:
+            self.external_sender = payload
+        if self.session is None:
+            return
         try:
             if op == EXTERNAL_SENDER:
                 self.session.set_external_sender(payload)
@@ -114,7 +179,7 @@ class Dave:
                     await self._send_binary(bytes([COMMIT_WELCOME]) + result.commit + (result.welcome or b""))
             elif op in (ANNOUNCE_COMMIT, WELCOME):
                 await self._transition_message(op, payload)
-        except Exception:  # noqa: BLE001 - a bad MLS message must not end the voice session
+        except Exception:
             log.exception("DAVE op %s could not be processed", op)
 
     async def _transition_message(self, op: int, payload: bytes) -> None:
@@ -124,12 +189,13 @@ class Dave:
                 self.session.process_commit(payload[2:])
             else:
                 self.session.process_welcome(payload[2:])
-        except Exception as exc:  # noqa: BLE001 - answered as the protocol asks: op 31, then a new key package
+        except Exception as exc:
             log.warning("DAVE %s for transition %s is invalid: %s", "commit" if op == ANNOUNCE_COMMIT else "welcome",
                         transition, exc)
             await self._send_json(INVALID_COMMIT_WELCOME, {"transition_id": transition})
             await self._reinit()
             return
+        self._changed()
         if transition == 0:
             return
         self.pending[transition] = self.protocol_version
@@ -145,3 +211,4 @@ class Dave:
         if version == 0 and self.session is not None:
             self.session.set_passthrough_mode(True, 120)
         self.protocol_version = version
+        self._changed()

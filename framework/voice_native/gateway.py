@@ -274,7 +274,7 @@ class VoiceGateway:
             await handling
         except (ConnectionError, aiohttp.ClientError) as exc:  # the socket went away mid-answer
             log.info("DAVE answer not sent: %s", exc)
-        except Exception:  # noqa: BLE001 - a malformed message must not end the reader: without it no
+        except Exception:
             # close is noticed, so a dropped socket is never resumed and the call hangs silently
             log.exception("DAVE message in guild %s could not be handled", self.server_id)
 
@@ -285,7 +285,7 @@ class VoiceGateway:
                 return True
             try:
                 await asyncio.wait_for(self._resume(), self.timeout)
-            except (OSError, asyncio.TimeoutError, aiohttp.ClientError, VoiceGatewayClosed) as exc:
+            except (TimeoutError, OSError, aiohttp.ClientError, VoiceGatewayClosed) as exc:
                 log.info("voice resume attempt %d for guild %s failed: %s", attempt + 1, self.server_id, exc)
                 if self._ws is not None and not self._ws.closed:
                     await self._ws.close()  # a timed-out attempt's socket would stay open otherwise

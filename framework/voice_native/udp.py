@@ -55,7 +55,7 @@ class UdpTransport:
             self._transport.sendto(request)
             try:
                 reply = await asyncio.wait_for(self._protocol.reply, DISCOVERY_TIMEOUT / 3)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             finally:
                 self._protocol.reply = None

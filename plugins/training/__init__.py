@@ -5,7 +5,8 @@ as events arrive), resume polling after a restart, and choose the active model.
 Changes are restricted to the ``training`` permission group; anyone may look.
 
 The modules by concern: :mod:`.schema` (tables, migrations, settings), :mod:`.datasets` (examples
-and the ``dataset_examples`` hook), :mod:`.jobs` (starting and following jobs), :mod:`.commands`,
+and the ``dataset_examples`` hook), :mod:`.jobs` (starting, cancelling and resuming jobs: a state
+machine whose primitives are in :mod:`.states`), :mod:`.polling` (following jobs), :mod:`.commands`,
 :mod:`.privacy` (a user's data). The plugin object is this package: pluggy finds the hook
 implementations among its attributes, so each one is imported here.
 """

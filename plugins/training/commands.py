@@ -17,12 +17,12 @@ from framework import hookimpl
 from framework.archive import archive_directory, human_size
 from framework.commands import Context, File, Option, UserError, attachment, boolean, command, group, string
 from framework.dataroot import NAME_MAX, DataRoot
-from framework.errors import ProviderError, echo, parse_row_number
+from framework.errors import echo, parse_row_number
 from framework.importers import to_jsonl
 from framework.providers import set_active_model, trained_models
 from plugins.training.datasets import add_examples, collect, dataset_name, dataset_rows, find_dataset, split_rows
-from plugins.training.jobs import render_job, resolve_provider, start_job
-from plugins.training.schema import TERMINAL, datasets, examples, jobs
+from plugins.training.jobs import cancel_job, render_job, resolve_provider, start_job
+from plugins.training.schema import datasets, examples, jobs
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterCommand
@@ -118,7 +118,7 @@ async def dataset_show(ctx: Context, name: str | None) -> None:
                        options=[_dataset("name", "Dataset name", default=None)])
 async def dataset_export(ctx: Context, name: str | None) -> None:
     name = dataset_name(name or ctx.settings.default_dataset)
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
     path = ctx.app.data_root.name_path("exports", name, f"-{stamp}.jsonl", what="dataset name")
     _, rows = await dataset_rows(ctx.app, name)
     data = await ctx.run_blocking(to_jsonl, [{"text": r.text, "label": r.label, "source": r.source} for r in rows])
@@ -175,15 +175,7 @@ async def jobs_status(ctx: Context, job: str) -> None:
 @jobs_group.command("cancel", "Cancel a running job", permission="training",
                     options=[string("job", "Job number, e.g. 3")])
 async def jobs_cancel(ctx: Context, job: str) -> None:
-    row = await _job(ctx, job)
-    if row.status in TERMINAL:
-        raise UserError(f"Job #{row.id} already {row.status}.")
-    try:
-        await ctx.app.engines.providers.get(row.provider).cancel(row.provider_job_id)
-    except ProviderError as exc:
-        raise UserError(str(exc)) from None
-    async with ctx.app.storage.begin() as conn:
-        await conn.execute(jobs.update().where(jobs.c.id == row.id).values(status="cancelled"))
+    row = await cancel_job(ctx.app, (await _job(ctx, job)).id)  # any state: see plugins/training/jobs.py
     await ctx.respond(f"Cancelled training job #{row.id}.")
 
 

@@ -4,7 +4,7 @@ collecting new examples from message text, an attachment or a folder of the data
 
 A dataset's name becomes a file name (``dataset export`` writes ``exports/NAME-DATE.jsonl``), so
 it has the form :func:`framework.dataroot.check_name` allows, checked when a dataset is created
-and when one is looked up; names stored before that rule were renamed by the schema's migration 3.
+and when one is looked up; names stored before that rule were renamed by the schema's migration 4.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ async def dataset_rows(app: Host, name: str) -> tuple[Any, list[Any]]:
         ds = await find_dataset(conn, name)
         rows = (await conn.execute(sa.select(examples).where(examples.c.dataset_id == ds.id)
                                    .order_by(examples.c.id))).all()
-    return ds, rows
+    return ds, list(rows)
 
 
 def split_rows(rows: list[Any], holdout: float) -> tuple[list[Any], list[Any]]:
@@ -89,7 +89,8 @@ def split_rows(rows: list[Any], holdout: float) -> tuple[list[Any], list[Any]]:
     dataset too small for that trains on everything and has no held-out part."""
     if holdout <= 0:
         return list(rows), []
-    train, test = [], []
+    train: list[Any] = []
+    test: list[Any] = []
     for row in rows:
         (test if int(row.hash[:8], 16) / 0x1_0000_0000 < holdout else train).append(row)
     labels = {r.label for r in rows}

@@ -1,29 +1,60 @@
-"""Training jobs: start one on the configured provider from a snapshot of a dataset, follow it
-(a watcher per job polls the provider and edits the progress message as events arrive), resume
-the watchers after a restart and stop them at shutdown.
+"""Training jobs as a state machine whose every transition is recorded in the job's row before the
+next side effect, so a bot killed at any moment finds, at its next start, what to do:
+
+    starting ─(provider uploaded)→ uploaded ─(provider launched)→ created ─(poll)→ queued/running → TERMINAL
+
+- ``starting``: the row, its snapshot and the job's name at the provider (``start_key``) exist; the
+  data may or may not have reached the provider. Not resumable: failed with the reason after a
+  restart, and what the provider has named with the key is discarded.
+- ``uploaded``: the provider's files are recorded. A restart launches from them (the provider
+  adopts a job it had launched from them whose id was never recorded).
+- ``created`` and later: the provider's job id is recorded; a restart polls it.
+
+Every transition is a compare-and-set on the status (:mod:`.states`), so a cancel racing a start
+(or a restart) wins cleanly: the start notices at its next step, and cancels or discards what it
+made meanwhile. Launched jobs are followed by :mod:`.polling`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import os
+import secrets
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import hikari
 import sqlalchemy as sa
 
 from framework import hookimpl
 from framework.commands import Context, UserError
 from framework.errors import ProviderError
 from framework.importers import to_jsonl
-from framework.providers import TrainingRequest, trained_models
+from framework.providers import JobAborted, TrainingRequest
+from framework.storage import inserted_id
 from plugins.training.datasets import dataset_rows, split_rows
+from plugins.training.polling import poll_job, spawn, watch
 from plugins.training.schema import TERMINAL, Settings, datasets, jobs
+from plugins.training.states import (
+    BEFORE_LAUNCH,
+    CREATED,
+    STARTING,
+    STOPPED_WHILE_STARTING,
+    UPLOADED,
+    discard,
+    load_job,
+    render_job,
+    show,
+    start_progress,
+    starts_in_flight,
+    transition,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.host import Host
+
+__all__ = ["render_job", "resolve_provider", "start_job", "cancel_job", "startup", "shutdown"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +75,52 @@ def validate_for_training(rows: list[Any], provider: Any, provider_name: str) ->
         raise UserError(f"Not training yet: examples of at least two labels are needed (have only "
                         f"{', '.join(counts) or 'none'}).")
     return counts
+
+
+async def launch(app: Host, job_id: int, provider: Any, request: TrainingRequest) -> str | None:
+    """``provider.start`` with each outcome recorded: ``created`` with the provider's job id, or
+    ``failed`` with the reason (returned, for the caller to show); a job cancelled meanwhile gets
+    its provider job cancelled and its files discarded. Returns ``None`` unless it failed."""
+    starts = starts_in_flight(app)
+    starts.add(job_id)
+    try:
+        provider_job_id = await provider.start(request)
+    except JobAborted:
+        await discard(app, job_id, provider, request.progress)
+        return None
+    except (ProviderError, OSError) as exc:
+        if isinstance(exc, OSError):  # file paths and errno text are for the log, not for users
+            log.exception("training job %s could not start", job_id)
+            reason = f"the training files could not be read or written ({type(exc).__name__}); the error was logged"
+        else:
+            reason = str(exc)
+        await discard(app, job_id, provider, request.progress)
+        await transition(app, job_id, BEFORE_LAUNCH, status="failed", error=reason)
+        return reason
+    except Exception:
+        log.exception("training job %s failed while starting", job_id)
+        await transition(app, job_id, BEFORE_LAUNCH, status="failed", error="an internal error; it was logged")
+        raise
+    finally:
+        starts.discard(job_id)
+    if not await transition(app, job_id, BEFORE_LAUNCH, status=CREATED, provider_job_id=provider_job_id):
+        log.info("training job %s was cancelled while starting: cancelling its provider job", job_id)
+        try:
+            await provider.cancel(provider_job_id)
+        except ProviderError as exc:
+            log.warning("could not cancel the provider job of cancelled training job %s: %s", job_id, exc)
+        await discard(app, job_id, provider, request.progress)
+    return None
+
+
+def _write_snapshot(path: Path, data: bytes) -> None:
+    """Whole or not at all (temp file, then rename): a start killed mid-write leaves no half file."""
+    partial = path.with_suffix(".partial")
+    with open(partial, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    partial.replace(path)
 
 
 async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> None:
@@ -67,112 +144,125 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
     folder = app.data_root.area("datasets") / "snapshots"
     folder.mkdir(exist_ok=True)
     async with app.storage.begin() as conn:
-        result = await conn.execute(jobs.insert().values(dataset=dataset, provider=name, status="starting",
+        result = await conn.execute(jobs.insert().values(dataset=dataset, provider=name, status=STARTING,
                                                          snapshot="", example_count=len(rows),
                                                          instruction=instruction))
-        job_id = result.inserted_primary_key[0]
+        job_id = inserted_id(result)
         snapshot = folder / f"job-{job_id}.jsonl"  # recorded before it is written, so mydata delete finds it
-        await conn.execute(jobs.update().where(jobs.c.id == job_id).values(snapshot=str(snapshot)))
-    data = await ctx.run_blocking(to_jsonl, [{"text": r.text, "label": r.label} for r in rows])
-    await ctx.run_blocking(snapshot.write_bytes, data)
-    shown = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
-    shown += f"; {len(held_out)} held out for testing" if held_out else ""
-    shown += f"; {len(corrections)} correction(s)" if corrections else ""
-    status = await ctx.respond(f"🏋️ Training job #{job_id} on `{dataset}` ({shown}) with `{name}`: starting…")
-    request = TrainingRequest(job_id, snapshot, tuple(labels), instruction, corrections=corrections)
-    try:
-        provider_job_id = await provider.start(request)
-    except (ProviderError, OSError) as exc:
-        if isinstance(exc, OSError):  # file paths and errno text are for the log, not for users
-            log.exception("training job %s could not start", job_id)
-            reason = f"the training files could not be read or written ({type(exc).__name__}); the error was logged"
-        else:
-            reason = str(exc)
-        async with app.storage.begin() as conn:
-            await conn.execute(jobs.update().where(jobs.c.id == job_id).values(status="failed", error=reason,
-                                                                                  snapshot=str(snapshot)))
-        await status.edit(f"❌ Training job #{job_id} could not start: {reason}")
-        return
-    channel_id, message_id = ctx.channel_id, status.message_id
-    if message_id is None and getattr(ctx, "interaction", None) is not None:
-        message_id = (await ctx.app.bot.rest.fetch_interaction_response(ctx.interaction.application_id,
-                                                                        ctx.interaction.token)).id
-    async with app.storage.begin() as conn:
         await conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-            provider_job_id=provider_job_id, status="queued", snapshot=str(snapshot),
-            channel_id=int(channel_id), message_id=int(message_id) if message_id else None))
-    watch(app, job_id)
+            snapshot=str(snapshot), start_key=f"trainerbot-job-{job_id}-{secrets.token_hex(4)}"))
+    starts_in_flight(app).add(job_id)  # from here on this process owns the start (launch lets go)
+    try:
+        data = await ctx.run_blocking(to_jsonl, [{"text": r.text, "label": r.label} for r in rows])
+        await ctx.run_blocking(_write_snapshot, snapshot, data)
+        shown = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
+        shown += f"; {len(held_out)} held out for testing" if held_out else ""
+        shown += f"; {len(corrections)} correction(s)" if corrections else ""
+        status = await ctx.respond(f"🏋️ Training job #{job_id} on `{dataset}` ({shown}) with `{name}`: starting…")
+        message_id = status.message_id
+        interaction = getattr(ctx, "interaction", None)
+        if message_id is None and interaction is not None:
+            message_id = (await ctx.app.bot.rest.fetch_interaction_response(interaction.application_id,
+                                                                            interaction.token)).id
+        # where the job is shown, recorded before the provider is asked: a restart can show the outcome there
+        await transition(app, job_id, None, channel_id=int(ctx.channel_id),
+                         message_id=int(message_id) if message_id else None)
+        job = await load_job(app, job_id)
+    except BaseException as exc:
+        starts_in_flight(app).discard(job_id)
+        if isinstance(exc, Exception):  # not a shutdown: this start is over, and says so
+            await transition(app, job_id, BEFORE_LAUNCH, status="failed", error="an internal error; it was logged")
+        raise
+    request = TrainingRequest(job_id, snapshot, tuple(labels), instruction, corrections=corrections,
+                              progress=start_progress(app, job))
+    reason = await launch(app, job_id, provider, request)
+    if reason is not None:
+        await status.edit(f"❌ Training job #{job_id} could not start: {reason}")
+    else:
+        watch(app, job_id)
 
 
-def watch(app: Host, job_id: int) -> None:
-    tasks: dict[int, asyncio.Task[None]] = app.state("training", dict)
-    if job_id not in tasks or tasks[job_id].done():
-        tasks[job_id] = asyncio.get_running_loop().create_task(_poll(app, job_id))
-
-
-def render_job(job: Any, events: list[str]) -> str:
-    icon = {"succeeded": "✅", "failed": "❌", "cancelled": "⏹️"}.get(job.status, "⏳")
-    text = (f"{icon} Training job #{job.id} on `{job.dataset}` ({job.example_count} examples) with `{job.provider}`: "
-            f"**{job.status}**")
-    if job.model_id:
-        text += f"\nModel: `{job.model_id}` — activate it with `model use {job.model_id}`"
-    if job.error:
-        text += f"\nError: {job.error}"
-    if events:
-        text += "\n" + "\n".join(f"• {e}" for e in events[-5:])
-    return text
-
-
-async def _poll(app: Host, job_id: int) -> None:
-    settings: Settings = app.settings("training")
-    delay = settings.poll_interval
-    while True:
-        async with app.storage.connect() as conn:
-            job = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first()
-        if job is None or job.status in TERMINAL:
-            return
-        try:
-            provider = app.engines.providers.get(job.provider)
-            state = await provider.poll(job.provider_job_id)
-        except (ProviderError, UserError) as exc:
-            log.warning("polling training job %s failed: %s", job_id, exc)
-            delay = min(delay * 2, settings.max_poll_interval)
-            await asyncio.sleep(delay)
-            continue
-        delay = settings.poll_interval
-        events = json.loads(job.events) + list(state.events)
-        async with app.storage.begin() as conn:
-            await conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-                status=state.status, model_id=state.model_id, error=state.error, events=json.dumps(events),
-                **({"provider_job_id": state.provider_job_id} if state.provider_job_id else {})))
-            if state.status == "succeeded" and state.model_id:
-                labels = (await conn.execute(
-                    sa.select(datasets.c.labels).where(datasets.c.name == job.dataset))).scalar()
-                exists = (await conn.execute(sa.select(trained_models.c.id).where(
-                    trained_models.c.model_id == state.model_id))).first()
-                if not exists:
-                    await conn.execute(trained_models.insert().values(
-                        provider=job.provider, model_id=state.model_id, job_id=job_id, dataset=job.dataset,
-                        labels=labels or "[]", instruction=job.instruction))
-            job = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first()
-        if job.channel_id and job.message_id and (state.events or state.finished):
+async def cancel_job(app: Host, job_id: int) -> Any:
+    """Cancel a job in any state; returns its row afterwards. A launched job is cancelled at its
+    provider first (a refusal is shown, the job unchanged); one still starting is cancelled here and
+    its start, in flight or interrupted, stops at its next step with its leftovers discarded."""
+    for _ in range(3):  # a start may launch between reading the row and cancelling it: then again
+        job = await load_job(app, job_id)
+        if job is None:
+            raise UserError(f"No training job #{job_id}.")
+        if job.status in TERMINAL:
+            raise UserError(f"Job #{job.id} already {job.status}.")
+        if job.provider_job_id:
             try:
-                await app.bot.rest.edit_message(job.channel_id, job.message_id, render_job(job, events))
-            except hikari.HikariError:
-                log.warning("could not edit the progress message of job %s", job_id, exc_info=True)
-        if state.finished:
-            return
-        await asyncio.sleep(delay)
+                await app.engines.providers.get(job.provider).cancel(job.provider_job_id)
+            except ProviderError as exc:
+                raise UserError(str(exc)) from None
+            if await transition(app, job.id, None, status="cancelled"):
+                break
+        elif await transition(app, job.id, BEFORE_LAUNCH, status="cancelled"):
+            try:
+                provider = app.engines.providers.get(job.provider)
+            except UserError:
+                log.warning("training job %s cancelled; its provider %s is gone, nothing to clean up", job.id,
+                            job.provider)
+            else:
+                if job.id not in starts_in_flight(app):  # a start in flight cleans up after itself
+                    await discard(app, job.id, provider, start_progress(app, job))
+            break
+    else:
+        raise UserError(f"Job #{job_id} kept changing while it was being cancelled; try again.")
+    row = await load_job(app, job_id)
+    await show(app, row)
+    return row
+
+
+async def abandon(app: Host, job: Any, reason: str) -> None:
+    """Fail a job that cannot go on (a start a restart interrupted), its leftovers discarded first:
+    once the row says failed, the provider holds nothing of it (or the log says why)."""
+    try:
+        provider = app.engines.providers.get(job.provider)
+    except UserError:
+        provider = None
+    await discard(app, job.id, provider, start_progress(app, job))
+    if await transition(app, job.id, [job.status], status="failed", error=reason):
+        log.warning("training job %s failed: %s", job.id, reason)
+        await show(app, await load_job(app, job.id))
+
+
+async def resume_start(app: Host, job: Any) -> None:
+    """Go on with a start that reached ``uploaded`` before a restart: launch from its files, then poll."""
+    try:
+        provider = app.engines.providers.get(job.provider)
+    except UserError as exc:
+        await abandon(app, job, f"its provider is not available: {exc}")
+        return
+    async with app.storage.connect() as conn:
+        labels = (await conn.execute(sa.select(datasets.c.labels).where(datasets.c.name == job.dataset))).scalar()
+    request = TrainingRequest(job.id, Path(job.snapshot), tuple(json.loads(labels or "[]")), job.instruction,
+                              progress=start_progress(app, job))
+    if await launch(app, job.id, provider, request) is not None:
+        await show(app, await load_job(app, job.id))
+        return
+    await poll_job(app, job.id)
 
 
 @hookimpl
 async def startup(app: Host) -> None:
+    """Each unfinished job goes on from its last recorded step (see the module's docstring)."""
     async with app.storage.connect() as conn:
-        pending = [r.id for r in await conn.execute(sa.select(jobs.c.id).where(
-            jobs.c.status.not_in([*TERMINAL, "starting"])))]
-    for job_id in pending:
-        log.info("resuming polling of training job %s", job_id)
-        watch(app, job_id)
+        pending = (await conn.execute(sa.select(jobs).where(jobs.c.status.not_in(list(TERMINAL)))
+                                      .order_by(jobs.c.id))).all()
+    for job in pending:
+        if job.id in starts_in_flight(app):
+            continue  # being started by this process (the plugin was reloaded, not the bot restarted)
+        if job.provider_job_id:
+            log.info("resuming polling of training job %s", job.id)
+            watch(app, job.id)
+        elif job.status == UPLOADED:
+            log.info("resuming the start of training job %s from its uploaded files", job.id)
+            spawn(app, job.id, resume_start(app, job))
+        else:
+            spawn(app, job.id, abandon(app, job, STOPPED_WHILE_STARTING))
 
 
 @hookimpl

@@ -57,7 +57,7 @@ def _scrub_snapshot(path: Path, gone: set[tuple[str, str]]) -> None:
         return
     lines = [line for line in path.read_text("utf-8").splitlines(keepends=True) if line.strip()]
     rows = [json.loads(line) for line in lines]
-    kept = [line for line, row in zip(lines, rows) if (row["text"], row["label"]) not in gone]
+    kept = [line for line, row in zip(lines, rows, strict=True) if (row["text"], row["label"]) not in gone]
     if len(kept) != len(lines):
         partial = path.with_suffix(".scrubbing")
         partial.write_text("".join(kept), "utf-8")

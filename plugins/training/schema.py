@@ -62,6 +62,11 @@ jobs = sa.Table(
     sa.Column("message_id", sa.BigInteger),
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.current_timestamp()),
     sa.Column("instruction", sa.Text, nullable=False, server_default=""),  # what examples were framed with
+    # the start's steps (plugins/training/jobs.py): the job's name at the provider, the files
+    # uploaded there (role → id, JSON), and the provider's ids of the events already stored (JSON)
+    sa.Column("start_key", sa.String(100)),
+    sa.Column("files", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("event_ids", sa.Text, nullable=False, server_default="[]"),
 )
 
 
@@ -113,4 +118,5 @@ def rename_bad_dataset_names(connection: Connection) -> dict[str, str]:
 def register_migrations(register: RegisterMigration) -> None:
     register(Migration(1, "datasets, examples, training jobs", metadata.create_all))
     register(Migration(2, "the instruction a job trained with", lambda c: add_missing_columns(c, jobs)))
-    register(Migration(3, "dataset names that can be file names", rename_bad_dataset_names))
+    register(Migration(3, "a job's start steps and stored event ids", lambda c: add_missing_columns(c, jobs)))
+    register(Migration(4, "dataset names that can be file names", rename_bad_dataset_names))

@@ -25,7 +25,7 @@ def main(selected: list[str]) -> int:
         started = time.perf_counter()
         try:
             figures = asyncio.run(module.run())
-        except Exception as exc:  # noqa: BLE001 - report and go on with the other benchmarks
+        except Exception as exc:
             print(f"# {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             failed += 1
             continue

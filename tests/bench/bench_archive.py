@@ -12,7 +12,7 @@ from pathlib import Path
 from framework.app import App
 from framework.archive import archive_directory
 from framework.config import load_config
-from framework.testing.server import make_token
+from framework.emulator import make_token
 
 TOTAL_MB = 200
 FILES = 100

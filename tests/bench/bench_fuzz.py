@@ -12,8 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from framework.emulator import DiscordEmulator
 from framework.testing.harness import HarnessFactory
-from framework.testing.server import DiscordEmulator
 from tests.fuzzing import Fuzzer, fuzz_all, summary
 
 EXAMPLES = int(os.environ.get("TRAINERBOT_FUZZ_EXAMPLES", "60"))

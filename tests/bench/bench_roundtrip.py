@@ -14,14 +14,14 @@ import lightbulb
 
 from framework.app import App
 from framework.config import load_config
-from framework.testing.server import DiscordEmulator
+from framework.emulator import DiscordEmulator
 
 ROUNDS = 400
 WARMUP = 20
 BLOCKS = 4
 
 
-async def _roundtrip(emu: DiscordEmulator, channel, user, content: str) -> float:  # noqa: ANN001
+async def _roundtrip(emu: DiscordEmulator, channel, user, content: str) -> float:
     started = time.perf_counter()
     sent = await emu.send_message(channel, user, content)
     await emu.wait_for_message(channel=channel, predicate=lambda m: int(m.id) > int(sent.id), timeout=10)
@@ -33,7 +33,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _trainerbot_block(emu: DiscordEmulator, channel, user, tmp: str) -> list[float]:  # noqa: ANN001
+async def _trainerbot_block(emu: DiscordEmulator, channel, user, tmp: str) -> list[float]:
     app = App(load_config(Path(tmp) / "none.toml", overrides={"bot": {"data_root": tmp}}),
               token=emu.token, rest_url=emu.rest_url)
     await app.start()
@@ -43,8 +43,9 @@ async def _trainerbot_block(emu: DiscordEmulator, channel, user, tmp: str) -> li
         await app.close()
 
 
-async def _bare_block(emu: DiscordEmulator, channel, user, greeting: str) -> list[float]:  # noqa: ANN001
-    bot = hikari.GatewayBot(emu.token, rest_url=emu.rest_url, logs=None, banner=None, suppress_optimization_warning=True,
+async def _bare_block(emu: DiscordEmulator, channel, user, greeting: str) -> list[float]:
+    bot = hikari.GatewayBot(emu.token, rest_url=emu.rest_url, logs=None, banner=None,
+                            suppress_optimization_warning=True,
                             intents=hikari.Intents.ALL_UNPRIVILEGED | hikari.Intents.MESSAGE_CONTENT)
     client = lightbulb.client_from_app(bot)
     bot.subscribe(hikari.StartingEvent, client.start)

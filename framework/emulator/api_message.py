@@ -1,0 +1,117 @@
+"""REST resources of a channel: the channel, its messages (create, list, get, edit, delete),
+typing and the bot's reactions; and how a message the bot writes is recorded, which the
+interaction responses (``api_interaction.py``) share.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from framework.emulator.state import FileSpec, Interaction, Message
+from framework.emulator.wire import DIGITS, JSON_KEY, Route, empty, not_found, read_body, reply
+from framework.emulator.world import World
+
+
+def apply_content(world: World, message: Message, body: dict[str, Any], files: list[FileSpec], *, edit: bool) -> None:
+    """Write a create or edit body into ``message``; an edit keeps the earlier version in ``edits``
+    and the attachments the body lists by id."""
+    if edit:
+        message.edits.append({"content": message.content, "attachments": list(message.attachments),
+                              "embeds": list(message.embeds)})
+        message.edited_at = time.time()
+    if "content" in body:
+        message.content = body["content"] or ""
+    if "embeds" in body:
+        message.embeds = body["embeds"] or []
+    if "flags" in body and body["flags"] is not None and not edit:
+        message.flags = int(body["flags"])
+    if "attachments" in body or files:
+        kept_ids = {str(a.get("id")) for a in body.get("attachments") or []}
+        kept = [a for a in message.attachments if str(a.id) in kept_ids] if edit else []
+        message.attachments = kept + [world._store_attachment(f) for f in files]
+
+
+def new_bot_message(world: World, channel_id: int, body: dict[str, Any], files: list[FileSpec], *,
+                    interaction: Interaction | None = None, placeholder: bool = False) -> Message:
+    """Record a message the bot sends (to a channel, or as an interaction's response or followup)."""
+    channel = world.channels[channel_id]
+    ref = body.get("message_reference") or {}
+    message = Message(world._snowflake(), channel_id, channel.guild_id, world.bot_user, "",
+                      reference=int(ref["message_id"]) if ref.get("message_id") else None,
+                      interaction_id=interaction.id if interaction else None, placeholder=placeholder)
+    apply_content(world, message, body, files, edit=False)
+    world.messages[message.id] = message
+    if interaction is not None:
+        interaction.messages.append(message)
+    return message
+
+
+class ChannelApi:
+    """``/channels/{id}`` and below."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def routes(self) -> list[Route]:
+        d = DIGITS
+        return [
+            ("GET", f"/channels/{d}", self._get_channel),
+            ("POST", f"/channels/{d}/messages", self._create_message),
+            ("GET", f"/channels/{d}/messages", self._list_messages),
+            ("GET", f"/channels/{d}/messages/{d}", self._get_message),
+            ("PATCH", f"/channels/{d}/messages/{d}", self._edit_message),
+            ("DELETE", f"/channels/{d}/messages/{d}", self._delete_message),
+            ("POST", f"/channels/{d}/typing", lambda r, c: empty()),
+            ("PUT", rf"/channels/{d}/messages/{d}/reactions/([^/]+)/@me", self._add_bot_reaction),
+        ]
+
+    def _message(self, cid: str, mid: str) -> Message | None:
+        message = self.world.messages.get(int(mid))
+        return message if message and message.channel_id == int(cid) and not message.deleted else None
+
+    async def _get_channel(self, request: web.Request, cid: str) -> web.Response:
+        channel = self.world.channels.get(int(cid))
+        return reply(channel.payload()) if channel else not_found("Channel")
+
+    async def _create_message(self, request: web.Request, cid: str) -> web.Response:
+        if int(cid) not in self.world.channels:
+            return not_found("Channel")
+        body, files = await read_body(request)
+        request[JSON_KEY] = body
+        message = new_bot_message(self.world, int(cid), body, files)
+        return reply(self.world.message_payload(message))
+
+    async def _list_messages(self, request: web.Request, cid: str) -> web.Response:
+        limit = int(request.query.get("limit", 50))
+        found = [m for m in self.world.messages.values()
+                 if m.channel_id == int(cid) and not m.deleted and not m.ephemeral]
+        return reply([self.world.message_payload(m) for m in reversed(found)][:limit])
+
+    async def _get_message(self, request: web.Request, cid: str, mid: str) -> web.Response:
+        message = self._message(cid, mid)
+        return reply(self.world.message_payload(message)) if message else not_found("Message")
+
+    async def _edit_message(self, request: web.Request, cid: str, mid: str) -> web.Response:
+        message = self._message(cid, mid)
+        if message is None or not message.from_bot:
+            return not_found("Message")
+        body, files = await read_body(request)
+        apply_content(self.world, message, body, files, edit=True)
+        return reply(self.world.message_payload(message))
+
+    async def _delete_message(self, request: web.Request, cid: str, mid: str) -> web.Response:
+        message = self._message(cid, mid)
+        if message is None:
+            return not_found("Message")
+        message.deleted = True
+        return empty()
+
+    async def _add_bot_reaction(self, request: web.Request, cid: str, mid: str, emoji: str) -> web.Response:
+        message = self._message(cid, mid)
+        if message is None:
+            return not_found("Message")
+        message.reactions.append((self.world.bot_user.id, emoji))
+        return empty()

@@ -1,0 +1,113 @@
+"""The :class:`DiscordEmulator` facade: one object that starts the local Discord (gateway and REST
+on one aiohttp server), builds its world, acts as its users and injects faults.
+
+Its parts, each in its own module: the records (``world.py``, ``state.py``), the gateway
+(``gateway.py``), the REST API (``rest.py`` and the ``api_*.py`` resources), users' actions
+(``actions.py``). Tests and the sandbox use only this class and the records it returns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from framework.emulator.actions import UserActions
+from framework.emulator.gateway import Gateway
+from framework.emulator.rest import PREFIX, RestApi
+from framework.emulator.state import Channel, Fault, Guild, Member, Role, User
+
+
+class DiscordEmulator(UserActions):
+    """A local Discord for one bot application."""
+
+    def __init__(self, bot_name: str = "trainerbot", *, heartbeat_interval_ms: int = 41_250) -> None:
+        super().__init__(bot_name, heartbeat_interval_ms)
+        self._gateway = Gateway(self)
+        self._rest = RestApi(self)
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle
+    async def start(self) -> None:
+        app = web.Application(client_max_size=512 * 1024 * 1024, middlewares=[self._rest.middleware])
+        app.router.add_get("/ws", self._gateway.handle)
+        app.router.add_get("/attachments/{id}/{name}", self._rest.serve_attachment)
+        app.router.add_route("*", PREFIX + "/{tail:.*}", self._rest.handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        await self._gateway.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> DiscordEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- building the world (a connected bot is told through the gateway, as on Discord)
+    def create_user(self, name: str, *, bot: bool = False) -> User:
+        user = User(self._snowflake(), name, bot=bot)
+        self.users[user.id] = user
+        return user
+
+    def create_guild(self, name: str, *, owner: User | None = None) -> Guild:
+        guild = Guild(self._snowflake(), name, (owner or self.application_owner).id)
+        guild.roles.append(Role(guild.id, guild.id, "@everyone", position=0, permissions=str(0x6BFFFEC1)))
+        self.guilds[guild.id] = guild
+        guild.members[self.bot_user.id] = Member(self.bot_user, guild.id)
+        if self._gateway.session_id is not None:
+            self._gateway.dispatch("GUILD_CREATE", guild.payload())
+        return guild
+
+    def create_role(self, guild: Guild, name: str, *, permissions: int = 0) -> Role:
+        role = Role(self._snowflake(), guild.id, name, position=len(guild.roles), permissions=str(permissions))
+        guild.roles.append(role)
+        if self._gateway.session_id is not None:
+            self._gateway.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.payload()})
+        return role
+
+    def create_channel(self, guild: Guild, name: str, *, kind: str = "text", user_limit: int = 0,
+                       overwrites: Sequence[dict[str, Any]] = ()) -> Channel:
+        channel = Channel(self._snowflake(), name, kind, guild.id, position=len(guild.channels), user_limit=user_limit,
+                          overwrites=[{"allow": "0", "deny": "0", **o, "id": str(o["id"])} for o in overwrites])
+        guild.channels.append(channel)
+        self.channels[channel.id] = channel
+        if self._gateway.session_id is not None:
+            self._gateway.dispatch("CHANNEL_CREATE", channel.payload())
+        return channel
+
+    def add_member(self, guild: Guild, user: User, *, roles: Sequence[Role] = ()) -> Member:
+        member = Member(user, guild.id, list(roles))
+        guild.members[user.id] = member
+        if self._gateway.session_id is not None:
+            self._gateway.dispatch("GUILD_MEMBER_ADD", {**member.payload(), "guild_id": str(guild.id)})
+        return member
+
+    # -- faults
+    def inject_rest_fault(self, *, method: str = "*", path_pattern: str = ".*", status: int = 429,
+                          retry_after: float = 0.1, count: int = 1) -> None:
+        """The next ``count`` matching REST requests fail with ``status`` (429 carries retry_after)."""
+        self.faults.append(Fault(method.upper(), re.compile(path_pattern), status, retry_after, count))
+
+    async def drop_gateway(self, *, code: int = 4000) -> None:
+        """Close the bot's gateway socket; hikari reconnects and RESUMEs the session."""
+        await self._gateway.drop(code)
+
+    async def wait_resumed(self, timeout: float = 15.0) -> None:
+        gateway = self._gateway
+        resumes = gateway.resumes
+        await self.wait_until(lambda: gateway.resumes > resumes or (gateway.connection is not None and gateway.resumes),
+                              timeout, what="the bot to resume")
+
+    async def wait_connected(self, timeout: float = 15.0) -> None:
+        await self.wait_until(lambda: self._gateway.connection is not None and self._gateway.session_id is not None,
+                              timeout, what="the bot to connect")

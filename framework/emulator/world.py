@@ -1,0 +1,184 @@
+"""The emulator's state: every user, guild, channel, message, interaction and synced command of
+one bot application, the ids they get, the payloads built from them, and waiting for them to change.
+
+Everything the gateway (``gateway.py``), the REST resources (``api_*.py``) and the driving API
+(``actions.py``, ``emulator.py``) share lives here, so those parts talk to one world object and
+not to each other. Methods with a leading underscore are for those parts, not for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from framework.emulator.state import (
+    DISCORD_EPOCH_MS,
+    Attachment,
+    Channel,
+    Fault,
+    FileSpec,
+    Guild,
+    Interaction,
+    Message,
+    RecordedRequest,
+    User,
+    iso_time,
+    make_token,
+)
+
+
+class World:
+    """The records of one emulated Discord application (the base of :class:`DiscordEmulator`)."""
+
+    def __init__(self, bot_name: str, heartbeat_interval_ms: int) -> None:
+        self._last_id = 0
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.bot_user = User(self._snowflake(), bot_name, bot=True)
+        self.application_id = self.bot_user.id
+        self.application_owner = User(self._snowflake(), "owner")
+        self.token = make_token(self.bot_user.id)
+        self.users: dict[int, User] = {self.bot_user.id: self.bot_user,
+                                       self.application_owner.id: self.application_owner}
+        self.guilds: dict[int, Guild] = {}
+        self.channels: dict[int, Channel] = {}
+        self.messages: dict[int, Message] = {}
+        self.attachments: dict[int, Attachment] = {}
+        self.interactions: dict[int, Interaction] = {}
+        self.commands: dict[int | None, list[dict[str, Any]]] = {}
+        self.requests: list[RecordedRequest] = []
+        self.rest_connections: set[Any] = set()
+        """Client address (host, port) of every TCP connection that carried a REST request."""
+        self.unhandled_requests: list[str] = []
+        self.voice_requests: list[dict[str, Any]] = []
+        self.voice_endpoint: str | Callable[[int, int | None], str] = "127.0.0.1:0"
+        self.faults: list[Fault] = []
+        self._changed = asyncio.Condition()
+        self.port = 0
+
+    # -- ids and addresses
+    def _snowflake(self) -> int:
+        """A new id, increasing, shaped like Discord's (milliseconds since its epoch, shifted)."""
+        candidate = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
+        self._last_id = max(candidate, self._last_id + 1)
+        return self._last_id
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"{self.base_url}/api/v10"
+
+    # -- waiting
+    async def _notify(self) -> None:
+        """Wake every ``wait_until``: something in the world changed."""
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_until(self, probe: Callable[[], Any], timeout: float = 10.0, *, what: str = "a condition") -> Any:
+        """Wait until ``probe()`` returns something truthy (re-checked on every change); return it."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with self._changed:
+            while not (result := probe()):
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    sent = [(m.channel_id, m.content[:80], m.ephemeral) for m in self.sent_messages()][-8:]
+                    raise AssertionError(f"timed out after {timeout}s waiting for {what}; the bot's last "
+                                         f"messages (channel, content, ephemeral): {sent}")
+                try:
+                    # Conditions outside the emulator (the bot's cache) change silently: re-check often.
+                    await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
+                except TimeoutError:
+                    pass
+            return result
+
+    async def wait_for_message(self, *, channel: Channel | None = None,
+                               predicate: Callable[[Message], bool] | None = None, timeout: float = 10.0) -> Message:
+        """The first bot-sent (non-placeholder, non-deleted) message matching channel and predicate."""
+        checked: set[int] = set()
+
+        def probe() -> Message | None:
+            for message in self.sent_messages(channel):
+                if message.id in checked:
+                    continue
+                checked.add(message.id)
+                if predicate is None or predicate(message):
+                    return message
+            return None
+
+        found: Message = await self.wait_until(probe, timeout, what="a message from the bot")
+        return found
+
+    # -- reading the world
+    def sent_messages(self, channel: Channel | None = None) -> list[Message]:
+        """What the bot sent, oldest first (deferred placeholders not yet answered excluded)."""
+        return [m for m in self.messages.values() if m.from_bot and not m.placeholder and not m.deleted
+                and (channel is None or m.channel_id == channel.id)]
+
+    def synced_commands(self, guild: Guild | None = None) -> list[dict[str, Any]]:
+        return list(self.commands.get(guild.id if guild else None, []))
+
+    def _guild_of(self, channel: Channel) -> Guild | None:
+        return self.guilds.get(channel.guild_id) if channel.guild_id else None
+
+    # -- records made on demand, by tests and by the bot's requests alike
+    def create_dm(self, user: User) -> Channel:
+        for channel in self.channels.values():
+            if channel.kind == "dm" and channel.recipient is user:
+                return channel
+        channel = Channel(self._snowflake(), user.username, "dm", recipient=user)
+        self.channels[channel.id] = channel
+        return channel
+
+    def _store_attachment(self, spec: FileSpec) -> Attachment:
+        att = Attachment(self._snowflake(), spec.filename, spec.data, spec.content_type,
+                         duration_secs=spec.duration_secs)
+        att.url = f"{self.base_url}/attachments/{att.id}/{spec.filename}"
+        self.attachments[att.id] = att
+        return att
+
+    def _voice_state(self, guild: Guild, user: User, channel: Channel | None, *, session_id: str) -> dict[str, Any]:
+        """Record ``user`` in ``channel`` (``None``: out of voice) and return the VOICE_STATE_UPDATE data."""
+        member = guild.members[user.id].payload() if user.id in guild.members else None
+        state = {"guild_id": str(guild.id), "channel_id": str(channel.id) if channel else None,
+                 "user_id": str(user.id), "member": member,
+                 "session_id": session_id, "deaf": False, "mute": False, "self_deaf": False, "self_mute": False,
+                 "self_stream": False, "self_video": False, "suppress": False, "request_to_speak_timestamp": None}
+        if channel is None:
+            guild.voice_states.pop(user.id, None)
+        else:
+            guild.voice_states[user.id] = state
+        return state
+
+    # -- payloads that need the whole world (a message names its author's member, its reference...)
+    def message_payload(self, message: Message) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": str(message.id), "channel_id": str(message.channel_id), "author": message.author.payload(),
+            "content": message.content, "timestamp": iso_time(message.timestamp),
+            "edited_timestamp": iso_time(message.edited_at) if message.edited_at else None, "tts": False,
+            "mention_everyone": False, "mentions": [self.users[int(u)].payload() for u in
+                                                    re.findall(r"<@!?(\d+)>", message.content) if int(u) in self.users],
+            "mention_roles": [], "mention_channels": [],
+            "attachments": [a.payload() for a in message.attachments], "embeds": message.embeds,
+            "reactions": [], "pinned": False, "type": 19 if message.reference else 0, "flags": message.flags,
+            "components": [], "sticker_items": [],
+        }
+        if message.guild_id:
+            data["guild_id"] = str(message.guild_id)
+            guild = self.guilds[message.guild_id]
+            if message.author.id in guild.members:
+                data["member"] = guild.members[message.author.id].payload(with_user=False)
+        if message.reference:
+            data["message_reference"] = {"message_id": str(message.reference), "channel_id": str(message.channel_id),
+                                         "type": 0, **({"guild_id": str(message.guild_id)} if message.guild_id else {})}
+            ref = self.messages.get(message.reference)
+            if ref is not None:
+                data["referenced_message"] = self.message_payload(ref) if not ref.reference else None
+        if message.interaction_id:
+            data["application_id"] = str(self.application_id)
+            data["webhook_id"] = str(self.application_id)
+        return data

