@@ -13,8 +13,8 @@ import re
 
 __all__ = [
     "UserError", "BadArgument", "CheckFailure", "ProviderError", "SpeechError", "MissingModel", "AudioError",
-    "ImportProblem", "PathRefused", "MAX_ID", "parse_id", "parse_message_id", "parse_row_number", "ECHO_LIMIT",
-    "echo",
+    "ImportProblem", "UploadProblem", "PathRefused", "MAX_ID", "parse_id", "parse_message_id", "parse_row_number",
+    "ECHO_LIMIT", "echo",
 ]
 
 
@@ -55,6 +55,10 @@ class AudioError(UserError):
 
 class ImportProblem(UserError):
     """One file could not be imported; the message says where and why (line and column if known)."""
+
+
+class UploadProblem(UserError):
+    """An attachment that could not be downloaded, or was larger than the limit it was read with."""
 
 
 class PathRefused(UserError):

@@ -35,6 +35,7 @@ from framework.importers import parse_file, parse_json
 from framework.providers import ActiveModel, active_model
 from framework.report import Metrics, compute_metrics, metrics_table, render_confusion_png
 from framework.storage import Migration, as_record, inserted_id
+from framework.uploads import read_upload
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterCommand, RegisterMigration
@@ -142,7 +143,8 @@ async def _from_attachment(ctx: Context, upload: hikari.Attachment) -> list[tupl
     if upload.size > settings.max_file_bytes:
         raise UserError(f"`{echo(upload.filename)}` is larger than {human_size(settings.max_file_bytes)}.")
     try:
-        items = await ctx.run_blocking(parse_file, upload.filename, await upload.read())
+        data = await read_upload(upload, settings.max_file_bytes)
+        items = await ctx.run_blocking(parse_file, upload.filename, data)
     except ImportProblem as exc:
         raise UserError(str(exc)) from None
     return _labelled(f"`{echo(upload.filename)}`", items)

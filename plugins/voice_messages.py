@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from framework import hookimpl
 from framework.audio import AudioTooLong, decode_pcm, loudness_dbfs, to_ogg_opus
 from framework.commands import Context, File, UserError, group, string
-from framework.errors import AudioError, SpeechError, echo
+from framework.errors import AudioError, SpeechError, UploadProblem, echo
 from framework.speech import STT_SAMPLE_RATE
 from framework.storage import Migration
+from framework.uploads import read_upload
 from framework.voice import speak_reply
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,7 +94,11 @@ async def handle_voice_message(app: Host, message: hikari.Message, attachment: h
         await _reply(app, message, f"That audio file is {attachment.size / 1e6:.1f} MB; I accept up to "
                                    f"{settings.max_bytes / 1e6:.1f} MB.")
         return
-    data = await attachment.read()
+    try:
+        data = await read_upload(attachment, settings.max_bytes)
+    except UploadProblem as exc:
+        await _reply(app, message, str(exc))
+        return
     try:  # stops decoding at the limit: a small file can hold hours of audio
         pcm = await app.run_blocking(functools.partial(decode_pcm, data, rate=STT_SAMPLE_RATE,
                                                        max_seconds=settings.max_seconds))

@@ -108,3 +108,29 @@ async def test_archiving_the_data_root_leaves_the_archives_out(tb_factory) -> No
     with zipfile.ZipFile(sorted(archives.glob("*.zip"))[-1]) as archive:
         names = archive.namelist()
     assert "exports/a.txt" in names and not [n for n in names if n.startswith("archives/")]
+
+
+async def test_an_attachment_that_cannot_be_downloaded_is_answered_clearly(tb_factory) -> None:
+    """An attachment gone from Discord's CDN by the time the bot downloads it (deleted, an expired
+    link) left a voice message unanswered and made `train` and `test` fail unexpectedly."""
+    tb = await tb_factory()
+
+    async def gone(content: str, name: str, **kwargs) -> str:
+        sent = await tb.send(content, attachments=[tb.emu.file(name, b"[]", "audio/ogg")], **kwargs)
+        tb.emu.attachments.clear()  # before the bot, which hears of the message through the gateway, fetches it
+        return (await tb.emu.wait_for_message(channel=tb.channel, predicate=lambda m: m.reference == sent.id)).content
+
+    assert await gone("", "voice.ogg", flags=1 << 13) == (
+        "I couldn't download `voice.ogg` from Discord (HTTP 404); please send it again.")
+    assert await gone("!train", "data.json", user=tb.owner) == (
+        "Nothing to add: I couldn't download `data.json` from Discord (HTTP 404); please send it again.")
+    assert await gone("!test", "data.json") == (
+        "I couldn't download `data.json` from Discord (HTTP 404); please send it again.")
+
+
+async def test_an_attachment_larger_than_announced_is_read_only_to_the_limit(tb_factory) -> None:
+    tb = await tb_factory(plugins_toml="[plugins.voice_messages]\nmax_bytes = 1000\n")
+    sent = await tb.send("", attachments=[tb.emu.file("voice.ogg", b"x" * 500, "audio/ogg")], flags=1 << 13)
+    next(iter(tb.emu.attachments.values())).data = b"x" * 1_000_000  # the server sends more than it said
+    reply = await tb.emu.wait_for_message(channel=tb.channel, predicate=lambda m: m.reference == sent.id)
+    assert reply.content == "`voice.ogg` is larger than it said, and than the 1000 bytes I accept."

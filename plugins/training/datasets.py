@@ -22,9 +22,10 @@ from framework import hookimpl
 from framework.archive import human_size
 from framework.commands import Context, UserError
 from framework.dataroot import check_name
-from framework.errors import ImportProblem, PathRefused, echo
+from framework.errors import ImportProblem, PathRefused, UploadProblem, echo
 from framework.importers import SUPPORTED, parse_file, parse_text
 from framework.providers import Example
+from framework.uploads import read_upload
 from plugins.training.schema import Settings, datasets, examples
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -152,8 +153,9 @@ async def collect(ctx: Context, data: str | None, data_dir: str | None, positive
             problems.append(f"`{echo(upload.filename)}`: larger than {human_size(settings.max_file_bytes)}")
         else:
             try:
-                items += _items_from(upload.filename, await upload.read(), label, "attachment")
-            except ImportProblem as exc:
+                raw = await read_upload(upload, settings.max_file_bytes)
+                items += await ctx.run_blocking(_items_from, upload.filename, raw, label, "attachment")
+            except (ImportProblem, UploadProblem) as exc:
                 problems.append(str(exc))
     if data_dir:
         folder = ctx.app.data_root.resolve(data_dir, kind="dir")
