@@ -46,7 +46,9 @@ class ArchiveResult:
     """Entries left out (links, devices, unreadable files), relative to the source."""
 
 
-def _walk(src: Path) -> tuple[list[tuple[Path, str, int]], list[str]]:
+def _walk(src: Path, leave_out: Path | None = None) -> tuple[list[tuple[Path, str, int]], list[str]]:
+    """The regular files under ``src`` (path, name in the zip, size) and the entries skipped;
+    the folder ``leave_out`` is not entered (the archives themselves, when the root is archived)."""
     files: list[tuple[Path, str, int]] = []
     skipped: list[str] = []
     stack = [src]
@@ -57,7 +59,8 @@ def _walk(src: Path) -> tuple[list[tuple[Path, str, int]], list[str]]:
                 rel = Path(entry.path).relative_to(src).as_posix()
                 st = entry.stat(follow_symlinks=False)
                 if stat.S_ISDIR(st.st_mode):
-                    stack.append(Path(entry.path))
+                    if Path(entry.path) != leave_out:
+                        stack.append(Path(entry.path))
                 elif stat.S_ISREG(st.st_mode):
                     files.append((Path(entry.path), rel, st.st_size))
                 else:
@@ -67,7 +70,7 @@ def _walk(src: Path) -> tuple[list[tuple[Path, str, int]], list[str]]:
 
 
 def _zip(src: Path, target: Path, report: Callable[[ArchiveProgress], None]) -> ArchiveResult:
-    files, skipped = _walk(src)
+    files, skipped = _walk(src, leave_out=target.parent)  # each archive of the root would hold all earlier ones
     total = sum(size for _, _, size in files)
     partial = target.with_name(target.name + ".partial")
     done = written = 0
@@ -105,7 +108,8 @@ async def archive_directory(app: Host, src: Path, *, progress: Progress | None =
     loop = asyncio.get_running_loop()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S-%f")
     name = src.name if src != app.data_root.root else "data"
-    target = app.data_root.area("archives") / f"{name}-{stamp}.zip"
+    # a folder's name can be anything the file system takes (255 bytes, spaces): its slug names the zip
+    target = app.data_root.name_path("archives", name, f"-{stamp}.zip", slug=True)
     last = [float("-inf")]
 
     def report(state: ArchiveProgress) -> None:

@@ -13,8 +13,8 @@ import re
 
 __all__ = [
     "UserError", "BadArgument", "CheckFailure", "ProviderError", "SpeechError", "MissingModel", "AudioError",
-    "ImportProblem",
-    "PathRefused", "MAX_ID", "parse_id", "parse_message_id", "parse_row_number",
+    "ImportProblem", "UploadProblem", "PathRefused", "MAX_ID", "parse_id", "parse_message_id", "parse_row_number",
+    "ECHO_LIMIT", "echo",
 ]
 
 
@@ -57,18 +57,43 @@ class ImportProblem(UserError):
     """One file could not be imported; the message says where and why (line and column if known)."""
 
 
+class UploadProblem(UserError):
+    """An attachment that could not be downloaded, or was larger than the limit it was read with."""
+
+
 class PathRefused(UserError):
     """A user-given path that is not allowed, or does not exist. ``reason`` says which, for code
     that reacts to one kind (e.g. offer to create a missing file) without matching the message."""
 
     REASONS = ("refused", "empty", "nul", "absolute", "parent", "missing", "not_a_folder", "link", "special",
-               "is_folder", "is_file", "too_long")
+               "is_folder", "is_file", "too_long", "bad_name", "unreadable")
 
     def __init__(self, message: str, reason: str = "refused") -> None:
         if reason not in self.REASONS:
             raise ValueError(f"unknown PathRefused reason {reason!r}")
         super().__init__(message)
         self.reason = reason
+
+
+ECHO_LIMIT = 100
+"""Most characters of user input a message repeats: a refusal echoing a 5,000-character path must
+still fit one Discord message (2,000 characters) beside the rest of its text."""
+
+_INVISIBLE = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def echo(text: object, limit: int = ECHO_LIMIT) -> str:
+    """User input as a message shows it back, between backticks: characters that are invisible or
+    would change the message (control characters, NUL, right-to-left marks, zero-width spaces) are
+    written as escapes, a backtick becomes ``ˋ`` so the code span holds, and text longer than
+    ``limit`` is cut in the middle with ``…`` (its start and its end are what users recognise)."""
+    shown = "".join(ch if ch.isprintable() else _INVISIBLE.get(ch) or
+                    (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+                    for ch in str(text)).replace("`", "ˋ")
+    if len(shown) <= limit:
+        return shown
+    tail = limit // 3
+    return f"{shown[:limit - tail - 1]}…{shown[-tail:]}"
 
 
 MAX_ID = 2**63 - 1
@@ -86,7 +111,7 @@ def parse_id(text: object, what: str, *, hint: str = "", links: bool = False, ma
     match = (_NUMBER_OR_LINK if links else _NUMBER).fullmatch(str(text).strip())
     number = int(match.group(1)) if match else 0
     if not 0 < number <= maximum:
-        raise BadArgument(f"`{text}` is not a {what}{hint}.")
+        raise BadArgument(f"`{echo(text)}` is not a {what}{hint}.")
     return number
 
 

@@ -30,6 +30,7 @@ from framework.commands import (
     usage,
 )
 from framework.commands.context import channel_message
+from framework.errors import echo
 from framework.replies import reply
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -176,7 +177,7 @@ class PrefixRouter:
             sub = target.subcommands.get(sub_name.lower())
             if sub is None:
                 names = ", ".join(f"`{s}`" for s in target.subcommands)
-                hint = f"Unknown subcommand `{sub_name}`. " if sub_name else ""
+                hint = f"Unknown subcommand `{echo(sub_name)}`. " if sub_name else ""
                 await _reply(self.app, message, f"{hint}`{prefix}{target.name}` takes one of: {names}.")
                 return
             target = sub
@@ -198,7 +199,8 @@ class PrefixRouter:
         prefix = self.app.config.bot.prefix
         close = difflib.get_close_matches(name, self.app.commands.prefix_names(), n=1)
         hint = f" Did you mean `{prefix}{close[0]}`?" if close else ""
-        await _reply(self.app, message, f"Unknown command `{prefix}{name}`.{hint} Type `{prefix}help` for the list.")
+        await _reply(self.app, message,
+                     f"Unknown command `{echo(prefix + name)}`.{hint} Type `{prefix}help` for the list.")
 
 
 async def _reply(app: App, message: hikari.Message, text: str) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
-from framework.commands import MISSING, Command, Context, Group, UserError, command, group, string, usage
-from framework.errors import PathRefused
+from framework.commands import MISSING, Command, Context, Group, Option, UserError, command, group, string, usage
+from framework.errors import PathRefused, echo
 from framework.logs import redact
 
 
@@ -83,7 +83,7 @@ async def help_(ctx: Context, command: str | None) -> None:
             return
         owned = [t for t in visible if t.plugin == name]
         if not owned:
-            raise UserError(f"No command or plugin `{name}`. Use `{ctx.mention_command('help')}` for the list.")
+            raise UserError(f"No command or plugin `{echo(name)}`. Use `{ctx.mention_command('help')}` for the list.")
         lines = [f"**{name}**"] + [line for t in owned for line in _describe(t, ctx)]
         await ctx.respond("\n".join(lines), ephemeral=True)
         return
@@ -107,12 +107,12 @@ async def instruction(ctx: Context, name: str | None) -> None:
     except PathRefused as exc:
         if exc.reason == "missing":
             where = f"{ctx.app.data_root.display(ctx.app.data_root.area('instructions'))}/{wanted}"
-            raise UserError(f"No instruction file `{wanted}` yet. An admin can create `{where}` "
+            raise UserError(f"No instruction file `{echo(wanted)}` yet. An admin can create `{echo(where)}` "
                             "in the bot's data folder (Markdown).") from None
         raise
     text = await ctx.run_blocking(path.read_text, "utf-8", "replace")
     if not text.strip():
-        raise UserError(f"The instruction file `{wanted}` is empty.")
+        raise UserError(f"The instruction file `{echo(wanted)}` is empty.")
     await ctx.respond(text)
 
 
@@ -145,11 +145,16 @@ async def plugins_list(ctx: Context) -> None:
     await ctx.respond("\n".join(lines) or "No plugins.", ephemeral=True)
 
 
-@plugins_group.command("info", "Details of one plugin", ephemeral=True, options=[string("name", "Plugin name")])
+def _plugin_name() -> Option:
+    """A plugin's name: an entry point or module name, so 100 characters are plenty."""
+    return string("name", "Plugin name", max_length=100)
+
+
+@plugins_group.command("info", "Details of one plugin", ephemeral=True, options=[_plugin_name()])
 async def plugins_info(ctx: Context, name: str) -> None:
     info = ctx.app.plugins.infos.get(name)
     if info is None:
-        raise UserError(f"No plugin named `{name}`. `{ctx.mention_command('plugins list')}` shows them.")
+        raise UserError(f"No plugin named `{echo(name)}`. `{ctx.mention_command('plugins list')}` shows them.")
     commands = [t.qualified_name for t in ctx.app.commands.all() if t.plugin == name]
     lines = [_status_line(ctx, info),
              f"hooks: {', '.join(info.hooks) or 'none'}",
@@ -180,19 +185,19 @@ async def _switch(ctx: Context, name: str, scope: str, enabled: bool) -> None:
 
 
 @plugins_group.command("enable", "Enable a plugin here or everywhere", ephemeral=True,
-                        options=[string("name", "Plugin name"), SCOPE])
+                        options=[_plugin_name(), SCOPE])
 async def plugins_enable(ctx: Context, name: str, scope: str) -> None:
     await _switch(ctx, name, scope, True)
 
 
 @plugins_group.command("disable", "Disable a plugin here or everywhere", ephemeral=True,
-                        options=[string("name", "Plugin name"), SCOPE])
+                        options=[_plugin_name(), SCOPE])
 async def plugins_disable(ctx: Context, name: str, scope: str) -> None:
     await _switch(ctx, name, scope, False)
 
 
 @plugins_group.command("reload", "Load a plugin's code again, without a restart", ephemeral=True,
-                        options=[string("name", "Plugin name")])
+                        options=[_plugin_name()])
 async def plugins_reload(ctx: Context, name: str) -> None:
     await ctx.defer(ephemeral=True)
     await ctx.app.reload_plugin(name)

@@ -30,12 +30,13 @@ from framework import hookimpl
 from framework.archive import human_size
 from framework.commands import DISCORD_MESSAGE_LIMIT, Context, File, UserError, attachment, group, integer, string
 from framework.commands import command as declare
-from framework.errors import BadArgument, ImportProblem, ProviderError, parse_row_number
+from framework.errors import BadArgument, ImportProblem, ProviderError, echo, parse_row_number
 from framework.importers import parse_file, parse_json
 from framework.progress import ProgressMessage
 from framework.providers import ActiveModel, active_model
 from framework.report import Metrics, compute_metrics, metrics_table, render_confusion_png
 from framework.storage import Migration, as_record, inserted_id
+from framework.uploads import read_upload
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterCommand, RegisterMigration
@@ -138,14 +139,16 @@ def parse_inline(text: str) -> list[tuple[str, str]]:
 async def _from_attachment(ctx: Context, upload: hikari.Attachment) -> list[tuple[str, str]]:
     settings: Settings = ctx.settings
     if not upload.filename.lower().endswith(FORMATS):
-        raise UserError(f"`{upload.filename}`: test data must be {', '.join(FORMATS)} (with a label per example).")
+        raise UserError(f"`{echo(upload.filename)}`: test data must be {', '.join(FORMATS)} "
+                        "(with a label per example).")
     if upload.size > settings.max_file_bytes:
-        raise UserError(f"`{upload.filename}` is larger than {human_size(settings.max_file_bytes)}.")
+        raise UserError(f"`{echo(upload.filename)}` is larger than {human_size(settings.max_file_bytes)}.")
     try:
-        items = await ctx.run_blocking(parse_file, upload.filename, await upload.read())
+        data = await read_upload(upload, settings.max_file_bytes)
+        items = await ctx.run_blocking(parse_file, upload.filename, data)
     except ImportProblem as exc:
         raise UserError(str(exc)) from None
-    return _labelled(f"`{upload.filename}`", items)
+    return _labelled(f"`{echo(upload.filename)}`", items)
 
 
 async def _from_dataset(ctx: Context, name: str, split: str) -> list[tuple[str, str]]:
@@ -153,9 +156,9 @@ async def _from_dataset(ctx: Context, name: str, split: str) -> list[tuple[str, 
     answers (a plugin's UserError reaches the user)."""
     found = await ctx.app.plugins.call("dataset_examples", scope=ctx.guild_id, app=ctx.app, name=name, split=split)
     if found is None:
-        raise UserError(f"No dataset `{name}`. `dataset list` shows them.")
+        raise UserError(f"No dataset `{echo(name)}`. `dataset list` shows them.")
     if not found and split == "test":
-        raise UserError(f"Dataset `{name}` has no held-out examples yet: a part is held out once both parts keep "
+        raise UserError(f"Dataset `{echo(name)}` has no held-out examples yet: a part is held out once both parts keep "
                         f"every label. Add examples, or test on `split{':' if ctx.surface == 'slash' else '='}all`.")
     return [(e.text, e.label) for e in found]
 
@@ -348,11 +351,11 @@ async def run_test(ctx: Context, data: str | None, attachment: hikari.Attachment
         raise UserError("`split` chooses a part of a dataset: give `dataset` too.")
     await ctx.defer()
     if attachment is not None:
-        kind, source, items = "attachment", f"`{attachment.filename}`", await _from_attachment(ctx, attachment)
+        kind, source, items = "attachment", f"`{echo(attachment.filename)}`", await _from_attachment(ctx, attachment)
     elif dataset:
         name = dataset.strip()
         shown = {"test": "held-out examples", "train": "training examples", "all": "examples"}[split]
-        kind, source, items = "dataset", f"the {shown} of `{name}`", await _from_dataset(ctx, name, split)
+        kind, source, items = "dataset", f"the {shown} of `{echo(name)}`", await _from_dataset(ctx, name, split)
     else:
         kind, source, items = "inline", "inline data", parse_inline(data or "")
     _check_size(items, "the test data" if kind == "inline" else source, ctx.settings)
@@ -440,6 +443,12 @@ async def tests_review(ctx: Context, run: str | None, status: str) -> None:
     await ctx.respond("\n".join(lines))
 
 
+def _numbers(numbers: Sequence[int], shown: int = 20) -> str:
+    """``#4, #5, #6`` — the first ``shown`` of them and a count of the rest, so a message stays one message."""
+    text = ", ".join(f"#{n}" for n in numbers[:shown])
+    return text + (f" and {len(numbers) - shown} more" if len(numbers) > shown else "")
+
+
 @tests_group.command("resolve", "Mark review items as dealt with, e.g. 4 or 4,5,6", permission="training",
                      options=[string("items", "Review item numbers (tests review shows them)")])
 async def tests_resolve(ctx: Context, items: str) -> None:
@@ -447,7 +456,7 @@ async def tests_resolve(ctx: Context, items: str) -> None:
         wanted = sorted({parse_row_number(p, "review item number", "tests review")
                          for p in re.split(r"[\s,]+", items.strip()) if p})
     except BadArgument:
-        raise UserError(f"`{items}`: give review item numbers, e.g. `4` or `4,5,6`.") from None
+        raise UserError(f"`{echo(items)}`: give review item numbers, e.g. `4` or `4,5,6`.") from None
     if not wanted:
         raise UserError("Give review item numbers, e.g. `4` or `4,5,6`.")
     async with ctx.app.storage.begin() as conn:
@@ -455,16 +464,16 @@ async def tests_resolve(ctx: Context, items: str) -> None:
             sa.select(review_items.c.id, review_items.c.status).where(review_items.c.id.in_(wanted)))}
         missing = [n for n in wanted if n not in found]
         if missing:
-            raise UserError(f"No review item {', '.join(f'#{n}' for n in missing)}; `tests review` shows them.")
+            raise UserError(f"No review item {_numbers(missing)}; `tests review` shows them.")
         todo = [n for n in wanted if found[n] == "open"]
         if todo:
             await conn.execute(review_items.update().where(review_items.c.id.in_(todo)).values(
                 status="resolved", resolved_by=int(ctx.author.id),
                 resolved_at=datetime.datetime.now(datetime.UTC)))
-    text = f"Resolved {', '.join(f'#{n}' for n in todo)}." if todo else "Nothing to do."
+    text = f"Resolved {_numbers(todo)}." if todo else "Nothing to do."
     already = [n for n in wanted if n not in todo]
     if already:
-        text += f" Already resolved: {', '.join(f'#{n}' for n in already)}."
+        text += f" Already resolved: {_numbers(already)}."
     await ctx.respond(text)
 
 

@@ -111,11 +111,9 @@ class LocalProvider:
         self.app = app
         self._loaded: dict[str, NaiveBayes] = {}
 
-    @property
-    def folder(self) -> Path:
-        path = self.app.data_root.area("models") / "local"
-        path.mkdir(exist_ok=True)
-        return path
+    def _path(self, model_id: str) -> Path:
+        """A model's file, ``models/local/<id>.json``: the id goes through the data root's one door for names."""
+        return self.app.data_root.name_path("models/local", model_id, ".json", what="model id")
 
     def _train(self, request: TrainingRequest) -> str:
         rows = [json.loads(line) for line in request.snapshot.read_text("utf-8").splitlines() if line.strip()]
@@ -124,7 +122,7 @@ class LocalProvider:
             raise ProviderError("The local model needs examples of at least two labels.")
         model = NaiveBayes.fit([r["text"] for r in rows], [r["label"] for r in rows])
         model_id = f"local-{request.job_id}"
-        model.save(self.folder / f"{model_id}.json")
+        model.save(self._path(model_id))
         return model_id
 
     async def start(self, request: TrainingRequest) -> str:
@@ -142,17 +140,17 @@ class LocalProvider:
         return model_id
 
     def _saved(self, model_id: str) -> bool:
-        return (self.folder / f"{model_id}.json").exists()
+        return self._path(model_id).exists()
 
     async def discard(self, progress: StartProgress) -> None:
         """Delete the model a start saved for a job that will not run."""
         model_id = progress.files.get("model", "")
         if MODEL_ID.fullmatch(model_id):  # only names this provider made: never a path from elsewhere
-            await self.app.run_blocking(lambda: (self.folder / f"{model_id}.json").unlink(missing_ok=True))
+            await self.app.run_blocking(lambda: self._path(model_id).unlink(missing_ok=True))
             self._loaded.pop(model_id, None)
 
     async def poll(self, provider_job_id: str) -> JobStatus:
-        exists = (self.folder / f"{provider_job_id}.json").exists()
+        exists = (await self.app.run_blocking(self._path, provider_job_id)).exists()
         return JobStatus("succeeded", ("trained a naive Bayes classifier",), model_id=provider_job_id) if exists \
             else JobStatus("failed", error="the trained model file is missing")
 
@@ -161,7 +159,7 @@ class LocalProvider:
 
     def _model(self, model_id: str) -> NaiveBayes:
         if model_id not in self._loaded:
-            path = self.folder / f"{model_id}.json"
+            path = self._path(model_id)
             if not path.exists():
                 raise ProviderError(f"No local model `{model_id}`.")
             self._loaded[model_id] = NaiveBayes.load(path)

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from framework import hookimpl
-from framework.errors import MissingModel
+from framework.dataroot import check_name
+from framework.errors import MissingModel, PathRefused
 from framework.lazy import import_engine
 from framework.speech import STT_SAMPLE_RATE, Transcript
 
@@ -194,8 +195,9 @@ def _fetch_list(url: str) -> list[dict[str, Any]]:
 def download(entry: dict[str, Any], models_dir: Path, out: Any = None) -> Path:
     """Download one model zip with a progress bar, check size and md5, unpack into models_dir."""
     out = out or sys.stderr
+    name = check_name(entry["name"], "model name", max_length=200)  # a list's name becomes a folder name
     models_dir.mkdir(parents=True, exist_ok=True)
-    partial = models_dir / f"{entry['name']}.zip.partial"
+    partial = models_dir / f"{name}.zip.partial"
     digest = hashlib.md5()
     done = 0
     expected = int(entry.get("size") or 0)
@@ -219,11 +221,11 @@ def download(entry: dict[str, Any], models_dir: Path, out: Any = None) -> Path:
             for member in archive.namelist():
                 if member.startswith("/") or ".." in Path(member).parts:
                     raise ValueError(f"refusing unsafe path in the archive: {member}")
-            staging = models_dir / f".{entry['name']}.unpacking"
+            staging = models_dir / f".{name}.unpacking"
             shutil.rmtree(staging, ignore_errors=True)
             archive.extractall(staging)
-        inner = staging / entry["name"]
-        target = models_dir / entry["name"]
+        inner = staging / name
+        target = models_dir / name
         shutil.rmtree(target, ignore_errors=True)
         (inner if inner.is_dir() else staging).rename(target)
         shutil.rmtree(staging, ignore_errors=True)
@@ -263,7 +265,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         return 1
     try:
         target = download(entries[args.name], models_dir)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, PathRefused) as exc:
         print(f"download failed: {exc}", file=sys.stderr)
         return 1
     print(f"installed {args.name} into {target}")

@@ -7,6 +7,7 @@ also picks the engine (``[engines] stt``).
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -16,14 +17,15 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
-from framework.audio import decode_pcm, loudness_dbfs, to_ogg_opus
+from framework.audio import AudioTooLong, decode_pcm, loudness_dbfs, to_ogg_opus
 from framework.bot_permissions import missing
 from framework.commands import Context, File, UserError, group, split_message, string
-from framework.errors import AudioError, SpeechError
+from framework.errors import AudioError, SpeechError, UploadProblem, echo
 from framework.progress import bounded
 from framework.replies import reply
 from framework.speech import STT_SAMPLE_RATE
 from framework.storage import Migration
+from framework.uploads import read_upload
 from framework.voice import speak_reply
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,18 +116,21 @@ async def handle_voice_message(app: Host, message: hikari.Message, attachment: h
         await _reply(app, message, f"That audio file is {attachment.size / 1e6:.1f} MB; I accept up to "
                                    f"{settings.max_bytes / 1e6:.1f} MB.")
         return
-    data = await attachment.read()
     try:
-        pcm = await app.run_blocking(decode_pcm, data)
-    except AudioError as exc:
-        log.info("undecodable audio %s from %s: %s", attachment.filename, message.author.id, exc)
-        reason = "it is empty" if not data else "it is not audio I can decode"
-        await _reply(app, message, f"I couldn't read `{attachment.filename}`: {reason}.")
+        data = await read_upload(attachment, settings.max_bytes)
+    except UploadProblem as exc:
+        await _reply(app, message, str(exc))
         return
-    seconds = len(pcm) / (2 * STT_SAMPLE_RATE)
-    if seconds > settings.max_seconds:
-        await _reply(app, message, f"That voice message is {seconds:.0f} s long; I accept up to "
-                                   f"{settings.max_seconds:.0f} s.")
+    try:  # stops decoding at the limit: a small file can hold hours of audio
+        pcm = await app.run_blocking(functools.partial(decode_pcm, data, rate=STT_SAMPLE_RATE,
+                                                       max_seconds=settings.max_seconds))
+    except AudioTooLong:
+        await _reply(app, message, f"That voice message is too long: I accept up to {settings.max_seconds:g} s.")
+        return
+    except AudioError as exc:
+        log.info("undecodable audio %r from %s: %s", attachment.filename, message.author.id, exc)
+        reason = "it is empty" if not data else "it is not audio I can decode"
+        await _reply(app, message, f"I couldn't read `{echo(attachment.filename)}`: {reason}.")
         return
     if await app.run_blocking(loudness_dbfs, pcm) < settings.silence_dbfs:
         await _reply(app, message, "I couldn't hear anything in that message: it is silent.")
@@ -202,7 +207,7 @@ async def language_set(ctx: Context, code: str, scope: str) -> None:
     code = code.strip().lower()
     available = ctx.app.engines.stt.languages()
     if code not in available:
-        raise UserError(f"No speech model for `{code}`. Installed: {', '.join(available) or 'none'}. "
+        raise UserError(f"No speech model for `{echo(code)}`. Installed: {', '.join(available) or 'none'}. "
                         "An admin can add one with `trainerbot models download <name>`.")
     if scope == "server":
         if ctx.guild_id is None:

@@ -91,7 +91,7 @@ def _silence_wav(seconds: float) -> bytes:
     ("voice.ogg", b"", "I couldn't read `voice.ogg`: it is empty."),
     ("voice.ogg", b"OggS this is not really audio" * 20, "I couldn't read `voice.ogg`: it is not audio I can decode."),
     ("quiet.wav", _silence_wav(1.0), "I couldn't hear anything in that message: it is silent."),
-    ("long.wav", _silence_wav(3.0), "That voice message is 3 s long; I accept up to 2 s."),
+    ("long.wav", _silence_wav(3.0), "That voice message is too long: I accept up to 2 s."),
 ])
 async def test_bad_audio_gets_a_clear_message(tb_factory, filename, data, message) -> None:
     tb = await voice_tb(tb_factory, "max_seconds = 2\n")

@@ -19,6 +19,8 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from framework.dataroot import check_name
+from framework.errors import PathRefused
 from plugins.speech_whisper import models
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -26,7 +28,6 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 DEFAULT_BASE_URL = "https://huggingface.co/Systran/faster-whisper-{name}/resolve/main"
 _SHA256 = re.compile(r'^(?:W/)?"?([0-9a-f]{64})"?$')
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def _published_sha256(headers: Any) -> str | None:
@@ -60,8 +61,7 @@ def _fetch(url: str, target: Path, out: Any) -> str:
 
 def download(name: str, models_dir: Path, base_url: str = DEFAULT_BASE_URL, out: Any = None) -> Path:
     """Fetch model ``name`` (e.g. ``tiny.en``) into ``models_dir/name`` with ``SHA256SUMS``."""
-    if not _NAME.match(name) or ".." in name:
-        raise ValueError(f"not a model name: {name!r}")
+    name = check_name(name, "model name")  # it becomes a folder name: the data root's rule for names
     out = out or sys.stderr
     models_dir.mkdir(parents=True, exist_ok=True)
     staging = models_dir / f".{name}.partial"
@@ -105,7 +105,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
         return 0
     try:
         target = download(args.name, models_dir, args.base_url)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, PathRefused) as exc:
         print(f"download failed: {exc}", file=sys.stderr)
         return 1
     print(f"installed {args.name} into {target}")

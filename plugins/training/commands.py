@@ -1,5 +1,6 @@
 """The training plugin's commands: ``train``, ``select_dataset`` and the ``dataset``, ``jobs`` and
-``model`` groups. Changes need the ``training`` permission group; anyone may look.
+``model`` groups. Changes need the ``training`` permission group, and so does ``dataset export``
+(it writes a file, like the other file features); anyone may look.
 """
 
 from __future__ import annotations
@@ -14,18 +15,24 @@ import sqlalchemy as sa
 
 from framework import hookimpl
 from framework.archive import archive_directory, human_size
-from framework.commands import Context, File, UserError, attachment, boolean, command, group, string
-from framework.errors import parse_row_number
+from framework.commands import Context, File, Option, UserError, attachment, boolean, command, group, string
+from framework.dataroot import NAME_MAX, DataRoot
+from framework.errors import echo, parse_row_number
 from framework.importers import to_jsonl
 from framework.progress import ProgressMessage
 from framework.providers import set_active_model, trained_models
 from framework.uploads import upload_limit
-from plugins.training.datasets import add_examples, collect, dataset_rows, find_dataset, split_rows
+from plugins.training.datasets import add_examples, collect, dataset_name, dataset_rows, find_dataset, split_rows
 from plugins.training.jobs import cancel_job, render_job, resolve_provider, start_job
 from plugins.training.schema import datasets, examples, jobs
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterCommand
+
+
+def _dataset(name: str, description: str, **kwargs: Any) -> Option:
+    """A dataset-name option: the name's form is checked on both surfaces before the command runs."""
+    return string(name, description, max_length=NAME_MAX, validate=dataset_name, **kwargs)
 
 
 def _summary(added: int, duplicates: int, dataset: str, problems: list[str]) -> str:
@@ -43,8 +50,8 @@ def _summary(added: int, duplicates: int, dataset: str, problems: list[str]) -> 
     string("data_dir", "A folder inside the data folder to import", default=None),
     boolean("positive", "Label the new data positive (true) or negative (false)", default=True),
     attachment("attachment", "A .txt/.md/.json/.jsonl/.csv/.html file of examples", default=None),
-    string("dataset", "Dataset name (default: the configured one)", default=None, max_length=100),
-    string("provider", "Model provider (default: the configured one)", default=None),
+    _dataset("dataset", "Dataset name (default: the configured one)", default=None),
+    string("provider", "Model provider (default: the configured one)", default=None, max_length=50),
 ])
 async def train(ctx: Context, data: str | None, data_dir: str | None, positive: bool,
                 attachment: hikari.Attachment | None, dataset: str | None, provider: str | None) -> None:
@@ -64,7 +71,7 @@ async def train(ctx: Context, data: str | None, data_dir: str | None, positive: 
 @command("select_dataset", "Import a folder of the data folder as examples, and archive it", permission="training",
          options=[string("data_dir", "Folder inside the data folder"),
                   boolean("positive", "Label positive (true) or negative (false)", default=True),
-                  string("dataset", "Dataset name", default=None, max_length=100)])
+                  _dataset("dataset", "Dataset name", default=None)])
 async def select_dataset(ctx: Context, data_dir: str, positive: bool, dataset: str | None) -> None:
     dataset = dataset or ctx.settings.default_dataset
     await ctx.defer()
@@ -73,7 +80,7 @@ async def select_dataset(ctx: Context, data_dir: str, positive: bool, dataset: s
     try:
         items, problems, folder = await collect(ctx, None, data_dir, positive, None)
         if not items:
-            raise UserError(f"No examples found in `{data_dir}`"
+            raise UserError(f"No examples found in `{echo(data_dir)}`"
                             + (": " + "; ".join(problems[:5]) if problems else "."))
         added, duplicates = await add_examples(ctx.app, dataset, items, ctx.author.id, ctx.settings.labels)
         assert folder is not None
@@ -102,7 +109,7 @@ async def dataset_list(ctx: Context) -> None:
 
 
 @dataset_group.command("show", "Show a dataset's counts and latest examples",
-                       options=[string("name", "Dataset name", default=None)])
+                       options=[_dataset("name", "Dataset name", default=None)])
 async def dataset_show(ctx: Context, name: str | None) -> None:
     name = name or ctx.settings.default_dataset
     ds, rows = await dataset_rows(ctx.app, name)
@@ -116,14 +123,15 @@ async def dataset_show(ctx: Context, name: str | None) -> None:
     await ctx.respond("\n".join(lines))
 
 
-@dataset_group.command("export", "Export a dataset as JSONL", options=[string("name", "Dataset name", default=None)])
+@dataset_group.command("export", "Export a dataset as JSONL into exports/", permission="training",
+                       options=[_dataset("name", "Dataset name", default=None)])
 async def dataset_export(ctx: Context, name: str | None) -> None:
-    name = name or ctx.settings.default_dataset
+    name = dataset_name(name or ctx.settings.default_dataset)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+    path = ctx.app.data_root.name_path("exports", name, f"-{stamp}.jsonl", what="dataset name")
     _, rows = await dataset_rows(ctx.app, name)
     data = await ctx.run_blocking(to_jsonl, [{"text": r.text, "label": r.label, "source": r.source} for r in rows])
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
-    path = ctx.app.data_root.area("exports") / f"{name}-{stamp}.jsonl"
-    await ctx.run_blocking(path.write_bytes, data)
+    await ctx.run_blocking(DataRoot.write_file, path, data)
     shown = ctx.app.data_root.display(path)
     if await ctx.bot_missing(hikari.Permissions.ATTACH_FILES):
         await ctx.respond(f"`{name}`: {len(rows)} examples, saved as `{shown}` (I may not attach files in this "
@@ -137,7 +145,7 @@ async def dataset_export(ctx: Context, name: str | None) -> None:
 
 
 @dataset_group.command("remove", "Delete a dataset and its examples", permission="training",
-                       options=[string("name", "Dataset name")])
+                       options=[_dataset("name", "Dataset name")])
 async def dataset_remove(ctx: Context, name: str) -> None:
     async with ctx.app.storage.begin() as conn:
         ds = await find_dataset(conn, name)
@@ -198,7 +206,7 @@ async def model_list(ctx: Context) -> None:
 
 
 @model_group.command("use", "Make a trained model the active one", permission="training",
-                     options=[string("model_id", "Model id from `model list`")])
+                     options=[string("model_id", "Model id from `model list`", max_length=300)])
 async def model_use(ctx: Context, model_id: str) -> None:
     chosen = await set_active_model(ctx.app, model_id.strip())
     await ctx.respond(f"Active model: `{chosen.model_id}` ({chosen.provider}).")

@@ -1,6 +1,10 @@
 """Datasets of labelled examples: storing them (deduplicated by a hash of text and label), the
 stable train/held-out split, the ``dataset_examples`` hook other plugins read them through, and
 collecting new examples from message text, an attachment or a folder of the data root.
+
+A dataset's name becomes a file name (``dataset export`` writes ``exports/NAME-DATE.jsonl``), so
+it has the form :func:`framework.dataroot.check_name` allows, checked when a dataset is created
+and when one is looked up; names stored before that rule were renamed by the schema's migration 4.
 """
 
 from __future__ import annotations
@@ -17,13 +21,21 @@ import sqlalchemy as sa
 from framework import hookimpl
 from framework.archive import human_size
 from framework.commands import Context, UserError
-from framework.errors import ImportProblem
+from framework.dataroot import check_name
+from framework.errors import ImportProblem, PathRefused, UploadProblem, echo
 from framework.importers import SUPPORTED, parse_file, parse_text
 from framework.providers import Example
+from framework.uploads import read_upload
 from plugins.training.schema import Settings, datasets, examples
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.host import Host
+
+
+def dataset_name(text: str) -> str:
+    """A dataset name as users type it, in the one allowed form (an option validator, so both
+    surfaces refuse ``../x`` or ``/tmp/x`` with the same message before anything is stored)."""
+    return check_name(text, "dataset name")
 
 
 def _hash(text: str, label: str) -> str:
@@ -31,6 +43,7 @@ def _hash(text: str, label: str) -> str:
 
 
 async def find_dataset(conn: Any, name: str, *, create_with: list[str] | None = None) -> Any:
+    name = dataset_name(name)
     row = (await conn.execute(sa.select(datasets).where(datasets.c.name == name))).first()
     if row is None and create_with is not None:
         await conn.execute(datasets.insert().values(name=name, labels=json.dumps(create_with)))
@@ -51,7 +64,7 @@ async def add_examples(app: Host, name: str, items: Iterable[tuple[str, str, str
             sa.select(examples.c.hash).where(examples.c.dataset_id == ds.id))}
         for text, label, source in items:
             if label not in allowed:
-                raise UserError(f"Label `{label}` is not one of dataset `{name}`'s labels: {', '.join(allowed)}.")
+                raise UserError(f"Label `{echo(label)}` is not one of dataset `{name}`'s labels: {', '.join(allowed)}.")
             digest = _hash(text, label)
             if digest in existing:
                 duplicates += 1
@@ -90,7 +103,11 @@ def split_rows(rows: list[Any], holdout: float) -> tuple[list[Any], list[Any]]:
 @hookimpl
 async def dataset_examples(app: Host, name: str, split: str) -> list[Example] | None:
     if split not in ("train", "test", "all"):
-        raise UserError(f"Unknown split `{split}`: `train`, `test` (held out) or `all`.")
+        raise UserError(f"Unknown split `{echo(split)}`: `train`, `test` (held out) or `all`.")
+    try:
+        name = dataset_name(name)
+    except PathRefused:
+        return None  # no dataset of ours has such a name; another plugin may keep it
     async with app.storage.connect() as conn:
         if (await conn.execute(sa.select(datasets.c.id).where(datasets.c.name == name))).first() is None:
             return None  # not ours: another plugin may keep it
@@ -110,10 +127,10 @@ def _read_directory(folder: Path, root: Path, default_label: str,
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
         rel = path.relative_to(root).as_posix()
         if path.suffix.lower() not in SUPPORTED:
-            problems.append(f"`{rel}`: unsupported file type")
+            problems.append(f"`{echo(rel)}`: unsupported file type")
             continue
         if path.stat().st_size > max_bytes:
-            problems.append(f"`{rel}`: larger than {human_size(max_bytes)}")
+            problems.append(f"`{echo(rel)}`: larger than {human_size(max_bytes)}")
             continue
         try:
             items += _items_from(rel, path.read_bytes(), default_label, "directory")
@@ -133,11 +150,12 @@ async def collect(ctx: Context, data: str | None, data_dir: str | None, positive
         items += [(t, label, "message") for t, _ in parse_text("message", data)]
     if upload is not None:
         if upload.size > settings.max_file_bytes:
-            problems.append(f"`{upload.filename}`: larger than {human_size(settings.max_file_bytes)}")
+            problems.append(f"`{echo(upload.filename)}`: larger than {human_size(settings.max_file_bytes)}")
         else:
             try:
-                items += _items_from(upload.filename, await upload.read(), label, "attachment")
-            except ImportProblem as exc:
+                raw = await read_upload(upload, settings.max_file_bytes)
+                items += await ctx.run_blocking(_items_from, upload.filename, raw, label, "attachment")
+            except (ImportProblem, UploadProblem) as exc:
                 problems.append(str(exc))
     if data_dir:
         folder = ctx.app.data_root.resolve(data_dir, kind="dir")

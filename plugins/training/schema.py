@@ -5,19 +5,26 @@ imported rather than repeated, so the poller and the providers agree on when a j
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Connection
 
 from framework import hookimpl
-from framework.providers import TERMINAL
+from framework.dataroot import check_name, slugify
+from framework.errors import PathRefused
+from framework.providers import TERMINAL, trained_models
 from framework.storage import Migration, add_missing_columns
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterMigration
 
-__all__ = ["metadata", "datasets", "examples", "jobs", "TERMINAL", "Settings", "settings_model", "register_migrations"]
+__all__ = ["metadata", "datasets", "examples", "jobs", "TERMINAL", "Settings", "settings_model", "register_migrations",
+           "rename_bad_dataset_names"]
+
+log = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
 datasets = sa.Table(
@@ -80,8 +87,36 @@ def settings_model() -> type[BaseModel]:
     return Settings
 
 
+def rename_bad_dataset_names(connection: Connection) -> dict[str, str]:
+    """Give every dataset stored before names had a form (``../../escape``, ``/tmp/x``, ``a b``)
+    the slug of its name, unique among the datasets, in its jobs and trained models too; returns
+    {old: new}. Each rename is logged, so an admin can tell users their dataset's new name."""
+    names = [row.name for row in connection.execute(sa.select(datasets.c.name))]
+    taken = set(names)
+    renamed: dict[str, str] = {}
+    for old in names:
+        try:
+            if check_name(old, "dataset name") == old:
+                continue
+        except PathRefused:
+            pass
+        base = slugify(old, fallback="dataset", max_length=56)
+        new, number = base, 1
+        while new in taken:
+            number += 1
+            new = f"{base}-{number}"
+        taken.add(new)
+        renamed[old] = new
+        connection.execute(datasets.update().where(datasets.c.name == old).values(name=new))
+        connection.execute(jobs.update().where(jobs.c.dataset == old).values(dataset=new))
+        connection.execute(trained_models.update().where(trained_models.c.dataset == old).values(dataset=new))
+        log.warning("dataset %r renamed to %r: dataset names are now letters, digits, -, _ and .", old, new)
+    return renamed
+
+
 @hookimpl
 def register_migrations(register: RegisterMigration) -> None:
     register(Migration(1, "datasets, examples, training jobs", metadata.create_all))
     register(Migration(2, "the instruction a job trained with", lambda c: add_missing_columns(c, jobs)))
     register(Migration(3, "a job's start steps and stored event ids", lambda c: add_missing_columns(c, jobs)))
+    register(Migration(4, "dataset names that can be file names", rename_bad_dataset_names))

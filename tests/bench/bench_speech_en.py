@@ -31,9 +31,8 @@ import time
 import types
 from pathlib import Path
 
-from framework.testing.server import DiscordEmulator
-
 from framework import hookimpl
+from framework.emulator import DiscordEmulator
 from framework.testing.harness import HarnessFactory
 from plugins.speech_pyttsx3 import Pyttsx3Engine, Settings
 from tests import speech_data
