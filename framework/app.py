@@ -32,7 +32,7 @@ from framework.plugins import PluginHost, PluginInfo, check_compatibility
 from framework.prefix import PrefixRouter
 from framework.registry import CommandRegistry, Contributions, Listener
 from framework.slash import build_slash, install_error_handler
-from framework.storage import Migration, Storage, default_url, plugin_guild_state
+from framework.storage import Migration, Storage, configured_url, plugin_guild_state, upsert
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ class App:
         self.config = config
         self.token = token
         self.data_root = DataRoot(config.bot.data_root)
-        self.storage = Storage(config.bot.database_url or default_url(self.data_root.root))
+        url, schema = configured_url(config, self.data_root.root)
+        self.storage = Storage(url, schema=schema)
         self.plugins = PluginHost(config)
         self.engines = Engines()
         self.commands = CommandRegistry()
@@ -135,6 +136,13 @@ class App:
         await self.bot.start()
         await self.permissions.load_owners(self.bot.rest)
         await self.plugins.call("startup", scope=None, app=self)
+
+    async def collect_migrations(self) -> list[Migration]:
+        """The migration steps of the plugins (loaded if not yet): for tools that prepare a database
+        without starting the bot (``trainerbot storage migrate``)."""
+        if not self.plugins.infos:
+            self.plugins.load_all(self._extra_plugins)
+        return (await self._contributions()).migrations
 
     async def _contributions(self, only: set[str] | None = None, strict: bool = False,
                              rename: dict[str, str] | None = None) -> Contributions:
@@ -234,11 +242,12 @@ class App:
         """Switch a plugin's commands and listeners on or off in one guild (persisted)."""
         info = self._known(plugin)
         async with self.storage.begin() as conn:
-            await conn.execute(plugin_guild_state.delete().where(
-                (plugin_guild_state.c.plugin == plugin) & (plugin_guild_state.c.guild_id == int(guild_id))))
-            if not enabled:
-                await conn.execute(plugin_guild_state.insert().values(plugin=plugin, guild_id=int(guild_id),
-                                                                      enabled=False))
+            if enabled:
+                await conn.execute(plugin_guild_state.delete().where(
+                    (plugin_guild_state.c.plugin == plugin) & (plugin_guild_state.c.guild_id == int(guild_id))))
+            else:
+                await upsert(conn, plugin_guild_state, {"plugin": plugin, "guild_id": int(guild_id), "enabled": False},
+                             ["plugin", "guild_id"])
         (info.disabled_guilds.discard if enabled else info.disabled_guilds.add)(int(guild_id))
 
     async def set_enabled(self, plugin: str, enabled: bool) -> None:

@@ -4,6 +4,7 @@
     trainerbot sandbox          the whole bot against a local Discord emulator, with a terminal chat
     trainerbot plugins list     what is installed, enabled, failed
     trainerbot config check     validate plugins.toml and every plugin's settings
+    trainerbot storage migrate --to URL   copy the database into an empty PostgreSQL, verified
 
 Plugins add subcommands through the ``register_cli_commands`` hook.
 
@@ -55,6 +56,41 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
     config = _load(args)
     return run_sandbox(config, script=args.script)
+
+
+def cmd_storage_migrate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    return asyncio.run(_storage_migrate(_load(args), args.to, args.schema))
+
+
+async def _storage_migrate(config: Config, to: str, schema: str | None) -> int:
+    from framework.app import App
+    from framework.errors import UserError
+    from framework.storage import Storage, describe_url
+    from framework.storage_copy import copy_database
+
+    app = App(config, token="MTAw.not.connecting")  # a well-formed token; nothing connects
+    target = None
+    try:
+        migrations = await app.collect_migrations()
+        target = Storage(to, schema=schema)
+        print(f"copying {describe_url(app.storage.url)} to {describe_url(target.url)}"
+              + (f" (schema {schema})" if schema else ""))
+        report = await copy_database(app.storage, target, migrations)
+    except UserError as exc:
+        print(f"storage migrate: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await app.storage.close()
+        if target is not None:
+            await target.close()
+        app.executor.shutdown(wait=False)
+    for name, rows in report.tables.items():
+        print(f"  {name}: {rows} rows")
+    print(f"done: {report.rows} rows in {len(report.tables)} tables copied and verified row by row. Point the bot at "
+          "the new database ([storage] url or DATABASE_URL) and start it.")
+    return 0
 
 
 def _host(config: Config) -> PluginHost:
@@ -151,6 +187,11 @@ def build_parser(extra: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
     scaffold.add_argument("name")
     scaffold.add_argument("--dir", default=".", help="where to create it (default: here)")
     scaffold.set_defaults(func=cmd_new_plugin)
+    storage = sub.add_parser("storage", help="the database").add_subparsers(dest="storage_command", required=True)
+    move = storage.add_parser("migrate", help="copy this bot's database into an empty one (e.g. PostgreSQL), verified")
+    move.add_argument("--to", required=True, metavar="URL", help="the target, e.g. postgresql://user@host/db")
+    move.add_argument("--schema", help="PostgreSQL: the schema to fill (default: the URL's default, public)")
+    move.set_defaults(func=cmd_storage_migrate)
     config = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
     config.add_parser("check", help="validate plugins.toml").set_defaults(func=cmd_config_check)
     for name, help_text, configure, run in extra:

@@ -1,10 +1,18 @@
-"""The database: SQLite (WAL) under the data root by default, any SQLAlchemy async URL otherwise.
+"""The database: SQLite (WAL) under the data root by default, PostgreSQL to share it between processes.
 
-SQLAlchemy 2 Core with aiosqlite: queries run in aiosqlite's thread, never on the event loop.
-Plugins own their tables: they declare ``sqlalchemy.Table`` objects on their own ``MetaData``
-and register :class:`Migration` steps through the ``register_migrations`` hook. Each step runs
-once, in version order, inside a transaction, and is recorded in ``schema_migrations``.
-The same code speaks PostgreSQL given ``[bot] database_url = "postgresql+asyncpg://…"``.
+SQLAlchemy 2 Core with aiosqlite (queries in aiosqlite's thread) or asyncpg (non-blocking sockets):
+never on the event loop's time. Plugins own their tables: they declare ``sqlalchemy.Table`` objects
+on their own ``MetaData`` and register :class:`Migration` steps through the ``register_migrations``
+hook. Each step runs once, in version order, inside a transaction, and is recorded in
+``schema_migrations``. The same migrations and queries run on both backends (``[storage] url =
+"postgresql+asyncpg://…"`` or ``DATABASE_URL``); what differs is confined to this module:
+
+- a write transaction that reads, then writes: SQLite locks the whole database when it starts
+  (``BEGIN IMMEDIATE``); on PostgreSQL the read takes row locks (``select(...).with_for_update()``,
+  which SQLite ignores) or, where no row exists yet, :func:`lock` (a transaction advisory lock);
+- "insert or replace": :func:`upsert` (``INSERT … ON CONFLICT`` on both);
+- times: stored and read back as UTC (PostgreSQL sessions run in UTC; :func:`as_record` marks them);
+- numbers past a signed BIGINT (2**63-1) are refused with :class:`NumberTooLarge`, not a driver error.
 
 A database that refuses writes — read-only, full, or locked by another program — is something
 users cannot fix and admins must: a write transaction that fails so raises
@@ -25,16 +33,17 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import sqlite as sqlite_types
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from framework.errors import UserError
+from framework.errors import MAX_ID, BadArgument, UserError
 
 log = logging.getLogger(__name__)
 
 PROBLEMS = {
     "read-only": "the bot's database is read-only; an admin must fix that (the database file's or its folder's "
-                 "permissions, a read-only disk, or `mode=ro` in `[bot] database_url`), then restart the bot.",
+                 "permissions, a read-only disk, or `mode=ro` in `[storage] url`), then restart the bot.",
     "full": "the bot's database is full: its disk has no space left; an admin must free space.",
     "locked": "the bot's database is locked by another program (another bot on the same data folder?); an admin "
               "must stop it. Try again later.",
@@ -70,6 +79,24 @@ def write_problem(error: BaseException) -> str | None:
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or state == "55P03" or "database is locked" in text:
         return "locked"
     return None
+
+
+class NumberTooLarge(BadArgument):
+    """A number no database column can hold reached a query (SQLite and PostgreSQL stop at 2**63-1)."""
+
+    def __init__(self) -> None:
+        super().__init__(f"That number is too large: ids and numbers stop at {MAX_ID}.")
+
+
+def _too_large(error: BaseException) -> bool:
+    """Whether ``error`` is a driver's refusal of an integer past 64 bits (SQLite's OverflowError,
+    asyncpg's "out of int64 range", PostgreSQL's "bigint out of range")."""
+    if isinstance(error, OverflowError):
+        return "sqlite integer" in str(error).lower()
+    if isinstance(error, sa.exc.DBAPIError):
+        text = str(error.orig).lower()
+        return "out of int64 range" in text or "bigint out of range" in text or "int too large" in text
+    return False
 
 
 class _Probe(Exception):
@@ -126,29 +153,83 @@ def add_missing_columns(connection: Connection, table: sa.Table) -> list[str]:
     return added
 
 
+def utc(value: datetime.datetime) -> datetime.datetime:
+    """A stored time as an aware UTC time: SQLite hands times back without a zone (they are stored
+    in UTC), PostgreSQL with one."""
+    return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value.astimezone(datetime.UTC)
+
+
 def as_record(row: Any) -> dict[str, Any]:
-    """A result row as a plain dict fit for JSON (dates as ISO 8601 text): exports and user data."""
-    return {k: (v.isoformat() if isinstance(v, (datetime.datetime, datetime.date)) else v)
-            for k, v in row._mapping.items()}
+    """A result row as a plain dict fit for JSON (dates as ISO 8601 text, times in UTC without a zone
+    suffix, the same on both backends): exports and user data."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, datetime.datetime):
+            return utc(v).replace(tzinfo=None).isoformat()
+        return v.isoformat() if isinstance(v, datetime.date) else v
+
+    return {k: plain(v) for k, v in row._mapping.items()}
 
 
 def default_url(data_root: Path) -> str:
     return f"sqlite+aiosqlite:///{data_root / 'trainerbot.sqlite3'}"
 
 
+def normalize_url(url: str) -> str:
+    """``postgres://`` and ``postgresql://`` (as hosting services hand them out) mean asyncpg."""
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain):]
+    return url
+
+
+def configured_url(config: Any, data_root: Path) -> tuple[str, str | None]:
+    """The database URL and PostgreSQL schema a config and the environment pick: ``[storage] url``,
+    ``DATABASE_URL``, ``[bot] database_url``, else SQLite under the data root; the schema from
+    ``[storage] schema`` or ``TRAINERBOT_DATABASE_SCHEMA``."""
+    import os
+
+    url = (config.storage.url or os.environ.get("DATABASE_URL") or config.bot.database_url
+           or default_url(data_root))
+    schema = config.storage.schema_name or os.environ.get("TRAINERBOT_DATABASE_SCHEMA") or None
+    return normalize_url(url), schema
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
 class Storage:
-    def __init__(self, url: str, *, busy_timeout: float = 5.0) -> None:
-        """``busy_timeout``: how long a SQLite write waits for another writer before "locked"."""
-        self.url = url
-        self.engine: AsyncEngine = create_async_engine(url)
+    def __init__(self, url: str, *, schema: str | None = None, busy_timeout: float = 5.0) -> None:
+        """``schema``: PostgreSQL only, the schema the tables live in (made by :meth:`migrate` if
+        missing). ``busy_timeout``: how long a SQLite write waits for another writer before "locked"."""
+        self.url = normalize_url(url)
+        self.schema = schema
+        options: dict[str, Any] = {}
+        if self.url.startswith("postgresql"):
+            try:
+                import asyncpg  # noqa: F401
+            except ImportError:
+                raise UserError("PostgreSQL storage needs asyncpg: pip install 'trainerbot[postgres]'") from None
+            settings = {"timezone": "UTC", "application_name": "trainerbot"}
+            if schema:
+                settings["search_path"] = schema
+            options = {"connect_args": {"server_settings": settings}, "pool_pre_ping": True}
+        self.engine: AsyncEngine = create_async_engine(self.url, **options)
         self.problem: str | None = None
         """How the database refuses writes, as last seen (``None``: it took the last write)."""
         self._checked = False
         if self.engine.dialect.name == "sqlite":
+            self.engine.dialect.colspecs = {**self.engine.dialect.colspecs, sa.DateTime: _UTCDateTime}
             event.listen(self.engine.sync_engine, "connect",
                          lambda dbapi_connection, _record: _sqlite_pragmas(dbapi_connection, busy_timeout))
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         event.listen(self.engine.sync_engine, "after_cursor_execute", _note_write)
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``: for the few places that must know (tests, bench, the CLI)."""
+        return str(self.engine.dialect.name)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -166,9 +247,11 @@ class Storage:
                 async with conn.begin():
                     yield conn
                 wrote = conn.sync_connection.info.pop(WROTE, False)  # type: ignore[union-attr]
-        except sa.exc.DBAPIError as exc:
+        except (sa.exc.DBAPIError, OverflowError) as exc:
+            if _too_large(exc):
+                raise NumberTooLarge() from exc
             problem = write_problem(exc)
-            if problem is None:
+            if problem is None or isinstance(exc, OverflowError):
                 raise
             self._refused(problem, exc)
             raise StorageUnavailable(problem) from exc
@@ -184,8 +267,14 @@ class Storage:
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
-            yield conn
+        """A connection to read with (its transaction is rolled back at the end)."""
+        try:
+            async with self.engine.connect() as conn:
+                yield conn
+        except (sa.exc.DBAPIError, OverflowError) as exc:
+            if _too_large(exc):
+                raise NumberTooLarge() from exc
+            raise
 
     async def check_writable(self) -> str | None:
         """Try a write (a delete of nothing from ``schema_migrations``, rolled back: databases refuse
@@ -211,7 +300,11 @@ class Storage:
     async def migrate(self, migrations: list[Migration]) -> list[Migration]:
         """Apply the steps not yet applied; returns those applied now. The first call (start-up)
         checks that the database takes writes; one that does not still works if nothing is to do."""
+        if self.schema and self.backend == "postgresql":
+            async with self.begin() as conn:
+                await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
         async with self.begin() as conn:
+            await lock(conn, "trainerbot:migrations")  # processes starting together migrate one at a time
             await conn.run_sync(metadata.create_all)
             for table in metadata.sorted_tables:
                 await conn.run_sync(add_missing_columns, table)
@@ -234,6 +327,21 @@ class Storage:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+class _UTCDateTime(sqlite_types.DATETIME):
+    """SQLite stores times as text without a zone: an aware time is converted to UTC first (the
+    plain type would keep its wall clock and drop the zone), so both backends store the same instant."""
+
+    def bind_processor(self, dialect: Any) -> Any:
+        process = super().bind_processor(dialect)
+
+        def bind(value: Any) -> Any:
+            if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+                value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+            return process(value) if process else value
+
+        return bind
 
 
 def _sqlite_pragmas(dbapi_connection: Any, busy_timeout: float) -> None:
@@ -261,6 +369,30 @@ def _sqlite_begin(conn: Connection) -> None:
     """Write transactions (:meth:`Storage.begin`) lock at once; reads start a deferred one."""
     immediate = conn.get_execution_options().get("trainerbot_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+async def lock(conn: AsyncConnection, key: str) -> None:
+    """Serialise the write transactions that take the same ``key`` until they end, where no row
+    exists yet to lock (insert-if-absent). PostgreSQL: a transaction advisory lock; SQLite: nothing
+    to do, a write transaction already holds the database's one write lock."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))
+
+
+async def upsert(conn: AsyncConnection, table: sa.Table, values: dict[str, Any], keys: list[str], *,
+                 update: bool = True) -> Any:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE`` (``DO NOTHING`` without ``update``) in the
+    connection's dialect: one statement, so concurrent writers of the same key never collide."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    inserts: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    if conn.dialect.name not in inserts:  # pragma: no cover - the two backends the project supports
+        raise NotImplementedError(f"no upsert for the {conn.dialect.name} dialect")
+    stmt = inserts[conn.dialect.name](table).values(**values)
+    changed = {k: v for k, v in values.items() if k not in keys}
+    if update and changed:
+        return await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changed))
+    return await conn.execute(stmt.on_conflict_do_nothing(index_elements=keys))
 
 
 def inserted_id(result: Any) -> int:

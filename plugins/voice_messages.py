@@ -20,7 +20,7 @@ from framework.audio import decode_pcm, loudness_dbfs, to_ogg_opus
 from framework.commands import Context, File, UserError, group, string
 from framework.errors import AudioError, SpeechError
 from framework.speech import STT_SAMPLE_RATE
-from framework.storage import Migration
+from framework.storage import Migration, upsert
 from framework.voice import speak_reply
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -185,8 +185,7 @@ async def language_set(ctx: Context, code: str, scope: str) -> None:
     target = ctx.server_id if scope == "server" else int(ctx.author.id)
     key = "guild" if scope == "server" else "user"
     async with ctx.app.storage.begin() as conn:
-        await conn.execute(languages.delete().where((languages.c.scope == key) & (languages.c.target_id == target)))
-        await conn.execute(languages.insert().values(scope=key, target_id=target, language=code))
+        await upsert(conn, languages, {"scope": key, "target_id": target, "language": code}, ["scope", "target_id"])
     whose = "in this server" if scope == "server" else "from you"
     await ctx.respond(f"Voice messages {whose} are now read as `{code}`.", ephemeral=True)
 

@@ -20,6 +20,7 @@ from framework.commands import Context, UserError
 from framework.errors import ImportProblem
 from framework.importers import SUPPORTED, parse_file, parse_text
 from framework.providers import Example
+from framework.storage import lock
 from plugins.training.schema import Settings, datasets, examples
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,6 +46,7 @@ async def add_examples(app: Host, name: str, items: Iterable[tuple[str, str, str
     """Add (text, label, source) items in one transaction; returns (added, duplicates)."""
     added = duplicates = 0
     async with app.storage.begin() as conn:
+        await lock(conn, f"dataset:{name}")  # PostgreSQL: one writer of a dataset's examples at a time
         ds = await find_dataset(conn, name, create_with=labels)
         allowed = json.loads(ds.labels)
         existing = {r.hash for r in await conn.execute(

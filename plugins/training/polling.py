@@ -43,7 +43,7 @@ async def record_poll(app: Host, job_id: int, state: JobStatus) -> tuple[Any, li
     """Store a poll's outcome with its new events (each provider event id once), in one
     transaction; ``None`` if the job ended meanwhile (cancelled). Returns the row and new events."""
     async with app.storage.begin() as conn:
-        job = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first()
+        job = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id).with_for_update())).first()
         if job is None or job.status in TERMINAL:
             return None
         seen = json.loads(job.event_ids)
