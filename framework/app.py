@@ -26,11 +26,13 @@ from framework.config import BotSettings, Config, write_plugin_enabled
 from framework.dataroot import DataRoot
 from framework.engines import EngineMismatch, Engines, check_engine
 from framework.errors import UserError
+from framework.leases import Leases, new_owner_id
 from framework.logs import redact
 from framework.permissions import Permissions
 from framework.plugins import PluginHost, PluginInfo, check_compatibility
 from framework.prefix import PrefixRouter
 from framework.registry import CommandRegistry, Contributions, Listener
+from framework.singletons import CoroFactory, Singleton, Singletons
 from framework.slash import build_slash, install_error_handler
 from framework.storage import Migration, Storage, configured_url, plugin_guild_state, upsert
 
@@ -93,6 +95,11 @@ class App:
         self._slash: dict[str, list[Any]] = {}
         self._stopped = asyncio.Event()
         self._states: dict[str, Any] = {}
+        self.instance = new_owner_id()
+        """This process among all that share the database (lease owner, origin of state changes)."""
+        shared = self.storage.backend != "sqlite"  # SQLite: one process owns everything
+        self.singletons = Singletons(Leases(self.storage, self.instance, config.storage.lease_seconds)
+                                     if shared else None)
 
     # ------------------------------------------------------------------ services for plugins
     def settings(self, plugin: str) -> Any:
@@ -114,6 +121,12 @@ class App:
     def drop_state(self, plugin: str) -> Any:
         """Forget the plugin's state object and return it (``None`` if it had none), e.g. to close it."""
         return self._states.pop(plugin, None)
+
+    def singleton_task(self, name: str, coro_factory: CoroFactory) -> Singleton:
+        """Run ``coro_factory()`` in exactly one of the processes sharing the database (a lease
+        named ``name``); see :mod:`framework.singletons`. Returns this process's handle: cancel it
+        in the plugin's ``shutdown`` hook."""
+        return self.singletons.start(name, coro_factory)
 
     async def run_blocking(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run blocking work (disk, zip, CPU) in the host's thread pool, off the event loop."""
@@ -334,6 +347,7 @@ class App:
     async def close(self) -> None:
         """Run shutdown hooks, disconnect, close storage and the thread pool."""
         await self.plugins.call("shutdown", scope=None, app=self)
+        await self.singletons.close()
         try:
             await self.bot.close()
         finally:
