@@ -34,6 +34,7 @@ from framework.prefix import PrefixRouter
 from framework.registry import CommandRegistry, Contributions, Listener
 from framework.singletons import CoroFactory, Singleton, Singletons
 from framework.slash import build_slash, install_error_handler
+from framework.state_sync import StateSync, publish
 from framework.storage import Migration, Storage, configured_url, plugin_guild_state, upsert
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,8 @@ class App:
         shared = self.storage.backend != "sqlite"  # SQLite: one process owns everything
         self.singletons = Singletons(Leases(self.storage, self.instance, config.storage.lease_seconds)
                                      if shared else None)
+        self.sync = StateSync(self.storage, self.instance, config.storage.sync_interval, self._apply_change)
+        """Plugin switches, enables and reloads made by other processes, applied here."""
 
     # ------------------------------------------------------------------ services for plugins
     def settings(self, plugin: str) -> Any:
@@ -139,6 +142,7 @@ class App:
         self.plugins.load_all(self._extra_plugins)
         contributions = await self._contributions()
         await self.storage.migrate(contributions.migrations)
+        await self.sync.mark_existing()  # before the state is loaded: a change made meanwhile is read again
         await self._load_guild_state()
         self._apply(contributions)
         self.engines.select(self.config)
@@ -149,6 +153,8 @@ class App:
         await self.bot.start()
         await self.permissions.load_owners(self.bot.rest)
         await self.plugins.call("startup", scope=None, app=self)
+        self.sync.start()
+        self.singleton_task("trainerbot:prune-state-changes", self.sync.prune)
 
     async def collect_migrations(self) -> list[Migration]:
         """The migration steps of the plugins (loaded if not yet): for tools that prepare a database
@@ -261,10 +267,35 @@ class App:
             else:
                 await upsert(conn, plugin_guild_state, {"plugin": plugin, "guild_id": int(guild_id), "enabled": False},
                              ["plugin", "guild_id"])
+            await publish(conn, self.instance, "guild", plugin=plugin, guild_id=int(guild_id), enabled=enabled)
         (info.disabled_guilds.discard if enabled else info.disabled_guilds.add)(int(guild_id))
 
     async def set_enabled(self, plugin: str, enabled: bool) -> None:
-        """Enable or disable a plugin everywhere, now and in plugins.toml."""
+        """Enable or disable a plugin everywhere, now and in plugins.toml, in every process."""
+        await self._set_enabled(plugin, enabled)
+        async with self.storage.begin() as conn:
+            await publish(conn, self.instance, "enabled", plugin=plugin, enabled=enabled)
+
+    async def _apply_change(self, kind: str, data: dict[str, Any]) -> None:
+        """A change another process made (:mod:`framework.state_sync`), made here too."""
+        plugin = str(data["plugin"])
+        info = self.plugins.infos.get(plugin)
+        if info is None:
+            log.warning("another process changed plugin %s, which is not installed here", plugin)
+            return
+        if kind == "guild":
+            (info.disabled_guilds.discard if data["enabled"] else info.disabled_guilds.add)(int(data["guild_id"]))
+        elif kind == "enabled":
+            if (info.status == "enabled") != bool(data["enabled"]):
+                await self._set_enabled(plugin, bool(data["enabled"]), sync_commands=False)
+        elif kind == "reload":
+            await self._reload_plugin(plugin, sync_commands=False)
+        else:
+            log.warning("unknown state change %r from another process", kind)
+            return
+        log.info("applied %s of plugin %s made by another process", kind, plugin)
+
+    async def _set_enabled(self, plugin: str, enabled: bool, *, sync_commands: bool = True) -> None:
         info = self._known(plugin)
         if enabled and info.status != "enabled":
             if info.loader is None:
@@ -280,11 +311,19 @@ class App:
             await self.plugins.call("shutdown", scope=None, only={plugin}, app=self)
             self._drop_plugin(plugin)
             self.plugins.deactivate(plugin, "disabled from Discord")
-        write_plugin_enabled(self.config, plugin, enabled)
-        await self.client.sync_application_commands()
+        if self.config.plugin_enabled(plugin) != enabled:
+            write_plugin_enabled(self.config, plugin, enabled)
+        if sync_commands:  # Discord's commands are the application's: the process where it was asked syncs them
+            await self.client.sync_application_commands()
 
     async def reload_plugin(self, plugin: str) -> None:
-        """Swap a plugin's code for what is on disk now; on any failure the old code stays active."""
+        """Swap a plugin's code for what is on disk now, in every process; on any failure the old code
+        stays active."""
+        await self._reload_plugin(plugin)
+        async with self.storage.begin() as conn:
+            await publish(conn, self.instance, "reload", plugin=plugin)
+
+    async def _reload_plugin(self, plugin: str, *, sync_commands: bool = True) -> None:
         info = self._known(plugin)
         if info.status != "enabled":
             raise UserError(f"Plugin `{plugin}` is not enabled; enable it instead of reloading.")
@@ -316,7 +355,8 @@ class App:
         await self.storage.migrate(found.migrations)
         self._apply(found)
         await self.plugins.call("startup", scope=None, only={plugin}, app=self)
-        await self.client.sync_application_commands()
+        if sync_commands:
+            await self.client.sync_application_commands()
         log.info("plugin %s reloaded", plugin)
 
     def _known(self, plugin: str) -> PluginInfo:
@@ -347,6 +387,7 @@ class App:
     async def close(self) -> None:
         """Run shutdown hooks, disconnect, close storage and the thread pool."""
         await self.plugins.call("shutdown", scope=None, app=self)
+        await self.sync.close()
         await self.singletons.close()
         try:
             await self.bot.close()
