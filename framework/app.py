@@ -15,7 +15,7 @@ import signal
 import sys
 import types
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar, overload
 
 import hikari
@@ -137,8 +137,11 @@ class App:
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
 
     # ------------------------------------------------------------------ lifecycle
-    async def start(self) -> None:
-        """Load plugins, migrate storage, register commands, connect. Returns once connected."""
+    async def start(self, *, shards: Sequence[int] | None = None, shard_count: int | None = None) -> None:
+        """Load plugins, migrate storage, register commands, connect. Returns once connected.
+
+        ``shards``/``shard_count``: run these of the bot's shards (hikari's ``shard_ids``/``shard_count``);
+        by default all of them, as many as Discord recommends (``GET /gateway/bot``)."""
         self.plugins.load_all(self._extra_plugins)
         contributions = await self._contributions()
         await self.storage.migrate(contributions.migrations)
@@ -150,7 +153,7 @@ class App:
         self.bot.subscribe(hikari.StoppingEvent, self.client.stop)
         self.bot.subscribe(hikari.MessageCreateEvent, self.prefix.on_message)
         self.bot.subscribe(hikari.ShardReadyEvent, self._on_ready)
-        await self.bot.start()
+        await self.bot.start(shard_ids=shards, shard_count=shard_count)
         await self.permissions.load_owners(self.bot.rest)
         await self.plugins.call("startup", scope=None, app=self)
         self.sync.start()
@@ -382,7 +385,8 @@ class App:
                 log.exception("listener of plugin %s for %s failed", plugin, event_type.__name__)
 
     async def _on_ready(self, event: hikari.ShardReadyEvent) -> None:
-        log.info("connected as %s (%s)", event.my_user.username, event.my_user.id)
+        log.info("connected as %s (%s), shard %d of %d", event.my_user.username, event.my_user.id,
+                 event.shard.id, event.shard.shard_count)
 
     async def close(self) -> None:
         """Run shutdown hooks, disconnect, close storage and the thread pool."""
@@ -400,16 +404,16 @@ class App:
     def closed(self) -> bool:
         return self._stopped.is_set()
 
-    def run(self) -> None:
+    def run(self, *, shards: Sequence[int] | None = None, shard_count: int | None = None) -> None:
         """Run until SIGINT/SIGTERM, then shut down cleanly."""
-        asyncio.run(self._run_forever())
+        asyncio.run(self._run_forever(shards, shard_count))
 
-    async def _run_forever(self) -> None:
+    async def _run_forever(self, shards: Sequence[int] | None, shard_count: int | None) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await self.start()
+        await self.start(shards=shards, shard_count=shard_count)
         try:
             await stop.wait()
             log.info("signal received, shutting down")

@@ -1,6 +1,7 @@
 """``trainerbot`` — run the bot, the local sandbox, and manage plugins and configuration.
 
-    trainerbot run              connect to Discord (needs DISCORD_TOKEN)
+    trainerbot run              connect to Discord (needs DISCORD_TOKEN); --shards 0-3 --shard-count 8
+    trainerbot cluster --processes N   N processes on this machine, each with its slice of the shards
     trainerbot sandbox          the whole bot against a local Discord emulator, with a terminal chat
     trainerbot plugins list     what is installed, enabled, failed
     trainerbot config check     validate plugins.toml and every plugin's settings
@@ -36,19 +37,66 @@ def _load(args: argparse.Namespace) -> Config:
     return load_config(args.config)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from framework.app import App
-
+def _token() -> str | None:
     token = os.environ.get("DISCORD_TOKEN", "").strip()
     if not token:
         print("DISCORD_TOKEN is not set. Create a bot at https://discord.com/developers/applications, "
               "copy its token, then: export DISCORD_TOKEN=...  (or run `trainerbot sandbox` to try it locally)",
               file=sys.stderr)
+    return token or None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from framework.app import App
+    from framework.cluster import REST_URL_VARIABLE, ShardSpecError, check_shards, parse_count, parse_shards
+
+    token = _token()
+    if token is None:
+        return 2
+    try:
+        shards = parse_shards(args.shards) if args.shards else None
+        count = parse_count(args.shard_count)
+        check_shards(shards, count)
+    except ShardSpecError as exc:
+        print(f"trainerbot run: {exc}", file=sys.stderr)
         return 2
     config = _load(args)
     setup_logging(config.bot.log_level)
-    App(config, token=token).run()
+    App(config, token=token, rest_url=os.environ.get(REST_URL_VARIABLE) or None).run(shards=shards, shard_count=count)
     return 0
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from framework.cluster import (
+        DISCORD_REST,
+        REST_URL_VARIABLE,
+        ShardSpecError,
+        Supervisor,
+        format_shards,
+        parse_count,
+        recommended_shards,
+        split,
+    )
+
+    token = _token()
+    if token is None:
+        return 2
+    config = _load(args)
+    setup_logging(config.bot.log_level)
+    try:
+        count = parse_count(args.shard_count)
+        if count is None:
+            count, _ = asyncio.run(recommended_shards(token, os.environ.get(REST_URL_VARIABLE) or DISCORD_REST))
+        slices = split(max(count, args.processes), args.processes)
+    except ShardSpecError as exc:
+        print(f"trainerbot cluster: {exc}", file=sys.stderr)
+        return 2
+    count = max(count, args.processes)
+    log.warning("cluster: %d processes, %d shards: %s", args.processes, count,
+                "; ".join(format_shards(s) for s in slices))
+    return asyncio.run(Supervisor(slices, count, args.config).run())
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -166,7 +214,15 @@ def build_parser(extra: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainerbot", description=__doc__.split("\n")[0])
     parser.add_argument("--config", help="path to plugins.toml (default: $TRAINERBOT_CONFIG or ./plugins.toml)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="connect to Discord (DISCORD_TOKEN)").set_defaults(func=cmd_run)
+    runner = sub.add_parser("run", help="connect to Discord (DISCORD_TOKEN)")
+    runner.add_argument("--shards", help="run only these shards, e.g. 0-3 or 0,2,4-5 (needs --shard-count)")
+    runner.add_argument("--shard-count", help="how many shards the bot has in all, or `auto` (Discord's "
+                                           "recommendation, the default)")
+    runner.set_defaults(func=cmd_run)
+    cluster = sub.add_parser("cluster", help="run the bot's shards in several processes on this machine")
+    cluster.add_argument("--processes", type=int, required=True, help="how many processes (each gets a slice)")
+    cluster.add_argument("--shard-count", default="auto", help="shards in all, or `auto` (the default)")
+    cluster.set_defaults(func=cmd_cluster)
     sandbox = sub.add_parser("sandbox", help="the bot on a local Discord emulator, with a terminal chat")
     sandbox.add_argument("--script", help="read chat lines from this file instead of the terminal")
     sandbox.set_defaults(func=cmd_sandbox)

@@ -98,7 +98,9 @@ class HarnessFactory:
         return self._world
 
     async def __call__(self, *, config_overrides: dict[str, Any] | None = None, plugins_toml: str | None = None,
-                       extra_plugins: dict[str, Any] | None = None, data_root: Path | None = None) -> BotHarness:
+                       extra_plugins: dict[str, Any] | None = None, data_root: Path | None = None,
+                       shards: Sequence[int] | None = None, shard_count: int | None = None) -> BotHarness:
+        """A started bot; ``shards``/``shard_count``: only these of the bot's shards (default: all)."""
         guild, channel, voice, user, owner = self.world()
         config_path = self.tmp_path / f"plugins-{len(self.apps)}.toml"
         if plugins_toml is not None:
@@ -112,7 +114,7 @@ class HarnessFactory:
         config = load_config(config_path, overrides=overrides)
         app = App(config, token=self.emu.token, rest_url=self.emu.rest_url, extra_plugins=extra_plugins)
         self.apps.append(app)
-        await app.start()
+        await app.start(shards=shards, shard_count=shard_count)
         return BotHarness(self.emu, app, guild, channel, voice, user, owner, app.data_root.root)
 
     async def close(self) -> None:
