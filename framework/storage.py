@@ -318,6 +318,11 @@ class Storage:
             if (step.plugin, step.version) in done:
                 continue
             async with self.begin() as conn:
+                await lock(conn, "trainerbot:migrations")  # another process may be applying it right now
+                if (await conn.execute(sa.select(schema_migrations.c.version).where(
+                        (schema_migrations.c.plugin == step.plugin)
+                        & (schema_migrations.c.version == step.version)))).first():
+                    continue
                 await conn.run_sync(step.up)
                 await conn.execute(schema_migrations.insert().values(plugin=step.plugin, version=step.version,
                                                                      name=step.name))
