@@ -34,7 +34,7 @@ from framework.prefix import PrefixRouter
 from framework.registry import CommandRegistry, Contributions, Listener
 from framework.singletons import CoroFactory, Singleton, Singletons
 from framework.slash import build_slash, install_error_handler
-from framework.state_sync import StateSync, publish
+from framework.state_sync import StateSync, apply_change, publish
 from framework.storage import Migration, Storage, configured_url, plugin_guild_state, upsert
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,8 @@ class App:
         shared = self.storage.backend != "sqlite"  # SQLite: one process owns everything
         self.singletons = Singletons(Leases(self.storage, self.instance, config.storage.lease_seconds)
                                      if shared else None)
-        self.sync = StateSync(self.storage, self.instance, config.storage.sync_interval, self._apply_change)
-        """Plugin switches, enables and reloads made by other processes, applied here."""
+        self.sync = StateSync(self.storage, self.instance, config.storage.sync_interval,
+                              functools.partial(apply_change, self))  # changes made by other processes
 
     # ------------------------------------------------------------------ services for plugins
     def settings(self, plugin: str) -> Any:
@@ -126,9 +126,7 @@ class App:
         return self._states.pop(plugin, None)
 
     def singleton_task(self, name: str, coro_factory: CoroFactory) -> Singleton:
-        """Run ``coro_factory()`` in exactly one of the processes sharing the database (a lease
-        named ``name``); see :mod:`framework.singletons`. Returns this process's handle: cancel it
-        in the plugin's ``shutdown`` hook."""
+        """Run ``coro_factory()`` in one process of all (see :mod:`framework.singletons`)."""
         return self.singletons.start(name, coro_factory)
 
     async def run_blocking(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -278,25 +276,6 @@ class App:
         await self._set_enabled(plugin, enabled)
         async with self.storage.begin() as conn:
             await publish(conn, self.instance, "enabled", plugin=plugin, enabled=enabled)
-
-    async def _apply_change(self, kind: str, data: dict[str, Any]) -> None:
-        """A change another process made (:mod:`framework.state_sync`), made here too."""
-        plugin = str(data["plugin"])
-        info = self.plugins.infos.get(plugin)
-        if info is None:
-            log.warning("another process changed plugin %s, which is not installed here", plugin)
-            return
-        if kind == "guild":
-            (info.disabled_guilds.discard if data["enabled"] else info.disabled_guilds.add)(int(data["guild_id"]))
-        elif kind == "enabled":
-            if (info.status == "enabled") != bool(data["enabled"]):
-                await self._set_enabled(plugin, bool(data["enabled"]), sync_commands=False)
-        elif kind == "reload":
-            await self._reload_plugin(plugin, sync_commands=False)
-        else:
-            log.warning("unknown state change %r from another process", kind)
-            return
-        log.info("applied %s of plugin %s made by another process", kind, plugin)
 
     async def _set_enabled(self, plugin: str, enabled: bool, *, sync_commands: bool = True) -> None:
         info = self._known(plugin)

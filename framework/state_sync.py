@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,6 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from framework.errors import UserError
 from framework.leases import db_now
 from framework.storage import Storage, StorageUnavailable, metadata
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.app import App
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,26 @@ KEEP = 3600.0
 """Rows older than this are pruned."""
 
 Apply = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+async def apply_change(app: App, kind: str, data: dict[str, Any]) -> None:
+    """A change another process made (:mod:`framework.state_sync`), made here too."""
+    plugin = str(data["plugin"])
+    info = app.plugins.infos.get(plugin)
+    if info is None:
+        log.warning("another process changed plugin %s, which is not installed here", plugin)
+        return
+    if kind == "guild":
+        (info.disabled_guilds.discard if data["enabled"] else info.disabled_guilds.add)(int(data["guild_id"]))
+    elif kind == "enabled":
+        if (info.status == "enabled") != bool(data["enabled"]):
+            await app._set_enabled(plugin, bool(data["enabled"]), sync_commands=False)
+    elif kind == "reload":
+        await app._reload_plugin(plugin, sync_commands=False)
+    else:
+        log.warning("unknown state change %r from another process", kind)
+        return
+    log.info("applied %s of plugin %s made by another process", kind, plugin)
 
 
 async def publish(conn: AsyncConnection, origin: str, kind: str, **data: Any) -> None:

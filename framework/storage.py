@@ -24,7 +24,6 @@ database takes writes and says so; a read-only one still serves reads (``hi``, l
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -33,11 +32,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import sqlite as sqlite_types
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from framework.errors import MAX_ID, BadArgument, UserError
+from framework.errors import UserError
+from framework.portable import NumberTooLarge as NumberTooLarge
+from framework.portable import UTCDateTime, lock, too_large
+from framework.portable import as_record as as_record
+from framework.portable import upsert as upsert
+from framework.portable import utc as utc
 
 log = logging.getLogger(__name__)
 
@@ -79,24 +82,6 @@ def write_problem(error: BaseException) -> str | None:
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or state == "55P03" or "database is locked" in text:
         return "locked"
     return None
-
-
-class NumberTooLarge(BadArgument):
-    """A number no database column can hold reached a query (SQLite and PostgreSQL stop at 2**63-1)."""
-
-    def __init__(self) -> None:
-        super().__init__(f"That number is too large: ids and numbers stop at {MAX_ID}.")
-
-
-def _too_large(error: BaseException) -> bool:
-    """Whether ``error`` is a driver's refusal of an integer past 64 bits (SQLite's OverflowError,
-    asyncpg's "out of int64 range", PostgreSQL's "bigint out of range")."""
-    if isinstance(error, OverflowError):
-        return "sqlite integer" in str(error).lower()
-    if isinstance(error, sa.exc.DBAPIError):
-        text = str(error.orig).lower()
-        return "out of int64 range" in text or "bigint out of range" in text or "int too large" in text
-    return False
 
 
 class _Probe(Exception):
@@ -153,23 +138,6 @@ def add_missing_columns(connection: Connection, table: sa.Table) -> list[str]:
     return added
 
 
-def utc(value: datetime.datetime) -> datetime.datetime:
-    """A stored time as an aware UTC time: SQLite hands times back without a zone (they are stored
-    in UTC), PostgreSQL with one."""
-    return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value.astimezone(datetime.UTC)
-
-
-def as_record(row: Any) -> dict[str, Any]:
-    """A result row as a plain dict fit for JSON (dates as ISO 8601 text, times in UTC without a zone
-    suffix, the same on both backends): exports and user data."""
-    def plain(v: Any) -> Any:
-        if isinstance(v, datetime.datetime):
-            return utc(v).replace(tzinfo=None).isoformat()
-        return v.isoformat() if isinstance(v, datetime.date) else v
-
-    return {k: plain(v) for k, v in row._mapping.items()}
-
-
 def default_url(data_root: Path) -> str:
     return f"sqlite+aiosqlite:///{data_root / 'trainerbot.sqlite3'}"
 
@@ -220,7 +188,7 @@ class Storage:
         """How the database refuses writes, as last seen (``None``: it took the last write)."""
         self._checked = False
         if self.engine.dialect.name == "sqlite":
-            self.engine.dialect.colspecs = {**self.engine.dialect.colspecs, sa.DateTime: _UTCDateTime}
+            self.engine.dialect.colspecs = {**self.engine.dialect.colspecs, sa.DateTime: UTCDateTime}
             event.listen(self.engine.sync_engine, "connect",
                          lambda dbapi_connection, _record: _sqlite_pragmas(dbapi_connection, busy_timeout))
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
@@ -248,7 +216,7 @@ class Storage:
                     yield conn
                 wrote = conn.sync_connection.info.pop(WROTE, False)  # type: ignore[union-attr]
         except (sa.exc.DBAPIError, OverflowError) as exc:
-            if _too_large(exc):
+            if too_large(exc):
                 raise NumberTooLarge() from exc
             problem = write_problem(exc)
             if problem is None or isinstance(exc, OverflowError):
@@ -272,7 +240,7 @@ class Storage:
             async with self.engine.connect() as conn:
                 yield conn
         except (sa.exc.DBAPIError, OverflowError) as exc:
-            if _too_large(exc):
+            if too_large(exc):
                 raise NumberTooLarge() from exc
             raise
 
@@ -334,21 +302,6 @@ class Storage:
         await self.engine.dispose()
 
 
-class _UTCDateTime(sqlite_types.DATETIME):
-    """SQLite stores times as text without a zone: an aware time is converted to UTC first (the
-    plain type would keep its wall clock and drop the zone), so both backends store the same instant."""
-
-    def bind_processor(self, dialect: Any) -> Any:
-        process = super().bind_processor(dialect)
-
-        def bind(value: Any) -> Any:
-            if isinstance(value, datetime.datetime) and value.tzinfo is not None:
-                value = value.astimezone(datetime.UTC).replace(tzinfo=None)
-            return process(value) if process else value
-
-        return bind
-
-
 def _sqlite_pragmas(dbapi_connection: Any, busy_timeout: float) -> None:
     # The driver must not open transactions on its own: _sqlite_begin says BEGIN, and how.
     dbapi_connection.isolation_level = None
@@ -374,30 +327,6 @@ def _sqlite_begin(conn: Connection) -> None:
     """Write transactions (:meth:`Storage.begin`) lock at once; reads start a deferred one."""
     immediate = conn.get_execution_options().get("trainerbot_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-async def lock(conn: AsyncConnection, key: str) -> None:
-    """Serialise the write transactions that take the same ``key`` until they end, where no row
-    exists yet to lock (insert-if-absent). PostgreSQL: a transaction advisory lock; SQLite: nothing
-    to do, a write transaction already holds the database's one write lock."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))
-
-
-async def upsert(conn: AsyncConnection, table: sa.Table, values: dict[str, Any], keys: list[str], *,
-                 update: bool = True) -> Any:
-    """``INSERT … ON CONFLICT (keys) DO UPDATE`` (``DO NOTHING`` without ``update``) in the
-    connection's dialect: one statement, so concurrent writers of the same key never collide."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    inserts: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-    if conn.dialect.name not in inserts:  # pragma: no cover - the two backends the project supports
-        raise NotImplementedError(f"no upsert for the {conn.dialect.name} dialect")
-    stmt = inserts[conn.dialect.name](table).values(**values)
-    changed = {k: v for k, v in values.items() if k not in keys}
-    if update and changed:
-        return await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changed))
-    return await conn.execute(stmt.on_conflict_do_nothing(index_elements=keys))
 
 
 def inserted_id(result: Any) -> int:

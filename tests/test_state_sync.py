@@ -15,7 +15,7 @@ SYNC = {"storage": {"sync_interval": 0.5}}
 
 
 async def test_switches_enables_and_reloads_reach_the_other_process(tb_factory, caplog) -> None:
-    caplog.set_level(logging.INFO, logger="framework.app")
+    caplog.set_level(logging.INFO, logger="framework.state_sync")
     first = await tb_factory(config_overrides=SYNC)
     second = await tb_factory(config_overrides=SYNC)
     guild = int(first.guild.id)
