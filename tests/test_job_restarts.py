@@ -19,7 +19,8 @@ from tests.test_training import labelled_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 TERMINAL = ("succeeded", "failed", "cancelled")
-OPENAI_TOML = '[engines]\nprovider = "openai"\n[plugins.training]\npoll_interval = 0.01\n'
+OPENAI_TOML = ('[engines]\nprovider = "openai"\n[plugins.training]\npoll_interval = 0.01\n'
+               '[storage]\nlease_seconds = 2\n')  # PostgreSQL: the killed bot's job leases lapse soon
 
 
 class BotProcess:
