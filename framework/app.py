@@ -15,7 +15,7 @@ import signal
 import sys
 import types
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar, overload
 
 import hikari
@@ -27,13 +27,16 @@ from framework.config import BotSettings, Config, write_plugin_enabled
 from framework.dataroot import DataRoot
 from framework.engines import EngineMismatch, Engines, check_engine
 from framework.errors import UserError
+from framework.leases import Leases, new_owner_id
 from framework.logs import redact
 from framework.permissions import Permissions
 from framework.plugins import PluginHost, PluginInfo, check_compatibility
 from framework.prefix import PrefixRouter
-from framework.registry import CommandRegistry, Contributions, Listener
+from framework.registry import CommandRegistry, Contributions, Listener, swap_arguments
+from framework.singletons import CoroFactory, Singleton, Singletons
 from framework.slash import build_slash, install_error_handler
-from framework.storage import Migration, Storage, default_url, plugin_guild_state
+from framework.state_sync import StateSync, apply_change, publish
+from framework.storage import Migration, Storage, configured_url, plugin_guild_state, upsert
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +62,6 @@ def http_settings(bot: BotSettings) -> hikari.impl.HTTPSettings:
     return hikari.impl.HTTPSettings(force_close_transports=not keepalive, connection_limit=bot.http_pool_size)
 
 
-def _swap(bound: Callable[[str, str], dict[str, Any]], kind: str, plugin: str) -> dict[str, Any]:
-    return bound(plugin, kind)
-
-
 class App:
     """One running trainerbot: the bot, its plugins and their services."""
 
@@ -71,7 +70,8 @@ class App:
         self.config = config
         self.token = token
         self.data_root = DataRoot(config.bot.data_root)
-        self.storage = Storage(config.bot.database_url or default_url(self.data_root.root))
+        url, schema = configured_url(config, self.data_root.root)
+        self.storage = Storage(url, schema=schema)
         self.plugins = PluginHost(config)
         self.engines = Engines()
         self.commands = CommandRegistry()
@@ -94,6 +94,13 @@ class App:
         self._stopped = asyncio.Event()
         self._states: dict[str, Any] = {}
         self._guild_check = GuildCheck(self)
+        self.instance = new_owner_id()
+        """This process among all that share the database (lease owner, origin of state changes)."""
+        shared = self.storage.backend != "sqlite"  # SQLite: one process owns everything
+        self.singletons = Singletons(Leases(self.storage, self.instance, config.storage.lease_seconds)
+                                     if shared else None)
+        self.sync = StateSync(self.storage, self.instance, config.storage.sync_interval,
+                              functools.partial(apply_change, self))  # changes made by other processes
 
     # ------------------------------------------------------------------ services for plugins
     def settings(self, plugin: str) -> Any:
@@ -116,17 +123,25 @@ class App:
         """Forget the plugin's state object and return it (``None`` if it had none), e.g. to close it."""
         return self._states.pop(plugin, None)
 
+    def singleton_task(self, name: str, coro_factory: CoroFactory) -> Singleton:
+        """Run ``coro_factory()`` in one process of all (see :mod:`framework.singletons`)."""
+        return self.singletons.start(name, coro_factory)
+
     async def run_blocking(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run blocking work (disk, zip, CPU) in the host's thread pool, off the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
 
     # ------------------------------------------------------------------ lifecycle
-    async def start(self) -> None:
-        """Load plugins, migrate storage, register commands, connect. Returns once connected."""
+    async def start(self, *, shards: Sequence[int] | None = None, shard_count: int | None = None) -> None:
+        """Load plugins, migrate storage, register commands, connect. Returns once connected.
+
+        ``shards``/``shard_count``: run these of the bot's shards (hikari's ``shard_ids``/``shard_count``);
+        by default all of them, as many as Discord recommends (``GET /gateway/bot``)."""
         self.plugins.load_all(self._extra_plugins)
         contributions = await self._contributions()
         await self.storage.migrate(contributions.migrations)
+        await self.sync.mark_existing()  # before the state is loaded: a change made meanwhile is read again
         await self._load_guild_state()
         self._apply(contributions)
         self.engines.select(self.config)
@@ -136,9 +151,18 @@ class App:
         self.bot.subscribe(hikari.ShardReadyEvent, self._on_ready)
         for event_type in (hikari.GuildAvailableEvent, hikari.GuildJoinEvent):
             self.bot.subscribe(event_type, self._guild_check.on_guild)
-        await self.bot.start()
+        await self.bot.start(shard_ids=shards, shard_count=shard_count)
         await self.permissions.load_owners(self.bot.rest)
         await self.plugins.call("startup", scope=None, app=self)
+        self.sync.start()
+        self.singleton_task("trainerbot:prune-state-changes", self.sync.prune)
+
+    async def collect_migrations(self) -> list[Migration]:
+        """The migration steps of the plugins (loaded if not yet): for tools that prepare a database
+        without starting the bot (``trainerbot storage migrate``)."""
+        if not self.plugins.infos:
+            self.plugins.load_all(self._extra_plugins)
+        return (await self._contributions()).migrations
 
     async def _contributions(self, only: set[str] | None = None, strict: bool = False,
                              rename: dict[str, str] | None = None) -> Contributions:
@@ -165,7 +189,7 @@ class App:
                                 per_plugin=lambda p: bound(p, "migration"))
         for hook_name in self.engines.by_hook():
             await self.plugins.call(hook_name, scope=None, only=only, strict=strict, app=self,
-                                    per_plugin=functools.partial(_swap, bound, hook_name))
+                                    per_plugin=functools.partial(swap_arguments, bound, hook_name))
         # Refuse bad registrations before anything is applied, so a bad plugin cannot half-register.
         self._refuse(found, strict)
         return found
@@ -234,15 +258,22 @@ class App:
         """Switch a plugin's commands and listeners on or off in one guild (persisted)."""
         info = self._known(plugin)
         async with self.storage.begin() as conn:
-            await conn.execute(plugin_guild_state.delete().where(
-                (plugin_guild_state.c.plugin == plugin) & (plugin_guild_state.c.guild_id == int(guild_id))))
-            if not enabled:
-                await conn.execute(plugin_guild_state.insert().values(plugin=plugin, guild_id=int(guild_id),
-                                                                      enabled=False))
+            if enabled:
+                await conn.execute(plugin_guild_state.delete().where(
+                    (plugin_guild_state.c.plugin == plugin) & (plugin_guild_state.c.guild_id == int(guild_id))))
+            else:
+                await upsert(conn, plugin_guild_state, {"plugin": plugin, "guild_id": int(guild_id), "enabled": False},
+                             ["plugin", "guild_id"])
+            await publish(conn, self.instance, "guild", plugin=plugin, guild_id=int(guild_id), enabled=enabled)
         (info.disabled_guilds.discard if enabled else info.disabled_guilds.add)(int(guild_id))
 
     async def set_enabled(self, plugin: str, enabled: bool) -> None:
-        """Enable or disable a plugin everywhere, now and in plugins.toml."""
+        """Enable or disable a plugin everywhere, now and in plugins.toml, in every process."""
+        await self._set_enabled(plugin, enabled)
+        async with self.storage.begin() as conn:
+            await publish(conn, self.instance, "enabled", plugin=plugin, enabled=enabled)
+
+    async def _set_enabled(self, plugin: str, enabled: bool, *, sync_commands: bool = True) -> None:
         info = self._known(plugin)
         if enabled and info.status != "enabled":
             if info.loader is None:
@@ -258,11 +289,19 @@ class App:
             await self.plugins.call("shutdown", scope=None, only={plugin}, app=self)
             self._drop_plugin(plugin)
             self.plugins.deactivate(plugin, "disabled from Discord")
-        write_plugin_enabled(self.config, plugin, enabled)
-        await self.client.sync_application_commands()
+        if self.config.plugin_enabled(plugin) != enabled:
+            write_plugin_enabled(self.config, plugin, enabled)
+        if sync_commands:  # Discord's commands are the application's: the process where it was asked syncs them
+            await self.client.sync_application_commands()
 
     async def reload_plugin(self, plugin: str) -> None:
-        """Swap a plugin's code for what is on disk now; on any failure the old code stays active."""
+        """Swap a plugin's code for what is on disk now, in every process; on any failure the old code
+        stays active."""
+        await self._reload_plugin(plugin)
+        async with self.storage.begin() as conn:
+            await publish(conn, self.instance, "reload", plugin=plugin)
+
+    async def _reload_plugin(self, plugin: str, *, sync_commands: bool = True) -> None:
         info = self._known(plugin)
         if info.status != "enabled":
             raise UserError(f"Plugin `{plugin}` is not enabled; enable it instead of reloading.")
@@ -294,7 +333,8 @@ class App:
         await self.storage.migrate(found.migrations)
         self._apply(found)
         await self.plugins.call("startup", scope=None, only={plugin}, app=self)
-        await self.client.sync_application_commands()
+        if sync_commands:
+            await self.client.sync_application_commands()
         log.info("plugin %s reloaded", plugin)
 
     def _known(self, plugin: str) -> PluginInfo:
@@ -320,12 +360,15 @@ class App:
                 log.exception("listener of plugin %s for %s failed", plugin, event_type.__name__)
 
     async def _on_ready(self, event: hikari.ShardReadyEvent) -> None:
-        log.info("connected as %s (%s); invite URL with the permissions the commands need: %s",
-                 event.my_user.username, event.my_user.id, invite_url(event.my_user.id, invite_permissions(self)))
+        log.info("connected as %s (%s), shard %d of %d; invite URL with the permissions the commands need: %s",
+                 event.my_user.username, event.my_user.id, event.shard.id, event.shard.shard_count,
+                 invite_url(event.my_user.id, invite_permissions(self)))
 
     async def close(self) -> None:
         """Run shutdown hooks, disconnect, close storage and the thread pool."""
         await self.plugins.call("shutdown", scope=None, app=self)
+        await self.sync.close()
+        await self.singletons.close()
         try:
             await self.bot.close()
         finally:
@@ -337,16 +380,16 @@ class App:
     def closed(self) -> bool:
         return self._stopped.is_set()
 
-    def run(self) -> None:
+    def run(self, *, shards: Sequence[int] | None = None, shard_count: int | None = None) -> None:
         """Run until SIGINT/SIGTERM, then shut down cleanly."""
-        asyncio.run(self._run_forever())
+        asyncio.run(self._run_forever(shards, shard_count))
 
-    async def _run_forever(self) -> None:
+    async def _run_forever(self, shards: Sequence[int] | None, shard_count: int | None) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await self.start()
+        await self.start(shards=shards, shard_count=shard_count)
         try:
             await stop.wait()
             log.info("signal received, shutting down")

@@ -1,9 +1,11 @@
 """``trainerbot`` — run the bot, the local sandbox, and manage plugins and configuration.
 
-    trainerbot run              connect to Discord (needs DISCORD_TOKEN)
+    trainerbot run              connect to Discord (needs DISCORD_TOKEN); --shards 0-3 --shard-count 8
+    trainerbot cluster --processes N   N processes on this machine, each with its slice of the shards
     trainerbot sandbox          the whole bot against a local Discord emulator, with a terminal chat
     trainerbot plugins list     what is installed, enabled, failed
     trainerbot config check     validate plugins.toml and every plugin's settings
+    trainerbot storage migrate --to URL   copy the database into an empty PostgreSQL, verified
 
 Plugins add subcommands through the ``register_cli_commands`` hook.
 
@@ -35,19 +37,66 @@ def _load(args: argparse.Namespace) -> Config:
     return load_config(args.config)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from framework.app import App
-
+def _token() -> str | None:
     token = os.environ.get("DISCORD_TOKEN", "").strip()
     if not token:
         print("DISCORD_TOKEN is not set. Create a bot at https://discord.com/developers/applications, "
               "copy its token, then: export DISCORD_TOKEN=...  (or run `trainerbot sandbox` to try it locally)",
               file=sys.stderr)
+    return token or None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from framework.app import App
+    from framework.cluster import REST_URL_VARIABLE, ShardSpecError, check_shards, parse_count, parse_shards
+
+    token = _token()
+    if token is None:
+        return 2
+    try:
+        shards = parse_shards(args.shards) if args.shards else None
+        count = parse_count(args.shard_count)
+        check_shards(shards, count)
+    except ShardSpecError as exc:
+        print(f"trainerbot run: {exc}", file=sys.stderr)
         return 2
     config = _load(args)
     setup_logging(config.bot.log_level)
-    App(config, token=token).run()
+    App(config, token=token, rest_url=os.environ.get(REST_URL_VARIABLE) or None).run(shards=shards, shard_count=count)
     return 0
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from framework.cluster import (
+        DISCORD_REST,
+        REST_URL_VARIABLE,
+        ShardSpecError,
+        Supervisor,
+        format_shards,
+        parse_count,
+        recommended_shards,
+        split,
+    )
+
+    token = _token()
+    if token is None:
+        return 2
+    config = _load(args)
+    setup_logging(config.bot.log_level)
+    try:
+        count = parse_count(args.shard_count)
+        if count is None:
+            count, _ = asyncio.run(recommended_shards(token, os.environ.get(REST_URL_VARIABLE) or DISCORD_REST))
+        slices = split(max(count, args.processes), args.processes)
+    except ShardSpecError as exc:
+        print(f"trainerbot cluster: {exc}", file=sys.stderr)
+        return 2
+    count = max(count, args.processes)
+    log.warning("cluster: %d processes, %d shards: %s", args.processes, count,
+                "; ".join(format_shards(s) for s in slices))
+    return asyncio.run(Supervisor(slices, count, args.config).run())
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -55,6 +104,41 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
     config = _load(args)
     return run_sandbox(config, script=args.script)
+
+
+def cmd_storage_migrate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    return asyncio.run(_storage_migrate(_load(args), args.to, args.schema))
+
+
+async def _storage_migrate(config: Config, to: str, schema: str | None) -> int:
+    from framework.app import App
+    from framework.errors import UserError
+    from framework.storage import Storage, describe_url
+    from framework.storage_copy import copy_database
+
+    app = App(config, token="MTAw.not.connecting")  # a well-formed token; nothing connects
+    target = None
+    try:
+        migrations = await app.collect_migrations()
+        target = Storage(to, schema=schema)
+        print(f"copying {describe_url(app.storage.url)} to {describe_url(target.url)}"
+              + (f" (schema {schema})" if schema else ""))
+        report = await copy_database(app.storage, target, migrations)
+    except UserError as exc:
+        print(f"storage migrate: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await app.storage.close()
+        if target is not None:
+            await target.close()
+        app.executor.shutdown(wait=False)
+    for name, rows in report.tables.items():
+        print(f"  {name}: {rows} rows")
+    print(f"done: {report.rows} rows in {len(report.tables)} tables copied and verified row by row. Point the bot at "
+          "the new database ([storage] url or DATABASE_URL) and start it.")
+    return 0
 
 
 def _host(config: Config) -> PluginHost:
@@ -135,7 +219,15 @@ def build_parser(extra: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainerbot", description=__doc__.split("\n")[0])
     parser.add_argument("--config", help="path to plugins.toml (default: $TRAINERBOT_CONFIG or ./plugins.toml)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="connect to Discord (DISCORD_TOKEN)").set_defaults(func=cmd_run)
+    runner = sub.add_parser("run", help="connect to Discord (DISCORD_TOKEN)")
+    runner.add_argument("--shards", help="run only these shards, e.g. 0-3 or 0,2,4-5 (needs --shard-count)")
+    runner.add_argument("--shard-count", help="how many shards the bot has in all, or `auto` (Discord's "
+                                           "recommendation, the default)")
+    runner.set_defaults(func=cmd_run)
+    cluster = sub.add_parser("cluster", help="run the bot's shards in several processes on this machine")
+    cluster.add_argument("--processes", type=int, required=True, help="how many processes (each gets a slice)")
+    cluster.add_argument("--shard-count", default="auto", help="shards in all, or `auto` (the default)")
+    cluster.set_defaults(func=cmd_cluster)
     sandbox = sub.add_parser("sandbox", help="the bot on a local Discord emulator, with a terminal chat")
     sandbox.add_argument("--script", help="read chat lines from this file instead of the terminal")
     sandbox.set_defaults(func=cmd_sandbox)
@@ -156,6 +248,11 @@ def build_parser(extra: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
     scaffold.add_argument("name")
     scaffold.add_argument("--dir", default=".", help="where to create it (default: here)")
     scaffold.set_defaults(func=cmd_new_plugin)
+    storage = sub.add_parser("storage", help="the database").add_subparsers(dest="storage_command", required=True)
+    move = storage.add_parser("migrate", help="copy this bot's database into an empty one (e.g. PostgreSQL), verified")
+    move.add_argument("--to", required=True, metavar="URL", help="the target, e.g. postgresql://user@host/db")
+    move.add_argument("--schema", help="PostgreSQL: the schema to fill (default: the URL's default, public)")
+    move.set_defaults(func=cmd_storage_migrate)
     config = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
     config.add_parser("check", help="validate plugins.toml").set_defaults(func=cmd_config_check)
     for name, help_text, configure, run in extra:

@@ -32,7 +32,7 @@ class BotSettings(Strict):
     prefix: str = Field("!", min_length=1, max_length=5)
     data_root: Path = Path("data")
     database_url: str | None = None
-    """SQLAlchemy URL; default ``sqlite+aiosqlite:///<data_root>/trainerbot.sqlite3``."""
+    """The older name of ``[storage] url`` (which wins when both are set)."""
     guilds: list[int] = []
     """Register slash commands in these guilds (instant) instead of globally."""
     plugins_dir: Path | None = None
@@ -49,6 +49,21 @@ class BotSettings(Strict):
     except on Windows, where hikari's docs advise closing them (its ``force_close_transports``)."""
     http_pool_size: int = Field(100, ge=1, le=1000)
     """At most this many REST connections open at once (hikari's ``connection_limit``)."""
+
+
+class StorageSettings(Strict):
+    """Where state lives: SQLite under the data root (one process) or a shared PostgreSQL (several)."""
+
+    url: str | None = None
+    """SQLAlchemy URL, e.g. ``postgresql+asyncpg://bot@db.example/trainerbot`` (``postgres://…`` works too).
+    Unset: ``DATABASE_URL`` from the environment, then ``[bot] database_url``, then SQLite under the data root."""
+    schema_name: str | None = Field(None, alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    """PostgreSQL only: the schema the bot's tables live in (created if missing); default ``public``,
+    or ``TRAINERBOT_DATABASE_SCHEMA`` from the environment."""
+    lease_seconds: float = Field(10.0, ge=0.5, le=600)
+    """How long a background job's owner keeps it without renewing: the bound on a takeover after it dies."""
+    sync_interval: float = Field(0.5, ge=0.05, le=60)
+    """How often each process looks for state changes made by the others (plugin switches, reloads, models)."""
 
 
 class EngineSettings(Strict):
@@ -73,6 +88,7 @@ class PermissionSettings(Strict):
 
 class Config(Strict):
     bot: BotSettings = BotSettings()
+    storage: StorageSettings = StorageSettings()
     engines: EngineSettings = EngineSettings()
     permissions: PermissionSettings = PermissionSettings()
     plugins: dict[str, dict[str, Any]] = {}

@@ -8,12 +8,13 @@ this surface, and anything they reach beyond it is an implementation detail that
         async with app.storage.begin() as conn: ...
         seen = app.state("myplugin", dict)          # this plugin's own state, kept while it is loaded
         wav = await app.run_blocking(render, text)  # blocking work off the event loop
+        app.singleton_task("myplugin:reminders", lambda: send_reminders(app))  # in one process of all
 """
 
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from framework.permissions import Permissions
     from framework.plugins import PluginHost
     from framework.registry import CommandRegistry
+    from framework.singletons import Singleton
     from framework.storage import Storage
 
 T = TypeVar("T")
@@ -74,6 +76,12 @@ class Host(Protocol):
 
     async def reload_plugin(self, plugin: str) -> None:
         """Swap a plugin's code for what is on disk now; on failure the old code stays."""
+        ...
+
+    def singleton_task(self, name: str, coro_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Singleton:
+        """Run ``coro_factory()`` in exactly one of the processes that share the database, taking
+        over within the lease's time (``[storage] lease_seconds``) when its process dies; returns
+        this process's handle (``cancel()`` it in ``shutdown``). On SQLite this process runs it."""
         ...
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

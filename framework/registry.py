@@ -128,3 +128,8 @@ async def refuse_commands(host: PluginHost) -> None:
     await host.call("register_commands", scope=None, per_plugin=bound)
     for owner, error in CommandRegistry().refusals(found, order=list(host.infos)).items():
         host.fail(owner, error, "registering commands")
+
+
+def swap_arguments(bound: Callable[[str, str], dict[str, Any]], kind: str, plugin: str) -> dict[str, Any]:
+    """``bound(plugin, kind)``: a per-plugin argument maker for one kind of registration hook."""
+    return bound(plugin, kind)

@@ -1,10 +1,18 @@
-"""The database: SQLite (WAL) under the data root by default, any SQLAlchemy async URL otherwise.
+"""The database: SQLite (WAL) under the data root by default, PostgreSQL to share it between processes.
 
-SQLAlchemy 2 Core with aiosqlite: queries run in aiosqlite's thread, never on the event loop.
-Plugins own their tables: they declare ``sqlalchemy.Table`` objects on their own ``MetaData``
-and register :class:`Migration` steps through the ``register_migrations`` hook. Each step runs
-once, in version order, inside a transaction, and is recorded in ``schema_migrations``.
-The same code speaks PostgreSQL given ``[bot] database_url = "postgresql+asyncpg://…"``.
+SQLAlchemy 2 Core with aiosqlite (queries in aiosqlite's thread) or asyncpg (non-blocking sockets):
+never on the event loop's time. Plugins own their tables: they declare ``sqlalchemy.Table`` objects
+on their own ``MetaData`` and register :class:`Migration` steps through the ``register_migrations``
+hook. Each step runs once, in version order, inside a transaction, and is recorded in
+``schema_migrations``. The same migrations and queries run on both backends (``[storage] url =
+"postgresql+asyncpg://…"`` or ``DATABASE_URL``); what differs is confined to this module:
+
+- a write transaction that reads, then writes: SQLite locks the whole database when it starts
+  (``BEGIN IMMEDIATE``); on PostgreSQL the read takes row locks (``select(...).with_for_update()``,
+  which SQLite ignores) or, where no row exists yet, :func:`lock` (a transaction advisory lock);
+- "insert or replace": :func:`upsert` (``INSERT … ON CONFLICT`` on both);
+- times: stored and read back as UTC (PostgreSQL sessions run in UTC; :func:`as_record` marks them);
+- numbers past a signed BIGINT (2**63-1) are refused with :class:`NumberTooLarge`, not a driver error.
 
 A database that refuses writes — read-only, full, or locked by another program — is something
 users cannot fix and admins must: a write transaction that fails so raises
@@ -16,7 +24,6 @@ database takes writes and says so; a read-only one still serves reads (``hi``, l
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -29,12 +36,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from framework.errors import UserError
+from framework.portable import NumberTooLarge as NumberTooLarge
+from framework.portable import UTCDateTime, lock, too_large
+from framework.portable import as_record as as_record
+from framework.portable import upsert as upsert
+from framework.portable import utc as utc
 
 log = logging.getLogger(__name__)
 
 PROBLEMS = {
     "read-only": "the bot's database is read-only; an admin must fix that (the database file's or its folder's "
-                 "permissions, a read-only disk, or `mode=ro` in `[bot] database_url`), then restart the bot.",
+                 "permissions, a read-only disk, or `mode=ro` in `[storage] url`), then restart the bot.",
     "full": "the bot's database is full: its disk has no space left; an admin must free space.",
     "locked": "the bot's database is locked by another program (another bot on the same data folder?); an admin "
               "must stop it. Try again later.",
@@ -126,29 +138,66 @@ def add_missing_columns(connection: Connection, table: sa.Table) -> list[str]:
     return added
 
 
-def as_record(row: Any) -> dict[str, Any]:
-    """A result row as a plain dict fit for JSON (dates as ISO 8601 text): exports and user data."""
-    return {k: (v.isoformat() if isinstance(v, (datetime.datetime, datetime.date)) else v)
-            for k, v in row._mapping.items()}
-
-
 def default_url(data_root: Path) -> str:
     return f"sqlite+aiosqlite:///{data_root / 'trainerbot.sqlite3'}"
 
 
+def normalize_url(url: str) -> str:
+    """``postgres://`` and ``postgresql://`` (as hosting services hand them out) mean asyncpg."""
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain):]
+    return url
+
+
+def configured_url(config: Any, data_root: Path) -> tuple[str, str | None]:
+    """The database URL and PostgreSQL schema a config and the environment pick: ``[storage] url``,
+    ``DATABASE_URL``, ``[bot] database_url``, else SQLite under the data root; the schema from
+    ``[storage] schema`` or ``TRAINERBOT_DATABASE_SCHEMA``."""
+    import os
+
+    url = (config.storage.url or os.environ.get("DATABASE_URL") or config.bot.database_url
+           or default_url(data_root))
+    schema = config.storage.schema_name or os.environ.get("TRAINERBOT_DATABASE_SCHEMA") or None
+    return normalize_url(url), schema
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
 class Storage:
-    def __init__(self, url: str, *, busy_timeout: float = 5.0) -> None:
-        """``busy_timeout``: how long a SQLite write waits for another writer before "locked"."""
-        self.url = url
-        self.engine: AsyncEngine = create_async_engine(url)
+    def __init__(self, url: str, *, schema: str | None = None, busy_timeout: float = 5.0) -> None:
+        """``schema``: PostgreSQL only, the schema the tables live in (made by :meth:`migrate` if
+        missing). ``busy_timeout``: how long a SQLite write waits for another writer before "locked"."""
+        self.url = normalize_url(url)
+        self.schema = schema
+        options: dict[str, Any] = {}
+        if self.url.startswith("postgresql"):
+            try:
+                import asyncpg  # noqa: F401
+            except ImportError:
+                raise UserError("PostgreSQL storage needs asyncpg: pip install 'trainerbot[postgres]'") from None
+            settings = {"timezone": "UTC", "application_name": "trainerbot"}
+            if schema:
+                settings["search_path"] = schema
+            options = {"connect_args": {"server_settings": settings}, "pool_pre_ping": True}
+        self.engine: AsyncEngine = create_async_engine(self.url, **options)
         self.problem: str | None = None
         """How the database refuses writes, as last seen (``None``: it took the last write)."""
         self._checked = False
         if self.engine.dialect.name == "sqlite":
+            self.engine.dialect.colspecs = {**self.engine.dialect.colspecs, sa.DateTime: UTCDateTime}
             event.listen(self.engine.sync_engine, "connect",
                          lambda dbapi_connection, _record: _sqlite_pragmas(dbapi_connection, busy_timeout))
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         event.listen(self.engine.sync_engine, "after_cursor_execute", _note_write)
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``: for the few places that must know (tests, bench, the CLI)."""
+        return str(self.engine.dialect.name)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -166,9 +215,11 @@ class Storage:
                 async with conn.begin():
                     yield conn
                 wrote = conn.sync_connection.info.pop(WROTE, False)  # type: ignore[union-attr]
-        except sa.exc.DBAPIError as exc:
+        except (sa.exc.DBAPIError, OverflowError) as exc:
+            if too_large(exc):
+                raise NumberTooLarge() from exc
             problem = write_problem(exc)
-            if problem is None:
+            if problem is None or isinstance(exc, OverflowError):
                 raise
             self._refused(problem, exc)
             raise StorageUnavailable(problem) from exc
@@ -184,8 +235,14 @@ class Storage:
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
-            yield conn
+        """A connection to read with (its transaction is rolled back at the end)."""
+        try:
+            async with self.engine.connect() as conn:
+                yield conn
+        except (sa.exc.DBAPIError, OverflowError) as exc:
+            if too_large(exc):
+                raise NumberTooLarge() from exc
+            raise
 
     async def check_writable(self) -> str | None:
         """Try a write (a delete of nothing from ``schema_migrations``, rolled back: databases refuse
@@ -211,7 +268,11 @@ class Storage:
     async def migrate(self, migrations: list[Migration]) -> list[Migration]:
         """Apply the steps not yet applied; returns those applied now. The first call (start-up)
         checks that the database takes writes; one that does not still works if nothing is to do."""
+        if self.schema and self.backend == "postgresql":
+            async with self.begin() as conn:
+                await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
         async with self.begin() as conn:
+            await lock(conn, "trainerbot:migrations")  # processes starting together migrate one at a time
             await conn.run_sync(metadata.create_all)
             for table in metadata.sorted_tables:
                 await conn.run_sync(add_missing_columns, table)
@@ -225,6 +286,11 @@ class Storage:
             if (step.plugin, step.version) in done:
                 continue
             async with self.begin() as conn:
+                await lock(conn, "trainerbot:migrations")  # another process may be applying it right now
+                if (await conn.execute(sa.select(schema_migrations.c.version).where(
+                        (schema_migrations.c.plugin == step.plugin)
+                        & (schema_migrations.c.version == step.version)))).first():
+                    continue
                 await conn.run_sync(step.up)
                 await conn.execute(schema_migrations.insert().values(plugin=step.plugin, version=step.version,
                                                                      name=step.name))

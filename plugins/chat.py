@@ -18,7 +18,7 @@ from framework.engines import EngineUnavailable
 from framework.errors import ProviderError
 from framework.providers import active_model
 from framework.replies import reply
-from framework.storage import Migration, as_record
+from framework.storage import Migration, as_record, upsert
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterCommand, RegisterListener, RegisterMigration
@@ -182,9 +182,10 @@ chat_group = group("chat", "Where and how the bot chats", permission="chat", gui
                     options=[string("mode", "on or off", choices=["on", "off"])])
 async def chat_here(ctx: Context, mode: str) -> None:
     async with ctx.app.storage.begin() as conn:
-        await conn.execute(channels.delete().where(channels.c.channel_id == int(ctx.channel_id)))
-        if mode == "on":
-            await conn.execute(channels.insert().values(channel_id=int(ctx.channel_id), guild_id=ctx.server_id))
+        if mode == "on":  # one statement each way: concurrent switches never collide on PostgreSQL
+            await upsert(conn, channels, {"channel_id": int(ctx.channel_id), "guild_id": ctx.server_id}, ["channel_id"])
+        else:
+            await conn.execute(channels.delete().where(channels.c.channel_id == int(ctx.channel_id)))
     await ctx.respond("I'll answer every message in this channel." if mode == "on"
                       else "In this channel I'll answer only when mentioned.")
 
@@ -193,9 +194,10 @@ async def chat_here(ctx: Context, mode: str) -> None:
                     options=[string("text", "The instruction", default="", max_length=2000)])
 async def chat_instruction(ctx: Context, text: str) -> None:
     async with ctx.app.storage.begin() as conn:
-        await conn.execute(guild_settings.delete().where(guild_settings.c.guild_id == ctx.server_id))
         if text.strip():
-            await conn.execute(guild_settings.insert().values(guild_id=ctx.server_id, instruction=text.strip()))
+            await upsert(conn, guild_settings, {"guild_id": ctx.server_id, "instruction": text.strip()}, ["guild_id"])
+        else:
+            await conn.execute(guild_settings.delete().where(guild_settings.c.guild_id == ctx.server_id))
     await ctx.respond("System instruction updated." if text.strip() else "System instruction reset to the default.")
 
 

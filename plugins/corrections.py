@@ -35,7 +35,7 @@ from framework.commands import (
 )
 from framework.importers import to_jsonl
 from framework.providers import Correction
-from framework.storage import Migration, as_record, inserted_id
+from framework.storage import Migration, as_record, inserted_id, lock
 from framework.uploads import fitted
 from framework.visibility import Audience, Place, require_may_act
 
@@ -117,6 +117,7 @@ async def store(ctx: Context, message_id: int, text: str, source: str, found: di
               "source": source}
     mine = (corrections.c.message_id == int(message_id)) & (corrections.c.author_id == int(ctx.author.id))
     async with ctx.app.storage.begin() as conn:  # writing first: SQLite locks at once, no stale read
+        await lock(conn, f"correction:{int(message_id)}:{int(ctx.author.id)}")  # PostgreSQL: one writer of the pair
         updated = await conn.execute(corrections.update().where(mine)
                                      .values(**values, created_at=sa.func.current_timestamp()))
         if updated.rowcount:

@@ -461,7 +461,8 @@ async def tests_resolve(ctx: Context, items: str) -> None:
         raise UserError("Give review item numbers, e.g. `4` or `4,5,6`.")
     async with ctx.app.storage.begin() as conn:
         found = {r.id: r.status for r in await conn.execute(
-            sa.select(review_items.c.id, review_items.c.status).where(review_items.c.id.in_(wanted)))}
+            sa.select(review_items.c.id, review_items.c.status).where(review_items.c.id.in_(wanted))
+            .with_for_update())}
         missing = [n for n in wanted if n not in found]
         if missing:
             raise UserError(f"No review item {_numbers(missing)}; `tests review` shows them.")

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from framework import hookimpl
 from framework.commands import Context, UserError, command, group, integer, parse_message_id, string, user
 from framework.importers import to_jsonl
-from framework.storage import Migration, StorageUnavailable, add_missing_columns, as_record, inserted_id
+from framework.storage import Migration, StorageUnavailable, add_missing_columns, as_record, inserted_id, lock
 from framework.uploads import fitted
 from framework.visibility import Audience, Place, require_may_act
 
@@ -183,6 +183,7 @@ async def on_reaction(event: hikari.ReactionAddEvent, app: Host) -> None:
                              & (t.message_id == row["message_id"]) & (t.reaction == reaction))
     try:
         async with app.storage.begin() as conn:  # one statement: the same reaction twice is stored once
+            await lock(conn, f"reaction:{row['message_id']}:{row['user_id']}")  # on PostgreSQL too
             await conn.execute(feedback_table.insert().from_select(
                 list(row), sa.select(*[sa.literal(v, type_=t[k].type) for k, v in row.items()]).where(~seen)))
     except StorageUnavailable:  # a reaction has no reply to say so in; storage logged the cause once

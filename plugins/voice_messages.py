@@ -24,7 +24,7 @@ from framework.errors import AudioError, SpeechError, UploadProblem, echo
 from framework.progress import bounded
 from framework.replies import reply
 from framework.speech import STT_SAMPLE_RATE
-from framework.storage import Migration
+from framework.storage import Migration, upsert
 from framework.uploads import read_upload
 from framework.voice import speak_reply
 
@@ -216,8 +216,7 @@ async def language_set(ctx: Context, code: str, scope: str) -> None:
     target = ctx.server_id if scope == "server" else int(ctx.author.id)
     key = "guild" if scope == "server" else "user"
     async with ctx.app.storage.begin() as conn:
-        await conn.execute(languages.delete().where((languages.c.scope == key) & (languages.c.target_id == target)))
-        await conn.execute(languages.insert().values(scope=key, target_id=target, language=code))
+        await upsert(conn, languages, {"scope": key, "target_id": target, "language": code}, ["scope", "target_id"])
     whose = "in this server" if scope == "server" else "from you"
     await ctx.respond(f"Voice messages {whose} are now read as `{code}`.")
 

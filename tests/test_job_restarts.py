@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,16 @@ from tests.test_training import labelled_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 TERMINAL = ("succeeded", "failed", "cancelled")
-OPENAI_TOML = '[engines]\nprovider = "openai"\n[plugins.training]\npoll_interval = 0.01\n'
+OPENAI_TOML = ('[engines]\nprovider = "openai"\n[plugins.training]\npoll_interval = 0.01\n'
+               '[storage]\nlease_seconds = 2\n')  # PostgreSQL: the killed bot's job leases lapse soon
 
 
 class BotProcess:
     """``python -m tests.bot_process`` on one data root: started, killed, started again."""
 
-    def __init__(self, emu: Any, tmp_path: Path) -> None:
+    def __init__(self, emu: Any, tmp_path: Path, database: Any) -> None:
         self.emu = emu
+        self.database = database
         self.config = tmp_path / "plugins.toml"
         self.config.write_text(OPENAI_TOML, "utf-8")
         self.data_root = tmp_path / "data"
@@ -57,16 +58,14 @@ class BotProcess:
     def tail(self) -> str:
         return self.log.read_text("utf-8", errors="replace")[-3000:] if self.log.exists() else ""
 
-    def jobs(self) -> list[sqlite3.Row]:
-        """The job rows as they are on disk now (read by this process, as an admin would)."""
-        with sqlite3.connect(self.data_root / "trainerbot.sqlite3") as db:
-            db.row_factory = sqlite3.Row
-            return db.execute("SELECT * FROM training_jobs ORDER BY id").fetchall()
+    def jobs(self) -> list[dict[str, Any]]:
+        """The job rows as they are in the database now (read by this process, as an admin would)."""
+        return self.database.rows(self.data_root, "SELECT * FROM training_jobs ORDER BY id")
 
 
 @pytest.fixture
-async def bot(discord_emulator, tmp_path):
-    process = BotProcess(discord_emulator, tmp_path)
+async def bot(discord_emulator, tmp_path, database):
+    process = BotProcess(discord_emulator, tmp_path, database)
     guild = discord_emulator.create_guild("Test server")
     process.channel = discord_emulator.create_channel(guild, "general")
     discord_emulator.add_member(guild, discord_emulator.application_owner)

@@ -28,6 +28,8 @@ from framework.speech import SynthesizedAudio, Transcript
 from framework.voice import VoiceBackend
 from plugins.speech_pyttsx3 import Pyttsx3Engine, Settings
 
+pytestmark = pytest.mark.backends("sqlite")  # voice and speech: PostgreSQL would only double their minutes
+
 PHRASES = ["안녕하세요", "감사합니다"]
 VOICE_FLAG = 1 << 13
 

@@ -20,6 +20,8 @@ from framework.audio import decode_pcm, to_ogg_opus
 from plugins.speech_pyttsx3 import Pyttsx3Engine, Settings
 from tests import speech_data
 
+pytestmark = pytest.mark.backends("sqlite")  # voice and speech: PostgreSQL would only double their minutes
+
 VOICE_FLAG = 1 << 13
 HEARD = re.compile(r"^🎙️ I heard: “(.*)” \(confidence \d+%\)$", re.S)
 

@@ -20,6 +20,8 @@ from framework.errors import MissingModel
 from framework.speech import Transcript
 from tests import speech_data
 
+pytestmark = pytest.mark.backends("sqlite")  # voice and speech: PostgreSQL would only double their minutes
+
 FILES = {"model.bin": b"weights" * 100, "config.json": b"{}", "tokenizer.json": b"{}", "vocabulary.txt": b"a\nb\n"}
 
 

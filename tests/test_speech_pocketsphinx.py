@@ -15,6 +15,8 @@ from framework.errors import SpeechError
 from framework.speech import WakePhraseDetector
 from tests import speech_data
 
+pytestmark = pytest.mark.backends("sqlite")  # voice and speech: PostgreSQL would only double their minutes
+
 CARDS = ["ten of clubs", "four queen of clubs", "seven of clubs", "five five",
          "eight of spades four of clubs seven of hearts"]
 

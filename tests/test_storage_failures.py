@@ -15,8 +15,10 @@ from sqlalchemy import event
 
 from framework.storage import Migration, Storage, StorageUnavailable, default_url
 
+pytestmark = pytest.mark.backends("sqlite")  # read-only, full and locked SQLite files: SQLite's own ways to fail
+
 READ_ONLY = ("Sorry, that could not be saved: the bot's database is read-only; an admin must fix that (the database "
-             "file's or its folder's permissions, a read-only disk, or `mode=ro` in `[bot] database_url`), then "
+             "file's or its folder's permissions, a read-only disk, or `mode=ro` in `[storage] url`), then "
              "restart the bot.")
 
 meta = sa.MetaData()

@@ -22,6 +22,8 @@ from framework.voice_native.codec import SILENCE_FRAME
 from framework.voice_native.crypto import AES_GCM, XCHACHA
 from plugins.speech_pyttsx3 import Pyttsx3Engine, Settings
 
+pytestmark = pytest.mark.backends("sqlite")  # voice and speech: PostgreSQL would only double their minutes
+
 VOICE_FLAG = 1 << 13
 
 

@@ -15,6 +15,8 @@ from framework.emulator import media
 from framework.emulator.voice_server import LocalVoiceServer
 from tests.test_voice import backend, enter, similarity, voice_tb
 
+pytestmark = pytest.mark.backends("sqlite")  # voice and speech: PostgreSQL would only double their minutes
+
 dave = pytest.importorskip("dave", reason="dave-py (libdave bindings) has no wheel for this platform")
 pytest.importorskip("rfc9420", reason="rfc9420 (the external sender's MLS) is not installed")
 

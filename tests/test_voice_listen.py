@@ -21,6 +21,8 @@ from framework.emulator.libdave_member import LibdaveMember
 from framework.emulator.voice_server import LocalVoiceServer
 from tests.test_voice import backend, enter, similarity, voice_tb
 
+pytestmark = pytest.mark.backends("sqlite")  # voice and speech: PostgreSQL would only double their minutes
+
 PHRASES = ["안녕하세요", "감사합니다", "뭐 해요"]
 QUESTION = "안녕하세요 뭐 해요"
 ANSWER = "감사합니다"

@@ -40,8 +40,9 @@ class ApplicationApi:
         ]
 
     async def _get_gateway(self, request: web.Request) -> web.Response:
-        return reply({"url": self.world.gateway_url, "shards": 1, "session_start_limit": {
-            "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
+        return reply({"url": self.world.gateway_url, "shards": self.world.recommended_shards,
+                      "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0,
+                                              "max_concurrency": self.world.max_concurrency}})
 
     async def _get_user(self, request: web.Request, uid: str) -> web.Response:
         user = self.world.users.get(int(uid))

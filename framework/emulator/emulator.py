@@ -63,8 +63,14 @@ class DiscordEmulator(UserActions):
         self.users[user.id] = user
         return user
 
-    def create_guild(self, name: str, *, owner: User | None = None) -> Guild:
-        guild = Guild(self._snowflake(), name, (owner or self.application_owner).id)
+    def create_guild(self, name: str, *, owner: User | None = None, shard: tuple[int, int] | None = None) -> Guild:
+        """``shard=(shard_id, shard_count)``: an id whose events that shard receives ((id >> 22) % count)."""
+        guild_id = self._snowflake()
+        if shard is not None:
+            stamp = guild_id >> 22
+            stamp += (shard[0] - stamp) % shard[1]
+            guild_id = self._last_id = max(guild_id, stamp << 22)
+        guild = Guild(guild_id, name, (owner or self.application_owner).id)
         guild.roles.append(Role(guild.id, guild.id, "@everyone", position=0, permissions=str(0x6BFFFEC1)))
         self.guilds[guild.id] = guild
         guild.members[self.bot_user.id] = Member(self.bot_user, guild.id)
@@ -95,6 +101,20 @@ class DiscordEmulator(UserActions):
         if self._gateway.session_id is not None:
             self._gateway.dispatch("GUILD_MEMBER_ADD", {**member.payload(), "guild_id": str(guild.id)})
         return member
+
+    def shard_gateway(self, shards: int, *, max_concurrency: int = 1, identify_window: float = 5.0) -> None:
+        """Recommend ``shards`` shards (``GET /gateway/bot``) and rate-limit IDENTIFY as Discord does."""
+        self.recommended_shards, self.max_concurrency, self.identify_window = shards, max_concurrency, identify_window
+
+    @property
+    def gateway_shards(self) -> dict[int, int]:
+        """Shard id -> shard count of each identified session (as IDENTIFY said)."""
+        return {i: s.shard_count for i, s in self._gateway.sessions.items()}
+
+    @property
+    def identified(self) -> list[tuple[int, int]]:
+        """``(shard_id, shard_count)`` of every accepted IDENTIFY; refused ones are counted apart."""
+        return list(self._gateway.identified)
 
     # -- faults
     def inject_rest_fault(self, *, method: str = "*", path_pattern: str = ".*", status: int = 429,

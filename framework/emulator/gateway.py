@@ -1,5 +1,5 @@
-"""The emulated gateway: the bot's websocket (``/ws``). HELLO, IDENTIFY -> READY and a
-GUILD_CREATE per guild, HEARTBEAT -> ACK, RESUME (replaying what the bot missed) or INVALID
+"""The emulated gateway: the bot's websockets (``/ws``), one per shard. HELLO, IDENTIFY -> READY
+and a GUILD_CREATE per guild of the shard, HEARTBEAT -> ACK, RESUME (replaying what the bot missed) or INVALID
 SESSION, voice state updates (op 4) answered with VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE.
 
 Events are numbered and buffered (the last 1,000) whether or not the bot is connected, so a
@@ -43,42 +43,90 @@ class _Connection:
                 return
 
 
+class _Session:
+    """One shard's session: its sequence numbers, the events it missed (for RESUME), its socket."""
+
+    def __init__(self, shard_id: int, shard_count: int) -> None:
+        self.shard_id = shard_id
+        self.shard_count = shard_count
+        self.session_id = secrets.token_hex(16)
+        self.connection: _Connection | None = None
+        self.seq = 0
+        self.buffer: list[dict[str, Any]] = []
+
+    def wants(self, guild_id: int | None) -> bool:
+        """Discord's rule: a guild's events go to shard ``(guild_id >> 22) % shard_count``, DMs to shard 0."""
+        if guild_id is None:
+            return self.shard_id == 0
+        return (guild_id >> 22) % self.shard_count == self.shard_id
+
+
+def _guild_of(event: str, data: dict[str, Any]) -> int | None:
+    guild = data.get("guild_id") or (data.get("id") if event in ("GUILD_CREATE", "GUILD_UPDATE") else None)
+    return int(guild) if guild else None
+
+
 class Gateway:
-    """The gateway session of the one bot the emulator serves."""
+    """The gateway sessions of the bot the emulator serves: one per shard, as IDENTIFY asks
+    (``[shard_id, shard_count]``), each receiving only its guilds' events. IDENTIFYs are
+    rate-limited as on Discord when the world sets ``identify_window`` (Discord: 5 s; default 0, so
+    tests may restart a bot at once): one per window in each bucket ``shard_id % max_concurrency``;
+    one too early gets INVALID SESSION (op 9) and must wait."""
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self.connection: _Connection | None = None
-        self.session_id: str | None = None
-        """Set by the first IDENTIFY: from then on, changes to the world are dispatched as events."""
-        self.seq = 0
-        self.buffer: list[dict[str, Any]] = []
+        self.sessions: dict[int, _Session] = {}
+        """By shard id."""
         self.resumes = 0
         self.identifies = 0
+        self.refused_identifies = 0
+        self.identified: list[tuple[int, int]] = []
+        """``[shard_id, shard_count]`` of every accepted IDENTIFY, in order."""
+        self._bucket_used: dict[int, float] = {}
+
+    @property
+    def session_id(self) -> str | None:
+        """Some session's id once any shard identified: from then on, world changes are dispatched."""
+        return next((s.session_id for s in self.sessions.values()), None)
+
+    @property
+    def connection(self) -> _Connection | None:
+        """A connected shard's socket (shard 0's first), ``None`` when no shard is connected."""
+        connected = [s for _, s in sorted(self.sessions.items()) if s.connection is not None]
+        return connected[0].connection if connected else None
 
     def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Number, buffer and (when the bot is connected) send a DISPATCH event."""
-        self.seq += 1
-        payload = {"op": 0, "t": event, "s": self.seq, "d": data}
-        self.buffer.append(payload)
-        del self.buffer[:-1000]
-        if self.connection is not None:
-            self.connection.queue.put_nowait(payload)
+        """Number, buffer and (when connected) send a DISPATCH event to the shard it belongs to."""
+        guild = _guild_of(event, data)
+        for session in self.sessions.values():
+            if session.wants(guild):
+                self._send(session, event, data)
+
+    def _send(self, session: _Session, event: str, data: dict[str, Any]) -> None:
+        session.seq += 1
+        payload = {"op": 0, "t": event, "s": session.seq, "d": data}
+        session.buffer.append(payload)
+        del session.buffer[:-1000]
+        if session.connection is not None:
+            session.connection.queue.put_nowait(payload)
 
     async def drop(self, code: int) -> None:
-        """Close the bot's socket with ``code``; the session stays resumable."""
-        connection = self.connection
-        if connection is None:
+        """Close every connected shard's socket with ``code``; the sessions stay resumable."""
+        connected = [s for s in self.sessions.values() if s.connection is not None]
+        if not connected:
             raise AssertionError("the bot is not connected")
-        self.connection = None
-        await connection.queue.put(None)
-        await connection.ws.close(code=code, message=b"emulator drop")
+        for session in connected:
+            connection, session.connection = session.connection, None
+            assert connection is not None
+            await connection.queue.put(None)
+            await connection.ws.close(code=code, message=b"emulator drop")
 
     async def close(self) -> None:
-        """Close the bot's socket when the emulator stops."""
-        if self.connection is not None:
-            await self.connection.queue.put(None)
-            await self.connection.ws.close()
+        """Close the bot's sockets when the emulator stops."""
+        for session in self.sessions.values():
+            if session.connection is not None:
+                await session.connection.queue.put(None)
+                await session.connection.ws.close()
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """The ``/ws`` route: one websocket, from HELLO until the bot or the emulator closes it."""
@@ -99,8 +147,9 @@ class Gateway:
                 log.debug("emulator gateway <- %s", frame.get("op"))
                 await self._on_frame(conn, frame)
         finally:
-            if self.connection is conn:
-                self.connection = None
+            for session in self.sessions.values():
+                if session.connection is conn:
+                    session.connection = None
             conn.queue.put_nowait(None)
         return ws
 
@@ -110,42 +159,55 @@ class Gateway:
         if op == 1:
             conn.queue.put_nowait({"op": 11, "d": None, "s": None, "t": None})
         elif op == 2:
-            self._identify(conn)
+            self._identify(conn, data or {})
         elif op == 6:
-            if data.get("session_id") != self.session_id:
+            session = next((s for s in self.sessions.values() if s.session_id == data.get("session_id")), None)
+            if session is None:
                 conn.queue.put_nowait({"op": 9, "d": False, "s": None, "t": None})
                 return
-            self._resume(conn, int(data.get("seq") or 0))
+            self._resume(conn, session, int(data.get("seq") or 0))
         elif op == 4:
             self._voice_state_update(data)
         await self.world._notify()
 
-    def _identify(self, conn: _Connection) -> None:
-        """A new session: READY, then every guild as GUILD_CREATE."""
+    def _identify(self, conn: _Connection, data: dict[str, Any]) -> None:
+        """A new session for the shard IDENTIFY names: READY, then each of its guilds as GUILD_CREATE."""
         world = self.world
+        shard_id, shard_count = (int(x) for x in (data.get("shard") or [0, 1]))
+        if not 0 <= shard_id < shard_count:
+            conn.queue.put_nowait({"op": 9, "d": False, "s": None, "t": None})
+            return
+        bucket, window = shard_id % world.max_concurrency, world.identify_window
+        now = asyncio.get_running_loop().time()
+        if window and now - self._bucket_used.get(bucket, -window) < window:
+            self.refused_identifies += 1  # too early in this bucket: as Discord, an invalid session
+            conn.queue.put_nowait({"op": 9, "d": False, "s": None, "t": None})
+            return
+        self._bucket_used[bucket] = now
         self.identifies += 1
-        self.session_id = secrets.token_hex(16)
-        self.buffer.clear()
-        self.connection = conn
+        self.identified.append((shard_id, shard_count))
+        session = self.sessions[shard_id] = _Session(shard_id, shard_count)
+        session.connection = conn
         me = {**world.bot_user.payload(), "mfa_enabled": False, "verified": True, "email": None,
               "locale": "en-US", "premium_type": 0}
-        self.dispatch("READY", {
-            "v": 10, "user": me, "guilds": [{"id": str(g), "unavailable": True} for g in world.guilds],
-            "session_id": self.session_id, "resume_gateway_url": world.gateway_url,
-            "shard": [0, 1], "application": {"id": str(world.application_id), "flags": 0},
+        mine = [g for g in world.guilds.values() if session.wants(g.id)]
+        self._send(session, "READY", {
+            "v": 10, "user": me, "guilds": [{"id": str(g.id), "unavailable": True} for g in mine],
+            "session_id": session.session_id, "resume_gateway_url": world.gateway_url,
+            "shard": [shard_id, shard_count], "application": {"id": str(world.application_id), "flags": 0},
             "private_channels": [], "relationships": [], "presences": [], "geo_ordered_rtc_regions": [],
         })
-        for guild in world.guilds.values():
-            self.dispatch("GUILD_CREATE", guild.payload())
+        for guild in mine:
+            self._send(session, "GUILD_CREATE", guild.payload())
 
-    def _resume(self, conn: _Connection, last: int) -> None:
+    def _resume(self, conn: _Connection, session: _Session, last: int) -> None:
         """The same session on a new socket: replay the events after ``last``, then RESUMED."""
-        for payload in self.buffer:
+        for payload in session.buffer:
             if payload["s"] > last:
                 conn.queue.put_nowait(payload)
-        self.connection = conn
+        session.connection = conn
         self.resumes += 1
-        self.dispatch("RESUMED", {})
+        self._send(session, "RESUMED", {})
 
     def _voice_state_update(self, data: dict[str, Any]) -> None:
         """The bot joins, moves or leaves voice: its new voice state, and a voice server when joining."""

@@ -55,6 +55,12 @@ class World:
         self.voice_requests: list[dict[str, Any]] = []
         self.voice_endpoint: str | Callable[[int, int | None], str] = "127.0.0.1:0"
         self.faults: list[Fault] = []
+        self.recommended_shards = 1
+        """Shards ``GET /gateway/bot`` recommends (``trainerbot run --shard-count auto`` uses it)."""
+        self.max_concurrency = 1
+        """IDENTIFY buckets (``shard_id % max_concurrency``), each one IDENTIFY per ``identify_window``."""
+        self.identify_window = 0.0
+        """Seconds between IDENTIFYs of one bucket (Discord: 5); 0: not enforced."""
         self._changed = asyncio.Condition()
         self.port = 0
         self.tls = False

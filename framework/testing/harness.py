@@ -18,6 +18,7 @@ from typing import Any
 from framework.app import App
 from framework.config import load_config
 from framework.emulator import DiscordEmulator
+from framework.testing.databases import TestDatabase
 
 
 @dataclasses.dataclass
@@ -75,9 +76,11 @@ class BotHarness:
 class HarnessFactory:
     """Builds harnesses on one emulator; closes every app it started."""
 
-    def __init__(self, emu: DiscordEmulator, tmp_path: Path) -> None:
+    def __init__(self, emu: DiscordEmulator, tmp_path: Path, database: TestDatabase | None = None) -> None:
         self.emu = emu
         self.tmp_path = tmp_path
+        self.database = database or TestDatabase("sqlite")
+        """The storage backend every bot it starts uses (several bots of one test share the database)."""
         self.apps: list[App] = []
         self._world: tuple[Any, ...] | None = None
 
@@ -95,19 +98,23 @@ class HarnessFactory:
         return self._world
 
     async def __call__(self, *, config_overrides: dict[str, Any] | None = None, plugins_toml: str | None = None,
-                       extra_plugins: dict[str, Any] | None = None, data_root: Path | None = None) -> BotHarness:
+                       extra_plugins: dict[str, Any] | None = None, data_root: Path | None = None,
+                       shards: Sequence[int] | None = None, shard_count: int | None = None) -> BotHarness:
+        """A started bot; ``shards``/``shard_count``: only these of the bot's shards (default: all)."""
         guild, channel, voice, user, owner = self.world()
         config_path = self.tmp_path / f"plugins-{len(self.apps)}.toml"
         if plugins_toml is not None:
             config_path.write_text(plugins_toml, "utf-8")
         root = data_root or self.tmp_path / "data"
-        overrides = {"bot": {"data_root": str(root)}}
+        overrides: dict[str, dict[str, Any]] = {"bot": {"data_root": str(root)}}
+        if self.database.url:  # SQLite: the default file under the data root (or what the test overrides)
+            overrides["storage"] = {"url": self.database.url, "schema": self.database.schema}
         for section, values in (config_overrides or {}).items():
             overrides.setdefault(section, {}).update(values)
         config = load_config(config_path, overrides=overrides)
         app = App(config, token=self.emu.token, rest_url=self.emu.rest_url, extra_plugins=extra_plugins)
         self.apps.append(app)
-        await app.start()
+        await app.start(shards=shards, shard_count=shard_count)
         return BotHarness(self.emu, app, guild, channel, voice, user, owner, app.data_root.root)
 
     async def close(self) -> None:

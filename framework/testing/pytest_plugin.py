@@ -1,6 +1,10 @@
 """pytest fixtures for trainerbot and its plugins (installed as the ``pytest11`` entry point).
 
 - ``discord_emulator``: a started :class:`~framework.emulator.DiscordEmulator`.
+- ``database``: the test's storage backend (:class:`~framework.testing.databases.TestDatabase`).
+  Every test that uses it (``tb_factory`` and ``tb`` do) runs once per backend: SQLite, and
+  PostgreSQL in a schema of its own when ``TRAINERBOT_TEST_DATABASE_URL`` is set (skipped with the
+  reason otherwise). ``@pytest.mark.backends("sqlite")`` keeps a test to the backends it names.
 - ``tb_factory``: ``await tb_factory(config_overrides=..., plugins_toml=..., extra_plugins=...)``
   starts the whole bot on the emulator with a temporary data root and returns a
   :class:`~framework.testing.harness.BotHarness`; every bot it started is closed afterwards.
@@ -17,8 +21,44 @@ from pathlib import Path
 import pytest
 
 from framework.emulator import DiscordEmulator
+from framework.testing import databases
+from framework.testing.databases import TestDatabase
 from framework.testing.harness import BotHarness, HarnessFactory
 from framework.testing.openai_server import OpenAIServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends(*names): run this test on these storage backends only "
+                                       "(sqlite, postgresql); default: all")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One run per storage backend for every test that (through any fixture) uses ``database``."""
+    if "database" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("backends")
+    chosen = [b for b in databases.BACKENDS if marker is None or b in marker.args]
+    metafunc.parametrize("database", chosen, indirect=True, ids=chosen)
+
+
+@pytest.fixture
+async def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TestDatabase]:
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        monkeypatch.delenv("TRAINERBOT_DATABASE_SCHEMA", raising=False)
+        yield TestDatabase("sqlite")
+        return
+    url = databases.server_url()
+    if url is None:
+        pytest.skip(databases.SKIP_REASON)
+    schema = await databases.create_schema(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("TRAINERBOT_DATABASE_SCHEMA", schema)
+    try:
+        yield TestDatabase("postgresql", url, schema)
+    finally:
+        await databases.drop_schema(url, schema)
 
 
 @pytest.fixture
@@ -32,8 +72,9 @@ async def discord_emulator() -> AsyncIterator[DiscordEmulator]:
 
 
 @pytest.fixture
-async def tb_factory(discord_emulator: DiscordEmulator, tmp_path: Path) -> AsyncIterator[HarnessFactory]:
-    factory = HarnessFactory(discord_emulator, tmp_path)
+async def tb_factory(discord_emulator: DiscordEmulator, tmp_path: Path,
+                     database: TestDatabase) -> AsyncIterator[HarnessFactory]:
+    factory = HarnessFactory(discord_emulator, tmp_path, database)
     try:
         yield factory
     finally:

@@ -25,6 +25,7 @@ from framework.dataroot import check_name
 from framework.errors import ImportProblem, PathRefused, UploadProblem, echo
 from framework.importers import SUPPORTED, parse_file, parse_text
 from framework.providers import Example
+from framework.storage import lock
 from framework.uploads import read_upload
 from plugins.training.schema import Settings, datasets, examples
 
@@ -58,6 +59,7 @@ async def add_examples(app: Host, name: str, items: Iterable[tuple[str, str, str
     """Add (text, label, source) items in one transaction; returns (added, duplicates)."""
     added = duplicates = 0
     async with app.storage.begin() as conn:
+        await lock(conn, f"dataset:{name}")  # PostgreSQL: one writer of a dataset's examples at a time
         ds = await find_dataset(conn, name, create_with=labels)
         allowed = json.loads(ds.labels)
         existing = {r.hash for r in await conn.execute(

@@ -17,6 +17,8 @@ made meanwhile. Launched jobs are followed by :mod:`.polling`.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 import os
@@ -35,7 +37,7 @@ from framework.progress import ProgressMessage
 from framework.providers import JobAborted, TrainingRequest
 from framework.storage import inserted_id
 from plugins.training.datasets import dataset_rows, split_rows
-from plugins.training.polling import poll_job, spawn, watch
+from plugins.training.polling import follow, poll_job
 from plugins.training.schema import TERMINAL, Settings, datasets, jobs
 from plugins.training.states import (
     BEFORE_LAUNCH,
@@ -154,6 +156,8 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
         await conn.execute(jobs.update().where(jobs.c.id == job_id).values(
             snapshot=str(snapshot), start_key=f"trainerbot-job-{job_id}-{secrets.token_hex(4)}"))
     starts_in_flight(app).add(job_id)  # from here on this process owns the start (launch lets go)
+    prepared: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    follow(app, job_id, _first_run_starts(app, job_id, provider, prepared))  # holds the job from here on
     try:
         data = await ctx.run_blocking(to_jsonl, [{"text": r.text, "label": r.label} for r in rows])
         await ctx.run_blocking(_write_snapshot, snapshot, data)
@@ -170,18 +174,39 @@ async def start_job(ctx: Context, dataset: str, provider_name: str | None) -> No
                          message_id=int(message_id) if message_id else None)
         job = await load_job(app, job_id)
     except BaseException as exc:
+        prepared.set_result(None)
         starts_in_flight(app).discard(job_id)
         if isinstance(exc, Exception):  # not a shutdown: this start is over, and says so
             await transition(app, job_id, BEFORE_LAUNCH, status="failed", error="an internal error; it was logged")
         raise
     request = TrainingRequest(job_id, snapshot, tuple(labels), instruction, corrections=corrections,
                               progress=start_progress(app, job))
-    reason = await launch(app, job_id, provider, request)
-    if reason is not None:
-        progress_messages(app).pop(job_id, None)
-        await status.finish(f"❌ Training job #{job_id} could not start: {reason}")
-    else:
-        watch(app, job_id)
+    prepared.set_result((request, status))
+
+
+def _first_run_starts(app: Host, job_id: int, provider: Any, prepared: asyncio.Future[Any]) -> Any:
+    """The job's singleton work: its first run launches the start the command prepared, then polls;
+    a later run (this process lost the job's lease and took it again) goes on from the row."""
+    runs = 0
+
+    async def work() -> None:
+        nonlocal runs
+        runs += 1
+        if runs > 1:
+            await resume(app, job_id)
+            return
+        got = await prepared
+        if got is None:
+            return
+        request, status = got
+        reason = await launch(app, job_id, provider, request)
+        if reason is not None:
+            progress_messages(app).pop(job_id, None)
+            await status.finish(f"❌ Training job #{job_id} could not start: {reason}")
+            return
+        await poll_job(app, job_id)
+
+    return work
 
 
 async def cancel_job(app: Host, job_id: int) -> Any:
@@ -248,23 +273,52 @@ async def resume_start(app: Host, job: Any) -> None:
     await poll_job(app, job.id)
 
 
+async def resume(app: Host, job_id: int) -> None:
+    """Go on with a job from its last recorded step (see the module's docstring): the work of a job
+    whose process stopped or died, once this process holds the job."""
+    job = await load_job(app, job_id)
+    if job is None or job.status in TERMINAL or job.id in starts_in_flight(app):
+        return  # over, or being started by this process (the plugin was reloaded, not the bot restarted)
+    if job.provider_job_id:
+        log.info("resuming polling of training job %s", job.id)
+        await poll_job(app, job.id)
+    elif job.status == UPLOADED:
+        log.info("resuming the start of training job %s from its uploaded files", job.id)
+        await resume_start(app, job)
+    else:
+        await abandon(app, job, STOPPED_WHILE_STARTING)
+
+
+SCAN_INTERVAL = 1.0
+"""How often each process looks for unfinished jobs that no process of its own follows."""
+
+
+async def scan(app: Host) -> None:
+    """Follow every unfinished job, in exactly one process of all: each process asks for the job's
+    singleton, the one holding it works on it, the others wait to take over if it dies. A job is
+    asked for once it was unfinished at two scans in a row, so a job another process has just made
+    is its starter's before anyone else asks."""
+    seen: set[int] = set()
+    while True:
+        try:
+            async with app.storage.connect() as conn:
+                pending = {r.id for r in await conn.execute(
+                    sa.select(jobs.c.id).where(jobs.c.status.not_in(list(TERMINAL))))}
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            log.warning("looking for unfinished training jobs failed: %s", exc)
+            pending = set()
+        for job_id in sorted(pending & seen):
+            if job_id not in starts_in_flight(app):
+                follow(app, job_id, functools.partial(resume, app, job_id))
+        seen = pending
+        await asyncio.sleep(SCAN_INTERVAL)
+
+
 @hookimpl
 async def startup(app: Host) -> None:
-    """Each unfinished job goes on from its last recorded step (see the module's docstring)."""
-    async with app.storage.connect() as conn:
-        pending = (await conn.execute(sa.select(jobs).where(jobs.c.status.not_in(list(TERMINAL)))
-                                      .order_by(jobs.c.id))).all()
-    for job in pending:
-        if job.id in starts_in_flight(app):
-            continue  # being started by this process (the plugin was reloaded, not the bot restarted)
-        if job.provider_job_id:
-            log.info("resuming polling of training job %s", job.id)
-            watch(app, job.id)
-        elif job.status == UPLOADED:
-            log.info("resuming the start of training job %s from its uploaded files", job.id)
-            spawn(app, job.id, resume_start(app, job))
-        else:
-            spawn(app, job.id, abandon(app, job, STOPPED_WHILE_STARTING))
+    """Look for unfinished jobs (each goes on from its last recorded step, in one process of all)."""
+    tasks: dict[Any, Any] = app.state("training", dict)
+    tasks["scan"] = asyncio.get_running_loop().create_task(scan(app))
 
 
 @hookimpl

@@ -1,6 +1,9 @@
-"""Following launched training jobs: a watcher task per job polls its provider, stores each poll's
-outcome with its new events (each provider event id once) in one transaction, and edits the
-job's progress message as events arrive, until the job ends.
+"""Following training jobs: each unfinished job is one singleton task (``app.singleton_task``,
+named ``training:job:ID``), so exactly one process works on it however many share the database:
+the process that starts a job holds it through the start and the polling; when that process dies,
+another takes the job over once the lease lapses (see :func:`.jobs.scan`). Polling stores each
+outcome with its new events (each provider event id once) in one transaction, and edits the job's
+progress message as events arrive, until the job ends.
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -25,25 +28,22 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
-def spawn(app: Host, job_id: int, work: Coroutine[Any, Any, None]) -> None:
-    """Run ``work`` as the job's one task (the plugin's state: cancelled at shutdown), unless it has one."""
-    tasks: dict[int, asyncio.Task[None]] = app.state("training", dict)
-    if job_id in tasks and not tasks[job_id].done():
-        work.close()
-        return
-    tasks[job_id] = asyncio.get_running_loop().create_task(work)
-
-
-def watch(app: Host, job_id: int) -> None:
-    """Follow a launched job until it ends."""
-    spawn(app, job_id, poll_job(app, job_id))
+def follow(app: Host, job_id: int, work: Callable[[], Coroutine[Any, Any, None]]) -> Any:
+    """Run ``work()`` as the job's one task in all processes (kept in the plugin's state: cancelled
+    at shutdown), unless this process already has one for the job; returns its handle."""
+    handles: dict[int, Any] = app.state("training", dict)
+    current = handles.get(job_id)
+    if current is not None and not current.done():
+        return current
+    handles[job_id] = app.singleton_task(f"training:job:{job_id}", work)
+    return handles[job_id]
 
 
 async def record_poll(app: Host, job_id: int, state: JobStatus) -> tuple[Any, list[str]] | None:
     """Store a poll's outcome with its new events (each provider event id once), in one
     transaction; ``None`` if the job ended meanwhile (cancelled). Returns the row and new events."""
     async with app.storage.begin() as conn:
-        job = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first()
+        job = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id).with_for_update())).first()
         if job is None or job.status in TERMINAL:
             return None
         seen = json.loads(job.event_ids)
