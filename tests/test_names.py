@@ -84,6 +84,7 @@ async def test_export_writes_inside_exports_and_needs_the_training_permission(tb
     assert done.attachments[0].data == written[0].read_bytes()
 
 
+@pytest.mark.backends("sqlite")  # the old database is written as a SQLite file
 async def test_stored_bad_dataset_names_are_renamed_by_the_migration(tb_factory, tmp_path) -> None:
     """Datasets stored before names had a form get their slug (unique), in jobs and models too; the
     export of a renamed dataset lands in exports/."""

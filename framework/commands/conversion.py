@@ -101,6 +101,8 @@ async def convert(ctx: Context, opt: Option, raw: Any) -> Any:
     elif kind in _MENTION and isinstance(raw, str):
         value = await _resolve_entity(ctx, opt, raw)
     if kind is OptionType.STRING:
+        if "\x00" in value:  # no database stores it (PostgreSQL refuses it in text), and no name holds it
+            raise BadArgument(f"Option `{opt.name}` contains a NUL character (\\x00), which I can't take.")
         if opt.min_length is not None and len(value) < opt.min_length:
             raise BadArgument(f"Option `{opt.name}` must be at least {opt.min_length} characters long.")
         if opt.max_length is not None and len(value) > opt.max_length:
