@@ -146,8 +146,10 @@ async def test_two_processes_share_the_work_of_four_shards(cluster, database, op
     finished = await emu.wait_until(lambda: job() if job()["status"] == "succeeded" else None, 30,
                                     what="the job finished by the other process")
     assert len(first.lines("resuming polling of training job 1")) == 1
-    (lease,) = database.rows(tmp_path, "SELECT count(*) AS n FROM leases WHERE name = 'training:job:1'")
-    assert lease["n"] == 0, "the finished job's lease was given back"
+    # the status is written before the job's task ends and lets its lease go: wait for that, bounded
+    await emu.wait_until(lambda: database.rows(
+        tmp_path, "SELECT count(*) AS n FROM leases WHERE name = 'training:job:1'")[0]["n"] == 0, 10,
+        what="the finished job's lease given back")
     events = json.loads(finished["events"])
     assert len(events) == len(set(events)) and "The job has successfully completed" in events
     assert len(json.loads(finished["event_ids"])) == len(set(json.loads(finished["event_ids"])))
