@@ -50,7 +50,10 @@ async def test_plain_messages_are_ignored_until_the_channel_is_switched_on(tb_fa
     assert (await tb.say("hello everyone")).content == "Hello from the test model."
     await tb.say('!chat instruction "Answer like a pirate."', user=tb.owner)
     await tb.say("ahoy")
-    assert openai_server.chat_requests[-1]["messages"][0]["content"] == "Answer like a pirate."
+    # the answer to "ahoy" is asked with the new instruction (waited for: under load the reply taken for
+    # "ahoy" can be a late one, while the last request recorded is another message's)
+    await tb.emu.wait_until(lambda: any(r["messages"][0]["content"] == "Answer like a pirate."
+                                        for r in openai_server.chat_requests), 15, what="a request with it")
 
 
 async def test_long_answers_are_split_and_errors_are_short(tb_factory, openai_server) -> None:
