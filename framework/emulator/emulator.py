@@ -18,6 +18,7 @@ from aiohttp import web
 from framework.emulator.actions import UserActions
 from framework.emulator.gateway import Gateway
 from framework.emulator.rest import PREFIX, RestApi
+from framework.emulator.rules import Refusal
 from framework.emulator.state import Channel, Fault, Guild, Member, Role, User
 
 
@@ -115,6 +116,21 @@ class DiscordEmulator(UserActions):
     def identified(self) -> list[tuple[int, int]]:
         """``(shard_id, shard_count)`` of every accepted IDENTIFY; refused ones are counted apart."""
         return list(self._gateway.identified)
+
+    # -- the strict rules (rules.py)
+    def relax(self, rule: str) -> None:
+        """Stop enforcing one strict rule (or a family: ``"message"``) for this emulator; see ``rules.py``."""
+        self.rules.relax(rule)
+
+    @property
+    def refusals(self) -> list[Refusal]:
+        """Every request a strict rule refused, in order."""
+        return list(self.rules.refusals)
+
+    @property
+    def rate_limited_requests(self) -> int:
+        """How many 429s the emulator's own rate limiter sent (injected faults are not counted)."""
+        return self.rules.rate_limited
 
     # -- faults
     def inject_rest_fault(self, *, method: str = "*", path_pattern: str = ".*", status: int = 429,

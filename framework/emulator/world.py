@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from framework.emulator.rules import Rules
 from framework.emulator.state import (
     DISCORD_EPOCH_MS,
     Attachment,
@@ -65,6 +66,8 @@ class World:
         self.port = 0
         self.tls = False
         """Served over HTTPS and WSS (``start(ssl_context=...)``), as Discord is."""
+        self.rules = Rules()
+        """The strict rules (``rules.py``): what is relaxed, what was refused, how many 429s were sent."""
         self.clock_offset = 0.0
         """Seconds the emulated clock runs ahead of the real one (``advance_clock``)."""
 
