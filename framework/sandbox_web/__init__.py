@@ -1,0 +1,45 @@
+"""The web sandbox: the whole bot on the local Discord emulator, and a Discord-like page in the
+browser to use it as several users (``trainerbot sandbox``; ``--terminal`` for the terminal chat).
+
+``server`` serves the page and its JSON API on 127.0.0.1, ``live`` pushes the emulator's changes
+and the bot's voice over a WebSocket, ``views`` turns records into JSON, ``slash`` reads a typed
+slash line. The page itself (``static/``) is plain HTML, CSS and JavaScript: no build step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from typing import TextIO
+
+from framework.config import Config
+from framework.logs import setup_logging
+from framework.sandbox_web.server import SandboxWeb
+
+__all__ = ["SandboxWeb", "run_web_sandbox", "serve"]
+
+
+async def serve(config: Config, *, port: int = 0, out: TextIO = sys.stdout,
+                stop: asyncio.Event | None = None) -> int:
+    """Start the bot on the emulator, serve the page, print its URL, run until ``stop`` is set."""
+    from framework.sandbox_web.session import SandboxSession
+
+    async with SandboxSession(config) as session:
+        web = SandboxWeb(session)
+        await web.start(port)
+        try:
+            out.write(f"trainerbot sandbox: open {web.url} in your browser (Ctrl-C to stop)\n")
+            out.flush()
+            await (stop or asyncio.Event()).wait()
+        finally:
+            await web.stop()
+    return 0
+
+
+def run_web_sandbox(config: Config, *, port: int = 0) -> int:
+    setup_logging("WARNING")
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(serve(config, port=port))
+    sys.stdout.write("\ntrainerbot sandbox: stopped\n")
+    return 0

@@ -1,0 +1,224 @@
+"""The sandbox page's HTTP server (aiohttp, 127.0.0.1 only): the static page, a small JSON API that
+acts as the chosen user in the emulator, the attachments' bytes and the live socket (``live.py``).
+
+    GET  /                       the page (static/index.html, app.js, style.css)
+    GET  /api/state              server, channels, members, the bot, commands, messages, voice members
+    POST /api/send               multipart: user, channel, content, reply_to, voice, files → message or slash
+    POST /api/autocomplete       {user, channel, line, option} → the bot's choices for the focused option
+    POST /api/react              {user, message, emoji} → add (or take back) a reaction
+    POST /api/menu               {user, message, name} → run a message command; its form, if it opened one
+    POST /api/modal              {user, interaction, values} → submit the form
+    POST /api/voice              {user, join} → join or leave the voice channel
+    GET  /attachments/{id}/{n}   an attachment's bytes
+    GET  /ws                     live events
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from framework.emulator import FileSpec
+from framework.sandbox_web import slash
+from framework.sandbox_web.live import Live
+from framework.sandbox_web.views import commands_view, message_view, modal_view
+
+log = logging.getLogger(__name__)
+
+VOICE_MESSAGE = 1 << 13
+STATIC = {"index.html": "text/html", "app.js": "text/javascript", "suggest.js": "text/javascript",
+          "style.css": "text/css"}
+MAX_UPLOAD = 64 * 1024 * 1024
+
+
+def _static(name: str) -> bytes:
+    return resources.files("framework.sandbox_web").joinpath("static", name).read_bytes()
+
+
+class SandboxWeb:
+    """The page's server for one running sandbox session (``SandboxSession``)."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.emu = session.emu
+        self.live = Live(session)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    async def start(self, port: int = 0) -> None:
+        app = web.Application(client_max_size=MAX_UPLOAD, middlewares=[self._errors])
+        app.router.add_get("/", self._index)
+        app.router.add_get("/static/{name}", self._file)
+        app.router.add_get("/api/state", self._state)
+        app.router.add_post("/api/send", self._send)
+        app.router.add_post("/api/autocomplete", self._autocomplete)
+        app.router.add_post("/api/react", self._react)
+        app.router.add_post("/api/menu", self._menu)
+        app.router.add_post("/api/modal", self._modal)
+        app.router.add_post("/api/voice", self._voice)
+        app.router.add_get("/attachments/{id}/{name}", self._attachment)
+        app.router.add_get("/ws", self.live.handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.live.start()
+
+    async def stop(self) -> None:
+        await self.live.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """A user's mistake is ``{"error": "…"}`` with 400, for the page to show; the rest is logged."""
+        try:
+            response: web.StreamResponse = await handler(request)
+            return response
+        except web.HTTPException:
+            raise
+        except (ValueError, KeyError) as exc:
+            text = str(exc) if isinstance(exc, ValueError) else f"unknown {exc}"
+            return web.json_response({"error": text}, status=400)
+        except AssertionError as exc:  # the emulator refuses what Discord would
+            log.info("sandbox page: %s", exc)
+            return web.json_response({"error": str(exc).split(";")[0]}, status=400)
+
+    # -- the page
+    async def _index(self, request: web.Request) -> web.Response:
+        return web.Response(body=_static("index.html"), content_type="text/html", charset="utf-8")
+
+    async def _file(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in STATIC:
+            raise web.HTTPNotFound()
+        return web.Response(body=_static(name), content_type=STATIC[name], charset="utf-8",
+                            headers={"Cache-Control": "no-cache"})
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        att = self.emu.attachments.get(int(request.match_info["id"])) if request.match_info["id"].isdigit() else None
+        if att is None or att.filename != request.match_info["name"]:
+            raise web.HTTPNotFound()
+        kind = att.content_type or mimetypes.guess_type(att.filename)[0] or "application/octet-stream"
+        disposition = "inline" if kind.startswith(("image/", "audio/")) else "attachment"
+        return web.Response(body=att.data, content_type=kind,
+                            headers={"Content-Disposition": f'{disposition}; filename="{att.filename}"'})
+
+    async def _state(self, request: web.Request) -> web.Response:
+        s = self.session
+        owners = s.app.permissions.owner_ids | {self.emu.application_owner.id}
+        members = [{"id": str(u.id), "name": u.username, "bot": u.bot, "owner": u.id in owners,
+                    "you": u.id in {x.id for x in s.users.values()}}
+                   for u in (m.user for m in s.guild.members.values())]
+        channels = {c.id for c in s.guild.channels}
+        messages = [message_view(self.emu, m) for m in list(self.emu.messages.values())
+                    if m.channel_id in channels and not m.deleted]
+        return web.json_response({
+            "guild": {"id": str(s.guild.id), "name": s.guild.name},
+            "channels": [{"id": str(c.id), "name": c.name, "kind": c.kind} for c in s.guild.channels],
+            "text": str(s.text.id), "voice": str(s.voice.id), "me": str(s.me.id),
+            "bot": {"id": str(self.emu.bot_user.id), "name": self.emu.bot_user.username},
+            "members": members, "commands": commands_view(self.emu, s.guild), "messages": messages,
+            "voice_members": self.live.voice_members(),
+        })
+
+    # -- acting as a user
+    def _user(self, value: Any) -> Any:
+        user = self.emu.users.get(int(value)) if str(value).isdigit() else None
+        if user is None or user.bot or user.id not in self.session.guild.members:
+            raise ValueError("choose one of the server's members")
+        return user
+
+    def _channel(self, value: Any) -> Any:
+        channel = self.emu.channels.get(int(value)) if str(value).isdigit() else None
+        if channel is None or channel.kind != "text" or channel.guild_id != self.session.guild.id:
+            raise ValueError("choose a text channel of the server")
+        return channel
+
+    def _message(self, value: Any) -> Any:
+        message = self.emu.messages.get(int(value)) if str(value).isdigit() else None
+        if message is None or message.deleted:
+            raise ValueError(f"no message {value}")
+        return message
+
+    async def _send(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        user, channel = self._user(form.get("user")), self._channel(form.get("channel"))
+        content = str(form.get("content") or "").strip()
+        voice = str(form.get("voice") or "") == "1"
+        files = [FileSpec(f.filename, f.file.read(), f.content_type or mimetypes.guess_type(f.filename)[0],
+                          float(str(form.get("duration") or 1)) if voice else None)
+                 for f in form.getall("files", []) if isinstance(f, web.FileField)]
+        if not content and not files:
+            raise ValueError("type a message, or drop a file")
+        if content.startswith("/") and not voice:
+            path, raw, declared = slash.parse(commands_view(self.emu, self.session.guild), content)
+            options = slash.convert(raw, declared, files)
+            name = path[0] if len(path) == 1 else path
+            inter = await self.emu.invoke_slash(channel, user, name, options=options)
+            return web.json_response({"interaction": str(inter.id)})
+        reply_to = str(form.get("reply_to") or "")
+        reference = self._message(reply_to) if reply_to else None
+        sent = await self.emu.send_message(channel, user, content, attachments=files, reference=reference,
+                                           flags=VOICE_MESSAGE if voice else 0)
+        return web.json_response({"message": str(sent.id)})
+
+    async def _autocomplete(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        user, channel = self._user(body.get("user")), self._channel(body.get("channel"))
+        path, raw, declared = slash.parse(commands_view(self.emu, self.session.guild), str(body.get("line", "")))
+        focused = str(body.get("option", ""))
+        if not any(o["name"] == focused and o.get("autocomplete") for o in declared):
+            return web.json_response({"choices": []})
+        value = raw.pop(focused, "")
+        inter = await self.emu.invoke_autocomplete(channel, user, path, focused, value, options=raw)
+        callback = await inter.wait_callback(timeout=5)
+        return web.json_response({"choices": (callback.get("data") or {}).get("choices", [])})
+
+    async def _react(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        user, message = self._user(body.get("user")), self._message(body.get("message"))
+        emoji = str(body.get("emoji", ""))
+        if not emoji or len(emoji) > 16:
+            raise ValueError("pick an emoji")
+        if (user.id, emoji) in message.reactions:
+            await self.emu.remove_reaction(message, user, emoji)
+        else:
+            await self.emu.add_reaction(message, user, emoji)
+        return web.json_response({"ok": True})
+
+    async def _menu(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        user, message = self._user(body.get("user")), self._message(body.get("message"))
+        channel = self._channel(message.channel_id)
+        inter = await self.emu.invoke_message_command(channel, user, str(body.get("name", "")), message)
+        callback = await inter.wait_callback(timeout=15)
+        if callback.get("type") == 9:
+            return web.json_response({"modal": modal_view(inter.id, callback)})
+        return web.json_response({"interaction": str(inter.id)})
+
+    async def _modal(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        user = self._user(body.get("user"))
+        inter = self.emu.interactions.get(int(body.get("interaction", 0)))
+        if inter is None or inter.user is not user:
+            raise ValueError("that form is not open for this user")
+        values = {str(k): str(v) for k, v in dict(body.get("values") or {}).items()}
+        done = await self.emu.submit_modal(inter, values)
+        return web.json_response({"interaction": str(done.id)})
+
+    async def _voice(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        user = self._user(body.get("user"))
+        await self.emu.set_voice_state(self.session.guild, user, self.session.voice if body.get("join") else None)
+        return web.json_response({"members": self.live.voice_members()})
+
