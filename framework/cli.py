@@ -105,7 +105,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.terminal or args.script:
         from framework.sandbox import run_sandbox
 
-        return run_sandbox(config, script=args.script)
+        return run_sandbox(config, script=args.script, reply_wait=args.reply_wait)
     from framework.sandbox_web import run_web_sandbox
 
     return run_web_sandbox(config, port=args.port)
@@ -234,8 +234,10 @@ def build_parser(extra: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
     cluster.add_argument("--shard-count", default="auto", help="shards in all, or `auto` (the default)")
     cluster.set_defaults(func=cmd_cluster)
     sandbox = sub.add_parser("sandbox", help="the bot on a local Discord emulator, in a page in your browser")
-    sandbox.add_argument("--terminal", action="store_true", help="chat in the terminal instead of the browser")
+    sandbox.add_argument("--terminal", action="store_true", help="chat in this terminal instead of the browser")
     sandbox.add_argument("--script", help="read chat lines from this file (the terminal chat, without a terminal)")
+    sandbox.add_argument("--reply-wait", type=float, default=3.0, metavar="SECONDS",
+                         help="terminal: how long a line waits for an answer before `(no reply)` (default 3)")
     sandbox.add_argument("--port", type=int, default=0,
                          help="serve the page on this port of 127.0.0.1 (default: a free port)")
     sandbox.set_defaults(func=cmd_sandbox)

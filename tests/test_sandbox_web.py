@@ -19,8 +19,8 @@ import pytest
 import sqlalchemy as sa
 
 from framework.config import load_config
+from framework.sandbox_session import SandboxSession
 from framework.sandbox_web import SandboxWeb
-from framework.sandbox_web.session import SandboxSession
 from plugins.corrections import corrections
 from plugins.feedback import feedback_table
 from tests.test_evaluation import KNOWN

@@ -15,6 +15,7 @@ from typing import TextIO
 
 from framework.config import Config
 from framework.logs import setup_logging
+from framework.sandbox_session import SandboxSession
 from framework.sandbox_web.server import SandboxWeb
 
 __all__ = ["SandboxWeb", "run_web_sandbox", "serve"]
@@ -23,8 +24,6 @@ __all__ = ["SandboxWeb", "run_web_sandbox", "serve"]
 async def serve(config: Config, *, port: int = 0, out: TextIO = sys.stdout,
                 stop: asyncio.Event | None = None) -> int:
     """Start the bot on the emulator, serve the page, print its URL, run until ``stop`` is set."""
-    from framework.sandbox_web.session import SandboxSession
-
     async with SandboxSession(config) as session:
         web = SandboxWeb(session)
         await web.start(port)

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 RATE = 48_000
 AUDIO_TICK = 0.1
 """Seconds between forwarding batches of the bot's voice."""
+SAVE_DELAY = 1.0
+"""Changes are written to the data root at most once per this many seconds."""
 
 
 class Live:
@@ -38,13 +40,28 @@ class Live:
         self._voice: tuple[str, ...] = ()
         self._sent_packets: dict[int, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._saver: asyncio.Task[None] | None = None
         self.audio_bytes = 0
 
     def start(self) -> None:
         self._changes()  # what exists now is in the page's first state, not an event
         self._tasks = [asyncio.create_task(self._watch()), asyncio.create_task(self._audio())]
 
+    def touch(self) -> None:
+        """Something changed: write the world to the data root soon (the session saves it on exit too)."""
+        if self._saver is None or self._saver.done():
+            self._saver = asyncio.create_task(self._save_soon())
+
+    async def _save_soon(self) -> None:
+        await asyncio.sleep(SAVE_DELAY)
+        try:
+            await self.session.save()
+        except Exception:
+            log.warning("could not save the sandbox world", exc_info=True)
+
     async def stop(self) -> None:
+        if self._saver is not None:
+            self._tasks.append(self._saver)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -111,6 +128,7 @@ class Live:
                 continue
             for event in events:
                 await self.broadcast(event)
+            self.touch()
 
     # -- the bot's voice, as it reaches the voice server
     async def _audio(self) -> None:

@@ -23,6 +23,8 @@ from typing import Any
 from aiohttp import web
 
 from framework.emulator import FileSpec
+from framework.sandbox_input import Control, Menu, Problem, React, Say, Slash, parse
+from framework.sandbox_session import SandboxError
 from framework.sandbox_web import slash
 from framework.sandbox_web.live import Live
 from framework.sandbox_web.views import commands_view, message_view, modal_view
@@ -40,7 +42,7 @@ def _static(name: str) -> bytes:
 
 
 class SandboxWeb:
-    """The page's server for one running sandbox session (``SandboxSession``)."""
+    """The page's server for one running :class:`framework.sandbox_session.SandboxSession`."""
 
     def __init__(self, session: Any) -> None:
         self.session = session
@@ -151,6 +153,8 @@ class SandboxWeb:
         return message
 
     async def _send(self, request: web.Request) -> web.Response:
+        """A line typed in the page, read by the shared parser (``sandbox_input``), with the files
+        dropped on the page; or a recorded voice message."""
         form = await request.post()
         user, channel = self._user(form.get("user")), self._channel(form.get("channel"))
         content = str(form.get("content") or "").strip()
@@ -158,29 +162,72 @@ class SandboxWeb:
         files = [FileSpec(f.filename, f.file.read(), f.content_type or mimetypes.guess_type(f.filename)[0],
                           float(str(form.get("duration") or 1)) if voice else None)
                  for f in form.getall("files", []) if isinstance(f, web.FileField)]
-        if not content and not files:
-            raise ValueError("type a message, or drop a file")
-        if content.startswith("/") and not voice:
-            path, raw, declared = slash.parse(commands_view(self.emu, self.session.guild), content)
-            options = slash.convert(raw, declared, files)
-            name = path[0] if len(path) == 1 else path
-            inter = await self.emu.invoke_slash(channel, user, name, options=options)
-            return web.json_response({"interaction": str(inter.id)})
         reply_to = str(form.get("reply_to") or "")
-        reference = self._message(reply_to) if reply_to else None
-        sent = await self.emu.send_message(channel, user, content, attachments=files, reference=reference,
-                                           flags=VOICE_MESSAGE if voice else 0)
-        return web.json_response({"message": str(sent.id)})
+        catalog = self.session.catalog()
+        if voice or (files and not content):
+            action: Any = Say(content, [], None)
+        elif content.startswith("/"):
+            action = parse(slash.with_uploads(catalog, content, len(files)), catalog)
+        else:
+            action = parse(content, catalog)
+        if isinstance(action, Problem):
+            raise ValueError(action.text)
+        if isinstance(action, Say):
+            if action.files:
+                raise ValueError("drop files on the page (or use +) to attach them")
+            ref = reply_to or action.reply_to
+            reference = self.session.resolve(ref) if ref else None
+            sent = await self.emu.send_message(channel, user, action.text, attachments=files, reference=reference,
+                                               flags=VOICE_MESSAGE if voice else 0)
+            self.live.touch()
+            return web.json_response({"message": str(sent.id)})
+        if isinstance(action, Slash):
+            options = slash.resolve_uploads(action, files)
+            used = sum(1 for v in options.values() if isinstance(v, FileSpec))
+            if used < len(files):
+                raise ValueError(f"/{' '.join(action.path)} takes {used or 'no'} file{'' if used == 1 else 's'}")
+            inter = await self.emu.invoke_slash(channel, user, action.path, options=options)
+            self.live.touch()
+            return web.json_response({"interaction": str(inter.id)})
+        if isinstance(action, Control):
+            return await self._control(action)
+        return await self._perform(action, user)
+
+    async def _control(self, action: Control) -> web.Response:
+        if action.verb == "as":
+            user = self.session.users.get(action.arg.strip().lstrip("@"))
+            if user is None:
+                raise ValueError(f"no user {action.arg!r}; there are: {', '.join(self.session.users)}")
+            return web.json_response({"as": str(user.id)})
+        if action.verb == "users":
+            return web.json_response({"note": "users: " + ", ".join(self.session.users)})
+        raise ValueError(f"/{action.verb} belongs to the terminal sandbox: here, use the page (close the tab "
+                         "to leave; Ctrl-C where `trainerbot sandbox` runs stops it)")
+
+    async def _perform(self, action: Any, user: Any) -> web.Response:
+        """A reaction or a message-menu command, done by the session as ``user``; a menu's form, if any."""
+        try:
+            outcome = await self.session.perform(action, user)
+        except SandboxError as exc:
+            raise ValueError(str(exc)) from None
+        self.live.touch()
+        if outcome.interaction is None:
+            return web.json_response({"note": outcome.note})
+        callback = await outcome.interaction.wait_callback(timeout=15)
+        if callback.get("type") == 9:
+            return web.json_response({"modal": modal_view(outcome.interaction.id, callback)})
+        return web.json_response({"interaction": str(outcome.interaction.id)})
 
     async def _autocomplete(self, request: web.Request) -> web.Response:
         body = await request.json()
         user, channel = self._user(body.get("user")), self._channel(body.get("channel"))
-        path, raw, declared = slash.parse(commands_view(self.emu, self.session.guild), str(body.get("line", "")))
+        path, raw, declared = slash.walk(self.session.catalog(), str(body.get("line", "")))
         focused = str(body.get("option", ""))
         if not any(o["name"] == focused and o.get("autocomplete") for o in declared):
             return web.json_response({"choices": []})
         value = raw.pop(focused, "")
-        inter = await self.emu.invoke_autocomplete(channel, user, path, focused, value, options=raw)
+        typed = {k: v for k, v in raw.items() if any(o["name"] == k for o in declared)}
+        inter = await self.emu.invoke_autocomplete(channel, user, path, focused, value, options=typed)
         callback = await inter.wait_callback(timeout=5)
         return web.json_response({"choices": (callback.get("data") or {}).get("choices", [])})
 
@@ -190,21 +237,12 @@ class SandboxWeb:
         emoji = str(body.get("emoji", ""))
         if not emoji or len(emoji) > 16:
             raise ValueError("pick an emoji")
-        if (user.id, emoji) in message.reactions:
-            await self.emu.remove_reaction(message, user, emoji)
-        else:
-            await self.emu.add_reaction(message, user, emoji)
-        return web.json_response({"ok": True})
+        return await self._perform(React(str(message.id), emoji, remove=(user.id, emoji) in message.reactions), user)
 
     async def _menu(self, request: web.Request) -> web.Response:
         body = await request.json()
         user, message = self._user(body.get("user")), self._message(body.get("message"))
-        channel = self._channel(message.channel_id)
-        inter = await self.emu.invoke_message_command(channel, user, str(body.get("name", "")), message)
-        callback = await inter.wait_callback(timeout=15)
-        if callback.get("type") == 9:
-            return web.json_response({"modal": modal_view(inter.id, callback)})
-        return web.json_response({"interaction": str(inter.id)})
+        return await self._perform(Menu(str(body.get("name", "")), str(message.id)), user)
 
     async def _modal(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -214,11 +252,13 @@ class SandboxWeb:
             raise ValueError("that form is not open for this user")
         values = {str(k): str(v) for k, v in dict(body.get("values") or {}).items()}
         done = await self.emu.submit_modal(inter, values)
+        self.live.touch()
         return web.json_response({"interaction": str(done.id)})
 
     async def _voice(self, request: web.Request) -> web.Response:
         body = await request.json()
         user = self._user(body.get("user"))
         await self.emu.set_voice_state(self.session.guild, user, self.session.voice if body.get("join") else None)
+        self.live.touch()
         return web.json_response({"members": self.live.voice_members()})
 

@@ -283,20 +283,11 @@ async function submitModal(ev) {
 }
 
 // -- sending
-function withMentions(text) {
-  const names = [...S.members.values()].sort((a, b) => b.name.length - a.name.length);
-  for (const m of names) {
-    text = text.replace(new RegExp("(^|\\s)@" + m.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "(?=\\s|$|[,.!?])", "g"),
-      "$1<@" + m.id + ">");
-  }
-  return text;
-}
-
 async function send(text, files, extra) {
   const form = new FormData();
   form.append("user", S.user);
   form.append("channel", S.channel);
-  form.append("content", withMentions(text));
+  form.append("content", text); // the server reads mentions, /commands, >ID replies, +ID 👍
   if (S.replyTo && !text.startsWith("/")) form.append("reply_to", S.replyTo);
   for (const [key, value] of Object.entries(extra || {})) form.append(key, value);
   for (const f of files) form.append("files", f, f.name);
@@ -314,7 +305,12 @@ async function submit(ev) {
   S.files = [];
   renderFiles();
   closeSuggest();
-  try { await send(text, files); } catch (err) { systemNote(err.message); }
+  try {
+    const result = await send(text, files);
+    if (result.as) switchUser(member(result.as));
+    if (result.note) systemNote(result.note);
+    if (result.modal) openModal(result.modal);
+  } catch (err) { systemNote(err.message); }
   cancelReply();
 }
 
