@@ -59,8 +59,13 @@ async def browser() -> AsyncIterator[Browser]:
 class Sandbox:
     """The running sandbox (session and page server) and a Chromium tab on its page."""
 
-    def __init__(self, session: Any, web: SandboxWeb, page: Page, shots: Path) -> None:
-        self.session, self.web, self.page, self.shots = session, web, page, shots
+    def __init__(self, session: Any, web: SandboxWeb, page: Page, shots: Path,
+                 stack: contextlib.AsyncExitStack) -> None:
+        self.session, self.web, self.page, self.shots, self.stack = session, web, page, shots, stack
+
+    async def close(self) -> None:
+        """Close the tab, stop the page's server and the sandbox (which saves its world)."""
+        await self.stack.aclose()
 
     async def type(self, text: str) -> None:
         box = self.page.locator("#input")
@@ -94,8 +99,10 @@ class Sandbox:
 
 @pytest.fixture
 async def sandbox_factory(tmp_path: Path, browser: Browser) -> AsyncIterator[Any]:
-    async with contextlib.AsyncExitStack() as stack:
+    async with contextlib.AsyncExitStack() as outer:
         async def start(toml: str = TRAINING_TOML) -> Sandbox:
+            stack = contextlib.AsyncExitStack()
+            outer.push_async_callback(stack.aclose)
             config_path = tmp_path / "plugins.toml"
             config_path.write_text(toml, "utf-8")
             config = load_config(config_path, overrides={"bot": {"data_root": str(tmp_path / "data")}})
@@ -108,7 +115,7 @@ async def sandbox_factory(tmp_path: Path, browser: Browser) -> AsyncIterator[Any
             page = await context.new_page()
             await page.goto(web.url)
             await page.locator("body[data-ready='1']").wait_for()
-            return Sandbox(session, web, page, tmp_path)
+            return Sandbox(session, web, page, tmp_path, stack)
 
         yield start
 
@@ -232,6 +239,20 @@ async def test_joining_voice_and_say_hello_plays_the_bots_voice(sandbox_factory)
     frames = await sb.page.evaluate("window.sandbox.audio.frames")
     assert frames > 0
     await sb.shot("voice")
+
+
+async def test_a_restart_brings_the_conversation_back(sandbox_factory) -> None:
+    sb = await sandbox_factory()
+    await sb.page.locator("#member-list .member[data-name=guest]").click()
+    await sb.type("!hi")
+    first = await sb.bot_message("Hello, guest!")
+    answer_id = await first.get_attribute("data-id")
+    await sb.close()
+    again = await sandbox_factory()
+    kept = again.page.locator(f".msg[data-id='{answer_id}']")
+    assert "Hello, guest!" in await kept.inner_text()
+    assert await again.page.locator(".msg[data-author=guest]", has_text="!hi").count() == 1
+    await again.shot("restarted")
 
 
 def test_the_page_is_package_data() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 from typing import TextIO
 
@@ -36,9 +37,22 @@ async def serve(config: Config, *, port: int = 0, out: TextIO = sys.stdout,
     return 0
 
 
+async def _until_signal(config: Config, port: int) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on Windows' event loop
+            loop.add_signal_handler(sig, stop.set)
+    code = await serve(config, port=port, stop=stop)
+    sys.stdout.write("\ntrainerbot sandbox: stopped, the world is kept in the data folder\n")
+    return code
+
+
 def run_web_sandbox(config: Config, *, port: int = 0) -> int:
+    """``trainerbot sandbox``: serve the page until Ctrl-C (or SIGTERM), then stop cleanly."""
     setup_logging("WARNING")
-    with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(serve(config, port=port))
-    sys.stdout.write("\ntrainerbot sandbox: stopped\n")
-    return 0
+    try:
+        return asyncio.run(_until_signal(config, port))
+    except KeyboardInterrupt:  # Ctrl-C during start-up, before the handlers are in place
+        sys.stdout.write("\ntrainerbot sandbox: stopped\n")
+        return 130
