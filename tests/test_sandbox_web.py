@@ -162,6 +162,7 @@ async def test_train_with_a_dropped_file_then_test_renders_the_confusion_matrix(
     box = await image.bounding_box()
     assert box is not None and box["width"] > 0 and box["height"] > 0
     assert "confusion" in (await image.get_attribute("src") or "")
+    await image.scroll_into_view_if_needed()
     await sb.shot("train-test")
 
 
@@ -182,6 +183,9 @@ async def test_reply_correction_and_thumbs_up_are_stored(sandbox_factory, openai
     sb = await sandbox_factory(OPENAI_TOML)
     answer = await _chat_answer(sb, openai_server)
     answer_id = int(await answer.get_attribute("data-id") or 0)
+    await answer.hover()
+    await answer.locator("button[data-act=copy]").click()
+    await sb.page.locator("#toast", has_text=f"Copied message id {answer_id}").wait_for()
     await answer.hover()
     await answer.locator("button[data-act=reply]").click()
     await sb.page.locator("#reply-bar:not([hidden])").wait_for()
@@ -214,6 +218,8 @@ async def test_the_correct_menu_opens_the_form(sandbox_factory, openai_server) -
     assert "Only you can see this" in await done.inner_text()
     stored = await sb.rows(corrections)
     assert [(r.correction, r.source) for r in stored] == [(RIGHT, "menu")]
+    await sb.page.locator("#member-list .member[data-name=guest]").click()
+    assert await done.is_hidden(), "an answer only the owner may see is hidden from the guest"
 
 
 async def test_a_member_without_permissions_is_refused(sandbox_factory) -> None:
@@ -239,6 +245,81 @@ async def test_joining_voice_and_say_hello_plays_the_bots_voice(sandbox_factory)
     frames = await sb.page.evaluate("window.sandbox.audio.frames")
     assert frames > 0
     await sb.shot("voice")
+
+
+async def test_an_export_is_a_download_and_getfile_autocompletes(sandbox_factory) -> None:
+    sb = await sandbox_factory()
+    page = sb.page
+    await page.locator("#file-input").set_input_files(
+        files=[{"name": "reviews.jsonl", "mimeType": "application/json", "buffer": labelled_jsonl()}])
+    await sb.type("!train")
+    await sb.bot_message("Added 16 example(s)")
+    await sb.type("!dataset export")
+    export = await sb.bot_message("16 examples, saved as")
+    link = export.locator("a.file[download]").first
+    assert (await link.get_attribute("download") or "").endswith(".jsonl")
+    # the link's answer, as the browser gets it (headless Chromium cancels real downloads)
+    got = await page.request.get(sb.web.url.rstrip("/") + (await link.get_attribute("href") or ""))
+    assert got.ok and got.headers["content-disposition"].startswith("attachment")
+    saved = await got.text()
+    assert len(saved.splitlines()) == 16
+    box = page.locator("#input")
+    await box.fill("/getfile path:exp")  # the bot's own autocomplete answers the focused option
+    await page.locator("#suggest .option", has_text="exports/").wait_for()
+    await box.press("Tab")
+    await box.press("Backspace")  # the folder chosen: type on inside it
+    await box.type("def")
+    choice = page.locator("#suggest .option", has_text=".jsonl")
+    await choice.wait_for()
+    await box.press("Tab")
+    assert (await box.input_value()).startswith("/getfile path:exports/default-")
+    await box.press("Enter")
+    sent = await sb.bot_message("(", timeout=30_000)
+    assert await sent.locator("a.file[download]").count() == 1
+    await sb.shot("export-getfile")
+
+
+async def test_audio_attachments_play_and_the_microphone_sends_a_voice_message(sandbox_factory) -> None:
+    sb = await sandbox_factory()
+    page = sb.page
+    await page.locator("#file-input").set_input_files(
+        files=[{"name": "tone.wav", "mimeType": "audio/wav", "buffer": _tone_wav()}])
+    await sb.type("a sound")
+    mine = page.locator(".msg[data-author=owner]", has_text="a sound").last
+    player = mine.locator("audio.attachment-audio")
+    await player.wait_for()
+    await page.wait_for_function("a => a.readyState >= 1 && a.duration > 0.4", arg=await player.element_handle())
+    await page.locator("#mic").click()  # Chromium's fake microphone (a beep), without a permission prompt
+    await page.locator("#mic.recording").wait_for()
+    await page.wait_for_timeout(1500)
+    await page.locator("#mic").click()
+    voice = page.locator(".msg[data-author=owner]", has_text="voice message").last
+    await voice.wait_for()
+    assert await voice.locator("audio.attachment-audio").count() == 1
+    voice_id = await voice.get_attribute("data-id")
+    recorded = sb.session.emu.messages[int(voice_id or 0)]
+    assert recorded.flags & (1 << 13) and recorded.attachments[0].duration_secs > 1
+    # the voice-message plugin decoded the recording (Chromium's fake microphone beeps: no words in it)
+    answer = await sb.session.emu.wait_for_message(predicate=lambda m: m.reference == recorded.id, timeout=60)
+    assert "I heard something" in answer.content
+    await page.locator(f".msg[data-id='{answer.id}']", has_text="I heard something").wait_for()
+    await sb.shot("audio")
+
+
+def _tone_wav(seconds: float = 0.5, rate: int = 16_000) -> bytes:
+    import io
+    import math
+    import struct
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+                                 for i in range(int(seconds * rate))))
+    return buffer.getvalue()
 
 
 async def test_a_restart_brings_the_conversation_back(sandbox_factory) -> None:

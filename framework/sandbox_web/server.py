@@ -112,8 +112,9 @@ class SandboxWeb:
             raise web.HTTPNotFound()
         kind = att.content_type or mimetypes.guess_type(att.filename)[0] or "application/octet-stream"
         disposition = "inline" if kind.startswith(("image/", "audio/")) else "attachment"
-        return web.Response(body=att.data, content_type=kind,
-                            headers={"Content-Disposition": f'{disposition}; filename="{att.filename}"'})
+        return web.Response(body=att.data, headers={  # the type as the bot gave it (it may carry a charset)
+            "Content-Type": kind, "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'{disposition}; filename="{att.filename.replace(chr(34), "")}"'})
 
     async def _state(self, request: web.Request) -> web.Response:
         s = self.session

@@ -65,8 +65,9 @@ def message_view(emu: DiscordEmulator, message: Message) -> dict[str, Any]:
     reply = None
     if message.reference is not None:
         ref = emu.messages.get(message.reference)
-        reply = {"id": str(message.reference), "author": ref.author.username if ref else None,
-                 "content": (ref.content[:120] if ref else "original message was deleted")}
+        excerpt = "original message was deleted" if ref is None else ref.content[:120] or " ".join(
+            f"📎 {a.filename}" for a in ref.attachments)
+        reply = {"id": str(message.reference), "author": ref.author.username if ref else None, "content": excerpt}
     inter = emu.interactions.get(message.interaction_id) if message.interaction_id else None
     return {
         "id": str(message.id), "channel_id": str(message.channel_id),

@@ -76,7 +76,7 @@ function renderChannels(voiceMembers) {
 
 function renderMembers() {
   const me = member(S.user);
-  $("me").replaceChildren(el("b", {}, me.name), el("span", { class: "role" }, " " + roleOf(me)));
+  $("me").replaceChildren(el("b", {}, me.name), el("span", { class: "role" }, roleOf(me)));
   $("member-list").replaceChildren(...[...S.members.values()].map((m) => el("li", {
     class: "member" + (m.bot ? " bot" : "") + (m.id === S.user ? " active" : ""), "data-user": m.id,
     "data-name": m.name, onclick: () => switchUser(m),
@@ -148,8 +148,9 @@ function renderMessage(m) {
     "data-id": m.id, "data-author": author.name, oncontextmenu: (ev) => { ev.preventDefault(); openMenu(m, ev); },
   });
   if (m.reply) {
-    node.append(el("div", { class: "context" }, "↱ ", el("b", {}, "@" + (m.reply.author || "?")), " ",
-      m.reply.content.slice(0, 80)));
+    const excerpt = renderContent(m.reply.content.slice(0, 100));
+    excerpt.className = "excerpt";
+    node.append(el("div", { class: "context" }, "↱ ", el("b", {}, "@" + (m.reply.author || "?")), " ", excerpt));
   } else if (m.command) {
     node.append(el("div", { class: "context" }, "↱ " + m.command.user + " used ", el("span", { class: "mention" },
       "/" + m.command.name)));
