@@ -85,9 +85,11 @@ def test_the_parser_reads_each_kind_of_line() -> None:
 
 
 def test_no_input_crashes_the_sandbox_and_each_gets_one_line(tmp_path: Path) -> None:
+    (tmp_path / "reviews.csv").write_text("great movie,1\n", "utf-8")
     (tmp_path / "script.txt").write_text("\n".join([
         "/", "!", "! hi", "/test attachment:@file:missing.txt", "/test attachment:missing.txt",
-        "/test attachment:", "/hi bogus:1", "/nope", "!plugins disable feedback", "!feedback nice bot",
+        "/test attachment:", "/hi bogus:1", "/nope", "/test attachment:@file:reviews.csv",
+        "/test attachment:reviews.csv", "!plugins disable feedback", "!feedback nice bot",
         "/feedback text:nice", "!hi",
     ]) + "\n", "utf-8")
     result = run("sandbox", "--terminal", "--script", "script.txt", "--reply-wait", "1", cwd=tmp_path)
@@ -100,9 +102,12 @@ def test_no_input_crashes_the_sandbox_and_each_gets_one_line(tmp_path: Path) -> 
     assert lines[5].startswith("sandbox> `attachment` needs a file")
     assert lines[6].startswith("sandbox> /hi has no option `bogus` — /hi")
     assert lines[7] == "sandbox> no slash command /nope; try /help"
-    assert "feedback" in lines[8] and lines[8].split(" ", 1)[0].startswith("#")
-    disabled = lines[9:-1]
-    assert len(disabled) == 2 and all(len(line.splitlines()) == 1 for line in disabled), disabled
+    assert all(line.endswith("bot> No active model to test: train one with `/train`, then choose it with "
+                             "`/model use`.") for line in lines[8:10]), "both attachment forms reach the bot"
+    assert "feedback" in lines[10] and lines[10].split(" ", 1)[0].startswith("#")
+    assert lines[11:13] == ["(no reply)", lines[12]]  # the prefix surface ignores a disabled plugin's command
+    assert lines[12].endswith("bot (only you can see this)> `/feedback` is disabled in this server.")
+    assert len(lines) == 14, lines
     assert lines[-1].endswith("bot> Hello, owner! I'm trainerbot. Type `!help` to see what I can do.")
 
 
