@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from framework.config import Config
 from framework.emulator.state import Interaction, Message
+from framework.errors import UserError
 from framework.logs import setup_logging
 from framework.sandbox_input import Control, Menu, parse
 from framework.sandbox_session import Outcome, SandboxError, SandboxSession, short
@@ -102,15 +103,18 @@ class Terminal:
     async def watch(self) -> None:
         """Print answers that come between lines (a long job's result) as they come."""
         while True:
-            await self.s.emu.wait_until(self._fresh, timeout=3600, what="news")
-            await self.flush()
+            if await self._first(self._fresh, 3600):
+                await self.flush()
 
     # -- the voice channel (the sandbox has no loudspeaker: it says what reached the channel)
     def _packets(self) -> int:
         return sum(len(session.audio_packets) for session in self.s.voice_server.sessions)
 
     def _playing(self) -> bool:
-        backend = self.s.app.engines.voice.active()
+        try:
+            backend = self.s.app.engines.voice.active()
+        except UserError:  # no voice backend configured: nothing plays
+            return False
         return bool(backend.is_playing(self.s.guild.id))
 
     def report_voice(self) -> None:

@@ -199,3 +199,43 @@ def test_ctrl_c_leaves_cleanly_without_enter(tmp_path: Path) -> None:
     assert "sandbox> bye (Ctrl-C)" in out
     assert "Traceback" not in err, err
     assert (tmp_path / "data" / "sandbox" / "world.json").is_file(), "the world was saved on the way out"
+
+
+# -- the session the terminal and the web sandbox build on, used directly
+
+
+async def test_the_session_restores_its_world_with_the_same_ids(tmp_path: Path) -> None:
+    import aiohttp
+
+    from framework.config import load_config
+    from framework.sandbox_session import SandboxSession
+
+    config = load_config(tmp_path / "plugins.toml", overrides={"bot": {"data_root": str(tmp_path / "data")}})
+    (tmp_path / "note.bin").write_bytes(b"\x00\x01 bytes")
+    async with SandboxSession(config) as s:
+        assert set(s.users) == {"owner", "guest"} and s.me is s.users["owner"] is s.emu.application_owner
+        hello = (await s.perform(parse(f"!hi @file:{tmp_path / 'note.bin'}", s.catalog()))).sent
+        assert hello is not None and hello.attachments[0].data == b"\x00\x01 bytes"
+        answer = await s.emu.wait_for_message(channel=s.text, predicate=lambda m: m.reference == hello.id)
+        await s.perform(parse(f"+{answer.id} 👍", s.catalog()))
+        assert (await s.perform(parse("/as guest", s.catalog()))).note == "you are now guest"
+        asked = (await s.perform(parse("!plugins disable feedback", s.catalog()))).sent
+        assert asked is not None and asked.author is s.users["guest"]
+        refusal = await s.emu.wait_for_message(channel=s.text, predicate=lambda m: m.reference == asked.id)
+        assert refusal.content == "`plugins disable` is limited to the bot's owners."
+        ids = (s.emu.bot_user.id, {n: u.id for n, u in s.users.items()}, s.guild.id, s.text.id, s.voice.id)
+        newest = max(s.emu.messages)
+
+    async with SandboxSession(config) as again:
+        assert again.restored and again.me.username == "owner"
+        assert (again.emu.bot_user.id, {n: u.id for n, u in again.users.items()}, again.guild.id, again.text.id,
+                again.voice.id) == ids
+        restored = again.emu.messages[hello.id]
+        assert restored.author is again.users["owner"] and restored.content == "!hi"
+        assert again.emu.messages[answer.id].reactions == [(ids[1]["owner"], "👍")]
+        async with aiohttp.ClientSession() as http, http.get(restored.attachments[0].url) as response:
+            assert await response.read() == b"\x00\x01 bytes", "the restored attachment is served again"
+        reply = (await again.perform(parse(">^ !hi", again.catalog()))).sent
+        assert reply is not None and reply.id > newest and reply.reference == refusal.id
+        answered = await again.emu.wait_for_message(channel=again.text, predicate=lambda m: m.reference == reply.id)
+        assert answered.content.startswith("Hello, owner!")
