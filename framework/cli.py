@@ -5,6 +5,7 @@
     trainerbot sandbox          the whole bot against a local Discord emulator, with a terminal chat
     trainerbot plugins list     what is installed, enabled, failed
     trainerbot config check     validate plugins.toml and every plugin's settings
+    trainerbot models list      the models of every engine (--available: downloadable ones); models download NAME
     trainerbot storage migrate --to URL   copy the database into an empty PostgreSQL, verified
 
 Plugins add subcommands through the ``register_cli_commands`` hook.
@@ -206,6 +207,12 @@ def cmd_plugins_sync(args: argparse.Namespace) -> int:
     return plugin_admin.sync(_load(args))
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from framework import models
+
+    return models.run(_load(args), args)
+
+
 def cmd_new_plugin(args: argparse.Namespace) -> int:
     from framework import plugin_admin
 
@@ -253,6 +260,11 @@ def build_parser(extra: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
     move.add_argument("--to", required=True, metavar="URL", help="the target, e.g. postgresql://user@host/db")
     move.add_argument("--schema", help="PostgreSQL: the schema to fill (default: the URL's default, public)")
     move.set_defaults(func=cmd_storage_migrate)
+    from framework import models
+
+    models_parser = sub.add_parser("models", help="speech models of every engine: list, download")
+    models.configure(models_parser)
+    models_parser.set_defaults(func=cmd_models)
     config = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
     config.add_parser("check", help="validate plugins.toml").set_defaults(func=cmd_config_check)
     for name, help_text, configure, run in extra:
