@@ -121,7 +121,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _row(entry: ModelEntry, engine: str) -> str:
     where = str(entry.path) if entry.path else ""
     extra = "  ".join(x for x in (entry.origin, entry.note) if x)
-    return f"  {engine:12} {entry.language:6} {human_size(entry.size):>10}  {entry.name}  {where}  {extra}".rstrip()
+    return f"  {engine:12} {entry.language:6} {human_size(entry.size):>10}  {entry.name:26} {where}  {extra}".rstrip()
 
 
 def run(config: Config, args: argparse.Namespace,

@@ -92,7 +92,7 @@ def test_a_plugin_asking_for_another_hikari_is_refused(tmp_path, cleanup) -> Non
 
 @pytest.mark.parametrize(("name", "edit", "reason"), [
     ("future", ('TRAINERBOT_API = ">=1.0,<2"', 'TRAINERBOT_API = ">=2,<3"'),
-     "requires trainerbot API >=2,<3, but this trainerbot (version 0.1.0) provides API 1.0"),
+     "requires trainerbot API >=2,<3, but this trainerbot (version 0.1.0) provides API 1.1"),
     ("crashy", ("from framework import hookimpl", 'raise RuntimeError("crashy on import")'),
      "RuntimeError: crashy on import"),
 ])
