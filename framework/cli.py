@@ -38,13 +38,33 @@ def _load(args: argparse.Namespace) -> Config:
     return load_config(args.config)
 
 
+def looks_like_bot_token(token: str) -> bool:
+    """A bot token is three dot-separated parts, the first the bot's id in base64 (as hikari reads it)."""
+    import base64
+    import binascii
+
+    parts = token.removeprefix("Bot ").split(".")
+    if len(parts) != 3 or not all(parts):
+        return False
+    try:
+        return base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)).decode("ascii").isdigit()
+    except (binascii.Error, ValueError):
+        return False
+
+
 def _token() -> str | None:
     token = os.environ.get("DISCORD_TOKEN", "").strip()
     if not token:
         print("DISCORD_TOKEN is not set. Create a bot at https://discord.com/developers/applications, "
               "copy its token, then: export DISCORD_TOKEN=...  (or run `trainerbot sandbox` to try it locally)",
               file=sys.stderr)
-    return token or None
+        return None
+    if not looks_like_bot_token(token):  # never echo it: it may be a real secret pasted wrongly
+        print("DISCORD_TOKEN does not look like a bot token (three parts separated by dots, the first the "
+              "bot's id): copy it again from https://discord.com/developers/applications → your app → Bot "
+              "→ Reset Token (not the client secret or public key)", file=sys.stderr)
+        return None
+    return token
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -181,18 +201,21 @@ def cmd_plugin_verb(verb: str, args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    config = _load(args)
-    host = _host(config)
-    failed = [i for i in host.infos.values() if i.status == "failed"]
-    for info in failed:
-        print(f"plugin {info.name}: {info.error}", file=sys.stderr)
-    known = set(host.infos)
-    unknown = [name for name in config.plugins if name not in known]
-    for name in unknown:
-        print(f"[plugins.{name}]: no plugin of that name is installed", file=sys.stderr)
-    print(f"{config.path}: OK ({len(host.infos)} plugins, provider {config.provider}, "
-          f"stt {config.engines.stt}, tts {config.engines.tts})" if not (failed or unknown) else "problems found")
-    return 1 if failed or unknown else 0
+    from framework.config_check import check
+
+    report = check(args.config)
+    for line in [*report.errors, *report.warnings]:
+        print(line, file=sys.stderr)
+    if report.errors or report.warnings:
+        errors, warnings = (sum(len(p.splitlines()) for p in found) for found in (report.errors, report.warnings))
+        print(f"{report.path}: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+        return 2 if report.errors else 1
+    config = report.config
+    assert config is not None
+    where = str(config.path) if config.path and config.path.is_file() else f"{config.path} (not found: the defaults)"
+    print(f"{where}: OK ({report.plugins} plugins, provider {config.provider}, "
+          f"stt {config.engines.stt}, tts {config.engines.tts})")
+    return 0
 
 
 def cmd_plugins_install(args: argparse.Namespace) -> int:
@@ -262,7 +285,7 @@ def build_parser(extra: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
     move.set_defaults(func=cmd_storage_migrate)
     from framework import models
 
-    models_parser = sub.add_parser("models", help="speech models of every engine: list, download")
+    models_parser = sub.add_parser("models", help="speech models: list, download (every engine)")
     models.configure(models_parser)
     models_parser.set_defaults(func=cmd_models)
     config = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
@@ -292,12 +315,30 @@ def plugin_cli_commands(config: Config) -> list[tuple[str, str, Callable[..., An
     return found
 
 
+def _config_first(argv: list[str]) -> list[str]:
+    """``--config PATH`` is accepted anywhere (``trainerbot config check --config x.toml``)."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--config" and i + 1 < len(argv):
+            return ["--config", argv[i + 1], *argv[:i], *argv[i + 2:]]
+        if arg.startswith("--config="):
+            return ["--config", arg.partition("=")[2], *argv[:i], *argv[i + 1:]]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     setup_logging(os.environ.get("TRAINERBOT_LOG_LEVEL", "WARNING"))
+    argv = _config_first(argv)
     try:
-        config_path = argv[argv.index("--config") + 1] if "--config" in argv else None
-        extra = plugin_cli_commands(load_config(config_path))
+        config_path = argv[1] if argv[:1] == ["--config"] and len(argv) > 1 else None
+        try:
+            extra = plugin_cli_commands(load_config(config_path))
+        except ConfigError:
+            if [a for a in argv[2 if config_path else 0:] if not a.startswith("-")][:2] != ["config", "check"]:
+                raise
+            extra = []  # `config check` reports every problem itself
         args = build_parser(extra).parse_args(argv)
         return int(args.func(args) or 0)
     except ConfigError as exc:

@@ -108,7 +108,7 @@ async def test_models_lists_and_downloads_for_both_engines(tmp_path, capsys) -> 
     assert sorted(p.name for p in (data / "vosk").iterdir()) == ["vosk-model-small-xx-0.1"], "no temp files left"
     assert sorted(p.name for p in (data / "whisper").iterdir()) == ["small.en"], "no temp files left"
     rows = {tuple(line.split()[:2]) for line in installed.splitlines() if "data root" in line}
-    assert rows == {("vosk", "xx"), ("whisper", "en")}, installed
+    assert after == 0 and rows == {("vosk", "xx"), ("whisper", "en")}, installed
 
 
 def test_models_offline_says_so_in_one_line(tmp_path) -> None:
@@ -133,7 +133,7 @@ def test_download_helper_refuses_a_size_mismatch_and_paths_outside_the_root(tmp_
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Length", "5")
             self.end_headers()
