@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from framework.config import Config, ConfigError, load_config, write_plugin_enabled
+from framework.config import DEFAULT_CONFIG, Config, ConfigError, load_config, write_plugin_enabled
 from framework.logs import setup_logging
 from framework.plugins import PluginHost
 
@@ -187,14 +187,37 @@ def cmd_plugins_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def project_config(args: argparse.Namespace) -> Config | None:
+    """The plugins.toml a command that changes it must change: ``--config``/``TRAINERBOT_CONFIG``, else
+    the nearest ``plugins.toml`` in this folder or a parent (a plugin's folder inside the bot's
+    project finds the project's); ``None`` (said why) rather than a new file in a random folder."""
+    explicit = args.config or os.environ.get("TRAINERBOT_CONFIG")
+    if explicit:
+        if not Path(explicit).is_file():
+            print(f"{explicit}: no such file. Pass the bot's plugins.toml with --config.", file=sys.stderr)
+            return None
+        return load_config(explicit)
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / DEFAULT_CONFIG).is_file():
+            if folder != here:
+                print(f"using {folder / DEFAULT_CONFIG} (the nearest plugins.toml above this folder)", file=sys.stderr)
+            return load_config(folder / DEFAULT_CONFIG)
+    print(f"No {DEFAULT_CONFIG} in {here} or any folder above it: run this in your bot's folder, or say which "
+          "bot to change with --config PATH (or TRAINERBOT_CONFIG).", file=sys.stderr)
+    return None
+
+
 def cmd_plugin_verb(verb: str, args: argparse.Namespace) -> int:
     from framework import plugin_admin  # pip and tomlkit: only for the subcommands that use them
 
-    config = _load(args)
-    if verb == "uninstall":
-        return plugin_admin.uninstall(config, args.name)
     if verb == "info":
-        return plugin_admin.info(config, args.name)
+        return plugin_admin.info(_load(args), args.name)
+    config = project_config(args)
+    if config is None:
+        return 2
+    if verb == "uninstall":
+        return plugin_admin.uninstall(config, args.name, yes=args.yes)
     write_plugin_enabled(config, args.name, verb == "enable")
     print(f"plugin {args.name!r} {verb}d in {config.path}; restart the bot (or use /plugins {verb}) to apply")
     return 0
@@ -221,7 +244,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 def cmd_plugins_install(args: argparse.Namespace) -> int:
     from framework import plugin_admin
 
-    return plugin_admin.install(_load(args), args.spec, yes=args.yes)
+    config = project_config(args)
+    return 2 if config is None else plugin_admin.install(config, args.spec, yes=args.yes)
 
 
 def cmd_plugins_sync(args: argparse.Namespace) -> int:
@@ -272,6 +296,8 @@ def build_parser(extra: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
                            ("disable", "disable a plugin in plugins.toml")):
         p = plugins.add_parser(verb, help=helptext)
         p.add_argument("name")
+        if verb == "uninstall":
+            p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
         p.set_defaults(func=functools.partial(cmd_plugin_verb, verb))
     plugins.add_parser("sync", help="install the plugins plugins.toml lists").set_defaults(func=cmd_plugins_sync)
     scaffold = sub.add_parser("new-plugin", help="create a plugin package to start from")
