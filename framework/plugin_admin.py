@@ -148,7 +148,8 @@ def uninstall(config: Config, name: str, *, yes: bool = False, out: TextIO = sys
     found = eps[name].dist
     assert found is not None  # checked above
     dist = found.name
-    message = f"Uninstalling plugin {name!r}: the package {dist} {found.version}, and [plugins.{name}] in {config.path}."
+    message = (f"Uninstalling plugin {name!r}: the package {dist} {found.version}, "
+               f"and [plugins.{name}] in {config.path}.")
     if not yes:
         out.write(message + "\n")
         if not stdin.isatty():
