@@ -204,7 +204,8 @@ def project_config(args: argparse.Namespace) -> Config | None:
                 print(f"using {folder / DEFAULT_CONFIG} (the nearest plugins.toml above this folder)", file=sys.stderr)
             return load_config(folder / DEFAULT_CONFIG)
     print(f"No {DEFAULT_CONFIG} in {here} or any folder above it: run this in your bot's folder, or say which "
-          "bot to change with --config PATH (or TRAINERBOT_CONFIG).", file=sys.stderr)
+          "bot to change with --config PATH (or TRAINERBOT_CONFIG); for a new bot, create an empty "
+          f"{DEFAULT_CONFIG} in its folder first.", file=sys.stderr)
     return None
 
 

@@ -172,5 +172,6 @@ def _download(chosen: list[ModelCatalog], name: str) -> int:
         return 0
     for problem in problems:
         print(problem, file=sys.stderr)
-    print(f"no engine offers a model named {name!r}; `trainerbot models list --available` shows them", file=sys.stderr)
+    print(f"no engine offers a model named {name!r}; `trainerbot models list --available` shows them "
+          "(`--engine NAME` asks one engine for a name its list lacks)", file=sys.stderr)
     return 1
