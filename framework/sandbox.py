@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +21,7 @@ from typing import Any, TextIO
 
 from framework.config import Config
 from framework.emulator.state import Interaction, Message
+from framework.errors import UserError
 from framework.logs import setup_logging
 from framework.sandbox_input import Control, Menu, parse
 from framework.sandbox_session import Outcome, SandboxError, SandboxSession, short
@@ -82,8 +84,8 @@ class Terminal:
 
     async def _show(self, message: Message) -> None:
         flags = (" (only you can see this)" if message.ephemeral else "") + (" (edited)" if message.edits else "")
-        where = "" if message.channel_id == self.s.text.id else f" [in {self._place(message.channel_id)}]"
-        lines = [f"#{short(message.id)} bot{where}{flags}> {message.content or ''}"]
+        where = "" if message.channel_id == self.s.text.id else f" [{self._place(message.channel_id)}]"
+        lines = [f"#{short(message.id)}{where} bot{flags}> {message.content or ''}"]
         for att in message.attachments:
             try:
                 saved = await asyncio.to_thread(self.s.store.save_download, message.id, att)
@@ -101,15 +103,18 @@ class Terminal:
     async def watch(self) -> None:
         """Print answers that come between lines (a long job's result) as they come."""
         while True:
-            await self.s.emu.wait_until(self._fresh, timeout=3600, what="news")
-            await self.flush()
+            if await self._first(self._fresh, 3600):
+                await self.flush()
 
     # -- the voice channel (the sandbox has no loudspeaker: it says what reached the channel)
     def _packets(self) -> int:
         return sum(len(session.audio_packets) for session in self.s.voice_server.sessions)
 
     def _playing(self) -> bool:
-        backend = self.s.app.engines.voice.active()
+        try:
+            backend = self.s.app.engines.voice.active()
+        except UserError:  # no voice backend configured: nothing plays
+            return False
         return bool(backend.is_playing(self.s.guild.id))
 
     def report_voice(self) -> None:
@@ -135,6 +140,10 @@ class Terminal:
             answered = await self._await_answer(action, outcome)
         except SandboxError as exc:
             self.write(f"sandbox> {exc}")
+            return True
+        except Exception as exc:  # a bug must not end the chat: one line here, the detail in the log
+            log.exception("sandbox line %r failed", line)
+            self.write(f"sandbox> that line failed ({type(exc).__name__}); the log has the detail")
             return True
         await self._settle()
         if not answered:
@@ -198,11 +207,11 @@ class Terminal:
         path = Path(name.strip('"')).expanduser()
         last = max((m.id for m in self.s.emu.sent_messages()), default=0)
         try:
-            seconds = await self.s.speak_file(path)
+            await self.s.speak_file(path, lambda seconds: self.write(
+                f"voice> 🎙️ you say {path.name} ({seconds:.1f} s) in the call"))
         except SandboxError as exc:
             self.write(f"sandbox> {exc}")
             return
-        self.write(f"voice> 🎙️ you said {path.name} ({seconds:.1f} s) in the call")
         if not await self._first(lambda: any(m.id > last for m in self.s.emu.sent_messages()), 30):
             self.write("sandbox> no answer: is listening on (`!voice listen on`), and did you start with the wake "
                        "phrase (`[plugins.voice_listen] mode`)?")
@@ -210,7 +219,7 @@ class Terminal:
 
 
 async def chat(config: Config, lines: AsyncIterator[str], out: TextIO, *, reply_wait: float = REPLY_WAIT) -> int:
-    """Run the sandbox, reading user lines from the async iterator ``lines``."""
+    """Run the sandbox, reading user lines from the async iterator ``lines``; 130 when Ctrl-C ended it."""
     async with SandboxSession(config) as s:
         term = Terminal(s, out, reply_wait)
         out.write(INTRO.format(user=s.me.username, channel=s.text.name, guild=s.guild.name, voice=s.voice.name,
@@ -218,13 +227,33 @@ async def chat(config: Config, lines: AsyncIterator[str], out: TextIO, *, reply_
                                restored=" (restored from the last run)" if s.restored else ""))
         out.flush()
         watcher = asyncio.create_task(term.watch())
+        work = asyncio.create_task(_run_lines(term, lines))
+        interrupted = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        try:  # Ctrl-C ends the chat, whatever a line is waiting for, then the session closes
+            loop.add_signal_handler(signal.SIGINT, interrupted.set)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            pass
+        stopper = asyncio.create_task(interrupted.wait())
         try:
-            async for raw in lines:
-                if not await term.handle(raw):
-                    break
+            await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            watcher.cancel()
+            for task in (work, stopper, watcher):
+                task.cancel()
+            await asyncio.wait({work, stopper, watcher}, timeout=5)
+        if work.done() and not work.cancelled() and work.exception() is not None:
+            raise work.exception()  # type: ignore[misc]
+    if interrupted.is_set():
+        out.write("\nsandbox> bye (Ctrl-C)\n")
+        out.flush()
+        return 130
     return 0
+
+
+async def _run_lines(term: Terminal, lines: AsyncIterator[str]) -> None:
+    async for raw in lines:
+        if not await term.handle(raw):
+            return
 
 
 async def _stdin_lines(prompt: str) -> AsyncIterator[str]:

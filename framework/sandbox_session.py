@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -234,8 +235,9 @@ class SandboxSession:
         parts += [""] * (len(fields) - len(parts))
         return await self.emu.submit_modal(inter, {cid: value for (cid, _), value in zip(fields, parts, strict=True)})
 
-    async def speak_file(self, path: Path) -> float:
-        """Play an audio file into the voice channel as ``self.me`` (a libdave call member); its seconds."""
+    async def speak_file(self, path: Path, before: Callable[[float], None] | None = None) -> float:
+        """Play an audio file into the voice channel as ``self.me`` (a libdave call member); its seconds.
+        ``before(seconds)`` is called once the file is read, before it is spoken."""
         from framework.emulator import media
         from framework.emulator.libdave_member import LibdaveMember
 
@@ -253,6 +255,8 @@ class SandboxSession:
             await talker.join(self.voice_server, self.guild.id, self.voice.id)
             self._started.insert(0, _Leaver(talker))
             self._talker = talker
+        if before is not None:
+            before(len(frames) * 0.02)
         await talker.speak(frames)
         return len(frames) * 0.02
 
