@@ -41,6 +41,7 @@ class Live:
         self._sent_packets: dict[int, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._saver: asyncio.Task[None] | None = None
+        self._stopping = False
         self.audio_bytes = 0
 
     def start(self) -> None:
@@ -60,13 +61,15 @@ class Live:
             log.warning("could not save the sandbox world", exc_info=True)
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._saver is not None:
             self._tasks.append(self._saver)
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Python 3.11's wait_for (inside the emulator's wait_until) can swallow one cancellation
+            # that races its timeout: cancel until the task is really done.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait([task], timeout=0.1)
         for ws in list(self.clients):
             await ws.close()
 
@@ -121,11 +124,14 @@ class Live:
 
     async def _watch(self) -> None:
         emu = self.session.emu
-        while True:
+        while not self._stopping:
             try:
-                events = await emu.wait_until(self._changes, timeout=3600, what="a change")
+                events = await emu.wait_until(lambda: self._stopping or self._changes(), timeout=3600,
+                                              what="a change")
             except AssertionError:
                 continue
+            if events is True:
+                return
             for event in events:
                 await self.broadcast(event)
             self.touch()
@@ -133,7 +139,7 @@ class Live:
     # -- the bot's voice, as it reaches the voice server
     async def _audio(self) -> None:
         bot_id = self.session.emu.bot_user.id
-        while True:
+        while not self._stopping:
             await asyncio.sleep(AUDIO_TICK)
             frames: list[bytes] = []
             for session in self.session.voice_server.sessions:

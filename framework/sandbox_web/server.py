@@ -3,6 +3,7 @@ acts as the chosen user in the emulator, the attachments' bytes and the live soc
 
     GET  /                       the page (static/index.html, app.js, style.css)
     GET  /api/state              server, channels, members, the bot, commands, messages, voice members
+    GET  /api/commands           the commands the bot synced (they change when a plugin is switched)
     POST /api/send               multipart: user, channel, content, reply_to, voice, files → message or slash
     POST /api/autocomplete       {user, channel, line, option} → the bot's choices for the focused option
     POST /api/react              {user, message, emoji} → add (or take back) a reaction
@@ -11,6 +12,8 @@ acts as the chosen user in the emulator, the attachments' bytes and the live soc
     POST /api/voice              {user, join} → join or leave the voice channel
     GET  /attachments/{id}/{n}   an attachment's bytes
     GET  /ws                     live events
+
+Only the page itself may call it: another Host (DNS rebinding) or a cross-site Origin gets 403.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class SandboxWeb:
         app.router.add_get("/", self._index)
         app.router.add_get("/static/{name}", self._file)
         app.router.add_get("/api/state", self._state)
+        app.router.add_get("/api/commands", self._commands)
         app.router.add_post("/api/send", self._send)
         app.router.add_post("/api/autocomplete", self._autocomplete)
         app.router.add_post("/api/react", self._react)
@@ -80,9 +84,20 @@ class SandboxWeb:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    def _same_origin(self, request: web.Request) -> bool:
+        """Only this page may use the API: the Host is ours (no DNS rebinding) and a cross-site
+        Origin is refused (another site open in the browser cannot act as you)."""
+        ours = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
+        if request.host not in ours:
+            return False
+        origin = request.headers.get("Origin")
+        return origin is None or origin.removeprefix("http://") in ours
+
     @web.middleware
     async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """A user's mistake is ``{"error": "…"}`` with 400, for the page to show; the rest is logged."""
+        if not self._same_origin(request):
+            return web.json_response({"error": "only the sandbox's own page may use it"}, status=403)
         try:
             response: web.StreamResponse = await handler(request)
             return response
@@ -133,6 +148,9 @@ class SandboxWeb:
             "members": members, "commands": commands_view(self.emu, s.guild), "messages": messages,
             "voice_members": self.live.voice_members(),
         })
+
+    async def _commands(self, request: web.Request) -> web.Response:
+        return web.json_response(commands_view(self.emu, self.session.guild))
 
     # -- acting as a user
     def _user(self, value: Any) -> Any:

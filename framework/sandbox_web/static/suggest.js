@@ -14,7 +14,7 @@ function currentWord(input) {
 
 function quoteValue(value) { return /\s/.test(value) ? '"' + value.replace(/"/g, "") + '"' : value; }
 
-function updateSuggest() {
+function updateSuggest(event) {
   const input = $("input");
   const w = currentWord(input);
   if (w.word.startsWith("@")) {
@@ -23,10 +23,19 @@ function updateSuggest() {
       .map((m) => ({ label: "@" + m.name, desc: roleOf(m), insert: "@" + m.name + " ", start: w.start, end: w.end }));
     showSuggest(items, "Members");
   } else if (input.value.startsWith("/")) {
+    if (input.value === "/" && !(event && event.refreshed)) refreshCommands();
     slashSuggest(input.value.slice(0, w.end), w);
   } else {
     closeSuggest();
   }
+}
+
+// The bot's commands change when a plugin is switched on or off: read them again on each new "/".
+async function refreshCommands() {
+  try {
+    S.commands = await (await fetch("/api/commands")).json();
+    if ($("input").value.startsWith("/")) updateSuggest({ refreshed: true });
+  } catch (err) { /* the list in hand stays */ }
 }
 
 function slashSuggest(before, w) {
