@@ -231,7 +231,12 @@ async def test_a_member_without_permissions_is_refused(sandbox_factory) -> None:
     await sb.type("!train great movie")
     refusal = await sb.bot_message("You don't have permission to use train")
     assert "limited to the bot's owners" in await refusal.inner_text()
+    await sb.type("/dataset export")  # on the slash surface the refusal is only for the guest
+    private = await sb.bot_message("You don't have permission to use dataset export")
+    assert "Only you can see this" in await private.inner_text()
     await sb.shot("refused")
+    await sb.page.locator("#member-list .member[data-name=owner]").click()
+    assert await private.is_hidden() and await refusal.is_visible()
 
 
 async def test_joining_voice_and_say_hello_plays_the_bots_voice(sandbox_factory) -> None:
@@ -345,6 +350,6 @@ def test_the_page_is_package_data() -> None:
     patterns = tomllib.loads((root / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]["package-data"]
     static = root / "framework" / "sandbox_web" / "static"
     files = sorted(p.relative_to(static.parent).as_posix() for p in static.iterdir())
-    assert files == ["static/app.js", "static/index.html", "static/style.css", "static/suggest.js"]
+    assert files == ["static/app.js", "static/index.html", "static/style.css", "static/suggest.js", "static/voice.js"]
     for name in files:
         assert any(fnmatch.fnmatch(name, pat) for pat in patterns["framework.sandbox_web"]), name

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 VOICE_MESSAGE = 1 << 13
 STATIC = {"index.html": "text/html", "app.js": "text/javascript", "suggest.js": "text/javascript",
-          "style.css": "text/css"}
+          "voice.js": "text/javascript", "style.css": "text/css"}
 MAX_UPLOAD = 64 * 1024 * 1024
 
 

@@ -163,7 +163,9 @@ function renderMessage(m) {
     m.thinking ? el("div", { class: "thinking" }, author.name + " is thinking…") : renderContent(m.content),
     m.edited ? el("span", { class: "edited" }, "(edited)") : null,
     m.voice_message ? el("div", { class: "ephemeral-note" }, "🎤 voice message") : null,
-    m.attachments.map(renderAttachment), m.embeds.map(renderEmbed),
+    el("div", { class: "attachments", "data-key": m.attachments.map((a) => a.id).join(" ") },
+      m.attachments.map(renderAttachment)),
+    m.embeds.map(renderEmbed),
     el("div", { class: "reactions" }, m.reactions.map((r) => el("button", {
       class: "reaction" + (r.users.includes(S.user) ? " mine" : ""), type: "button", "data-emoji": r.emoji,
       title: r.users.map(userName).join(", "), onclick: () => react(m.id, r.emoji),
@@ -183,7 +185,14 @@ function upsert(m) {
   const old = document.getElementById("m" + m.id);
   const node = renderMessage(m);
   const atBottom = nearBottom();
-  if (old) { old.replaceWith(node); return; }
+  if (old) {
+    // the same files: keep their elements, so a playing audio or a loaded image is not reset
+    const kept = old.querySelector(".attachments");
+    const fresh = node.querySelector(".attachments");
+    if (kept && fresh && kept.dataset.key === fresh.dataset.key) fresh.replaceWith(kept);
+    old.replaceWith(node);
+    return;
+  }
   const list = $("messages");
   const later = [...list.children].find((child) => BigInt(child.dataset.id) > BigInt(m.id));
   list.insertBefore(node, later || null);
@@ -326,69 +335,6 @@ function insertText(text) {
   const input = $("input");
   input.value = (input.value && !input.value.endsWith(" ") ? input.value + " " : input.value) + text;
   input.focus();
-}
-
-// -- the voice channel and the bot's voice
-async function joinVoice(on) {
-  try {
-    const result = await api("/api/voice", { user: S.user, join: on });
-    S.inVoice = on;
-    $("voice-panel").hidden = !on;
-    if (on && !S.audio.ctx) {
-      const Ctx = window.AudioContext || window.webkitAudioContext;
-      if (Ctx) S.audio.ctx = new Ctx({ sampleRate: 48000 });
-    }
-    if (S.audio.ctx && on) S.audio.ctx.resume().catch(() => null);
-    if (S.ws && S.ws.readyState === 1) S.ws.send(JSON.stringify({ type: "listen", on }));
-    renderChannels(result.members);
-  } catch (err) { systemNote(err.message); }
-}
-
-function playPcm(buffer) {
-  const samples = new Int16Array(buffer);
-  S.audio.frames += 1;
-  S.audio.bytes += buffer.byteLength;
-  $("audio-status").textContent = "🔊 the bot is speaking (" + (S.audio.bytes / 96000).toFixed(1) + " s heard)";
-  const ctx = S.audio.ctx;
-  if (!ctx || !samples.length) return;
-  const audio = ctx.createBuffer(1, samples.length, 48000);
-  const channel = audio.getChannelData(0);
-  for (let i = 0; i < samples.length; i++) channel[i] = samples[i] / 32768;
-  const source = ctx.createBufferSource();
-  source.buffer = audio;
-  source.connect(ctx.destination);
-  S.audio.at = Math.max(S.audio.at, ctx.currentTime + 0.05);
-  source.start(S.audio.at);
-  S.audio.at += audio.duration;
-}
-
-// -- the voice-message button: record from the microphone, send as a voice message
-async function toggleRecording() {
-  const mic = $("mic");
-  if (S.recorder) { S.recorder.stop(); return; }
-  if (!navigator.mediaDevices || !window.MediaRecorder) { systemNote("This browser cannot record audio."); return; }
-  let stream;
-  try { stream = await navigator.mediaDevices.getUserMedia({ audio: true }); } catch (err) {
-    systemNote("No microphone: " + err.message);
-    return;
-  }
-  const type = ["audio/ogg;codecs=opus", "audio/webm;codecs=opus"].find((t) => MediaRecorder.isTypeSupported(t)) || "";
-  const recorder = new MediaRecorder(stream, type ? { mimeType: type } : {});
-  const chunks = [];
-  const started = Date.now();
-  recorder.ondataavailable = (e) => chunks.push(e.data);
-  recorder.onstop = async () => {
-    stream.getTracks().forEach((t) => t.stop());
-    S.recorder = null;
-    mic.classList.remove("recording");
-    const kind = (recorder.mimeType || "audio/ogg").split(";")[0];
-    const file = new File(chunks, "voice-message." + (kind.includes("webm") ? "webm" : "ogg"), { type: kind });
-    const duration = ((Date.now() - started) / 1000).toFixed(2);
-    try { await send("", [file], { voice: "1", duration }); } catch (err) { systemNote(err.message); }
-  };
-  S.recorder = recorder;
-  mic.classList.add("recording");
-  recorder.start();
 }
 
 // -- live updates
