@@ -157,7 +157,8 @@ async def test_every_attachment_format_gives_the_same_metrics(tb_factory) -> Non
 async def test_openai_model_answers_per_text_and_odd_answers_count_as_other(tb_factory, openai_server) -> None:
     tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "openai"\n'
                           "[plugins.provider_openai]\nmax_retries = 1\n")
-    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    sent = await tb.send("!train start:true", user=tb.owner,
+                         attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
     await _progress(tb, sent, "succeeded")
     model_id = next(iter(openai_server.jobs.values())).fine_tuned_model
     await tb.say(f"!model use {model_id}", user=tb.owner)
