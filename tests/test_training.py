@@ -240,8 +240,8 @@ async def test_the_training_package_reloads_with_every_hook(tb_factory) -> None:
     tb = await tb_factory(plugins_toml=TRAINING_TOML)
     info = tb.app.plugins.infos["training"]
     before, hooks = info.module, info.hooks
-    assert hooks == ["dataset_examples", "delete_user_data", "export_user_data", "register_commands",
-                     "register_migrations", "settings_model", "shutdown", "startup"]
+    assert hooks == ["add_dataset_examples", "dataset_examples", "delete_user_data", "export_user_data",
+                     "register_commands", "register_migrations", "settings_model", "shutdown", "startup"]
     sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
     await _progress(tb, sent, "succeeded")
     done = await tb.slash("plugins", {"name": "training"}, subcommand="reload", user=tb.owner)
