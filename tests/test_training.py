@@ -11,10 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from framework import hookimpl
+from framework.engines import KINDS, check_engine
 from framework.errors import ImportProblem
 from framework.importers import parse_file
-from framework.providers import JobStatus, ModelProvider, trained_models
-from plugins.provider_local import NaiveBayes, accuracy
+from framework.providers import Correction, JobStatus, ModelProvider, learns_from, trained_models, trains_for_free
+from plugins.provider_local import LocalProvider, NaiveBayes, accuracy
 from plugins.training.schema import Settings, jobs
 
 POSITIVE = ["great film, loved it", "wonderful acting and a moving story", "brilliant and funny",
@@ -355,3 +356,25 @@ async def test_activate_always_and_never(tb_factory, policy, said, active) -> No
 def test_an_unknown_activate_policy_is_refused() -> None:
     with pytest.raises(ValueError, match="activate"):
         Settings(activate="sometimes")
+
+
+def test_a_provider_without_the_optional_members_registers_as_paid_and_silent_about_corrections() -> None:
+    """``free_training`` and ``learns_from`` are optional: a provider written before them still
+    registers, is taken as paid (``train`` never starts it by itself) and says nothing about corrections."""
+    class Plain:
+        name, min_examples = "plain", 1
+
+        async def start(self, request): ...
+        async def poll(self, provider_job_id): ...
+        async def cancel(self, provider_job_id): ...
+        async def predict(self, model_id, texts, labels, *, instruction=""): ...
+        async def chat(self, model_id, messages): ...
+
+    kind = next(k for k in KINDS if k.attr == "providers")
+    check_engine(kind, Plain())
+    assert trains_for_free(Plain()) is False
+    assert learns_from(Plain(), Correction("q", "a", "positive"), ["positive"]) is None
+    local = LocalProvider(types.SimpleNamespace())
+    assert trains_for_free(local) is True
+    assert learns_from(local, Correction("q", "a", " Positive "), ["positive", "negative"]) is True
+    assert learns_from(local, Correction("q", "a", "a better answer"), ["positive", "negative"]) is False
