@@ -10,6 +10,7 @@ Answers that come later (long jobs) are printed when they come. Files the bot se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -241,6 +242,8 @@ async def chat(config: Config, lines: AsyncIterator[str], out: TextIO, *, reply_
             for task in (work, stopper, watcher):
                 task.cancel()
             await asyncio.wait({work, stopper, watcher}, timeout=5)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGINT)
         if work.done() and not work.cancelled() and work.exception() is not None:
             raise work.exception()  # type: ignore[misc]
     if interrupted.is_set():

@@ -137,11 +137,13 @@ class SandboxSession:
         return Catalog([*self.emu.synced_commands(self.guild), *self.emu.synced_commands()], mentions)
 
     def resolve(self, ref: str) -> Message:
-        """A message of the text channel by id, by its last digits (``#123456``) or ``^`` (the bot's last)."""
+        """A message of the server by id, by its last digits (``#123456``) or ``^`` (the bot's last in the
+        text channel)."""
+        channels = {c.id for c in self.guild.channels}
         messages = [m for m in self.emu.messages.values()
-                    if m.channel_id == self.text.id and not m.placeholder and not m.deleted]
+                    if m.channel_id in channels and not m.placeholder and not m.deleted]
         if ref == "^":
-            bot = [m for m in messages if m.from_bot]
+            bot = [m for m in messages if m.from_bot and m.channel_id == self.text.id]
             if not bot:
                 raise SandboxError("the bot has not said anything yet")
             return bot[-1]
@@ -178,7 +180,8 @@ class SandboxSession:
         if isinstance(action, Say):
             files = [await self._file(f) for f in action.files]
             reference = self.resolve(action.reply_to) if action.reply_to else None
-            return Outcome(sent=await self.emu.send_message(self.text, who, action.text, attachments=files,
+            channel = self.emu.channels[reference.channel_id] if reference else self.text  # a reply stays there
+            return Outcome(sent=await self.emu.send_message(channel, who, action.text, attachments=files,
                                                            reference=reference))
         if isinstance(action, Slash):
             options = {k: await self._file(v) if isinstance(v, FilePath) else v for k, v in action.options.items()}
@@ -193,7 +196,9 @@ class SandboxSession:
             return Outcome(note=f"{'took back' if action.remove else 'reacted'} {action.emoji} "
                                 f"{'from' if action.remove else 'to'} #{short(target.id)}")
         if isinstance(action, Menu):
-            inter = await self.emu.invoke_message_command(self.text, who, action.name, self.resolve(action.target))
+            target = self.resolve(action.target)
+            inter = await self.emu.invoke_message_command(self.emu.channels[target.channel_id], who, action.name,
+                                                          target)
             return Outcome(interaction=inter, note=action.text)
         if isinstance(action, Control):
             return await self._control(action)

@@ -239,3 +239,38 @@ async def test_the_session_restores_its_world_with_the_same_ids(tmp_path: Path) 
         assert reply is not None and reply.id > newest and reply.reference == refusal.id
         answered = await again.emu.wait_for_message(channel=again.text, predicate=lambda m: m.reference == reply.id)
         assert answered.content.startswith("Hello, owner!")
+
+
+async def test_chat_by_mention_a_reaction_and_the_correct_form_in_the_terminal(tmp_path: Path, openai_server) -> None:
+    """The terminal chat in-process, with a chat model (the OpenAI test server): a mention is
+    answered, 👍 on the answer and the Apps › Correct form (opened, then filled with /form) are
+    stored by the bot."""
+    import io
+    import sqlite3
+
+    from framework.config import load_config
+    from framework.sandbox import chat
+
+    openai_server.chat_reply = "Paris is in Germany."
+    (tmp_path / "plugins.toml").write_text('[engines]\nprovider = "openai"\n', "utf-8")
+    config = load_config(tmp_path / "plugins.toml", overrides={"bot": {"data_root": str(tmp_path / "data")}})
+    out = io.StringIO()
+
+    def answer_id() -> str:
+        return next(line for line in out.getvalue().splitlines() if "bot> Paris is in Germany." in line).split()[0]
+
+    async def lines():
+        yield "@trainerbot where is Paris?"
+        yield f"+{answer_id()[1:]} 👍"
+        yield f"/apps correct {answer_id()}"
+        yield "/form Paris is in France."
+
+    assert await chat(config, lines(), out, reply_wait=10) == 0
+    text = out.getvalue()
+    assert f"sandbox> reacted 👍 to {answer_id()}" in text
+    assert "sandbox> the bot opened a form: What should I have answered? — fill it with /form TEXT" in text
+    assert "bot (only you can see this)> Thanks! Correction #1 saved" in text
+    with sqlite3.connect(tmp_path / "data" / "trainerbot.sqlite3") as db:
+        assert db.execute("SELECT reaction FROM feedback").fetchall() == [("up",)]
+        assert db.execute("SELECT correction, answer FROM corrections").fetchall() == [
+            ("Paris is in France.", "Paris is in Germany.")]
