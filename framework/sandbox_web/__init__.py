@@ -1,9 +1,12 @@
 """The web sandbox: the whole bot on the local Discord emulator, and a Discord-like page in the
 browser to use it as several users (``trainerbot sandbox``; ``--terminal`` for the terminal chat).
 
-``server`` serves the page and its JSON API on 127.0.0.1, ``live`` pushes the emulator's changes
-and the bot's voice over a WebSocket, ``views`` turns records into JSON, ``slash`` reads a typed
-slash line. The page itself (``static/``) is plain HTML, CSS and JavaScript: no build step.
+It builds on :class:`framework.sandbox_session.SandboxSession` (the emulator, the voice server, the
+bot, the persisted world) and reads typed lines with ``framework.sandbox_input``, as the terminal
+chat does. ``server`` serves the page and its JSON API on 127.0.0.1, ``live`` pushes the emulator's
+changes and the bot's voice over a WebSocket, ``views`` turns records into JSON, ``slash`` puts
+dropped files into slash options and serves autocomplete. The page itself (``static/``) is plain
+HTML, CSS and JavaScript: no build step.
 """
 
 from __future__ import annotations
