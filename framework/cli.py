@@ -2,7 +2,8 @@
 
     trainerbot run              connect to Discord (needs DISCORD_TOKEN); --shards 0-3 --shard-count 8
     trainerbot cluster --processes N   N processes on this machine, each with its slice of the shards
-    trainerbot sandbox          the whole bot against a local Discord emulator, with a terminal chat
+    trainerbot sandbox          the whole bot against a local Discord emulator, in a page in your browser
+                                (--terminal: a terminal chat instead)
     trainerbot plugins list     what is installed, enabled, failed
     trainerbot config check     validate plugins.toml and every plugin's settings
     trainerbot models list      the models of every engine (--available: downloadable ones); models download NAME
@@ -121,10 +122,14 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from framework.sandbox import run_sandbox
-
     config = _load(args)
-    return run_sandbox(config, script=args.script, reply_wait=args.reply_wait)
+    if args.terminal or args.script:
+        from framework.sandbox import run_sandbox
+
+        return run_sandbox(config, script=args.script, reply_wait=args.reply_wait)
+    from framework.sandbox_web import run_web_sandbox
+
+    return run_web_sandbox(config, port=args.port)
 
 
 def cmd_storage_migrate(args: argparse.Namespace) -> int:
@@ -283,11 +288,13 @@ def build_parser(extra: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
     cluster.add_argument("--processes", type=int, required=True, help="how many processes (each gets a slice)")
     cluster.add_argument("--shard-count", default="auto", help="shards in all, or `auto` (the default)")
     cluster.set_defaults(func=cmd_cluster)
-    sandbox = sub.add_parser("sandbox", help="the bot on a local Discord emulator, with a terminal chat")
-    sandbox.add_argument("--terminal", action="store_true", help="chat in this terminal")
-    sandbox.add_argument("--script", help="read chat lines from this file instead of the terminal")
+    sandbox = sub.add_parser("sandbox", help="the bot on a local Discord emulator, in a page in your browser")
+    sandbox.add_argument("--terminal", action="store_true", help="chat in this terminal instead of the browser")
+    sandbox.add_argument("--script", help="read chat lines from this file (the terminal chat, without a terminal)")
     sandbox.add_argument("--reply-wait", type=float, default=3.0, metavar="SECONDS",
-                         help="how long a line waits for an answer before `(no reply)` (default 3)")
+                         help="terminal: how long a line waits for an answer before `(no reply)` (default 3)")
+    sandbox.add_argument("--port", type=int, default=0,
+                         help="serve the page on this port of 127.0.0.1 (default: a free port)")
     sandbox.set_defaults(func=cmd_sandbox)
     plugins = sub.add_parser("plugins", help="manage plugins").add_subparsers(dest="plugins_command", required=True)
     plugins.add_parser("list", help="installed plugins and their state").set_defaults(func=cmd_plugins_list)

@@ -36,7 +36,7 @@ def test_sandbox_answers_prefix_slash_and_attachments(tmp_path) -> None:
 
 
 def test_sandbox_has_a_voice_channel_with_a_local_voice_server(tmp_path) -> None:
-    result = run("sandbox", cwd=tmp_path, stdin="!join\n!say hello there\n!ping\n!leave\n")
+    result = run("sandbox", "--terminal", cwd=tmp_path, stdin="!join\n!say hello there\n!ping\n!leave\n")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "bot> 🔊 Joined **Voice**." in out and "bot> 👋 Left **Voice**." in out
@@ -45,7 +45,7 @@ def test_sandbox_has_a_voice_channel_with_a_local_voice_server(tmp_path) -> None
 
 
 def test_sandbox_reads_stdin_and_ends_at_eof(tmp_path) -> None:
-    result = run("sandbox", cwd=tmp_path, stdin="!ping\n")
+    result = run("sandbox", "--terminal", cwd=tmp_path, stdin="!ping\n")
     assert result.returncode == 0, result.stderr
     assert "bot> Pong! Gateway latency:" in result.stdout
 
