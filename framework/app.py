@@ -22,7 +22,7 @@ import hikari
 import lightbulb
 import sqlalchemy as sa
 
-from framework.bot_permissions import GuildCheck, invite_permissions, invite_url
+from framework.bot_permissions import GuildCheck, PermissionMemo, invite_permissions, invite_url
 from framework.config import BotSettings, Config, write_plugin_enabled
 from framework.dataroot import DataRoot
 from framework.engines import EngineMismatch, Engines, check_engine
@@ -95,6 +95,7 @@ class App:
         self._stopped = asyncio.Event()
         self._states: dict[str, Any] = {}
         self._guild_check = GuildCheck(self)
+        self.permission_memo = PermissionMemo()
         self.instance = new_owner_id()
         """This process among all that share the database (lease owner, origin of state changes)."""
         shared = self.storage.backend != "sqlite"  # SQLite: one process owns everything
@@ -150,6 +151,7 @@ class App:
         self.bot.subscribe(hikari.StoppingEvent, self.client.stop)
         self.bot.subscribe(hikari.MessageCreateEvent, self.prefix.on_message)
         self.bot.subscribe(hikari.ShardReadyEvent, self._on_ready)
+        self.permission_memo.subscribe(self.bot)
         for event_type in (hikari.GuildAvailableEvent, hikari.GuildJoinEvent):
             self.bot.subscribe(event_type, self._guild_check.on_guild)
         await self.bot.start(shard_ids=shards, shard_count=shard_count)

@@ -100,6 +100,18 @@ class DiscordEmulator(UserActions):
             self._gateway.dispatch("CHANNEL_CREATE", channel.payload())
         return channel
 
+    def update_role(self, role: Role, *, permissions: int) -> None:
+        """Change a role's permissions, as a server admin would (``GUILD_ROLE_UPDATE``)."""
+        role.permissions = str(permissions)
+        if self._gateway.session_id is not None:
+            self._gateway.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(role.guild_id), "role": role.payload()})
+
+    def update_channel(self, channel: Channel, *, overwrites: Sequence[dict[str, Any]]) -> None:
+        """Replace a channel's permission overwrites, as a server admin would (``CHANNEL_UPDATE``)."""
+        channel.overwrites = [{"allow": "0", "deny": "0", **o, "id": str(o["id"])} for o in overwrites]
+        if self._gateway.session_id is not None:
+            self._gateway.dispatch("CHANNEL_UPDATE", channel.payload())
+
     def add_member(self, guild: Guild, user: User, *, roles: Sequence[Role] = ()) -> Member:
         member = Member(user, guild.id, list(roles))
         guild.members[user.id] = member
