@@ -58,11 +58,8 @@ class PermissionMemo:
         hikari.GuildUpdateEvent, hikari.RoleEvent, hikari.GuildChannelEvent, hikari.GuildThreadEvent,
         hikari.ShardReadyEvent)
 
-    def __init__(self) -> None:
+    def __init__(self, bot: hikari.GatewayBot) -> None:
         self.known: dict[tuple[int, int | None], hikari.Permissions] = {}
-        self._bot: hikari.GatewayBot | None = None
-
-    def subscribe(self, bot: hikari.GatewayBot) -> None:
         self._bot = bot
         for event_type in self.INVALIDATING:
             bot.subscribe(event_type, self.forget)
@@ -72,7 +69,7 @@ class PermissionMemo:
         self.known.clear()
 
     async def _on_member(self, event: hikari.MemberEvent) -> None:
-        me = self._bot.get_me() if self._bot is not None else None
+        me = self._bot.get_me()
         if me is None or event.user_id == me.id:
             self.known.clear()
 
