@@ -27,6 +27,7 @@ from framework.config import BotSettings, Config, write_plugin_enabled
 from framework.dataroot import DataRoot
 from framework.engines import EngineMismatch, Engines, check_engine
 from framework.errors import UserError
+from framework.lazy import release_free_memory
 from framework.leases import Leases, new_owner_id
 from framework.logs import redact
 from framework.permissions import Permissions
@@ -157,6 +158,7 @@ class App:
         await self.plugins.call("startup", scope=None, app=self)
         self.sync.start()
         self.singleton_task("trainerbot:prune-state-changes", self.sync.prune)
+        await self.run_blocking(release_free_memory)  # start-up's freed memory back to the OS
 
     async def collect_migrations(self) -> list[Migration]:
         """The migration steps of the plugins (loaded if not yet): for tools that prepare a database
