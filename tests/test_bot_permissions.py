@@ -40,6 +40,18 @@ async def test_without_read_message_history_answers_mention_instead_of_replying(
     assert elsewhere.reference is not None, "where the bot may, it still replies"
 
 
+async def test_a_reply_discord_refuses_is_sent_again_as_a_mention(tb) -> None:
+    """The bot's cache says it may reply; the strict emulator refuses the reply (403, 50013) because
+    the overwrite changed without an event: the answer still arrives, as a mention."""
+    quiet = tb.emu.create_channel(tb.guild, "silently-quiet")
+    await tb.emu.wait_until(lambda: tb.app.bot.cache.get_guild_channel(quiet.id), what="the bot to see the channel")
+    quiet.overwrites.append({"id": str(tb.emu.bot_user.id), "type": 1, "allow": "0",
+                             "deny": str(int(P.READ_MESSAGE_HISTORY))})
+    answer = await tb.say("!hi", channel=quiet)
+    assert answer.content.startswith(f"<@{tb.user.id}> Hello, alice!") and answer.reference is None
+    assert [(r.rule, r.code) for r in tb.emu.refusals] == [("permission.read_message_history", 50013)]
+
+
 async def test_getfile_without_attach_files_names_the_missing_permission(tb) -> None:
     (tb.data_root / "exports").mkdir(exist_ok=True)
     (tb.data_root / "exports" / "report.csv").write_text("a,b\n", "utf-8")

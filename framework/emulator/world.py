@@ -180,15 +180,25 @@ class World:
             guild.voice_states[user.id] = state
         return state
 
+    @staticmethod
+    def _mentioned_users(message: Message) -> list[int]:
+        """Who ``message`` mentions: as recorded (``allowed_mentions`` applied), else every ``<@id>``."""
+        if message.mention_users is not None:
+            return message.mention_users
+        return list(dict.fromkeys(int(u) for u in re.findall(r"<@!?(\d+)>", message.content)))
+
     # -- payloads that need the whole world (a message names its author's member, its reference...)
     def message_payload(self, message: Message) -> dict[str, Any]:
         data: dict[str, Any] = {
             "id": str(message.id), "channel_id": str(message.channel_id), "author": message.author.payload(),
             "content": message.content, "timestamp": iso_time(message.timestamp),
             "edited_timestamp": iso_time(message.edited_at) if message.edited_at else None, "tts": False,
-            "mention_everyone": False, "mentions": [self.users[int(u)].payload() for u in
-                                                    re.findall(r"<@!?(\d+)>", message.content) if int(u) in self.users],
-            "mention_roles": [], "mention_channels": [],
+            "mention_everyone": bool(message.mention_everyone if message.mention_everyone is not None
+                                     else re.search(r"@(everyone|here)", message.content)),
+            "mentions": [self.users[u].payload() for u in self._mentioned_users(message) if u in self.users],
+            "mention_roles": [str(r) for r in (message.mention_roles if message.mention_roles is not None
+                                               else [int(x) for x in re.findall(r"<@&(\d+)>", message.content)])],
+            "mention_channels": [],
             "attachments": [a.payload() for a in message.attachments], "embeds": message.embeds,
             "reactions": [], "pinned": False, "type": 19 if message.reference else 0, "flags": message.flags,
             "components": [], "sticker_items": [],
