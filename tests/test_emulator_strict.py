@@ -230,3 +230,111 @@ async def test_interaction_responses_are_not_subject_to_channel_permissions(worl
     status, _ = await call(emu, "POST", f"/webhooks/{emu.application_id}/{inter.token}", {"content": "more"},
                            files=[("a.txt", b"a")])
     assert status == 200 and emu.refusals == []
+
+
+# ----------------------------------------------------------------------------- application commands
+
+
+def chat(name: str = "hi", description: str = "Say hi", **extra: Any) -> dict[str, Any]:
+    return {"type": 1, "name": name, "description": description, **extra}
+
+
+def opt(name: str, kind: int = 3, description: str = "An option", **extra: Any) -> dict[str, Any]:
+    return {"type": kind, "name": name, "description": description, **extra}
+
+
+def codes(tree: dict[str, Any], *path: str) -> list[str]:
+    for key in path:
+        tree = tree[key]
+    return [e["code"] for e in tree["_errors"]]
+
+
+async def test_the_issues_bad_command_fails_the_whole_put_and_registers_nothing(discord_emulator) -> None:
+    emu = discord_emulator
+    path = f"/applications/{emu.application_id}/commands"
+    assert (await call(emu, "PUT", path, [chat("old")]))[0] == 200
+    reports = chat("Reports", "d" * 150, options=[opt(f"field{i}") for i in range(26)])
+    status, body = await call(emu, "PUT", path, [chat("hi"), reports])
+    assert (status, body["code"], body["message"]) == (400, 50035, "Invalid Form Body")
+    errors = body["errors"]
+    assert list(errors) == ["1"], "the errors name the second command only"
+    assert codes(errors, "1", "name") == ["APPLICATION_COMMAND_INVALID_NAME"]
+    assert errors["1"]["description"]["_errors"] == [
+        {"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]
+    assert codes(errors, "1", "options") == ["BASE_TYPE_MAX_LENGTH"]
+    assert [c["name"] for c in emu.synced_commands()] == ["old"], "nothing registered, nothing replaced"
+    assert [r.rule for r in emu.refusals] == ["command.name"]
+
+
+@pytest.mark.parametrize(("command", "where", "code"), [
+    (chat("two words"), ("0", "name"), "APPLICATION_COMMAND_INVALID_NAME"),
+    (chat("x" * 33), ("0", "name"), "BASE_TYPE_BAD_LENGTH"),
+    (chat("hi", ""), ("0", "description"), "BASE_TYPE_BAD_LENGTH"),
+    (chat(options=[opt("a"), opt("a")]), ("0", "options", "1", "name"), "APPLICATION_COMMAND_OPTIONS_DUPLICATE_NAME"),
+    (chat(options=[opt("a"), opt("b", required=True)]), ("0", "options", "1", "required"),
+     "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID"),
+    (chat(options=[opt("a", choices=[{"name": str(n), "value": str(n)} for n in range(26)])]),
+     ("0", "options", "0", "choices"), "BASE_TYPE_MAX_LENGTH"),
+    (chat(options=[opt("a", choices=[{"name": "x", "value": "x"}], autocomplete=True)]),
+     ("0", "options", "0", "autocomplete"), "APPLICATION_COMMAND_OPTION_AUTOCOMPLETE_WITH_CHOICES"),
+    (chat(options=[opt("Loud")]), ("0", "options", "0", "name"), "APPLICATION_COMMAND_INVALID_NAME"),
+    (chat(options=[opt("g", 2, options=[opt("s", 1, options=[opt("deeper", 1)])])]),
+     ("0", "options", "0", "options", "0", "options", "0", "type"), "APPLICATION_COMMAND_OPTION_TYPE_INVALID"),
+    (chat(options=[opt("s", 1), opt("plain")]), ("0", "options"), "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID"),
+    (chat(integration_types=[]), ("0", "integration_types"), "BASE_TYPE_MIN_LENGTH"),
+    (chat(options=[opt(f"o{i}", description="d" * 100, choices=[{"name": "c" * 50, "value": "v" * 50}] * 7)
+                   for i in range(5)]), ("0",), "APPLICATION_COMMAND_TOO_LARGE"),
+    ({"type": 3, "name": "Menu", "description": "no"}, ("0", "description"), "BASE_TYPE_MAX_LENGTH"),
+])
+async def test_command_rules(discord_emulator, command, where, code) -> None:
+    emu = discord_emulator
+    guild = emu.create_guild("G")
+    status, body = await call(emu, "PUT", f"/applications/{emu.application_id}/guilds/{guild.id}/commands", [command])
+    assert (status, body["code"]) == (400, 50035)
+    assert code in codes(body["errors"], *where)
+    assert emu.synced_commands(guild) == []
+
+
+async def test_what_discord_accepts_is_registered(discord_emulator) -> None:
+    emu = discord_emulator
+    accepted = [chat("데이터"), chat("नमस्ते"), chat("สวัสดี"), chat("it's"), chat("a-b_c", options=[
+        opt("g", 2, options=[opt("s", 1, options=[opt("req", required=True), opt("free", autocomplete=True)])]),
+        opt("t", 1)]), {"type": 3, "name": "Mixed Case Menu"}, {"type": 2, "name": "Mixed Case Menu"},
+        chat("hi", integration_types=[0], contexts=[0, 1, 2])]
+    status, body = await call(emu, "PUT", f"/applications/{emu.application_id}/commands", accepted)
+    assert status == 200, body
+    assert len(emu.synced_commands()) == len(accepted) and emu.refusals == []
+    duplicate = await call(emu, "PUT", f"/applications/{emu.application_id}/commands", [chat("hi"), chat("hi")])
+    assert codes(duplicate[1]["errors"], "1", "name") == ["APPLICATION_COMMANDS_DUPLICATE_NAME"]
+
+
+async def test_command_counts(discord_emulator) -> None:
+    emu = discord_emulator
+    path = f"/applications/{emu.application_id}/commands"
+    menus = [{"type": 3, "name": f"Menu {n}"} for n in range(15)]
+    assert (await call(emu, "PUT", path, [chat(f"c{n}") for n in range(100)] + menus))[0] == 200
+    status, body = await call(emu, "PUT", path, [chat(f"c{n}") for n in range(101)])
+    assert (status, codes(body["errors"])) == (400, ["APPLICATION_COMMANDS_LIMIT"])
+    status, body = await call(emu, "POST", path, {"type": 3, "name": "Menu 15"})
+    assert status == 400 and body["errors"]["_errors"][0]["message"] == (
+        "Maximum number of MESSAGE commands reached (15)")
+    assert (await call(emu, "POST", path, {"type": 2, "name": "User menu"}))[0] == 201
+
+
+async def test_the_application_object_is_realistic(discord_emulator) -> None:
+    emu = discord_emulator
+    _, app = await call(emu, "GET", "/oauth2/applications/@me")
+    assert app["integration_types_config"] == {"0": {"oauth2_install_params": {
+        "scopes": ["applications.commands", "bot"], "permissions": "0"}}}
+    assert app["flags"] == (1 << 13) | (1 << 15) | (1 << 19), "presence, members and content intents enabled"
+    emu.privileged_intents &= ~(1 << 15)
+    assert (await call(emu, "GET", "/applications/@me"))[1]["flags"] == (1 << 13) | (1 << 15)
+
+
+async def test_the_bot_registers_its_commands_as_discord_accepts_them(tb) -> None:
+    put = [r for r in tb.emu.requests if r.method == "PUT" and r.path.endswith("/commands")]
+    assert put and all(r.status == 200 for r in put) and tb.emu.refusals == []
+    for request in put:
+        for command in request.json:
+            assert command.get("integration_types") in (None, [0]), command["name"]
+    assert (await tb.slash("hi")).content.startswith("Hello, alice!")

@@ -30,6 +30,9 @@ from framework.emulator.state import (
     make_token,
 )
 
+PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)
+"""GUILD_MEMBERS, GUILD_PRESENCES and MESSAGE_CONTENT (docs: events/gateway#privileged-intents)."""
+
 
 class World:
     """The records of one emulated Discord application (the base of :class:`DiscordEmulator`)."""
@@ -68,6 +71,9 @@ class World:
         """Served over HTTPS and WSS (``start(ssl_context=...)``), as Discord is."""
         self.rules = Rules()
         """The strict rules (``rules.py``): what is relaxed, what was refused, how many 429s were sent."""
+        self.privileged_intents = PRIVILEGED_INTENTS
+        """The privileged intents the application has enabled (all, as a bot's owner sets it up);
+        IDENTIFY asking for another closes the gateway with 4014 (``gateway.py``)."""
         self.clock_offset = 0.0
         """Seconds the emulated clock runs ahead of the real one (``advance_clock``)."""
 
