@@ -338,3 +338,55 @@ async def test_the_bot_registers_its_commands_as_discord_accepts_them(tb) -> Non
         for command in request.json:
             assert command.get("integration_types") in (None, [0]), command["name"]
     assert (await tb.slash("hi")).content.startswith("Hello, alice!")
+
+
+# ----------------------------------------------------------------------------- intents
+
+GUILDS, GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT, GUILD_MEMBERS = 1, 1 << 9, 1 << 12, 1 << 15, 1 << 1
+
+
+async def identify(session: aiohttp.ClientSession, emu: DiscordEmulator, intents: int):
+    ws = await session.ws_connect(emu.gateway_url)
+    assert (await ws.receive_json())["op"] == 10
+    await ws.send_json({"op": 2, "d": {"token": emu.token, "intents": intents, "properties": {}}})
+    return ws
+
+
+async def next_event(ws, name: str) -> dict[str, Any]:
+    while True:
+        frame = await ws.receive_json(timeout=5)
+        if frame.get("t") == name:
+            return frame["d"]
+
+
+async def test_without_message_content_messages_arrive_empty_except_dms_and_mentions(world) -> None:
+    emu, _, channel, alice = world
+    async with aiohttp.ClientSession() as session:
+        ws = await identify(session, emu, GUILDS | GUILD_MESSAGES | DIRECT_MESSAGES)
+        await next_event(ws, "READY")
+        await emu.send_message(channel, alice, "secret", attachments=[emu.file("a.txt", b"a")])
+        plain = await next_event(ws, "MESSAGE_CREATE")
+        assert (plain["content"], plain["attachments"], plain["embeds"]) == ("", [], [])
+        await emu.send_message(channel, alice, f"<@{emu.bot_user.id}> for you")
+        assert (await next_event(ws, "MESSAGE_CREATE"))["content"] == f"<@{emu.bot_user.id}> for you"
+        await emu.send_message(emu.create_dm(alice), alice, "private")
+        assert (await next_event(ws, "MESSAGE_CREATE"))["content"] == "private"
+        await ws.close()
+        ws = await identify(session, emu, GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT)
+        await next_event(ws, "READY")
+        await emu.send_message(channel, alice, "visible")
+        assert (await next_event(ws, "MESSAGE_CREATE"))["content"] == "visible"
+        await ws.close()
+
+
+async def test_a_privileged_intent_the_application_has_not_enabled_closes_with_4014(world) -> None:
+    emu, *_ = world
+    emu.privileged_intents &= ~GUILD_MEMBERS
+    async with aiohttp.ClientSession() as session:
+        ws = await identify(session, emu, GUILDS | GUILD_MEMBERS)
+        closed = await ws.receive(timeout=5)
+        assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 4014
+        assert [(r.rule, r.code) for r in emu.refusals] == [("intent.privileged", 4014)]
+        ws = await identify(session, emu, GUILDS | MESSAGE_CONTENT)
+        assert (await next_event(ws, "READY"))["application"]["flags"] == (1 << 13) | (1 << 19)
+        await ws.close()

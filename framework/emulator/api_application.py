@@ -11,12 +11,7 @@ from aiohttp import web
 from framework.emulator.command_rules import Problem, bulk_problems
 from framework.emulator.rules import field_error, invalid_form
 from framework.emulator.wire import DIGITS, Route, empty, not_found, read_body, reply
-from framework.emulator.world import World
-
-_INTENT_FLAGS = {1 << 1: 1 << 15, 1 << 8: 1 << 13, 1 << 15: 1 << 19}
-"""Privileged intent -> the application flag saying it is enabled (docs: resources/application#application-
-object-application-flags: GATEWAY_GUILD_MEMBERS_LIMITED, GATEWAY_PRESENCE_LIMITED, GATEWAY_MESSAGE_CONTENT_LIMITED,
-the flags of a bot in fewer than 100 servers)."""
+from framework.emulator.world import World, application_flags
 
 
 def _errors(problems: list[Problem]) -> dict[str, Any]:
@@ -76,7 +71,7 @@ class ApplicationApi:
         installed to servers (``integration_types_config`` {"0": …}, so lightbulb sends its commands'
         ``integration_types`` as ``[0]``, never ``[]``), with its enabled privileged intents in ``flags``."""
         world = self.world
-        flags = sum(flag for intent, flag in _INTENT_FLAGS.items() if world.privileged_intents & intent)
+        flags = application_flags(world.privileged_intents)
         install = {"scopes": ["applications.commands", "bot"], "permissions": "0"}
         return reply({
             "id": str(world.application_id), "name": world.bot_user.username, "icon": None, "description": "",

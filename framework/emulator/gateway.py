@@ -17,7 +17,10 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from framework.emulator.world import World
+from framework.emulator.rules import Refusal
+from framework.emulator.world import PRIVILEGED_INTENTS, World, application_flags
+
+MESSAGE_CONTENT = 1 << 15
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,9 @@ class _Connection:
 class _Session:
     """One shard's session: its sequence numbers, the events it missed (for RESUME), its socket."""
 
-    def __init__(self, shard_id: int, shard_count: int) -> None:
+    def __init__(self, shard_id: int, shard_count: int, intents: int = MESSAGE_CONTENT) -> None:
+        self.intents = intents
+        """What IDENTIFY asked for; without MESSAGE_CONTENT, messages arrive without content (``_content``)."""
         self.shard_id = shard_id
         self.shard_count = shard_count
         self.session_id = secrets.token_hex(16)
@@ -59,6 +64,19 @@ class _Session:
         if guild_id is None:
             return self.shard_id == 0
         return (guild_id >> 22) % self.shard_count == self.shard_id
+
+
+def _without_content(data: dict[str, Any], bot_id: int) -> dict[str, Any]:
+    """docs: events/gateway#message-content-intent: without MESSAGE_CONTENT, content, embeds,
+    attachments, components and poll are empty, except in DMs, in messages that mention the app
+    and in the app's own messages."""
+    mentioned = any(str(u.get("id")) == str(bot_id) for u in data.get("mentions") or [])
+    own = str((data.get("author") or {}).get("id")) == str(bot_id)
+    if not data.get("guild_id") or mentioned or own:
+        return data
+    stripped = {**data, "content": "", "embeds": [], "attachments": [], "components": []}
+    stripped.pop("poll", None)
+    return stripped
 
 
 def _guild_of(event: str, data: dict[str, Any]) -> int | None:
@@ -103,6 +121,9 @@ class Gateway:
                 self._send(session, event, data)
 
     def _send(self, session: _Session, event: str, data: dict[str, Any]) -> None:
+        if (event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and not session.intents & MESSAGE_CONTENT
+                and self.world.rules.on("intent.message_content")):
+            data = _without_content(data, self.world.bot_user.id)
         session.seq += 1
         payload = {"op": 0, "t": event, "s": session.seq, "d": data}
         session.buffer.append(payload)
@@ -159,6 +180,8 @@ class Gateway:
         if op == 1:
             conn.queue.put_nowait({"op": 11, "d": None, "s": None, "t": None})
         elif op == 2:
+            if await self._disallowed(conn, data or {}):
+                return
             self._identify(conn, data or {})
         elif op == 6:
             session = next((s for s in self.sessions.values() if s.session_id == data.get("session_id")), None)
@@ -169,6 +192,18 @@ class Gateway:
         elif op == 4:
             self._voice_state_update(data)
         await self.world._notify()
+
+    async def _disallowed(self, conn: _Connection, data: dict[str, Any]) -> bool:
+        """docs: topics/opcodes-and-status-codes#gateway-close-event-codes, 4014 "Disallowed intent(s)":
+        IDENTIFY asked for a privileged intent the application has not enabled; the socket is closed."""
+        asked = int(data.get("intents") or 0) & PRIVILEGED_INTENTS
+        if not asked & ~self.world.privileged_intents or not self.world.rules.on("intent.privileged"):
+            return False
+        self.world.rules.refusals.append(Refusal("intent.privileged", "GATEWAY", "IDENTIFY", 4014, 4014,
+                                                 "Disallowed intent(s)."))
+        await conn.queue.put(None)
+        await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
+        return True
 
     def _identify(self, conn: _Connection, data: dict[str, Any]) -> None:
         """A new session for the shard IDENTIFY names: READY, then each of its guilds as GUILD_CREATE."""
@@ -186,7 +221,7 @@ class Gateway:
         self._bucket_used[bucket] = now
         self.identifies += 1
         self.identified.append((shard_id, shard_count))
-        session = self.sessions[shard_id] = _Session(shard_id, shard_count)
+        session = self.sessions[shard_id] = _Session(shard_id, shard_count, int(data.get("intents") or 0))
         session.connection = conn
         me = {**world.bot_user.payload(), "mfa_enabled": False, "verified": True, "email": None,
               "locale": "en-US", "premium_type": 0}
@@ -194,7 +229,8 @@ class Gateway:
         self._send(session, "READY", {
             "v": 10, "user": me, "guilds": [{"id": str(g.id), "unavailable": True} for g in mine],
             "session_id": session.session_id, "resume_gateway_url": world.gateway_url,
-            "shard": [shard_id, shard_count], "application": {"id": str(world.application_id), "flags": 0},
+            "shard": [shard_id, shard_count],
+            "application": {"id": str(world.application_id), "flags": application_flags(world.privileged_intents)},
             "private_channels": [], "relationships": [], "presences": [], "geo_ordered_rtc_regions": [],
         })
         for guild in mine:

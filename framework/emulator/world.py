@@ -32,6 +32,16 @@ from framework.emulator.state import (
 
 PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)
 """GUILD_MEMBERS, GUILD_PRESENCES and MESSAGE_CONTENT (docs: events/gateway#privileged-intents)."""
+_INTENT_FLAGS = {1 << 1: 1 << 15, 1 << 8: 1 << 13, 1 << 15: 1 << 19}
+"""Privileged intent -> the application flag saying it is enabled (docs: resources/application#application-
+object-application-flags: GATEWAY_GUILD_MEMBERS_LIMITED, GATEWAY_PRESENCE_LIMITED, GATEWAY_MESSAGE_CONTENT_LIMITED,
+the flags of a bot in fewer than 100 servers)."""
+
+
+def application_flags(privileged_intents: int) -> int:
+    """The application's ``flags`` saying which privileged intents it has enabled."""
+    return sum(flag for intent, flag in _INTENT_FLAGS.items() if privileged_intents & intent)
+
 
 
 class World:
