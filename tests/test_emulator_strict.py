@@ -390,3 +390,23 @@ async def test_a_privileged_intent_the_application_has_not_enabled_closes_with_4
         ws = await identify(session, emu, GUILDS | MESSAGE_CONTENT)
         assert (await next_event(ws, "READY"))["application"]["flags"] == (1 << 13) | (1 << 19)
         await ws.close()
+
+
+async def test_joining_voice_needs_connect(world) -> None:
+    emu, guild, _, _ = world
+    locked = emu.create_channel(guild, "Locked", kind="voice", overwrites=[
+        {"id": emu.bot_user.id, "type": 1, "deny": str(perms.CONNECT)}])
+    open_ = emu.create_channel(guild, "Open", kind="voice")
+    async with aiohttp.ClientSession() as session:
+        ws = await identify(session, emu, GUILDS | (1 << 7))
+        await next_event(ws, "READY")
+        await ws.send_json({"op": 4, "d": {"guild_id": str(guild.id), "channel_id": str(locked.id),
+                                           "self_mute": False, "self_deaf": False}})
+        await emu.wait_until(lambda: emu.refusals, what="the refusal")
+        assert [(r.rule, r.path) for r in emu.refusals] == [("permission.connect", "VOICE_STATE_UPDATE")]
+        assert emu.bot_user.id not in guild.voice_states, "a refused join is answered with nothing"
+        await ws.send_json({"op": 4, "d": {"guild_id": str(guild.id), "channel_id": str(open_.id),
+                                           "self_mute": False, "self_deaf": False}})
+        state = await next_event(ws, "VOICE_STATE_UPDATE")
+        assert state["channel_id"] == str(open_.id)
+        await ws.close()

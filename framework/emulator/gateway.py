@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from framework.emulator.permissions_calc import ALL, CONNECT, VIEW_CHANNEL, channel_permissions
 from framework.emulator.rules import Refusal
 from framework.emulator.world import PRIVILEGED_INTENTS, World, application_flags
 
@@ -253,6 +254,15 @@ class Gateway:
         if guild is None:
             return
         channel = world.channels.get(int(data["channel_id"])) if data.get("channel_id") else None
+        # docs: topics/permissions#permissions-for-voice-channels: joining needs VIEW_CHANNEL and CONNECT;
+        # Discord answers a refused op 4 with nothing (no voice state, no voice server)
+        have = channel_permissions(guild, world.bot_user.id, channel) if channel is not None else ALL
+        if not have & VIEW_CHANNEL or not have & CONNECT:
+            rule = "permission.view_channel" if not have & VIEW_CHANNEL else "permission.connect"
+            if world.rules.on(rule):
+                world.rules.refusals.append(Refusal(rule, "GATEWAY", "VOICE_STATE_UPDATE", 403, 50013,
+                                                    "Missing Permissions"))
+                return
         session = secrets.token_hex(16)
         self.dispatch("VOICE_STATE_UPDATE", world._voice_state(guild, world.bot_user, channel, session_id=session))
         if channel is not None:
