@@ -64,6 +64,22 @@ async def test_getfile_without_attach_files_names_the_missing_permission(tb) -> 
     assert [a.filename for a in sent.attachments] == ["report.csv"]
 
 
+async def test_getfile_refused_by_discord_explains_the_missing_permission(tb) -> None:
+    """The bot's cache says it may attach files; Discord (the strict emulator) refuses with 50013 because the
+    overwrite changed without an event: the answer names the permission, not "failed unexpectedly"."""
+    (tb.data_root / "exports").mkdir(exist_ok=True)
+    (tb.data_root / "exports" / "report.csv").write_text("a,b\n", "utf-8")
+    stale = tb.emu.create_channel(tb.guild, "stale")
+    await tb.emu.wait_until(lambda: tb.app.bot.cache.get_guild_channel(stale.id), what="the bot to see the channel")
+    stale.overwrites.append({"id": str(tb.emu.bot_user.id), "type": 1, "allow": "0",
+                             "deny": str(int(P.ATTACH_FILES))})
+    refused = await tb.say("!getfile exports/report.csv", user=tb.owner, channel=stale)
+    assert refused.content == ("I can't do that here: I lack the Attach Files permission in this channel, which "
+                               "`getfile` needs. A server admin can grant it to my role.")
+    assert not refused.attachments
+    assert {r.rule for r in tb.emu.refusals} == {"permission.attach_files"}
+
+
 async def test_the_start_up_check_says_once_per_server_what_will_not_work(tb_factory, caplog) -> None:
     caplog.set_level(logging.INFO, logger="framework.bot_permissions")
     locked = tb_factory.emu.create_guild("Locked server")
