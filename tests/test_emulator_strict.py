@@ -147,7 +147,9 @@ async def test_edits_and_webhook_messages_have_the_same_limits(world) -> None:
 
 
 def deny_bot(emu: DiscordEmulator, channel, denied: int) -> None:
-    channel.overwrites.append({"id": str(emu.bot_user.id), "type": 1, "allow": "0", "deny": str(denied)})
+    """Deny the bot more in ``channel`` (on top of what its overwrite already denies)."""
+    mine = next((o for o in channel.overwrites if int(o["id"]) == emu.bot_user.id), {"deny": "0"})
+    emu.set_overwrite(channel, emu.bot_user, deny=int(mine["deny"]) | denied)
 
 
 async def test_permissions_are_computed_as_discord_documents(world) -> None:
@@ -410,3 +412,14 @@ async def test_joining_voice_needs_connect(world) -> None:
         state = await next_event(ws, "VOICE_STATE_UPDATE")
         assert state["channel_id"] == str(open_.id)
         await ws.close()
+
+
+async def test_a_guild_built_with_the_bots_permissions(discord_emulator) -> None:
+    emu = discord_emulator
+    guild = emu.create_guild("Read only", bot_permissions=perms.VIEW_CHANNEL | perms.READ_MESSAGE_HISTORY)
+    channel = emu.create_channel(guild, "news")
+    status, body = await call(emu, "POST", f"/channels/{channel.id}/messages", {"content": "hi"})
+    assert (status, body["code"]) == (403, 50013)
+    emu.set_overwrite(channel, emu.bot_user, allow=perms.SEND_MESSAGES)
+    assert (await call(emu, "POST", f"/channels/{channel.id}/messages", {"content": "hi"}))[0] == 200
+
