@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from framework.commands import Command, Context, Group
     from framework.config import Config
     from framework.host import Host
+    from framework.models import ModelCatalog
     from framework.providers import Correction, Example
     from framework.storage import Migration
 
@@ -38,6 +39,8 @@ RegisterEngine = Callable[[str, Any], None]
 """``register(name, engine)`` in the engine hooks."""
 RegisterCli = Callable[..., None]
 """``register(name, help, configure, run)`` in ``register_cli_commands``."""
+RegisterCatalog = Callable[["ModelCatalog"], None]
+"""``register(catalog)`` in ``register_model_catalogs``."""
 
 
 @hookspec
@@ -108,6 +111,18 @@ def register_cli_commands(register: RegisterCli, config: Config) -> None:
     ``config`` is the loaded plugins.toml (``--config``), so a command never reads it again.
     Every ``trainerbot`` call, ``--help`` included, imports the plugins whose source mentions this
     hook (and only those): keep such a module's top-level imports light (import engines in ``run``).
+    """
+
+
+@hookspec
+def register_model_catalogs(register: RegisterCatalog, config: Config) -> None:
+    """Register a ``framework.models.ModelCatalog`` for each engine that uses model files.
+
+    A catalog says which models are installed (language, size, path, package or data root),
+    which can be downloaded, and fetches one (verified and atomic, inside the data root, through
+    ``framework.download``). ``trainerbot models list|download`` is one command over every
+    catalog. Like ``register_cli_commands`` it runs in the CLI, without a bot: ``config`` is the
+    loaded plugins.toml. Keep it light: the catalog imports engines only when it must.
     """
 
 
