@@ -423,3 +423,16 @@ async def test_a_guild_built_with_the_bots_permissions(discord_emulator) -> None
     emu.set_overwrite(channel, emu.bot_user, allow=perms.SEND_MESSAGES)
     assert (await call(emu, "POST", f"/channels/{channel.id}/messages", {"content": "hi"}))[0] == 200
 
+
+
+async def test_messages_in_a_channel_the_bot_cannot_see_do_not_reach_it(world) -> None:
+    emu, guild, channel, alice = world
+    hidden = emu.create_channel(guild, "hidden", overwrites=[
+        {"id": emu.bot_user.id, "type": 1, "deny": str(perms.VIEW_CHANNEL)}])
+    async with aiohttp.ClientSession() as session:
+        ws = await identify(session, emu, GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT)
+        await next_event(ws, "READY")
+        await emu.send_message(hidden, alice, "unseen")
+        await emu.send_message(channel, alice, "seen")
+        assert (await next_event(ws, "MESSAGE_CREATE"))["content"] == "seen"
+        await ws.close()

@@ -121,7 +121,20 @@ class Gateway:
             if session.wants(guild):
                 self._send(session, event, data)
 
+    def _hidden(self, event: str, data: dict[str, Any]) -> bool:
+        """docs: topics/permissions#permission-hierarchy and events/gateway: events of a channel reach
+        only those who may view it; a message or reaction in a channel the bot cannot see is not sent."""
+        if not event.startswith("MESSAGE_") or not data.get("guild_id") or not data.get("channel_id"):
+            return False
+        guild = self.world.guilds.get(int(data["guild_id"]))
+        channel = self.world.channels.get(int(data["channel_id"]))
+        if guild is None or channel is None or not self.world.rules.on("permission.view_channel"):
+            return False
+        return not channel_permissions(guild, self.world.bot_user.id, channel) & VIEW_CHANNEL
+
     def _send(self, session: _Session, event: str, data: dict[str, Any]) -> None:
+        if self._hidden(event, data):
+            return
         if (event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and not session.intents & MESSAGE_CONTENT
                 and self.world.rules.on("intent.message_content")):
             data = _without_content(data, self.world.bot_user.id)
