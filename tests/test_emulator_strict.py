@@ -436,3 +436,9 @@ async def test_messages_in_a_channel_the_bot_cannot_see_do_not_reach_it(world) -
         await emu.send_message(channel, alice, "seen")
         assert (await next_event(ws, "MESSAGE_CREATE"))["content"] == "seen"
         await ws.close()
+
+
+async def test_a_put_that_is_not_a_list_of_commands_is_refused(discord_emulator) -> None:
+    emu = discord_emulator
+    status, body = await call(emu, "PUT", f"/applications/{emu.application_id}/commands", {"name": "hi"})
+    assert (status, body["code"], codes(body["errors"])) == (400, 50035, ["BASE_TYPE_ARRAY"])

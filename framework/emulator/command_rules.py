@@ -198,6 +198,8 @@ def bulk_problems(commands: list[dict[str, Any]], existing: list[dict[str, Any]]
     joining ``existing`` (a POST)."""
     problems: list[Problem] = []
     post = existing is not None
+    if not isinstance(commands, list) or not all(isinstance(c, dict) for c in commands):
+        return [Problem("command.type", [], "BASE_TYPE_ARRAY", "Must be an array of application commands.")]
     seen: set[tuple[str, int]] = set()
     for index, command in enumerate(commands):
         problems += command_problems(command, [] if post else [index])

@@ -57,7 +57,7 @@ def embed_problems(embeds: list[Any]) -> dict[str, Any]:
         fields = embed.get("fields") or []
         if len(fields) > EMBED_LIMITS["fields"]:
             errors.setdefault("embeds", {}).setdefault(str(index), {})["fields"] = _too_long(EMBED_LIMITS["fields"])
-        for n, fld in enumerate(fields[:EMBED_LIMITS["fields"] + 1]):
+        for n, fld in enumerate(f for f in fields[:EMBED_LIMITS["fields"] + 1] if isinstance(f, dict)):
             texts.append((["fields", n, "name"], str(fld.get("name") or ""), EMBED_LIMITS["field.name"]))
             texts.append((["fields", n, "value"], str(fld.get("value") or ""), EMBED_LIMITS["field.value"]))
         for path, text, limit in texts:
