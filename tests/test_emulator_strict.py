@@ -394,11 +394,13 @@ async def test_a_privileged_intent_the_application_has_not_enabled_closes_with_4
         await ws.close()
 
 
-async def test_joining_voice_needs_connect(world) -> None:
+async def test_joining_voice_needs_connect_and_speaking_needs_speak(world) -> None:
     emu, guild, _, _ = world
     locked = emu.create_channel(guild, "Locked", kind="voice", overwrites=[
         {"id": emu.bot_user.id, "type": 1, "deny": str(perms.CONNECT)}])
     open_ = emu.create_channel(guild, "Open", kind="voice")
+    mute = emu.create_channel(guild, "Mute", kind="voice", overwrites=[
+        {"id": emu.bot_user.id, "type": 1, "deny": str(perms.SPEAK)}])
     async with aiohttp.ClientSession() as session:
         ws = await identify(session, emu, GUILDS | (1 << 7))
         await next_event(ws, "READY")
@@ -410,7 +412,11 @@ async def test_joining_voice_needs_connect(world) -> None:
         await ws.send_json({"op": 4, "d": {"guild_id": str(guild.id), "channel_id": str(open_.id),
                                            "self_mute": False, "self_deaf": False}})
         state = await next_event(ws, "VOICE_STATE_UPDATE")
-        assert state["channel_id"] == str(open_.id)
+        assert state["channel_id"] == str(open_.id) and state["suppress"] is False
+        await ws.send_json({"op": 4, "d": {"guild_id": str(guild.id), "channel_id": str(mute.id),
+                                           "self_mute": False, "self_deaf": False}})
+        state = await next_event(ws, "VOICE_STATE_UPDATE")
+        assert state["channel_id"] == str(mute.id) and state["suppress"] is True, "joined, but may not speak"
         await ws.close()
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from framework.emulator.permissions_calc import ALL, CONNECT, VIEW_CHANNEL, channel_permissions
+from framework.emulator.permissions_calc import ALL, CONNECT, SPEAK, VIEW_CHANNEL, channel_permissions
 from framework.emulator.rules import Refusal
 from framework.emulator.world import PRIVILEGED_INTENTS, World, application_flags
 
@@ -277,7 +277,10 @@ class Gateway:
                                                     "Missing Permissions"))
                 return
         session = secrets.token_hex(16)
-        self.dispatch("VOICE_STATE_UPDATE", world._voice_state(guild, world.bot_user, channel, session_id=session))
+        # docs: resources/voice#voice-state-object, "suppress: whether this user's permission to speak is denied"
+        suppress = not have & SPEAK and world.rules.on("permission.speak")
+        self.dispatch("VOICE_STATE_UPDATE", world._voice_state(guild, world.bot_user, channel, session_id=session,
+                                                               suppress=suppress))
         if channel is not None:
             endpoint = world.voice_endpoint
             if callable(endpoint):

@@ -183,13 +183,15 @@ class World:
         self.attachments[att.id] = att
         return att
 
-    def _voice_state(self, guild: Guild, user: User, channel: Channel | None, *, session_id: str) -> dict[str, Any]:
-        """Record ``user`` in ``channel`` (``None``: out of voice) and return the VOICE_STATE_UPDATE data."""
+    def _voice_state(self, guild: Guild, user: User, channel: Channel | None, *, session_id: str,
+                     suppress: bool = False) -> dict[str, Any]:
+        """Record ``user`` in ``channel`` (``None``: out of voice) and return the VOICE_STATE_UPDATE data;
+        ``suppress``: the user's permission to speak is denied (docs: resources/voice#voice-state-object)."""
         member = guild.members[user.id].payload() if user.id in guild.members else None
         state = {"guild_id": str(guild.id), "channel_id": str(channel.id) if channel else None,
                  "user_id": str(user.id), "member": member,
                  "session_id": session_id, "deaf": False, "mute": False, "self_deaf": False, "self_mute": False,
-                 "self_stream": False, "self_video": False, "suppress": False, "request_to_speak_timestamp": None}
+                 "self_stream": False, "self_video": False, "suppress": suppress, "request_to_speak_timestamp": None}
         if channel is None:
             guild.voice_states.pop(user.id, None)
         else:
