@@ -124,7 +124,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from framework.sandbox import run_sandbox
 
     config = _load(args)
-    return run_sandbox(config, script=args.script)
+    return run_sandbox(config, script=args.script, reply_wait=args.reply_wait)
 
 
 def cmd_storage_migrate(args: argparse.Namespace) -> int:
@@ -284,7 +284,10 @@ def build_parser(extra: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
     cluster.add_argument("--shard-count", default="auto", help="shards in all, or `auto` (the default)")
     cluster.set_defaults(func=cmd_cluster)
     sandbox = sub.add_parser("sandbox", help="the bot on a local Discord emulator, with a terminal chat")
+    sandbox.add_argument("--terminal", action="store_true", help="chat in this terminal")
     sandbox.add_argument("--script", help="read chat lines from this file instead of the terminal")
+    sandbox.add_argument("--reply-wait", type=float, default=3.0, metavar="SECONDS",
+                         help="how long a line waits for an answer before `(no reply)` (default 3)")
     sandbox.set_defaults(func=cmd_sandbox)
     plugins = sub.add_parser("plugins", help="manage plugins").add_subparsers(dest="plugins_command", required=True)
     plugins.add_parser("list", help="installed plugins and their state").set_defaults(func=cmd_plugins_list)

@@ -191,6 +191,17 @@ def dataset_examples(app: Host, name: str, split: str) -> list[Example] | None:
     """
 
 
+@hookspec(firstresult=True)
+def add_dataset_examples(app: Host, name: str | None, examples: list[Example],
+                         author_id: int | None) -> tuple[str, int, int] | None:
+    """Add labelled ``examples`` to dataset ``name`` (``None``: the keeper's default dataset).
+
+    First answer wins: ``(dataset name, added, already there)``, or ``None`` for a dataset the
+    plugin does not keep. A label the dataset does not have is a ``UserError``. Lets features
+    outside training (``tests resolve add:true``) grow a dataset without knowing who keeps it.
+    """
+
+
 @hookspec
 def training_corrections(app: Host, dataset: str) -> list[Correction] | None:
     """Corrected answers to add to the next training job on ``dataset`` (all plugins' are joined).

@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from framework.emulator.rules import Rules, missing_permissions
-from framework.emulator.state import Channel, Guild
+from framework.emulator.state import Channel, Guild, Role
 
 # docs: topics/permissions#permissions-bitwise-permission-flags
 CREATE_INSTANT_INVITE = 1 << 0
@@ -33,12 +33,17 @@ NAMES = {VIEW_CHANNEL: "view_channel", SEND_MESSAGES: "send_messages", READ_MESS
 """The rule name (``permission.<name>``) of each permission the emulator enforces."""
 
 
+def _everyone(guild: Guild) -> Role | None:
+    """The @everyone role: on Discord its id is the guild's; a restored emulated guild may differ."""
+    return next((r for r in guild.roles if r.id == guild.id), next(iter(guild.roles), None))
+
+
 def base_permissions(guild: Guild, user_id: int) -> int:
     """docs: topics/permissions#permission-overwrites, ``compute_base_permissions``: the owner has all;
     else @everyone's permissions OR each role's; ADMINISTRATOR means all."""
     if guild.owner_id == user_id:
         return ALL
-    everyone = next((r for r in guild.roles if r.id == guild.id), None)
+    everyone = _everyone(guild)
     permissions = int(everyone.permissions) if everyone else 0
     member = guild.members.get(user_id)
     for role in member.roles if member else []:
@@ -54,7 +59,8 @@ def channel_permissions(guild: Guild, user_id: int, channel: Channel | None) -> 
     if permissions == ALL or channel is None:
         return permissions
     overwrites = {int(o["id"]): o for o in channel.overwrites}
-    if (everyone := overwrites.get(guild.id)) is not None:
+    everyone_role = _everyone(guild)
+    if (everyone := overwrites.get(everyone_role.id if everyone_role else guild.id)) is not None:
         permissions = (permissions & ~int(everyone["deny"])) | int(everyone["allow"])
     member = guild.members.get(user_id)
     allow = deny = 0
