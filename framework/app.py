@@ -22,6 +22,7 @@ import hikari
 import lightbulb
 import sqlalchemy as sa
 
+from framework import intents
 from framework.bot_permissions import GuildCheck, invite_permissions, invite_url
 from framework.config import BotSettings, Config, write_plugin_enabled
 from framework.dataroot import DataRoot
@@ -153,7 +154,7 @@ class App:
         self.bot.subscribe(hikari.ShardReadyEvent, self._on_ready)
         for event_type in (hikari.GuildAvailableEvent, hikari.GuildJoinEvent):
             self.bot.subscribe(event_type, self._guild_check.on_guild)
-        await self.bot.start(shard_ids=shards, shard_count=shard_count)
+        await intents.start(self.bot, shard_ids=shards, shard_count=shard_count)  # 4014 explained
         await self.permissions.load_owners(self.bot.rest)
         await self.plugins.call("startup", scope=None, app=self)
         self.sync.start()
