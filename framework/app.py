@@ -1,8 +1,7 @@
 """The host: builds the hikari bot and lightbulb client, loads plugins, wires their commands,
 listeners, engines and tables, and runs until SIGINT/SIGTERM.
 
-    app = App(load_config(), token=os.environ["DISCORD_TOKEN"])
-    app.run()            # or: await app.start(); ...; await app.close()
+    app = App(load_config(), token=os.environ["DISCORD_TOKEN"]); app.run()  # or start() ... close()
 """
 
 from __future__ import annotations
