@@ -1,8 +1,7 @@
 """The host: builds the hikari bot and lightbulb client, loads plugins, wires their commands,
 listeners, engines and tables, and runs until SIGINT/SIGTERM.
 
-    app = App(load_config(), token=os.environ["DISCORD_TOKEN"])
-    app.run()            # or: await app.start(); ...; await app.close()
+    app = App(load_config(), token=os.environ["DISCORD_TOKEN"]); app.run()  # or start() ... close()
 """
 
 from __future__ import annotations
@@ -23,11 +22,13 @@ import hikari
 import lightbulb
 import sqlalchemy as sa
 
+from framework import intents
 from framework.bot_permissions import GuildCheck, PermissionMemo, invite_permissions, invite_url
 from framework.config import BotSettings, Config, write_plugin_enabled
 from framework.dataroot import DataRoot
 from framework.engines import EngineMismatch, Engines, check_engine
 from framework.errors import UserError
+from framework.lazy import release_free_memory
 from framework.leases import Leases, new_owner_id
 from framework.logs import redact
 from framework.permissions import Permissions
@@ -148,11 +149,12 @@ class App:
         self.bot.subscribe(hikari.ShardReadyEvent, self._on_ready)
         for event_type in (hikari.GuildAvailableEvent, hikari.GuildJoinEvent):
             self.bot.subscribe(event_type, self._guild_check.on_guild)
-        await self.bot.start(shard_ids=shards, shard_count=shard_count)
+        await intents.start(self.bot, shard_ids=shards, shard_count=shard_count)  # 4014 explained
         await self.permissions.load_owners(self.bot.rest)
         await self.plugins.call("startup", scope=None, app=self)
         self.sync.start()
         self.singleton_task("trainerbot:prune-state-changes", self.sync.prune)
+        await self.run_blocking(release_free_memory)  # start-up's freed memory back to the OS
 
     async def collect_migrations(self) -> list[Migration]:
         """The migration steps of the plugins (loaded if not yet): for tools that prepare a database

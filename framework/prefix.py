@@ -3,9 +3,11 @@ interaction carries, then run through the one pipeline in :mod:`framework.comman
 
 Arguments are positional (filling options in order) or named (``key=value`` or ``key:value``,
 anywhere on the line); quotes group words; attachments on the message fill attachment options in
-order. The last positional string option takes the rest of the line unless quoted, so free text
-needs no quotes (``!train great movie``, ``!feedback great bot rating=5``) and is never split
-into the options after it. A ``key=value`` word whose key no option has is named as unknown.
+order. The last positional option, when it is a string, takes the rest of the line unless quoted,
+so free text needs no quotes (``!train great movie``, ``!feedback great bot rating=5``); a string
+option with positional options after it does so only when declared ``rest_of_line`` (train's
+``data``: never split into ``positive``), else it takes one word (``!files uploads 2``). A
+``key=value`` word whose key no option has is named as unknown.
 """
 
 from __future__ import annotations
@@ -137,9 +139,10 @@ def parse_arguments(cmd: Command, text: str, attachments: Sequence[hikari.Attach
     ``reply_to`` (the id of the message this one replies to) fills ``from_reply`` options.
 
     Named options (``key=value`` or ``key:value``) may come anywhere. The other words fill the
-    positional options in order; the last positional string option takes the rest of the line
-    (named options in it excepted) unless its value is quoted, so free text needs no quotes and
-    is never split into the options after it."""
+    positional options in order; the last positional option, when it is a string (or a string
+    option declared ``rest_of_line``), takes the rest of the line (named options in it excepted)
+    unless its value is quoted, so free text needs no quotes and is never split into the options
+    after it."""
     raw: dict[str, Any] = {}
     by_name = {o.name: o for o in cmd.options}
     files = list(attachments)
@@ -164,7 +167,7 @@ def parse_arguments(cmd: Command, text: str, attachments: Sequence[hikari.Attach
                 raw[opt.name] = str(reply_to)
     free = [o for o in cmd.options if o.name not in raw and o.type is not OptionType.ATTACHMENT and not o.named_only]
     strings = [o for o in free if o.type is OptionType.STRING]
-    rest = strings[-1] if strings else None
+    rest = strings[-1] if strings and (strings[-1] is free[-1] or strings[-1].rest_of_line) else None
     for index, (token, start, quoted) in enumerate(positional):
         if not free:
             raise _unknown(token, quoted, cmd, prefix) or BadArgument(

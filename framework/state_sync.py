@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from framework.async_db import AsyncConnection
 from framework.errors import UserError
 from framework.leases import db_now
 from framework.plugin_discovery import rediscover

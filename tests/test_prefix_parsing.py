@@ -107,7 +107,7 @@ async def test_prefix_json_with_an_apostrophe_reaches_the_command(tb_factory) ->
 # --- natural typing: free text takes the rest of the line, named options anywhere, key:value
 
 REVIEW = Command("train", "Add examples", _noop, [
-    string("data", "Text", default=None), boolean("positive", "Label", default=True),
+    string("data", "Text", default=None, rest_of_line=True), boolean("positive", "Label", default=True),
     attachment("attachment", "A file", default=None), string("data_dir", "A folder", default=None, named_only=True),
     string("dataset", "Dataset", default=None, named_only=True), boolean("start", "Start", default=None,
                                                                         named_only=True)])
@@ -128,6 +128,19 @@ HI = Command("hi", "Hello", _noop, [string("name", "Who", default=None)])
 ])
 def test_free_text_takes_the_rest_of_the_line_and_named_options_go_anywhere(text, expected) -> None:
     assert parse_arguments(REVIEW, text, [], "!") == expected
+
+
+FILES = Command("files", "List", _noop, [string("path", "Folder", default=""),
+                                         integer("page", "Page", default=1, min_value=1)])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("uploads 2", {"path": "uploads", "page": "2"}),  # a path, then a page: one word each
+    ('"my uploads" 2', {"path": "my uploads", "page": "2"}),
+    ("uploads", {"path": "uploads"}),
+])
+def test_a_string_with_positional_options_after_it_takes_one_word(text, expected) -> None:
+    assert parse_arguments(FILES, text, [], "!") == expected
 
 
 @pytest.mark.parametrize("text", ["great bot rating=5", "rating=5 great bot", "great rating:5 bot",

@@ -75,6 +75,11 @@ class Option:
     named_only: bool = False
     """Prefix surface: given only as ``name=value``, never by position, so free text that fills
     the other options needs no quotes (``!feedback rating=4 loved it``)."""
+    rest_of_line: bool = False
+    """Prefix surface: this string option takes the rest of the line (unless quoted) even though
+    positional options follow it (``!train great movie`` before ``positive``). The last positional
+    option, when it is a string, does so anyway; a string followed by other positional options
+    (``!files uploads 2``: a path, then a page) takes one word unless this is set."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier() or keyword.iskeyword(self.name):

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from framework.emulator.api_message import apply_content, new_bot_message
+from framework.emulator.api_message import apply_content, check_message, new_bot_message
 from framework.emulator.state import DISCORD_EPOCH_MS, Interaction, Message
 from framework.emulator.wire import DIGITS, Route, empty, not_found, read_body, reply
 from framework.emulator.world import World
@@ -60,8 +60,12 @@ class InteractionApi:
         if inter.callbacks:
             return reply({"message": "Interaction has already been acknowledged.", "code": 40060}, status=400)
         body, files = await read_body(request)
-        inter.callbacks.append(body)
         kind, data = body.get("type"), body.get("data") or {}
+        # docs: interactions/receiving-and-responding#interaction-callback-data-structure: a message
+        # callback's data has the limits of a message (limits.py)
+        if kind in (4, 7) and (refused := check_message(world, request, inter.channel, data, files, edit=kind == 7)):
+            return refused
+        inter.callbacks.append(body)
         message = None
         if kind in (4, 5):
             message = new_bot_message(world, inter.channel.id, data, files, interaction=inter, placeholder=kind == 5)
@@ -87,6 +91,8 @@ class InteractionApi:
         if inter is None:
             return self._refused(token, "Webhook")
         body, files = await read_body(request)
+        if refused := check_message(self.world, request, inter.channel, body, files):
+            return refused
         message = new_bot_message(self.world, inter.channel.id, body, files, interaction=inter)
         return reply(self.world.message_payload(message))
 
@@ -99,6 +105,9 @@ class InteractionApi:
         if message is None:
             return self._refused(token, "Message")
         body, files = await read_body(request)
+        if refused := check_message(self.world, request, self.world.channels[message.channel_id], body, files,
+                                    edit=True):
+            return refused
         if message.placeholder:
             message.placeholder = False  # the deferred answer arrives: not an edit to the user's eyes
             apply_content(self.world, message, body, files, edit=False)

@@ -66,17 +66,21 @@ class DiscordEmulator(UserActions):
         return user
 
     def create_guild(self, name: str, *, owner: User | None = None, shard: tuple[int, int] | None = None,
-                     id: int | None = None, everyone_id: int | None = None) -> Guild:
+                     id: int | None = None, everyone_id: int | None = None,
+                     bot_permissions: int | None = None) -> Guild:
         """``shard=(shard_id, shard_count)``: an id whose events that shard receives ((id >> 22) % count).
-        ``id``: restore a guild with a known id (``everyone_id`` defaults to it, as on Discord)."""
+        ``id``: restore a guild with a known id (``everyone_id`` defaults to it, as on Discord).
+        ``bot_permissions``: the @everyone role's permissions, so what the bot (which has no role) may do
+        server-wide; members without roles get the same (give them roles for more)."""
         guild_id = self._given(id)
         if shard is not None:
             stamp = guild_id >> 22
             stamp += (shard[0] - stamp) % shard[1]
             guild_id = self._last_id = max(guild_id, stamp << 22)
         guild = Guild(guild_id, name, (owner or self.application_owner).id)
+        everyone = 0x6BFFFEC1 if bot_permissions is None else bot_permissions
         guild.roles.append(Role(everyone_id or guild.id, guild.id, "@everyone", position=0,
-                                permissions=str(0x6BFFFEC1)))
+                                permissions=str(everyone)))
         self.guilds[guild.id] = guild
         guild.members[self.bot_user.id] = Member(self.bot_user, guild.id)
         if self._gateway.session_id is not None:
@@ -106,10 +110,15 @@ class DiscordEmulator(UserActions):
         if self._gateway.session_id is not None:
             self._gateway.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(role.guild_id), "role": role.payload()})
 
-    def update_channel(self, channel: Channel, *, overwrites: Sequence[dict[str, Any]]) -> None:
-        """Replace a channel's permission overwrites, as a server admin would (``CHANNEL_UPDATE``)."""
-        channel.overwrites = [{"allow": "0", "deny": "0", **o, "id": str(o["id"])} for o in overwrites]
-        if self._gateway.session_id is not None:
+    def set_overwrite(self, channel: Channel, target: User | Role, *, allow: int = 0, deny: int = 0,
+                      announce: bool = True) -> None:
+        """Set the channel's permission overwrite for a member or a role (the bot: ``emu.bot_user``).
+        ``announce=False`` changes it without CHANNEL_UPDATE, so the bot's cache is stale and only
+        Discord's refusal tells it (as after an event the bot missed)."""
+        kind = 0 if isinstance(target, Role) else 1
+        channel.overwrites = [o for o in channel.overwrites if int(o["id"]) != target.id]
+        channel.overwrites.append({"id": str(target.id), "type": kind, "allow": str(allow), "deny": str(deny)})
+        if announce and self._gateway.session_id is not None:
             self._gateway.dispatch("CHANNEL_UPDATE", channel.payload())
 
     def add_member(self, guild: Guild, user: User, *, roles: Sequence[Role] = ()) -> Member:

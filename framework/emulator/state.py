@@ -115,6 +115,8 @@ class Guild:
     members: dict[int, Member] = dataclasses.field(default_factory=dict)
     roles: list[Role] = dataclasses.field(default_factory=list)
     voice_states: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    upload_limit: int = 10 * 1024 * 1024
+    """Bytes per uploaded file (docs: reference#uploading-files, 10 MiB; boosts raise it): set it to model a boost."""
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -185,6 +187,10 @@ class Message:
     timestamp: float = dataclasses.field(default_factory=time.time)
     edited_at: float | None = None
     reactions: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    mention_users: list[int] | None = None
+    """Whom the message mentions (``allowed_mentions`` applied); None: every ``<@id>`` of the content."""
+    mention_roles: list[int] | None = None
+    mention_everyone: bool | None = None
 
     @property
     def ephemeral(self) -> bool:

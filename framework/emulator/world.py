@@ -30,6 +30,19 @@ from framework.emulator.state import (
     make_token,
 )
 
+PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)
+"""GUILD_MEMBERS, GUILD_PRESENCES and MESSAGE_CONTENT (docs: events/gateway#privileged-intents)."""
+_INTENT_FLAGS = {1 << 1: 1 << 15, 1 << 8: 1 << 13, 1 << 15: 1 << 19}
+"""Privileged intent -> the application flag saying it is enabled (docs: resources/application#application-
+object-application-flags: GATEWAY_GUILD_MEMBERS_LIMITED, GATEWAY_PRESENCE_LIMITED, GATEWAY_MESSAGE_CONTENT_LIMITED,
+the flags of a bot in fewer than 100 servers)."""
+
+
+def application_flags(privileged_intents: int) -> int:
+    """The application's ``flags`` saying which privileged intents it has enabled."""
+    return sum(flag for intent, flag in _INTENT_FLAGS.items() if privileged_intents & intent)
+
+
 
 class World:
     """The records of one emulated Discord application (the base of :class:`DiscordEmulator`)."""
@@ -68,6 +81,9 @@ class World:
         """Served over HTTPS and WSS (``start(ssl_context=...)``), as Discord is."""
         self.rules = Rules()
         """The strict rules (``rules.py``): what is relaxed, what was refused, how many 429s were sent."""
+        self.privileged_intents = PRIVILEGED_INTENTS
+        """The privileged intents the application has enabled (all, as a bot's owner sets it up);
+        IDENTIFY asking for another closes the gateway with 4014 (``gateway.py``)."""
         self.clock_offset = 0.0
         """Seconds the emulated clock runs ahead of the real one (``advance_clock``)."""
 
@@ -193,18 +209,27 @@ class World:
         self.attachments[att.id] = att
         return att
 
-    def _voice_state(self, guild: Guild, user: User, channel: Channel | None, *, session_id: str) -> dict[str, Any]:
-        """Record ``user`` in ``channel`` (``None``: out of voice) and return the VOICE_STATE_UPDATE data."""
+    def _voice_state(self, guild: Guild, user: User, channel: Channel | None, *, session_id: str,
+                     suppress: bool = False) -> dict[str, Any]:
+        """Record ``user`` in ``channel`` (``None``: out of voice) and return the VOICE_STATE_UPDATE data;
+        ``suppress``: the user's permission to speak is denied (docs: resources/voice#voice-state-object)."""
         member = guild.members[user.id].payload() if user.id in guild.members else None
         state = {"guild_id": str(guild.id), "channel_id": str(channel.id) if channel else None,
                  "user_id": str(user.id), "member": member,
                  "session_id": session_id, "deaf": False, "mute": False, "self_deaf": False, "self_mute": False,
-                 "self_stream": False, "self_video": False, "suppress": False, "request_to_speak_timestamp": None}
+                 "self_stream": False, "self_video": False, "suppress": suppress, "request_to_speak_timestamp": None}
         if channel is None:
             guild.voice_states.pop(user.id, None)
         else:
             guild.voice_states[user.id] = state
         return state
+
+    @staticmethod
+    def _mentioned_users(message: Message) -> list[int]:
+        """Who ``message`` mentions: as recorded (``allowed_mentions`` applied), else every ``<@id>``."""
+        if message.mention_users is not None:
+            return message.mention_users
+        return list(dict.fromkeys(int(u) for u in re.findall(r"<@!?(\d+)>", message.content)))
 
     # -- payloads that need the whole world (a message names its author's member, its reference...)
     def message_payload(self, message: Message) -> dict[str, Any]:
@@ -212,9 +237,12 @@ class World:
             "id": str(message.id), "channel_id": str(message.channel_id), "author": message.author.payload(),
             "content": message.content, "timestamp": iso_time(message.timestamp),
             "edited_timestamp": iso_time(message.edited_at) if message.edited_at else None, "tts": False,
-            "mention_everyone": False, "mentions": [self.users[int(u)].payload() for u in
-                                                    re.findall(r"<@!?(\d+)>", message.content) if int(u) in self.users],
-            "mention_roles": [], "mention_channels": [],
+            "mention_everyone": bool(message.mention_everyone if message.mention_everyone is not None
+                                     else re.search(r"@(everyone|here)", message.content)),
+            "mentions": [self.users[u].payload() for u in self._mentioned_users(message) if u in self.users],
+            "mention_roles": [str(r) for r in (message.mention_roles if message.mention_roles is not None
+                                               else [int(x) for x in re.findall(r"<@&(\d+)>", message.content)])],
+            "mention_channels": [],
             "attachments": [a.payload() for a in message.attachments], "embeds": message.embeds,
             "reactions": [], "pinned": False, "type": 19 if message.reference else 0, "flags": message.flags,
             "components": [], "sticker_items": [],

@@ -46,7 +46,7 @@ def _summary(added: int, duplicates: int, dataset: str, problems: list[str]) -> 
 
 
 @command("train", "Add labelled examples; start a training job with start:true", permission="training", options=[
-    string("data", "Example text (paragraphs or lines are separate examples)", default=None),
+    string("data", "Example text (paragraphs or lines are separate examples)", default=None, rest_of_line=True),
     boolean("positive", "Label the new data positive (true) or negative (false)", default=True),
     attachment("attachment", "A .txt/.md/.json/.jsonl/.csv/.html file of examples", default=None),
     string("data_dir", "A folder inside the data folder to import", default=None, named_only=True),
