@@ -2,17 +2,24 @@
 (https://discord.com/developers/docs/interactions/receiving-and-responding): the 3-second
 deadline, one initial response, the 15-minute token on every webhook route, no webhook before the
 interaction is answered, the first follow-up after a deferral editing the original, ephemeral
-messages out of reach of channel endpoints, and no channel-endpoint edit of a response in a DM."""
+messages out of reach of channel endpoints, and no channel-endpoint edit of a response in a DM;
+then the real bot under these rules: a slow command deferred in time, long work in a DM."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import types
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
+from framework import hookimpl
+from framework.commands import command
 from framework.emulator import DiscordEmulator
+from tests.test_training import TRAINING_TOML, _progress, labelled_jsonl
 
 EPHEMERAL = 64
 
@@ -155,3 +162,39 @@ async def test_a_response_in_a_dm_is_not_edited_through_the_channel_endpoint(res
         assert status == expected, body
     assert body == {"message": "Missing Access", "code": 50001}
     assert [r.rule for r in emu.refusals] == ["interaction.channel_edit_outside_guild"]
+
+
+# ----------------------------------------------------------------------------- the real bot under these rules
+
+
+def slow_plugin() -> types.SimpleNamespace:
+    @command("slow", "Answers after longer than Discord's three seconds")
+    async def slow(ctx) -> None:
+        await asyncio.sleep(3.5)
+        await ctx.respond("finally")
+
+    return types.SimpleNamespace(register_commands=hookimpl(lambda register: register(slow)))
+
+
+async def test_the_bot_defers_a_slow_command_within_the_deadline(tb_factory) -> None:
+    tb = await tb_factory(extra_plugins={"slow": slow_plugin()})
+    inter = await tb.interaction("slow")
+    answer = await inter.wait_response()
+    assert answer.content == "finally"
+    assert [c["type"] for c in inter.callbacks] == [5]
+    assert tb.emu.refusals == []
+
+
+async def test_long_work_answered_in_a_dm_is_never_edited_through_the_channel(tb_factory) -> None:
+    """A `/test` run in a DM: its progress and report come through the interaction's token (a
+    channel-endpoint edit of an interaction's answer is refused outside guilds)."""
+    tb = await tb_factory(plugins_toml=TRAINING_TOML + "[bot]\nprogress_interval = 0.2\n")
+    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("r.jsonl", labelled_jsonl())])
+    await _progress(tb, sent, "succeeded")
+    dm = tb.emu.create_dm(tb.owner)
+    assert (await tb.say("!model use local-1", user=tb.owner, channel=dm)).content.startswith("Active model")
+    data = json.dumps({"positive": ["great film, loved it"], "negative": ["boring and far too long"]})
+    inter = await tb.emu.invoke_slash(dm, tb.owner, "test", {"data": data})
+    await tb.emu.wait_until(lambda: any("accuracy" in m.content for m in inter.responses), 60, what="the report")
+    assert tb.emu.refusals == []
+    assert tb.emu.rate_limited_requests == 0

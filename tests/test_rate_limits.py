@@ -123,3 +123,21 @@ async def test_the_bot_answers_a_burst_in_one_channel_without_a_429(tb) -> None:
                                       {s.id for s in sent}]) == 8, 30, what="eight answers")
     assert emu.rate_limited_requests == 0
     assert emu.refusals == []
+
+
+async def test_the_bot_meets_the_global_limit_waits_and_answers_everyone(tb) -> None:
+    """Replies in eight channels at once (eight buckets) against a global limit lowered to four
+    requests per three seconds: hikari cannot know the global limit before meeting it, so the
+    emulator answers 429 (global); the bot waits as told and every user gets the answer."""
+    emu = tb.emu
+    channels = [emu.create_channel(tb.guild, f"room{n}") for n in range(8)]
+    await emu.wait_until(lambda: all(tb.app.bot.cache.get_guild_channel(c.id) for c in channels),
+                         what="the channels in the cache")
+    emu.set_global_rate_limit(4, 3.0)
+    sent = [await emu.send_message(channel, tb.user, "!hi") for channel in channels]
+    await emu.wait_until(lambda: all(any(m.reference == s.id for m in emu.sent_messages(c))
+                                     for s, c in zip(sent, channels, strict=True)), 60, what="every answer")
+    assert emu.rate_limited_requests >= 1
+    limited = [r for r in emu.requests if r.status == 429]
+    assert limited and all(r.method == "POST" and r.path.endswith("/messages") for r in limited)
+    assert emu.refusals == []
