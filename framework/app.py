@@ -30,6 +30,7 @@ from framework.errors import UserError
 from framework.leases import Leases, new_owner_id
 from framework.logs import redact
 from framework.permissions import Permissions
+from framework.plugin_discovery import rediscover
 from framework.plugins import PluginHost, PluginInfo, check_compatibility
 from framework.prefix import PrefixRouter
 from framework.registry import CommandRegistry, Contributions, Listener, swap_arguments
@@ -256,7 +257,7 @@ class App:
 
     async def set_guild_enabled(self, plugin: str, guild_id: int, enabled: bool) -> None:
         """Switch a plugin's commands and listeners on or off in one guild (persisted)."""
-        info = self._known(plugin)
+        info = await self._known(plugin)
         async with self.storage.begin() as conn:
             if enabled:
                 await conn.execute(plugin_guild_state.delete().where(
@@ -274,7 +275,7 @@ class App:
             await publish(conn, self.instance, "enabled", plugin=plugin, enabled=enabled)
 
     async def _set_enabled(self, plugin: str, enabled: bool, *, sync_commands: bool = True) -> None:
-        info = self._known(plugin)
+        info = await self._known(plugin)
         if enabled and info.status != "enabled":
             if info.loader is None:
                 raise UserError(f"Plugin `{plugin}` cannot be loaded here.")
@@ -302,7 +303,7 @@ class App:
             await publish(conn, self.instance, "reload", plugin=plugin)
 
     async def _reload_plugin(self, plugin: str, *, sync_commands: bool = True) -> None:
-        info = self._known(plugin)
+        info = await self._known(plugin)
         if info.status != "enabled":
             raise UserError(f"Plugin `{plugin}` is not enabled; enable it instead of reloading.")
         staging = f"{plugin}.reloading"
@@ -337,8 +338,8 @@ class App:
             await self.client.sync_application_commands()
         log.info("plugin %s reloaded", plugin)
 
-    def _known(self, plugin: str) -> PluginInfo:
-        info = self.plugins.infos.get(plugin)
+    async def _known(self, plugin: str) -> PluginInfo:
+        info = self.plugins.infos.get(plugin) or await rediscover(self, plugin)  # installed since start-up?
         if info is None:
             raise UserError(f"No plugin named `{plugin}`. `plugins list` shows them.")
         return info

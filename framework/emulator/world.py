@@ -86,6 +86,32 @@ class World:
         self._last_id = max(candidate, self._last_id + 1)
         return self._last_id
 
+    def _given(self, known: int | None) -> int:
+        """``known`` (a restored record keeps its id; later ids come after it), or a new id."""
+        if known is None:
+            return self._snowflake()
+        self._last_id = max(self._last_id, known)
+        return known
+
+    def adopt_identity(self, bot_id: int, owner_id: int, owner_name: str = "owner") -> None:
+        """Give the bot user and the application's owner known ids (a restored sandbox world), before
+        the bot connects: the token names the bot id, as Discord's do."""
+        for user in (self.bot_user, self.application_owner):
+            self.users.pop(user.id, None)
+        self.bot_user.id, self.application_id = self._given(bot_id), bot_id
+        self.application_owner.id, self.application_owner.username = self._given(owner_id), owner_name
+        self.token = make_token(bot_id)
+        self.users.update({bot_id: self.bot_user, owner_id: self.application_owner})
+
+    def restore_message(self, message: Message) -> None:
+        """Put a message of a persisted world back, with its id and attachments (served again)."""
+        self._given(message.id)
+        for att in message.attachments:
+            self._given(att.id)
+            att.url = f"{self.base_url}/attachments/{att.id}/{att.filename}"
+            self.attachments[att.id] = att
+        self.messages[message.id] = message
+
     @property
     def base_url(self) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
