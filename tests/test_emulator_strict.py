@@ -34,6 +34,9 @@ async def call(emu: DiscordEmulator, method: str, path: str, body: Any = None,
 @pytest.fixture
 async def world(discord_emulator: DiscordEmulator):
     emu = discord_emulator
+    # These raw REST calls test content, command and permission rules; they do not wait for rate-limit
+    # buckets as a library does (tests/test_rate_limits.py covers those), so the limiter is relaxed here.
+    emu.relax("ratelimit")
     guild = emu.create_guild("Strict")
     channel = emu.create_channel(guild, "general")
     alice = emu.create_user("alice")

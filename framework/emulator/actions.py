@@ -107,7 +107,8 @@ class UserActions(World):
 
     def _interaction(self, channel: Channel, user: User, kind: int, data: dict[str, Any]) -> Interaction:
         """Record an interaction and send INTERACTION_CREATE (from a guild member or, in a DM, a user)."""
-        inter = Interaction(self._snowflake(), secrets.token_urlsafe(24), channel, user, kind, data, emulator=self)
+        inter = Interaction(self._snowflake(), secrets.token_urlsafe(24), channel, user, kind, data, emulator=self,
+                            created_at=self.now())
         self.interactions[inter.id] = inter
         payload: dict[str, Any] = {
             "id": str(inter.id), "application_id": str(self.application_id), "type": kind, "data": data,

@@ -1,6 +1,16 @@
 """REST resources of a channel: the channel, its messages (create, list, get, edit, delete),
 typing and the bot's reactions; and how a message the bot writes is recorded, which the
 interaction responses (``api_interaction.py``) share.
+
+Rules on interaction responses reached through channel endpoints
+(https://discord.com/developers/docs/interactions/receiving-and-responding):
+
+- ``interaction.ephemeral_via_channel`` — an ephemeral message exists only for its interaction's
+  token: fetching, editing or deleting it through ``/channels/{id}/messages/{id}`` is 404, 10008
+  "Unknown Message".
+- ``interaction.channel_edit_outside_guild`` — Discord promises nothing about editing or deleting
+  an interaction's response through the channel endpoint outside a guild where the bot is present
+  (DMs, user-installed contexts); the emulator refuses it, 403, 50001 "Missing Access" (stricter).
 """
 
 from __future__ import annotations
@@ -137,13 +147,23 @@ class ChannelApi:
                  if m.channel_id == int(cid) and not m.deleted and not m.ephemeral]
         return reply([self.world.message_payload(m) for m in reversed(found)][:limit])
 
+    def _interaction_refusal(self, request: web.Request, message: Message, *, change: bool) -> web.Response | None:
+        """The refusal of a channel-endpoint request on an interaction's response, if a rule refuses it."""
+        rules = self.world.rules
+        if message.ephemeral and rules.on("interaction.ephemeral_via_channel"):
+            return rules.refuse(request, "interaction.ephemeral_via_channel", 404, 10008, "Unknown Message")
+        if (change and message.interaction_id is not None and message.guild_id is None
+                and rules.on("interaction.channel_edit_outside_guild")):
+            return rules.refuse(request, "interaction.channel_edit_outside_guild", 403, 50001, "Missing Access")
+        return None
+
     async def _get_message(self, request: web.Request, cid: str, mid: str) -> web.Response:
         message = self._message(cid, mid)
         if message is None:
             return not_found("Message")
         # docs: resources/message#get-channel-message: "requires READ_MESSAGE_HISTORY" (and VIEW_CHANNEL)
-        if refused := self._refused(request, self.world.channels[message.channel_id],
-                                    perms.VIEW_CHANNEL | perms.READ_MESSAGE_HISTORY):
+        if refused := self._interaction_refusal(request, message, change=False) or self._refused(
+                request, self.world.channels[message.channel_id], perms.VIEW_CHANNEL | perms.READ_MESSAGE_HISTORY):
             return refused
         return reply(self.world.message_payload(message))
 
@@ -151,6 +171,8 @@ class ChannelApi:
         message = self._message(cid, mid)
         if message is None or not message.from_bot:
             return not_found("Message")
+        if (refusal := self._interaction_refusal(request, message, change=True)) is not None:
+            return refusal
         body, files = await read_body(request)
         channel = self.world.channels[message.channel_id]
         # docs: resources/message#edit-message: the author may edit their message; silent on permissions:
@@ -167,6 +189,8 @@ class ChannelApi:
         message = self._message(cid, mid)
         if message is None:
             return not_found("Message")
+        if (refusal := self._interaction_refusal(request, message, change=True)) is not None:
+            return refusal
         # docs: resources/message#delete-message: "if operating on a guild channel and trying to delete a
         # message that was not sent by the current user, this endpoint requires MANAGE_MESSAGES"
         needed = perms.VIEW_CHANNEL | (0 if message.author.id == self.world.bot_user.id else perms.MANAGE_MESSAGES)

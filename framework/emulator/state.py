@@ -216,6 +216,9 @@ class Interaction:
     callbacks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     emulator: World | None = None
     """The emulator it belongs to, for ``wait_response``/``wait_callback``."""
+    created_at: float = 0.0
+    """When it was sent to the bot, on the emulator's clock (``world.now()``): the 3-second deadline
+    and the 15-minute token lifetime count from here."""
 
     @property
     def responses(self) -> list[Message]:
