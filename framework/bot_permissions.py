@@ -43,10 +43,61 @@ def names(permissions: hikari.Permissions) -> str:
     return " and ".join([", ".join(shown[:-1]), shown[-1]] if len(shown) > 1 else shown)
 
 
+class PermissionMemo:
+    """The bot's permissions per (server, channel) as :func:`in_channel` last computed them, so a
+    message that is answered does not rebuild them from hikari's cache (which copies the guild,
+    the member and each role on every read). Forgotten whenever an event can change them: the
+    server (owner, availability), its roles, its channels and threads (overwrites, parents), the
+    bot's own membership (roles), and a new gateway session. hikari updates its cache before it
+    dispatches the event, and listeners run in the order events arrive, so a message that arrives
+    after a change is answered with the changed permissions. Unknown answers (None) are not kept."""
+
+    LIMIT = 10_000
+    INVALIDATING: tuple[type[hikari.Event], ...] = (
+        hikari.GuildAvailableEvent, hikari.GuildJoinEvent, hikari.GuildLeaveEvent, hikari.GuildUnavailableEvent,
+        hikari.GuildUpdateEvent, hikari.RoleEvent, hikari.GuildChannelEvent, hikari.GuildThreadEvent,
+        hikari.ShardReadyEvent)
+
+    def __init__(self, bot: hikari.GatewayBot) -> None:
+        self.known: dict[tuple[int, int | None], hikari.Permissions] = {}
+        self._bot = bot
+        for event_type in self.INVALIDATING:
+            bot.subscribe(event_type, self.forget)
+        bot.subscribe(hikari.MemberEvent, self._on_member)
+
+    async def forget(self, event: object = None) -> None:
+        self.known.clear()
+
+    async def _on_member(self, event: hikari.MemberEvent) -> None:
+        me = self._bot.get_me()
+        if me is None or event.user_id == me.id:
+            self.known.clear()
+
+    def remember(self, key: tuple[int, int | None], permissions: hikari.Permissions) -> None:
+        if len(self.known) >= self.LIMIT:
+            self.known.clear()
+        self.known[key] = permissions
+
+
 def in_channel(app: Host, guild_id: hikari.Snowflakeish | None,
                channel_id: hikari.Snowflakeish | None) -> hikari.Permissions | None:
     """The bot's permissions in a channel of a server (or server-wide for ``channel_id`` None);
-    None when the cache does not know enough to say (then only Discord's answer will tell)."""
+    None when the cache does not know enough to say (then only Discord's answer will tell).
+    Remembered in the host's :class:`PermissionMemo` (``app.permission_memo``) when it has one."""
+    memo: PermissionMemo | None = getattr(app, "permission_memo", None)
+    if memo is None or guild_id is None:
+        return _compute(app, guild_id, channel_id)
+    key = (int(guild_id), None if channel_id is None else int(channel_id))
+    if (known := memo.known.get(key)) is not None:
+        return known
+    have = _compute(app, guild_id, channel_id)
+    if have is not None:
+        memo.remember(key, have)
+    return have
+
+
+def _compute(app: Host, guild_id: hikari.Snowflakeish | None,
+             channel_id: hikari.Snowflakeish | None) -> hikari.Permissions | None:
     me = app.bot.get_me()
     guild = app.bot.cache.get_guild(guild_id) if guild_id is not None else None
     if me is None or guild is None:

@@ -102,3 +102,29 @@ async def test_the_readme_invite_asks_for_exactly_what_the_built_ins_need(tb) ->
     assert names(needed) == "View Channel, Send Messages, Attach Files, Read Message History, Connect and Speak"
     urls = re.findall(r"https://discord\.com/oauth2/authorize\?\S*permissions=(\d+)", README.read_text("utf-8"))
     assert urls == [str(int(needed))]
+
+
+async def test_a_permission_change_counts_for_the_next_message(tb) -> None:
+    """The bot remembers its permissions per channel between messages; a changed overwrite or role
+    counts for the very next message, with no refused request."""
+    channel = tb.channel
+    assert (await tb.say("!hi")).reference is not None
+    tb.emu.set_overwrite(channel, tb.emu.bot_user, deny=int(P.READ_MESSAGE_HISTORY))
+    await tb.emu.wait_until(lambda: tb.app.bot.cache.get_guild_channel(channel.id).permission_overwrites,
+                            what="the bot to see the overwrite")
+    assert (await tb.say("!hi")).reference is None, "the overwrite denies replies now"
+    tb.emu.set_overwrite(channel, tb.emu.bot_user)
+    await tb.emu.wait_until(lambda: not tb.app.bot.cache.get_guild_channel(channel.id).permission_overwrites[
+        tb.emu.bot_user.id].deny, what="the bot to see the overwrite cleared")
+    assert (await tb.say("!hi")).reference is not None
+    everyone = tb.guild.roles[0]
+    allowed = int(everyone.permissions)
+    tb.emu.update_role(everyone, permissions=allowed & ~int(P.READ_MESSAGE_HISTORY))
+    await tb.emu.wait_until(lambda: not tb.app.bot.cache.get_role(everyone.id).permissions & P.READ_MESSAGE_HISTORY,
+                            what="the bot to see the role change")
+    assert (await tb.say("!hi")).reference is None, "the role lacks Read Message History now"
+    tb.emu.update_role(everyone, permissions=allowed)
+    await tb.emu.wait_until(lambda: tb.app.bot.cache.get_role(everyone.id).permissions & P.READ_MESSAGE_HISTORY,
+                            what="the bot to see the role change back")
+    assert (await tb.say("!hi")).reference is not None
+    assert not tb.emu.refusals, "the bot never tried a reply Discord refuses"

@@ -104,6 +104,12 @@ class DiscordEmulator(UserActions):
             self._gateway.dispatch("CHANNEL_CREATE", channel.payload())
         return channel
 
+    def update_role(self, role: Role, *, permissions: int) -> None:
+        """Change a role's permissions, as a server admin would (``GUILD_ROLE_UPDATE``)."""
+        role.permissions = str(permissions)
+        if self._gateway.session_id is not None:
+            self._gateway.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(role.guild_id), "role": role.payload()})
+
     def set_overwrite(self, channel: Channel, target: User | Role, *, allow: int = 0, deny: int = 0,
                       announce: bool = True) -> None:
         """Set the channel's permission overwrite for a member or a role (the bot: ``emu.bot_user``).
