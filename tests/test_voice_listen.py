@@ -249,7 +249,9 @@ async def test_barge_in_stops_playback_within_200_ms(server, tb_factory) -> None
     await tb.alice.speak(await voice_of(tb, SECOND))
     await tb.emu.wait_until(lambda: 0 in session.speaking[talking:], timeout=30, what="the bot to stop speaking")
     stopped = talking + session.speaking[talking:].index(0)
-    clip = [p for p in session.packets[:session.speaking_after[stopped]] if p.opus != media.OPUS_SILENCE]
+    sent = session.packets[:session.speaking_after[stopped]]
+    assert [p.opus for p in sent[-5:]] == [media.OPUS_SILENCE] * 5, "five silence frames before going quiet"
+    clip = [p for p in sent if p.opus != media.OPUS_SILENCE]
     after = [p for p in clip if p.heard > heard]
     print(f"barge-in: {len(after)} frames of the clip after Alice's first frame reached the bot")
     whole = len(decode_pcm(long_clip, rate=48_000)) // 1920  # 20 ms frames of 48 kHz mono s16le
