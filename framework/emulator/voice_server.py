@@ -62,8 +62,9 @@ class ReceivedPacket:
     arrived: float = 0.0
     """``time.time()`` when the datagram arrived (for latency and pacing figures)."""
     heard: int = 0
-    """Frames the server had relayed to this client (other members' audio) when this one arrived:
-    orders what a client sent against what it heard without comparing clocks."""
+    """Frames the server had relayed to this client (other members' audio) when this one was read:
+    orders what a client sent against what it heard without comparing clocks (a datagram read
+    late counts as later, never as earlier)."""
 
     @property
     def e2ee(self) -> bool:
@@ -92,9 +93,6 @@ class VoiceSession:
     packets: list[ReceivedPacket] = dataclasses.field(default_factory=list)
     undecryptable: int = 0
     speaking: list[int] = dataclasses.field(default_factory=list)
-    speaking_after: list[int] = dataclasses.field(default_factory=list)
-    """For each SPEAKING in ``speaking``: how many packets had arrived before it (which packets
-    belong to which talk spurt)."""
     heartbeats: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     binary_frames: list[bytes] = dataclasses.field(default_factory=list)
     """Binary frames from the client (DAVE: ``op(1) payload``, e.g. op 26 key packages)."""
@@ -344,7 +342,6 @@ class LocalVoiceServer:
             await self._select(session, ws, data)
         elif op == 5:
             session.speaking.append(int(data.get("speaking", 0)))
-            session.speaking_after.append(len(session.packets))
             for other in self._call_sessions(session.channel_id):
                 if other is not session and other.ws is not None and not other.ws.closed:
                     await self._send(other, other.ws, 5, {"user_id": str(session.user_id), "ssrc": session.ssrc,
