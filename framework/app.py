@@ -1,8 +1,7 @@
 """The host: builds the hikari bot and lightbulb client, loads plugins, wires their commands,
 listeners, engines and tables, and runs until SIGINT/SIGTERM.
 
-    app = App(load_config(), token=os.environ["DISCORD_TOKEN"])
-    app.run()            # or: await app.start(); ...; await app.close()
+    app = App(load_config(), token=os.environ["DISCORD_TOKEN"]); app.run()  # or start() ... close()
 """
 
 from __future__ import annotations
@@ -22,14 +21,17 @@ import hikari
 import lightbulb
 import sqlalchemy as sa
 
+from framework import intents
 from framework.bot_permissions import GuildCheck, invite_permissions, invite_url
 from framework.config import BotSettings, Config, write_plugin_enabled
 from framework.dataroot import DataRoot
 from framework.engines import EngineMismatch, Engines, check_engine
 from framework.errors import UserError
+from framework.lazy import release_free_memory
 from framework.leases import Leases, new_owner_id
 from framework.logs import redact
 from framework.permissions import Permissions
+from framework.plugin_discovery import rediscover
 from framework.plugins import PluginHost, PluginInfo, check_compatibility
 from framework.prefix import PrefixRouter
 from framework.registry import CommandRegistry, Contributions, Listener, swap_arguments
@@ -151,11 +153,12 @@ class App:
         self.bot.subscribe(hikari.ShardReadyEvent, self._on_ready)
         for event_type in (hikari.GuildAvailableEvent, hikari.GuildJoinEvent):
             self.bot.subscribe(event_type, self._guild_check.on_guild)
-        await self.bot.start(shard_ids=shards, shard_count=shard_count)
+        await intents.start(self.bot, shard_ids=shards, shard_count=shard_count)  # 4014 explained
         await self.permissions.load_owners(self.bot.rest)
         await self.plugins.call("startup", scope=None, app=self)
         self.sync.start()
         self.singleton_task("trainerbot:prune-state-changes", self.sync.prune)
+        await self.run_blocking(release_free_memory)  # start-up's freed memory back to the OS
 
     async def collect_migrations(self) -> list[Migration]:
         """The migration steps of the plugins (loaded if not yet): for tools that prepare a database
@@ -256,7 +259,7 @@ class App:
 
     async def set_guild_enabled(self, plugin: str, guild_id: int, enabled: bool) -> None:
         """Switch a plugin's commands and listeners on or off in one guild (persisted)."""
-        info = self._known(plugin)
+        info = await self._known(plugin)
         async with self.storage.begin() as conn:
             if enabled:
                 await conn.execute(plugin_guild_state.delete().where(
@@ -274,7 +277,7 @@ class App:
             await publish(conn, self.instance, "enabled", plugin=plugin, enabled=enabled)
 
     async def _set_enabled(self, plugin: str, enabled: bool, *, sync_commands: bool = True) -> None:
-        info = self._known(plugin)
+        info = await self._known(plugin)
         if enabled and info.status != "enabled":
             if info.loader is None:
                 raise UserError(f"Plugin `{plugin}` cannot be loaded here.")
@@ -302,7 +305,7 @@ class App:
             await publish(conn, self.instance, "reload", plugin=plugin)
 
     async def _reload_plugin(self, plugin: str, *, sync_commands: bool = True) -> None:
-        info = self._known(plugin)
+        info = await self._known(plugin)
         if info.status != "enabled":
             raise UserError(f"Plugin `{plugin}` is not enabled; enable it instead of reloading.")
         staging = f"{plugin}.reloading"
@@ -337,8 +340,8 @@ class App:
             await self.client.sync_application_commands()
         log.info("plugin %s reloaded", plugin)
 
-    def _known(self, plugin: str) -> PluginInfo:
-        info = self.plugins.infos.get(plugin)
+    async def _known(self, plugin: str) -> PluginInfo:
+        info = self.plugins.infos.get(plugin) or await rediscover(self, plugin)  # installed since start-up?
         if info is None:
             raise UserError(f"No plugin named `{plugin}`. `plugins list` shows them.")
         return info

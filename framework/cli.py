@@ -2,9 +2,11 @@
 
     trainerbot run              connect to Discord (needs DISCORD_TOKEN); --shards 0-3 --shard-count 8
     trainerbot cluster --processes N   N processes on this machine, each with its slice of the shards
-    trainerbot sandbox          the whole bot against a local Discord emulator, with a terminal chat
+    trainerbot sandbox          the whole bot against a local Discord emulator, in a page in your browser
+                                (--terminal: a terminal chat instead)
     trainerbot plugins list     what is installed, enabled, failed
     trainerbot config check     validate plugins.toml and every plugin's settings
+    trainerbot models list      the models of every engine (--available: downloadable ones); models download NAME
     trainerbot storage migrate --to URL   copy the database into an empty PostgreSQL, verified
 
 Plugins add subcommands through the ``register_cli_commands`` hook.
@@ -26,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from framework.config import Config, ConfigError, load_config, write_plugin_enabled
+from framework.config import DEFAULT_CONFIG, Config, ConfigError, load_config, write_plugin_enabled
 from framework.logs import setup_logging
 from framework.plugins import PluginHost
 
@@ -37,13 +39,33 @@ def _load(args: argparse.Namespace) -> Config:
     return load_config(args.config)
 
 
+def looks_like_bot_token(token: str) -> bool:
+    """A bot token is three dot-separated parts, the first the bot's id in base64 (as hikari reads it)."""
+    import base64
+    import binascii
+
+    parts = token.removeprefix("Bot ").split(".")
+    if len(parts) != 3 or not all(parts):
+        return False
+    try:
+        return base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)).decode("ascii").isdigit()
+    except (binascii.Error, ValueError):
+        return False
+
+
 def _token() -> str | None:
     token = os.environ.get("DISCORD_TOKEN", "").strip()
     if not token:
         print("DISCORD_TOKEN is not set. Create a bot at https://discord.com/developers/applications, "
               "copy its token, then: export DISCORD_TOKEN=...  (or run `trainerbot sandbox` to try it locally)",
               file=sys.stderr)
-    return token or None
+        return None
+    if not looks_like_bot_token(token):  # never echo it: it may be a real secret pasted wrongly
+        print("DISCORD_TOKEN does not look like a bot token (three parts separated by dots, the first the "
+              "bot's id): copy it again from https://discord.com/developers/applications → your app → Bot "
+              "→ Reset Token (not the client secret or public key)", file=sys.stderr)
+        return None
+    return token
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -100,10 +122,14 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from framework.sandbox import run_sandbox
-
     config = _load(args)
-    return run_sandbox(config, script=args.script)
+    if args.terminal or args.script:
+        from framework.sandbox import run_sandbox
+
+        return run_sandbox(config, script=args.script, reply_wait=args.reply_wait)
+    from framework.sandbox_web import run_web_sandbox
+
+    return run_web_sandbox(config, port=args.port)
 
 
 def cmd_storage_migrate(args: argparse.Namespace) -> int:
@@ -166,44 +192,78 @@ def cmd_plugins_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def project_config(args: argparse.Namespace) -> Config | None:
+    """The plugins.toml a command that changes it must change: ``--config``/``TRAINERBOT_CONFIG``, else
+    the nearest ``plugins.toml`` in this folder or a parent (a plugin's folder inside the bot's
+    project finds the project's); ``None`` (said why) rather than a new file in a random folder."""
+    explicit = args.config or os.environ.get("TRAINERBOT_CONFIG")
+    if explicit:
+        if not Path(explicit).is_file():
+            print(f"{explicit}: no such file. Pass the bot's plugins.toml with --config.", file=sys.stderr)
+            return None
+        return load_config(explicit)
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / DEFAULT_CONFIG).is_file():
+            if folder != here:
+                print(f"using {folder / DEFAULT_CONFIG} (the nearest plugins.toml above this folder)", file=sys.stderr)
+            return load_config(folder / DEFAULT_CONFIG)
+    print(f"No {DEFAULT_CONFIG} in {here} or any folder above it: run this in your bot's folder, or say which "
+          "bot to change with --config PATH (or TRAINERBOT_CONFIG); for a new bot, create an empty "
+          f"{DEFAULT_CONFIG} in its folder first.", file=sys.stderr)
+    return None
+
+
 def cmd_plugin_verb(verb: str, args: argparse.Namespace) -> int:
     from framework import plugin_admin  # pip and tomlkit: only for the subcommands that use them
 
-    config = _load(args)
-    if verb == "uninstall":
-        return plugin_admin.uninstall(config, args.name)
     if verb == "info":
-        return plugin_admin.info(config, args.name)
+        return plugin_admin.info(_load(args), args.name)
+    config = project_config(args)
+    if config is None:
+        return 2
+    if verb == "uninstall":
+        return plugin_admin.uninstall(config, args.name, yes=args.yes)
     write_plugin_enabled(config, args.name, verb == "enable")
     print(f"plugin {args.name!r} {verb}d in {config.path}; restart the bot (or use /plugins {verb}) to apply")
     return 0
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    config = _load(args)
-    host = _host(config)
-    failed = [i for i in host.infos.values() if i.status == "failed"]
-    for info in failed:
-        print(f"plugin {info.name}: {info.error}", file=sys.stderr)
-    known = set(host.infos)
-    unknown = [name for name in config.plugins if name not in known]
-    for name in unknown:
-        print(f"[plugins.{name}]: no plugin of that name is installed", file=sys.stderr)
-    print(f"{config.path}: OK ({len(host.infos)} plugins, provider {config.provider}, "
-          f"stt {config.engines.stt}, tts {config.engines.tts})" if not (failed or unknown) else "problems found")
-    return 1 if failed or unknown else 0
+    from framework.config_check import check
+
+    report = check(args.config)
+    for line in [*report.errors, *report.warnings]:
+        print(line, file=sys.stderr)
+    if report.errors or report.warnings:
+        errors, warnings = (sum(len(p.splitlines()) for p in found) for found in (report.errors, report.warnings))
+        print(f"{report.path}: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+        return 2 if report.errors else 1
+    config = report.config
+    assert config is not None
+    where = str(config.path) if config.path and config.path.is_file() else f"{config.path} (not found: the defaults)"
+    print(f"{where}: OK ({report.plugins} plugins, provider {config.provider}, "
+          f"stt {config.engines.stt}, tts {config.engines.tts})")
+    return 0
 
 
 def cmd_plugins_install(args: argparse.Namespace) -> int:
     from framework import plugin_admin
 
-    return plugin_admin.install(_load(args), args.spec, yes=args.yes)
+    config = project_config(args)
+    return 2 if config is None else plugin_admin.install(config, args.spec, yes=args.yes)
 
 
 def cmd_plugins_sync(args: argparse.Namespace) -> int:
     from framework import plugin_admin
 
     return plugin_admin.sync(_load(args))
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from framework import models
+
+    return models.run(_load(args), args)
 
 
 def cmd_new_plugin(args: argparse.Namespace) -> int:
@@ -228,8 +288,13 @@ def build_parser(extra: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
     cluster.add_argument("--processes", type=int, required=True, help="how many processes (each gets a slice)")
     cluster.add_argument("--shard-count", default="auto", help="shards in all, or `auto` (the default)")
     cluster.set_defaults(func=cmd_cluster)
-    sandbox = sub.add_parser("sandbox", help="the bot on a local Discord emulator, with a terminal chat")
-    sandbox.add_argument("--script", help="read chat lines from this file instead of the terminal")
+    sandbox = sub.add_parser("sandbox", help="the bot on a local Discord emulator, in a page in your browser")
+    sandbox.add_argument("--terminal", action="store_true", help="chat in this terminal instead of the browser")
+    sandbox.add_argument("--script", help="read chat lines from this file (the terminal chat, without a terminal)")
+    sandbox.add_argument("--reply-wait", type=float, default=3.0, metavar="SECONDS",
+                         help="terminal: how long a line waits for an answer before `(no reply)` (default 3)")
+    sandbox.add_argument("--port", type=int, default=0,
+                         help="serve the page on this port of 127.0.0.1 (default: a free port)")
     sandbox.set_defaults(func=cmd_sandbox)
     plugins = sub.add_parser("plugins", help="manage plugins").add_subparsers(dest="plugins_command", required=True)
     plugins.add_parser("list", help="installed plugins and their state").set_defaults(func=cmd_plugins_list)
@@ -242,6 +307,8 @@ def build_parser(extra: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
                            ("disable", "disable a plugin in plugins.toml")):
         p = plugins.add_parser(verb, help=helptext)
         p.add_argument("name")
+        if verb == "uninstall":
+            p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
         p.set_defaults(func=functools.partial(cmd_plugin_verb, verb))
     plugins.add_parser("sync", help="install the plugins plugins.toml lists").set_defaults(func=cmd_plugins_sync)
     scaffold = sub.add_parser("new-plugin", help="create a plugin package to start from")
@@ -253,6 +320,11 @@ def build_parser(extra: Sequence[CliCommand] = ()) -> argparse.ArgumentParser:
     move.add_argument("--to", required=True, metavar="URL", help="the target, e.g. postgresql://user@host/db")
     move.add_argument("--schema", help="PostgreSQL: the schema to fill (default: the URL's default, public)")
     move.set_defaults(func=cmd_storage_migrate)
+    from framework import models
+
+    models_parser = sub.add_parser("models", help="speech models: list, download (every engine)")
+    models.configure(models_parser)
+    models_parser.set_defaults(func=cmd_models)
     config = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
     config.add_parser("check", help="validate plugins.toml").set_defaults(func=cmd_config_check)
     for name, help_text, configure, run in extra:
@@ -280,12 +352,30 @@ def plugin_cli_commands(config: Config) -> list[tuple[str, str, Callable[..., An
     return found
 
 
+def _config_first(argv: list[str]) -> list[str]:
+    """``--config PATH`` is accepted anywhere (``trainerbot config check --config x.toml``)."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--config" and i + 1 < len(argv):
+            return ["--config", argv[i + 1], *argv[:i], *argv[i + 2:]]
+        if arg.startswith("--config="):
+            return ["--config", arg.partition("=")[2], *argv[:i], *argv[i + 1:]]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     setup_logging(os.environ.get("TRAINERBOT_LOG_LEVEL", "WARNING"))
+    argv = _config_first(argv)
     try:
-        config_path = argv[argv.index("--config") + 1] if "--config" in argv else None
-        extra = plugin_cli_commands(load_config(config_path))
+        config_path = argv[1] if argv[:1] == ["--config"] and len(argv) > 1 else None
+        try:
+            extra = plugin_cli_commands(load_config(config_path))
+        except ConfigError:
+            if [a for a in argv[2 if config_path else 0:] if not a.startswith("-")][:2] != ["config", "check"]:
+                raise
+            extra = []  # `config check` reports every problem itself
         args = build_parser(extra).parse_args(argv)
         return int(args.func(args) or 0)
     except ConfigError as exc:

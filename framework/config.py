@@ -134,6 +134,12 @@ def load_config(path: str | Path | None = None, *, overrides: dict[str, Any] | N
             data.setdefault(section, {}).update(values)
         else:
             data[section] = values
+    return config_from(data, path)
+
+
+def config_from(data: dict[str, Any], path: Path) -> Config:
+    """The validated ``Config`` of plugins.toml's ``data`` read from ``path`` (``TRAINERBOT_DATA_ROOT``
+    applied, a relative data root taken from the file's folder)."""
     if env_root := os.environ.get("TRAINERBOT_DATA_ROOT"):
         data.setdefault("bot", {})["data_root"] = env_root
     plugins = data.get("plugins", {})
@@ -159,13 +165,15 @@ def validate_plugin_settings(config: Config, plugin: str, model: type[BaseModel]
         return None
     known = {name for name, field in model.model_fields.items()} | {
         field.alias for field in model.model_fields.values() if field.alias}
-    unknown = sorted(set(table) - known)
-    if unknown and model.model_config.get("extra") != "allow":
-        raise ConfigError("\n".join(f"[plugins.{plugin}]: unknown key `{k}`" for k in unknown))
-    try:
-        return model.model_validate(table)
+    unknown = sorted(set(table) - known) if model.model_config.get("extra") != "allow" else []
+    problems = [f"[plugins.{plugin}]: unknown key `{k}`" for k in unknown]
+    try:  # every problem of the table in one message: unknown keys and wrong values together
+        settings = model.model_validate({k: v for k, v in table.items() if k not in unknown})
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(f"[plugins.{plugin}]", exc)) from None
+        problems.append(describe_validation_error(f"[plugins.{plugin}]", exc))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return settings
 
 
 def write_plugin_enabled(config: Config, plugin: str, enabled: bool) -> None:

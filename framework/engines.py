@@ -111,7 +111,7 @@ def check_engine(kind: EngineKind, engine: Any) -> None:
     methods, attributes = protocol_members(protocol)
     where = f"{kind.noun} {type(engine).__name__} does not follow {protocol.__name__}"
     for attribute in attributes:
-        if not hasattr(engine, attribute):
+        if not hasattr(engine, attribute) and not hasattr(protocol, attribute):  # one with a default is optional
             raise EngineMismatch(f"{where}: it has no `{attribute}`")
     for name, expected in methods.items():
         method = getattr(engine, name, None)

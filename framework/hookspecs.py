@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from framework.commands import Command, Context, Group
     from framework.config import Config
     from framework.host import Host
+    from framework.models import ModelCatalog
     from framework.providers import Correction, Example
     from framework.storage import Migration
 
@@ -38,6 +39,8 @@ RegisterEngine = Callable[[str, Any], None]
 """``register(name, engine)`` in the engine hooks."""
 RegisterCli = Callable[..., None]
 """``register(name, help, configure, run)`` in ``register_cli_commands``."""
+RegisterCatalog = Callable[["ModelCatalog"], None]
+"""``register(catalog)`` in ``register_model_catalogs``."""
 
 
 @hookspec
@@ -112,6 +115,18 @@ def register_cli_commands(register: RegisterCli, config: Config) -> None:
 
 
 @hookspec
+def register_model_catalogs(register: RegisterCatalog, config: Config) -> None:
+    """Register a ``framework.models.ModelCatalog`` for each engine that uses model files.
+
+    A catalog says which models are installed (language, size, path, package or data root),
+    which can be downloaded, and fetches one (verified and atomic, inside the data root, through
+    ``framework.download``). ``trainerbot models list|download`` is one command over every
+    catalog. Like ``register_cli_commands`` it runs in the CLI, without a bot: ``config`` is the
+    loaded plugins.toml. Keep it light: the catalog imports engines only when it must.
+    """
+
+
+@hookspec
 def startup(app: Host) -> None:
     """Called once the bot is connected and storage is ready (e.g. resume background jobs)."""
 
@@ -173,6 +188,17 @@ def dataset_examples(app: Host, name: str, split: str) -> list[Example] | None:
     First answer wins; ``None`` means "not mine" (a dataset the plugin does not keep), so several
     plugins may keep datasets. Lets testing and other features read datasets without knowing
     which plugin keeps them.
+    """
+
+
+@hookspec(firstresult=True)
+def add_dataset_examples(app: Host, name: str | None, examples: list[Example],
+                         author_id: int | None) -> tuple[str, int, int] | None:
+    """Add labelled ``examples`` to dataset ``name`` (``None``: the keeper's default dataset).
+
+    First answer wins: ``(dataset name, added, already there)``, or ``None`` for a dataset the
+    plugin does not keep. A label the dataset does not have is a ``UserError``. Lets features
+    outside training (``tests resolve add:true``) grow a dataset without knowing who keeps it.
     """
 
 

@@ -42,3 +42,25 @@ async def load_engine(app: Any, module: str, engine: str) -> ModuleType:
         return loaded
     result: ModuleType = await app.run_blocking(import_engine, module, engine)
     return result
+
+
+def release_free_memory() -> bool:
+    """Give the C heap's free pages back to the operating system (glibc's ``malloc_trim(0)``);
+    returns whether that was possible here. Blocking (a few milliseconds): call it off the event loop.
+
+    Start-up (imports, migrations, the command sync) frees much of what it allocates, but glibc
+    keeps freed memory in its arenas, where it counts as the process's resident memory until
+    reused. The host calls this once start-up is over. Elsewhere (macOS, Windows, musl) it does nothing.
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the C library the interpreter itself is linked with
+    except (OSError, AttributeError):  # no glibc
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim(0)
+    return True

@@ -5,6 +5,8 @@ constraints file that pins trainerbot and every one of its dependencies to the i
 so a plugin can never move hikari, lightbulb or trainerbot. It says where the code comes from and
 asks once (``--yes`` for scripts), records the plugin in plugins.toml (``package = ...``) so
 ``plugins sync`` can reinstall it in a new environment, and loads it once to report problems.
+``plugins uninstall NAME`` asks the same way (``--yes``). The CLI finds the bot's plugins.toml
+(``--config``, or the nearest one in a parent folder), never a new one in a plugin's folder.
 """
 
 from __future__ import annotations
@@ -135,7 +137,10 @@ def _record(config: Config, name: str, spec: str) -> None:
     config.path.write_text(tomlkit.dumps(doc), "utf-8")
 
 
-def uninstall(config: Config, name: str, *, out: TextIO = sys.stdout) -> int:
+def uninstall(config: Config, name: str, *, yes: bool = False, out: TextIO = sys.stdout,
+              stdin: TextIO = sys.stdin) -> int:
+    """pip-uninstall the distribution of plugin ``name`` and drop its table from plugins.toml; asks
+    first unless ``yes`` (without a terminal to ask on, refuses instead of waiting)."""
     eps = {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
     if name not in eps or eps[name].dist is None:
         out.write(f"No installed plugin {name!r} (built-in plugins are disabled, not uninstalled).\n")
@@ -143,6 +148,18 @@ def uninstall(config: Config, name: str, *, out: TextIO = sys.stdout) -> int:
     found = eps[name].dist
     assert found is not None  # checked above
     dist = found.name
+    message = (f"Uninstalling plugin {name!r}: the package {dist} {found.version}, "
+               f"and [plugins.{name}] in {config.path}.")
+    if not yes:
+        out.write(message + "\n")
+        if not stdin.isatty():
+            out.write("Refusing to uninstall without confirmation: run again with --yes.\n")
+            return 1
+        out.write("Uninstall it? [y/N] ")
+        out.flush()
+        if stdin.readline().strip().lower() not in {"y", "yes"}:
+            out.write("Nothing uninstalled.\n")
+            return 1
     done = _pip("uninstall", "--yes", "--quiet", dist)
     if done.returncode != 0:
         out.write(f"pip could not uninstall {dist}: {done.stderr.strip()}\n")

@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite as sqlite_types
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from framework.async_db import AsyncConnection
 from framework.errors import MAX_ID, BadArgument
 
 

@@ -1,15 +1,20 @@
 """The prefix surface: ``!name args…`` messages parsed into the same raw option values a slash
 interaction carries, then run through the one pipeline in :mod:`framework.commands`.
 
-Arguments are positional (filling options in order) or ``key=value``; quotes group words;
-attachments on the message fill attachment options in order; surplus words go to the last
-string option, so ``!say hello there`` needs no quotes.
+Arguments are positional (filling options in order) or named (``key=value`` or ``key:value``,
+anywhere on the line); quotes group words; attachments on the message fill attachment options in
+order. The last positional option, when it is a string, takes the rest of the line unless quoted,
+so free text needs no quotes (``!train great movie``, ``!feedback great bot rating=5``); a string
+option with positional options after it does so only when declared ``rest_of_line`` (train's
+``data``: never split into ``positive``), else it takes one word (``!files uploads 2``). A
+``key=value`` word whose key no option has is named as unknown.
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +29,7 @@ from framework.commands import (
     File,
     Group,
     MessageCommand,
+    Option,
     OptionType,
     Response,
     invoke,
@@ -50,10 +56,11 @@ def _closes(text: str, start: int) -> bool:
     return False
 
 
-def tokenize(text: str) -> list[tuple[str, int]]:
+def _spans(text: str) -> list[tuple[str, int, int, bool]]:
     """Split on whitespace, honouring "double" and 'single' quotes and backslash escapes.
-    Returns (token, start offset) pairs so the rest of the line can be taken verbatim."""
-    tokens: list[tuple[str, int]] = []
+    Returns (token, start, end, quoted) per token: offsets so the rest of the line can be taken
+    verbatim, and whether the token began with a quote (``"two words"`` is one value)."""
+    tokens: list[tuple[str, int, int, bool]] = []
     i, n = 0, len(text)
     while i < n:
         while i < n and text[i].isspace():
@@ -63,6 +70,7 @@ def tokenize(text: str) -> list[tuple[str, int]]:
         start = i
         buf: list[str] = []
         quote: str | None = None
+        quoted = False
         while i < n and (quote or not text[i].isspace()):
             ch = text[i]
             if ch == "\\" and i + 1 < n and text[i + 1] in "\"'\\":
@@ -73,48 +81,105 @@ def tokenize(text: str) -> list[tuple[str, int]]:
                 quote = None
             elif not quote and ch in "\"'" and (not buf or buf[-1] == "=") and (ch == '"' or _closes(text, i)):
                 quote = ch
+                quoted = quoted or not buf
             else:
                 buf.append(ch)
             i += 1
         if quote:
             raise BadArgument(f"Unclosed {quote} quote in the arguments.")
-        tokens.append(("".join(buf), start))
+        tokens.append(("".join(buf), start, i, quoted))
     return tokens
+
+
+def tokenize(text: str) -> list[tuple[str, int]]:
+    """Split on whitespace, honouring "double" and 'single' quotes and backslash escapes.
+    Returns (token, start offset) pairs so the rest of the line can be taken verbatim."""
+    return [(token, start) for token, start, _, _ in _spans(text)]
+
+
+_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)([=:])(.*)", re.DOTALL)
+
+
+def _named(token: str, quoted: bool, by_name: dict[str, Option]) -> tuple[str, str] | None:
+    """``key=value`` or ``key:value`` naming one of the command's options, else None. The colon
+    form counts only with a known name and a value (``time:12:30`` is a time option when the
+    command has one; ``https://…`` and ``note: …`` are text)."""
+    m = None if quoted else _KEY.fullmatch(token)
+    if m is None or m.group(1) not in by_name or (m.group(2) == ":" and not m.group(3)):
+        return None
+    return m.group(1), m.group(3)
+
+
+def _unknown(token: str, quoted: bool, cmd: Command, prefix: str) -> BadArgument | None:
+    """The error for a ``key=value`` word whose key no option has, else None."""
+    m = None if quoted else _KEY.fullmatch(token)
+    if m is None or m.group(2) != "=":
+        return None
+    names = ", ".join(f"`{o.name}`" for o in cmd.options) or "none"
+    return BadArgument(f"Unknown option `{echo(m.group(1))}` (options: {names}). Usage: `{usage(cmd, prefix)}`")
+
+
+def _verbatim(text: str, start: int, skipped: list[tuple[int, int]]) -> str:
+    """The line from ``start`` on, without the named options given inside it; where one is cut
+    out, the words around it are joined by a space (a line break if there was one)."""
+    result, at = "", start
+    for begin, end in skipped:
+        if begin < start:
+            continue
+        left, right = text[at:begin], text[end:]
+        gap = left[len(left.rstrip()):] + right[:len(right) - len(right.lstrip())]
+        result += left.rstrip() + ("\n" if "\n" in gap else " ")
+        at = end + len(right) - len(right.lstrip())
+    return (result + text[at:]).strip()
 
 
 def parse_arguments(cmd: Command, text: str, attachments: Sequence[hikari.Attachment], prefix: str,
                     reply_to: int | None = None) -> dict[str, Any]:
     """Map a prefix command's argument text and the message's attachments to raw option values.
-    ``reply_to`` (the id of the message this one replies to) fills ``from_reply`` options."""
+    ``reply_to`` (the id of the message this one replies to) fills ``from_reply`` options.
+
+    Named options (``key=value`` or ``key:value``) may come anywhere. The other words fill the
+    positional options in order; the last positional option, when it is a string (or a string
+    option declared ``rest_of_line``), takes the rest of the line (named options in it excepted)
+    unless its value is quoted, so free text needs no quotes and is never split into the options
+    after it."""
     raw: dict[str, Any] = {}
     by_name = {o.name: o for o in cmd.options}
     files = list(attachments)
     for opt in cmd.options:
         if opt.type is OptionType.ATTACHMENT and files:
             raw[opt.name] = files.pop(0)
-    tokens = tokenize(text)
-    positional: list[tuple[str, int]] = []
-    for token, start in tokens:
-        key, sep, value = token.partition("=")
-        if sep and key in by_name:
-            if key in raw:
-                raise BadArgument(f"Option `{key}` was given twice.")
-            raw[key] = value
-        else:
-            positional.append((token, start))
+    positional: list[tuple[str, int, bool]] = []
+    skipped: list[tuple[int, int]] = []
+    for token, start, end, quoted in _spans(text):
+        named = _named(token, quoted, by_name)
+        if named is None:
+            positional.append((token, start, quoted))
+            continue
+        key, value = named
+        if key in raw:
+            raise BadArgument(f"Option `{key}` was given twice.")
+        raw[key] = value
+        skipped.append((start, end))
     if reply_to is not None:
         for opt in cmd.options:
             if opt.from_reply and opt.name not in raw:
                 raw[opt.name] = str(reply_to)
     free = [o for o in cmd.options if o.name not in raw and o.type is not OptionType.ATTACHMENT and not o.named_only]
-    for index, (token, start) in enumerate(positional):
+    strings = [o for o in free if o.type is OptionType.STRING]
+    rest = strings[-1] if strings and (strings[-1] is free[-1] or strings[-1].rest_of_line) else None
+    for index, (token, start, quoted) in enumerate(positional):
         if not free:
-            raise BadArgument(f"Too many arguments. Usage: `{usage(cmd, prefix)}`")
-        opt = free.pop(0)
-        if not free and opt.type is OptionType.STRING and index < len(positional) - 1:
-            # The last free string option takes the rest of the line verbatim.
-            raw[opt.name] = text[start:].strip()
+            raise _unknown(token, quoted, cmd, prefix) or BadArgument(
+                f"Too many arguments. Usage: `{usage(cmd, prefix)}`")
+        opt = free[0]
+        more = index < len(positional) - 1
+        if opt is rest and more and not (quoted and len(free) > 1):
+            raw[opt.name] = _verbatim(text, start, skipped)  # free text: the rest of the line
             break
+        if opt is not rest and (error := _unknown(token, quoted, cmd, prefix)) is not None:
+            raise error
+        free.pop(0)
         raw[opt.name] = token
     return raw
 

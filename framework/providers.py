@@ -134,6 +134,10 @@ class ModelProvider(Protocol):
     name: str
     min_examples: int
     """Fewest examples a training job needs (OpenAI fine-tuning: 10)."""
+    free_training: bool = False
+    """Whether a training job costs nothing (the offline ``local`` provider). ``train`` starts a
+    job by itself only then; with a paid provider only when asked (``train start:true``).
+    Optional: a provider without it is taken as paid."""
 
     async def start(self, request: TrainingRequest) -> str:
         """Launch training; return the provider's job id."""
@@ -166,6 +170,28 @@ class Discards(Protocol):
         """Delete ``progress.files`` and anything else named with ``progress.key``; files already
         gone are not an error. Failures are ``ProviderError``s (the host logs them)."""
         ...
+
+
+@runtime_checkable
+class LearnsCorrections(Protocol):
+    """Optional for a provider: whether a training job can learn from one correction, so ``correct``
+    tells the user the truth (a classifier learns only a correction that is one of its labels)."""
+
+    def learns_from(self, correction: Correction, labels: Sequence[str]) -> bool:
+        """Whether a job training on a dataset with ``labels`` learns from ``correction``."""
+        ...
+
+
+def trains_for_free(provider: object) -> bool:
+    """The provider's :attr:`ModelProvider.free_training` (``False`` when it does not say)."""
+    return bool(getattr(provider, "free_training", False))
+
+
+def learns_from(provider: object, correction: Correction, labels: Sequence[str]) -> bool | None:
+    """Whether ``provider`` learns from ``correction`` (:class:`LearnsCorrections`), ``None`` when it does not say."""
+    if isinstance(provider, LearnsCorrections):
+        return bool(provider.learns_from(correction, labels))
+    return None
 
 
 trained_models = sa.Table(

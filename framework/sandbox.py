@@ -1,239 +1,311 @@
-"""The sandbox: the whole bot against the local Discord emulator, and a terminal chat in which
-you type as a user. No Discord account needed.
+"""The terminal sandbox (``trainerbot sandbox --terminal``): the whole bot against the local Discord
+emulator (``sandbox_session.py``), and a chat in which you type as a user (``sandbox_input.py``).
 
-    you> !hi
-    you> /hi name:Bob
-    you> /train data:"great film" positive:true
-    you> !train @file:reviews.txt          (attach a local file)
+Reading lines and awaiting answers are concurrent: lines are read as you type them and handled in
+order; each waits a short while for an answer (``reply_wait``), then "(no reply)" and the next.
+Answers that come later (long jobs) are printed when they come. Files the bot sends are saved in
+``<data_root>/sandbox/downloads/``. Ctrl-C leaves cleanly.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import logging
-import mimetypes
-import re
-import shlex
+import os
+import signal
 import sys
+import threading
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from framework.app import App
-from framework.commands import Group, OptionType
 from framework.config import Config
-from framework.emulator import DiscordEmulator
-from framework.emulator.voice_server import LocalVoiceServer
+from framework.emulator.state import Interaction, Message
+from framework.errors import UserError
 from framework.logs import setup_logging
+from framework.sandbox_input import Control, Menu, parse
+from framework.sandbox_session import Outcome, SandboxError, SandboxSession, short
 
 log = logging.getLogger(__name__)
 
+REPLY_WAIT = 3.0
+"""Seconds a line waits for a first answer before "(no reply)"."""
+SETTLE = 0.4
+"""Seconds without news (messages, edits) after which a line's answer is taken as complete."""
+VOICE_WAIT = 120.0
+"""At most this long, the report of a line waits for the bot to finish speaking."""
+
 INTRO = """\
 trainerbot sandbox — the real bot, connected to a local Discord emulator.
-You are {user} (the bot's owner) in #{channel} of "{guild}".
-  !hi, !help            prefix commands
-  /hi name:Bob          slash commands (option:value, quote values with spaces)
-  @file:PATH            attach a local file to the message
-  !join, !say hello     you sit in the "{voice}" voice channel; a local voice server listens
-  !listen FILE.wav      speak a recording into the call as you (after `!join` and `!voice listen on`)
-  /quit                 leave
+You are {user} (the bot's owner) in #{channel} of "{guild}"{restored}.
+  !hi, !help              prefix commands; @trainerbot mentions the bot (chat by mention)
+  /hi name:Bob            slash commands (option:value, quote values with spaces); a lone / lists them
+  @file:PATH              attach a local file; slash: /test attachment:PATH
+  #123456 bot> …          the bot's messages with their ids (last digits; the full id works too)
+  >ID text, /reply ID t   reply to a message (ID ^ = the bot's last message), e.g. >^ !correct better
+  +ID 👍, -ID 👍            react to a message / take the reaction back
+  /apps correct ID text   Apps › Correct this answer on a message, text fills the form (/form text later)
+  /as guest, /users       act as guest, a member without the bot's permissions (refusals)
+  !join, !say hello       you sit in the "{voice}" voice channel; a local voice server listens
+  !listen FILE.wav        speak a recording into the call as you (after `!join` and `!voice listen on`)
+  /quit or Ctrl-C         leave; files the bot sends are saved in {downloads}
 For real Discord: export DISCORD_TOKEN=... and run `make run` again.
 """
 
-_FILE = re.compile(r"@file:(\"[^\"]+\"|\S+)")
 
+class Terminal:
+    """Prints what the bot does in the sandbox's text channel, and runs typed lines one by one."""
 
-def _attachments(emu: DiscordEmulator, line: str) -> tuple[str, list[Any]]:
-    files = []
-    for match in _FILE.finditer(line):
-        path = Path(match.group(1).strip('"')).expanduser()
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ValueError(f"cannot attach {path}: {exc.strerror}") from None
-        files.append(emu.file(path.name, data, mimetypes.guess_type(path.name)[0] or "application/octet-stream"))
-    return _FILE.sub("", line).strip(), files
+    def __init__(self, session: SandboxSession, out: TextIO, reply_wait: float = REPLY_WAIT) -> None:
+        self.s = session
+        self.out = out
+        self.reply_wait = reply_wait
+        self.shown: dict[int, int] = {m.id: len(m.edits) for m in session.emu.sent_messages()}
+        """Message id → how many edits were shown (restored history is not printed again)."""
+        self.heard = self._packets()
+        self._lock = asyncio.Lock()
 
+    def write(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
 
-def _slash_options(app: App, text: str, files: list[Any]) -> tuple[str, str | None, dict[str, Any]]:
-    words = shlex.split(text)
-    name, rest = words[0].lower(), words[1:]
-    target = app.commands.targets.get(name)
-    if target is None:
-        raise ValueError(f"no slash command /{name}; try /help")
-    sub = None
-    if isinstance(target, Group):
-        if not rest or rest[0] not in target.subcommands:
-            raise ValueError(f"/{name} takes one of: {', '.join(target.subcommands)}")
-        sub, rest = rest[0], rest[1:]
-        target = target.subcommands[sub]
-    declared = {o.name: o for o in target.options}
-    options: dict[str, Any] = {}
-    for word in rest:
-        key, sep, value = word.partition(":")
-        if not sep or key not in declared:
-            raise ValueError(f"write options as name:value (options of /{target.qualified_name}: "
-                             f"{', '.join(declared) or 'none'})")
-        kind = declared[key].type
-        try:
-            options[key] = (int(value) if kind is OptionType.INTEGER else float(value) if kind is OptionType.NUMBER
-                            else value.lower() in {"true", "yes", "1"} if kind is OptionType.BOOLEAN else value)
-        except ValueError:
-            raise ValueError(f"{key} needs a {kind.value}") from None
-    for opt in target.options:
-        if opt.type is OptionType.ATTACHMENT and files and opt.name not in options:
-            options[opt.name] = files.pop(0)
-    return name, sub, options
+    # -- showing
+    def _fresh(self) -> list[Message]:
+        return [m for m in self.s.emu.sent_messages() if self.shown.get(m.id) != len(m.edits)]
 
+    async def flush(self) -> bool:
+        """Print the bot's new and edited messages (saving their files); whether there were any."""
+        async with self._lock:
+            fresh = self._fresh()
+            for message in fresh:
+                self.shown[message.id] = len(message.edits)
+                await self._show(message)
+            return bool(fresh)
 
-def _after(sent: Any, message: Any) -> bool:
-    return int(message.id) > int(sent.id)
-
-
-def _show(message: Any, out: TextIO) -> None:
-    flag = " (only you can see this)" if getattr(message, "ephemeral", False) else ""
-    edited = " (edited)" if getattr(message, "edits", None) else ""
-    text = message.content or ""
-    for a in getattr(message, "attachments", []) or []:
-        text += f"\n  📎 {a.filename} ({len(a.data)} bytes)"
-    out.write(f"bot{flag}{edited}> {text}\n")
-    out.flush()
-
-
-async def chat(config: Config, lines: Any, out: TextIO) -> int:
-    """Run the sandbox, reading user lines from the async iterator ``lines``."""
-    emu = DiscordEmulator()
-    await emu.start()
-    voice_server = LocalVoiceServer()
-    await voice_server.start()
-    emu.voice_endpoint = voice_server.endpoint_for
-    guild = emu.create_guild("Sandbox")
-    channel = emu.create_channel(guild, "general")
-    voice = emu.create_channel(guild, "Voice", kind="voice")
-    me = emu.application_owner
-    emu.add_member(guild, me)
-    app = App(config, token=emu.token, rest_url=emu.rest_url)
-    shown: dict[int, int] = {}
-    heard = [0]
-    talker: list[Any] = []
-    """Your simulated voice client, joined on the first ``!listen``."""
-    try:
-        await app.start()
-        await emu.set_voice_state(guild, me, voice)
-        out.write(INTRO.format(user=me.username, channel=channel.name, guild=guild.name, voice=voice.name))
-        out.flush()
-        async for raw in lines:
-            line = raw.strip()
-            if not line:
-                continue
-            if line in {"/quit", "/exit"}:
-                break
-            if line.startswith("!listen "):
-                await _speak_file(line.removeprefix("!listen ").strip(), app, emu, voice_server, talker, voice, out)
-                await _settle(emu, shown, out)
-                _report_voice(voice_server, heard, out)
-                continue
+    async def _show(self, message: Message) -> None:
+        flags = (" (only you can see this)" if message.ephemeral else "") + (" (edited)" if message.edits else "")
+        where = "" if message.channel_id == self.s.text.id else f" [{self._place(message.channel_id)}]"
+        lines = [f"#{short(message.id)}{where} bot{flags}> {message.content or ''}"]
+        for att in message.attachments:
             try:
-                text, files = _attachments(emu, line)
-                if text.startswith("/"):
-                    name, sub, options = _slash_options(app, text[1:], files)
-                    inter = await emu.invoke_slash(channel, me, (name, sub) if sub else name, options=options)
-                    await inter.wait_response(timeout=120)
-                else:
-                    sent = await emu.send_message(channel, me, text, attachments=files)
-                    await emu.wait_for_message(channel=channel, predicate=functools.partial(_after, sent),
-                                               timeout=120)
-            except (TimeoutError, ValueError, AssertionError) as exc:
-                out.write(f"sandbox> {exc}\n")
-                continue
-            await _settle(emu, shown, out)
-            _report_voice(voice_server, heard, out)
-    finally:
-        for member in talker:
-            await member.leave()
-        await app.close()
-        await voice_server.stop()
-        await emu.stop()
+                saved = await asyncio.to_thread(self.s.store.save_download, message.id, att)
+                lines.append(f"  📎 {att.filename} ({len(att.data)} bytes) saved: {saved}")
+            except OSError as exc:
+                lines.append(f"  📎 {att.filename} ({len(att.data)} bytes), not saved: {exc.strerror}")
+        self.write("\n".join(lines))
+
+    def _place(self, channel_id: int) -> str:
+        channel = self.s.emu.channels.get(channel_id)
+        if channel is None:
+            return str(channel_id)
+        return f"DM with {channel.recipient.username}" if channel.recipient else f"#{channel.name}"
+
+    async def watch(self) -> None:
+        """Print answers that come between lines (a long job's result) as they come."""
+        while True:
+            if await self._first(self._fresh, 3600):
+                await self.flush()
+
+    # -- the voice channel (the sandbox has no loudspeaker: it says what reached the channel)
+    def _packets(self) -> int:
+        return sum(len(session.audio_packets) for session in self.s.voice_server.sessions)
+
+    def _playing(self) -> bool:
+        try:
+            backend = self.s.app.engines.voice.active()
+        except UserError:  # no voice backend configured: nothing plays
+            return False
+        return bool(backend.is_playing(self.s.guild.id))
+
+    def report_voice(self) -> None:
+        fresh = self._packets() - self.heard
+        if fresh > 0:
+            self.write(f"voice> 🔊 {fresh} Opus frames ({fresh * 0.02:.1f} s of audio) reached the voice channel")
+        self.heard += max(fresh, 0)
+
+    # -- one line
+    async def handle(self, raw: str) -> bool:
+        """Run one typed line; ``False`` when it asks to leave."""
+        line = raw.strip()
+        if not line:
+            return True
+        action = parse(line, self.s.catalog())
+        try:
+            if isinstance(action, Control) and action.verb == "listen":
+                await self._listen(action.arg)
+                return True
+            outcome = await self.s.perform(action)
+            if outcome.quit:
+                return False
+            answered = await self._await_answer(action, outcome)
+        except SandboxError as exc:
+            self.write(f"sandbox> {exc}")
+            return True
+        except Exception as exc:  # a bug must not end the chat: one line here, the detail in the log
+            log.exception("sandbox line %r failed", line)
+            self.write(f"sandbox> that line failed ({type(exc).__name__}); the log has the detail")
+            return True
+        await self._settle()
+        if not answered:
+            self.write("(no reply)")
+        return True
+
+    async def _first(self, probe: Callable[[], Any], timeout: float) -> Any:
+        try:
+            return await self.s.emu.wait_until(probe, timeout=timeout, what="an answer")
+        except AssertionError:
+            return None
+
+    async def _await_answer(self, action: object, outcome: Outcome) -> bool:
+        if outcome.note and not isinstance(action, Menu):
+            self.write(f"sandbox> {outcome.note}")
+            return True
+        if outcome.sent is not None:
+            sent = outcome.sent
+            return bool(await self._first(lambda: any(m.id > sent.id for m in self.s.emu.sent_messages()),
+                                          self.reply_wait))
+        inter = outcome.interaction
+        if inter is None:
+            return True
+        if not await self._first(lambda: inter.callbacks, self.reply_wait):
+            return False
+        fields = self.s.form_fields(inter)
+        if fields is not None:
+            return await self._form(inter, fields, outcome.note if isinstance(action, Menu) else "")
+        if inter.callbacks[0].get("type") == 5 and not inter.responses:  # deferred: "thinking…"
+            if not await self._first(lambda: inter.responses, self.reply_wait):
+                self.write("sandbox> the bot is working on it; its answer is printed when it comes")
+        return True
+
+    async def _form(self, inter: Interaction, fields: list[tuple[str, str]], text: str) -> bool:
+        if not text:
+            self.s.form = inter
+            labels = " | ".join(label for _, label in fields)
+            self.write(f"sandbox> the bot opened a form: {labels} — fill it with /form TEXT")
+            return True
+        submitted = await self.s.fill_form(inter, text)
+        return bool(await self._first(lambda: submitted.callbacks, self.reply_wait))
+
+    async def _settle(self) -> None:
+        """Show the line's answers once they stop changing, and what it sent to the voice channel
+        once the bot stops speaking (so the report comes with the line that caused it)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + VOICE_WAIT
+        quiet_since = loop.time()
+        while loop.time() < deadline:
+            if await self.flush():
+                quiet_since = loop.time()
+            if self._playing():
+                quiet_since = loop.time()
+            elif loop.time() - quiet_since >= SETTLE:
+                break
+            await asyncio.sleep(0.05)
+        self.report_voice()
+
+    async def _listen(self, name: str) -> None:
+        """``!listen FILE``: the file, as Opus frames at a speaker's pace, from your simulated voice client."""
+        path = Path(name.strip('"')).expanduser()
+        last = max((m.id for m in self.s.emu.sent_messages()), default=0)
+        try:
+            await self.s.speak_file(path, lambda seconds: self.write(
+                f"voice> 🎙️ you say {path.name} ({seconds:.1f} s) in the call"))
+        except SandboxError as exc:
+            self.write(f"sandbox> {exc}")
+            return
+        if not await self._first(lambda: any(m.id > last for m in self.s.emu.sent_messages()), 30):
+            self.write("sandbox> no answer: is listening on (`!voice listen on`), and did you start with the wake "
+                       "phrase (`[plugins.voice_listen] mode`)?")
+        await self._settle()
+
+
+async def chat(config: Config, lines: AsyncIterator[str], out: TextIO, *, reply_wait: float = REPLY_WAIT) -> int:
+    """Run the sandbox, reading user lines from the async iterator ``lines``; 130 when Ctrl-C ended it."""
+    async with SandboxSession(config) as s:
+        term = Terminal(s, out, reply_wait)
+        out.write(INTRO.format(user=s.me.username, channel=s.text.name, guild=s.guild.name, voice=s.voice.name,
+                               downloads=s.store.downloads,
+                               restored=" (restored from the last run)" if s.restored else ""))
+        out.flush()
+        watcher = asyncio.create_task(term.watch())
+        work = asyncio.create_task(_run_lines(term, lines))
+        interrupted = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        try:  # Ctrl-C ends the chat, whatever a line is waiting for, then the session closes
+            loop.add_signal_handler(signal.SIGINT, interrupted.set)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            pass
+        stopper = asyncio.create_task(interrupted.wait())
+        try:
+            await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (work, stopper, watcher):
+                task.cancel()
+            await asyncio.wait({work, stopper, watcher}, timeout=5)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGINT)
+        if work.done() and not work.cancelled() and work.exception() is not None:
+            raise work.exception()  # type: ignore[misc]
+    if interrupted.is_set():
+        out.write("\nsandbox> bye (Ctrl-C)\n")
+        out.flush()
+        return 130
     return 0
 
 
-async def _speak_file(name: str, app: App, emu: DiscordEmulator, server: LocalVoiceServer, talker: list[Any],
-                      voice: Any, out: TextIO) -> None:
-    """``!listen FILE``: the file, as Opus frames at a speaker's pace, from your simulated voice client."""
-    from framework.emulator import media
-    from framework.emulator.libdave_member import LibdaveMember
-
-    guild_id = int(voice.guild_id)
-    if not app.engines.voice.active().is_connected(guild_id):
-        out.write("sandbox> the bot is not in the voice channel: `!join` first, then `!voice listen on`\n")
-        return
-    path = Path(name.strip('"')).expanduser()
-    try:
-        frames = await asyncio.to_thread(media.encode_opus, path.read_bytes())
-    except OSError as exc:
-        out.write(f"sandbox> cannot read {path}: {exc.strerror}\n")
-        return
-    except media.MediaError:
-        out.write(f"sandbox> {path.name} is not audio ffmpeg can read\n")
-        return
-    if not talker:
-        member = LibdaveMember(emu.application_owner.id, dave=server.dave)
-        await member.join(server, guild_id, int(voice.id))
-        talker.append(member)
-    last = max((int(m.id) for m in emu.sent_messages()), default=0)
-    out.write(f"voice> 🎙️ you say {path.name} ({len(frames) * 0.02:.1f} s) in the call\n")
-    out.flush()
-    await talker[0].speak(frames)
-    try:
-        await emu.wait_for_message(predicate=lambda m: int(m.id) > last, timeout=30)
-    except AssertionError:
-        out.write("sandbox> no answer: is listening on (`!voice listen on`), and did you start with the wake "
-                  "phrase (`[plugins.voice_listen] mode`)?\n")
+async def _run_lines(term: Terminal, lines: AsyncIterator[str]) -> None:
+    async for raw in lines:
+        if not await term.handle(raw):
+            return
 
 
-def _report_voice(server: LocalVoiceServer, heard: list[int], out: TextIO) -> None:
-    """Say what reached the voice channel since the last line (the sandbox has no loudspeaker)."""
-    packets = [p for session in server.sessions for p in session.audio_packets]
-    if len(packets) > heard[0]:
-        fresh = len(packets) - heard[0]
-        out.write(f"voice> 🔊 {fresh} Opus frames ({fresh * 0.02:.1f} s of audio) reached the voice channel\n")
-        out.flush()
-        heard[0] = len(packets)
-
-
-async def _settle(emu: DiscordEmulator, shown: dict[int, int], out: TextIO) -> None:
-    """Print bot messages that are new or were edited since last shown; wait briefly for more."""
-    for _ in range(20):
-        fresh = False
-        for message in emu.sent_messages():
-            version = len(getattr(message, "edits", []) or [])
-            if shown.get(int(message.id)) != version:
-                shown[int(message.id)] = version
-                _show(message, out)
-                fresh = True
-        if not fresh:
-            break
-        await asyncio.sleep(0.2)  # let follow-up messages and edits of long work arrive
-
-
-async def _stdin_lines(prompt: str) -> Any:
+async def _stdin_lines(prompt: str) -> AsyncIterator[str]:
+    """Lines of standard input, read by a daemon thread (so Ctrl-C never waits for Enter) and handed
+    to the loop as they come: a line typed while an answer is awaited is queued, not lost."""
     loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        pending = b""
+        while True:
+            try:
+                chunk = os.read(sys.stdin.fileno(), 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                if pending:
+                    loop.call_soon_threadsafe(queue.put_nowait, pending.decode("utf-8", "replace"))
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+                return
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for item in complete:
+                loop.call_soon_threadsafe(queue.put_nowait, item.decode("utf-8", "replace"))
+
+    threading.Thread(target=read, name="sandbox-stdin", daemon=True).start()
+    tty = sys.stdin.isatty()
     while True:
-        if sys.stdin.isatty():
+        if tty and queue.empty():
             sys.stdout.write(prompt)
             sys.stdout.flush()
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
+        line = await queue.get()
+        if line is None:
             return
         yield line
 
 
-async def _file_lines(path: Path) -> Any:
-    for line in path.read_text("utf-8").splitlines():
+async def _file_lines(path: Path) -> AsyncIterator[str]:
+    for line in (await asyncio.to_thread(path.read_text, "utf-8")).splitlines():
         yield line
 
 
-def run_sandbox(config: Config, script: str | None = None) -> int:
+def run_sandbox(config: Config, script: str | None = None, *, reply_wait: float = REPLY_WAIT) -> int:
+    """The terminal sandbox: lines from ``script`` (a file) or from standard input."""
     setup_logging("WARNING")
     lines = _file_lines(Path(script)) if script else _stdin_lines("you> ")
-    return asyncio.run(chat(config, lines, sys.stdout))
+    try:
+        return asyncio.run(chat(config, lines, sys.stdout, reply_wait=reply_wait))
+    except KeyboardInterrupt:
+        sys.stdout.write("\nsandbox> bye (Ctrl-C)\n")
+        sys.stdout.flush()
+        return 130

@@ -19,10 +19,11 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from framework.async_db import AsyncConnection
 from framework.errors import UserError
 from framework.leases import db_now
+from framework.plugin_discovery import rediscover
 from framework.storage import Storage, StorageUnavailable, metadata
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,7 +52,7 @@ Apply = Callable[[str, dict[str, Any]], Awaitable[None]]
 async def apply_change(app: App, kind: str, data: dict[str, Any]) -> None:
     """A change another process made (:mod:`framework.state_sync`), made here too."""
     plugin = str(data["plugin"])
-    info = app.plugins.infos.get(plugin)
+    info = app.plugins.infos.get(plugin) or await rediscover(app, plugin, publish=False)
     if info is None:
         log.warning("another process changed plugin %s, which is not installed here", plugin)
         return

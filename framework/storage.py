@@ -33,8 +33,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from framework.async_db import AsyncConnection, AsyncEngine, create_async_engine
 from framework.errors import UserError
 from framework.portable import NumberTooLarge as NumberTooLarge
 from framework.portable import UTCDateTime, lock, too_large
@@ -211,10 +211,10 @@ class Storage:
         try:
             async with self.engine.connect() as conn:
                 conn = await conn.execution_options(trainerbot_write=True)
-                conn.sync_connection.info.pop(WROTE, None)  # type: ignore[union-attr]
+                conn.sync_connection.info.pop(WROTE, None)
                 async with conn.begin():
                     yield conn
-                wrote = conn.sync_connection.info.pop(WROTE, False)  # type: ignore[union-attr]
+                wrote = conn.sync_connection.info.pop(WROTE, False)
         except (sa.exc.DBAPIError, OverflowError) as exc:
             if too_large(exc):
                 raise NumberTooLarge() from exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
@@ -55,7 +57,7 @@ def _details(target: Command | Group, ctx: Context) -> list[str]:
     lines = [f"**{ctx.mention_command(target.qualified_name)}** — {target.description}"]
     if isinstance(target, Group):
         return lines + _describe(target, ctx)
-    lines.append(f"Usage: `{usage(target, ctx.prefix)}`")
+    lines.append(f"Usage: `{usage(target, ctx.prefix, slash=ctx.surface == 'slash')}`")
     for opt in target.options:
         default = "" if opt.default in (MISSING, None) else f" (default: {opt.default})"
         need = "required" if opt.required else "optional"
@@ -101,7 +103,9 @@ async def help_(ctx: Context, command: str | None) -> None:
 @command("instruction", "Show the instructions for this bot",
          options=[string("name", "Instruction file under data/instructions", default=None)])
 async def instruction(ctx: Context, name: str | None) -> None:
-    wanted = name or ctx.settings.instruction_file
+    wanted = (name or ctx.settings.instruction_file).strip()
+    if wanted and not PurePosixPath(wanted).suffix:
+        wanted += ".md"  # `instruction guide` (either surface) names guide.md
     try:
         path = ctx.app.data_root.resolve(wanted, base="instructions", kind="file")
     except PathRefused as exc:

@@ -34,7 +34,7 @@ from framework.commands import (
     user,
 )
 from framework.importers import to_jsonl
-from framework.providers import Correction
+from framework.providers import Correction, active_model, learns_from
 from framework.storage import Migration, as_record, inserted_id, lock
 from framework.uploads import fitted
 from framework.visibility import Audience, Place, require_may_act
@@ -128,8 +128,29 @@ async def store(ctx: Context, message_id: int, text: str, source: str, found: di
     return int(existing or 0)
 
 
-def _saved(correction_id: int) -> str:
-    return f"Thanks! Correction #{correction_id} saved; the next training job learns from it."
+async def _saved(ctx: Context, correction_id: int, text: str) -> str:
+    """The thanks, and the truth about who learns from it: the active model's provider (else the
+    configured one) is asked through the provider interface (``LearnsCorrections``)."""
+    saved = f"Thanks! Correction #{correction_id} saved"
+    if not ctx.settings.train_on_corrections:
+        return f"{saved}. Training jobs do not use corrections here (`[plugins.corrections] train_on_corrections`)."
+    active = await active_model(ctx.app)
+    name = active.provider if active is not None else ctx.app.config.provider
+    labels: tuple[str, ...] = active.labels if active is not None else tuple(
+        getattr(ctx.app.settings("training"), "labels", None) or ())
+    try:
+        provider = ctx.app.engines.providers.get(name)
+    except UserError:
+        return f"{saved}; the model provider `{name}` is not available now, so I can't tell whether it learns from it."
+    found = learns_from(provider, Correction("", "", text), labels)
+    if found is None:
+        return f"{saved}; the next training job is given it (the `{name}` provider does not say whether it learns " \
+               "from corrections)."
+    if found:
+        return f"{saved}; the next training job with the `{name}` provider learns from it."
+    shown = f" (the labels: {', '.join(labels)})" if labels else ""
+    return (f"{saved}, but the `{name}` provider cannot learn from this correction{shown}; it is kept for a "
+            "provider that can, and `corrections export` has it.")
 
 
 # ----------------------------------------------------------------------------- commands
@@ -143,7 +164,7 @@ def _saved(correction_id: int) -> str:
 async def correct(ctx: Context, message_id: str, correction: str) -> None:
     source = "reply" if ctx.message is not None and ctx.message.message_reference is not None else "command"
     correction_id = await store(ctx, parse_message_id(message_id), correction, source)
-    await ctx.respond(_saved(correction_id), ephemeral=True)
+    await ctx.respond(await _saved(ctx, correction_id, correction), ephemeral=True)
 
 
 @message_command("Correct this answer", "Correct one of the bot's answers in a form", ephemeral=True)
@@ -156,7 +177,7 @@ async def correct_this(ctx: Context, message: hikari.Message) -> None:
     if values is None:
         return
     correction_id = await store(ctx, message.id, values["correction"], "menu", found)
-    await ctx.respond(_saved(correction_id), ephemeral=True)
+    await ctx.respond(await _saved(ctx, correction_id, values["correction"]), ephemeral=True)
 
 
 async def may_see_all(ctx: Context) -> bool:
@@ -186,7 +207,8 @@ async def corrections_list(ctx: Context, author: hikari.User | None) -> None:
     if not rows:
         await ctx.respond("No corrections yet." + audience.note(), ephemeral=True)
         return
-    await ctx.respond("\n".join(f"#{r.id} <@{r.author_id}> on `{r.message_id}`: “{r.prompt[:60]}” — "
+    names = {a: await ctx.user_name(a) for a in {int(r.author_id) for r in rows}}
+    await ctx.respond("\n".join(f"#{r.id} {names[int(r.author_id)]} on `{r.message_id}`: “{r.prompt[:60]}” — "
                                 f"~~{r.answer[:60]}~~ → {r.correction[:100]}" for r in rows) + audience.note(),
                       ephemeral=True)
 

@@ -28,12 +28,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.archive import human_size
-from framework.commands import DISCORD_MESSAGE_LIMIT, Context, File, UserError, attachment, group, integer, string
+from framework.commands import (
+    DISCORD_MESSAGE_LIMIT,
+    Context,
+    File,
+    UserError,
+    attachment,
+    boolean,
+    group,
+    integer,
+    string,
+)
 from framework.commands import command as declare
 from framework.errors import BadArgument, ImportProblem, ProviderError, echo, parse_row_number
 from framework.importers import parse_file, parse_json
 from framework.progress import ProgressMessage
-from framework.providers import ActiveModel, active_model
+from framework.providers import ActiveModel, Example, active_model
 from framework.report import Metrics, compute_metrics, metrics_table, render_confusion_png
 from framework.storage import Migration, as_record, inserted_id
 from framework.uploads import read_upload
@@ -450,8 +460,12 @@ def _numbers(numbers: Sequence[int], shown: int = 20) -> str:
 
 
 @tests_group.command("resolve", "Mark review items as dealt with, e.g. 4 or 4,5,6", permission="training",
-                     options=[string("items", "Review item numbers (tests review shows them)")])
-async def tests_resolve(ctx: Context, items: str) -> None:
+                     options=[string("items", "Review item numbers (tests review shows them)"),
+                              boolean("add", "Also add each example, with its right label, to a dataset",
+                                      default=False, named_only=True),
+                              string("dataset", "The dataset to add them to (default: the configured one)",
+                                     default=None, max_length=100, named_only=True)])
+async def tests_resolve(ctx: Context, items: str, add: bool, dataset: str | None) -> None:
     try:
         wanted = sorted({parse_row_number(p, "review item number", "tests review")
                          for p in re.split(r"[\s,]+", items.strip()) if p})
@@ -471,11 +485,28 @@ async def tests_resolve(ctx: Context, items: str) -> None:
             await conn.execute(review_items.update().where(review_items.c.id.in_(todo)).values(
                 status="resolved", resolved_by=int(ctx.author.id),
                 resolved_at=datetime.datetime.now(datetime.UTC)))
-    text = f"Resolved {_numbers(todo)}." if todo else "Nothing to do."
+    text = f"Resolved {_numbers(todo)}." if todo else ("Nothing to resolve." if add else "Nothing to do.")
     already = [n for n in wanted if n not in todo]
     if already:
         text += f" Already resolved: {_numbers(already)}."
+    if add:
+        text += " " + await _add_to_dataset(ctx, wanted, dataset)
     await ctx.respond(text)
+
+
+async def _add_to_dataset(ctx: Context, wanted: list[int], dataset: str | None) -> str:
+    """Add the review items' examples with their right (expected) labels through ``add_dataset_examples``."""
+    async with ctx.app.storage.connect() as conn:
+        rows = (await conn.execute(sa.select(review_items.c.text, review_items.c.expected)
+                                   .where(review_items.c.id.in_(wanted)).order_by(review_items.c.id))).all()
+    found = await ctx.app.plugins.call("add_dataset_examples", scope=ctx.guild_id, app=ctx.app, name=dataset,
+                                       examples=[Example(r.text, r.expected) for r in rows],
+                                       author_id=int(ctx.author.id))
+    if found is None:
+        raise UserError(f"No plugin keeps a dataset `{echo(dataset or 'default')}` to add the examples to.")
+    name, added, duplicates = found
+    return f"Added {added} example(s) with their right labels to `{name}`" + (
+        f" ({duplicates} already there)." if duplicates else ".")
 
 
 @hookimpl

@@ -112,11 +112,11 @@ async def may_see_all(ctx: Context) -> bool:
     return await ctx.app.permissions.holds(ctx, "feedback")
 
 
-def _show(r: Any) -> str:
+def _show(r: Any, names: dict[int, str]) -> str:
     what = {"up": "👍", "down": "👎"}.get(r.reaction or "", "") if r.kind == "reaction" else (r.text or "")[:120]
     rating = f" ({r.rating}/5)" if r.rating else ""
     about = f" on `{r.message_id}`" if r.message_id else ""
-    return f"#{r.id} <@{r.user_id}>{about}{rating}: {what}"
+    return f"#{r.id} {names[int(r.user_id)]}{about}{rating}: {what}"
 
 
 feedback_group = group("feedbacks", "Feedback given to the bot")
@@ -141,7 +141,8 @@ async def feedback_list(ctx: Context, author: hikari.User | None) -> None:
         query = query.where(feedback_table.c.user_id == int(author.id))
     audience = Audience(ctx)
     rows = await audience.rows(query, _places, ctx.settings.list_limit)
-    await ctx.respond(("\n".join(_show(r) for r in rows) if rows else "No feedback yet.") + audience.note(),
+    names = {u: await ctx.user_name(u) for u in {int(r.user_id) for r in rows}}
+    await ctx.respond(("\n".join(_show(r, names) for r in rows) if rows else "No feedback yet.") + audience.note(),
                       ephemeral=True)
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from framework import hookimpl
 from framework.errors import ProviderError
 from framework.lazy import import_engine
-from framework.providers import JobStatus, StartProgress, TrainingRequest
+from framework.providers import Correction, JobStatus, StartProgress, TrainingRequest
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; numpy is imported when a model is first trained or used
     import numpy as np
@@ -106,6 +106,12 @@ def label_corrections(request: TrainingRequest) -> list[dict[str, str]]:
 class LocalProvider:
     name = "local"
     min_examples = 2
+    free_training = True
+    """Training runs here, in milliseconds: ``train`` starts a job by itself."""
+
+    def learns_from(self, correction: Correction, labels: Sequence[str]) -> bool:
+        """Only a correction that is one of the labels: free text needs a language model."""
+        return correction.correction.strip().lower() in {label.lower() for label in labels}
 
     def __init__(self, app: Host) -> None:
         self.app = app

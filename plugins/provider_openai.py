@@ -111,6 +111,12 @@ def training_files(request: TrainingRequest) -> tuple[bytes, bytes]:
 class OpenAIProvider:
     name = "openai"
     min_examples = 10
+    free_training = False
+    """Fine-tuning is paid: ``train`` starts a job only when asked."""
+
+    def learns_from(self, correction: Correction, labels: Sequence[str]) -> bool:
+        """Every correction: a supervised example, and a preference pair (DPO)."""
+        return True
 
     def __init__(self, settings: Settings, app: Host) -> None:
         self.settings = settings

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.metadata
 import importlib.util
 import logging
 import threading
@@ -25,12 +26,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework import phrases as phrase_mode
+from framework.download import DownloadError, Progress
 from framework.errors import MissingModel, SpeechError
 from framework.lazy import import_engine
+from framework.models import ModelEntry, folder_size
 from framework.speech import STT_SAMPLE_RATE, Transcript
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from framework.hookspecs import RegisterEngine
+    from framework.hookspecs import RegisterCatalog, RegisterEngine
     from framework.host import Host
 
 log = logging.getLogger(__name__)
@@ -173,3 +176,32 @@ class PocketSphinxEngine:
 @hookimpl
 def register_speech_to_text(register: RegisterEngine, app: Host) -> None:
     register("pocketsphinx", PocketSphinxEngine(app, app.settings("speech_pocketsphinx") or Settings()))
+
+
+class PocketSphinxCatalog:
+    """``trainerbot models`` for PocketSphinx: its one model is in the wheel; nothing to download."""
+
+    engine = "pocketsphinx"
+
+    def installed(self) -> list[ModelEntry]:
+        spec = importlib.util.find_spec("pocketsphinx")  # found, not imported
+        if spec is None or not spec.submodule_search_locations:
+            return []
+        folder = Path(next(iter(spec.submodule_search_locations))) / "model" / "en-us"
+        try:
+            version = importlib.metadata.version("pocketsphinx")
+        except importlib.metadata.PackageNotFoundError:
+            version = "?"
+        return [ModelEntry("en-us", LANGUAGE, folder_size(folder), f"package pocketsphinx {version}", folder)]
+
+    def available(self) -> list[ModelEntry]:
+        return []
+
+    def fetch(self, name: str, progress: Progress | None = None) -> Path:
+        raise DownloadError("PocketSphinx's only model (en-us) comes in its package: "
+                            "pip install \"trainerbot[pocketsphinx]\"")
+
+
+@hookimpl
+def register_model_catalogs(register: RegisterCatalog) -> None:
+    register(PocketSphinxCatalog())

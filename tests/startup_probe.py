@@ -19,6 +19,10 @@ ENGINE_LIBRARIES = ("numpy", "openai", "cryptography", "nacl", "davey", "vosk", 
 """Imported only when an engine is first used (a training job, a provider call, a voice connection,
 a recognition, a synthesis, a report image), never by start-up."""
 
+UNUSED_LIBRARIES = ("sqlalchemy.orm", "sqlalchemy.ext.asyncio")
+"""Never imported by the bot at all: storage is SQLAlchemy Core (framework/async_db.py), and
+``sqlalchemy.ext.asyncio`` would load most of the ORM for its session classes (about 6 MiB)."""
+
 
 def rss_kib() -> int | None:
     """Resident memory of this process now (Linux), or None where /proc is not available."""
@@ -60,6 +64,7 @@ async def probe() -> dict[str, Any]:
                 reply = await emu.wait_for_message(channel=channel, predicate=lambda m: int(m.id) > int(sent.id),
                                                    timeout=60)
                 return {"engine_libraries": sorted(m for m in ENGINE_LIBRARIES if m in sys.modules),
+                        "unused_libraries": sorted(m for m in UNUSED_LIBRARIES if m in sys.modules),
                         "modules": len(sys.modules), "rss_kib": rss_kib(), "reply": reply.content}
             finally:
                 await app.close()

@@ -40,6 +40,17 @@ async def test_without_read_message_history_answers_mention_instead_of_replying(
     assert elsewhere.reference is not None, "where the bot may, it still replies"
 
 
+async def test_a_reply_discord_refuses_is_sent_again_as_a_mention(tb) -> None:
+    """The bot's cache says it may reply; the strict emulator refuses the reply (403, 50013) because
+    the overwrite changed without an event: the answer still arrives, as a mention."""
+    quiet = tb.emu.create_channel(tb.guild, "silently-quiet")
+    await tb.emu.wait_until(lambda: tb.app.bot.cache.get_guild_channel(quiet.id), what="the bot to see the channel")
+    tb.emu.set_overwrite(quiet, tb.emu.bot_user, deny=int(P.READ_MESSAGE_HISTORY), announce=False)
+    answer = await tb.say("!hi", channel=quiet)
+    assert answer.content.startswith(f"<@{tb.user.id}> Hello, alice!") and answer.reference is None
+    assert [(r.rule, r.code) for r in tb.emu.refusals] == [("permission.read_message_history", 50013)]
+
+
 async def test_getfile_without_attach_files_names_the_missing_permission(tb) -> None:
     (tb.data_root / "exports").mkdir(exist_ok=True)
     (tb.data_root / "exports" / "report.csv").write_text("a,b\n", "utf-8")
@@ -52,10 +63,25 @@ async def test_getfile_without_attach_files_names_the_missing_permission(tb) -> 
     assert [a.filename for a in sent.attachments] == ["report.csv"]
 
 
+async def test_getfile_refused_by_discord_explains_the_missing_permission(tb) -> None:
+    """The bot's cache says it may attach files; Discord (the strict emulator) refuses with 50013 because the
+    overwrite changed without an event: the answer names the permission, not "failed unexpectedly"."""
+    (tb.data_root / "exports").mkdir(exist_ok=True)
+    (tb.data_root / "exports" / "report.csv").write_text("a,b\n", "utf-8")
+    stale = tb.emu.create_channel(tb.guild, "stale")
+    await tb.emu.wait_until(lambda: tb.app.bot.cache.get_guild_channel(stale.id), what="the bot to see the channel")
+    tb.emu.set_overwrite(stale, tb.emu.bot_user, deny=int(P.ATTACH_FILES), announce=False)
+    refused = await tb.say("!getfile exports/report.csv", user=tb.owner, channel=stale)
+    assert refused.content == ("I can't do that here: I lack the Attach Files permission in this channel, which "
+                               "`getfile` needs. A server admin can grant it to my role.")
+    assert not refused.attachments
+    assert {r.rule for r in tb.emu.refusals} == {"permission.attach_files"}
+
+
 async def test_the_start_up_check_says_once_per_server_what_will_not_work(tb_factory, caplog) -> None:
     caplog.set_level(logging.INFO, logger="framework.bot_permissions")
-    locked = tb_factory.emu.create_guild("Locked server")
-    locked.roles[0].permissions = str(int(P.VIEW_CHANNEL | P.SEND_MESSAGES | P.CONNECT | P.SPEAK))
+    tb_factory.emu.create_guild("Locked server",
+                                bot_permissions=int(P.VIEW_CHANNEL | P.SEND_MESSAGES | P.CONNECT | P.SPEAK))
     tb = await tb_factory()
 
     def said() -> list[str] | None:

@@ -78,3 +78,15 @@ async def test_dm_is_answered_by_the_active_local_model(tb_factory) -> None:
     dm = tb.emu.create_dm(tb.user)
     assert (await tb.say("a wonderful, moving story", channel=dm)).content.startswith("positive (")
     assert (await tb.say("boring and awful", channel=dm)).content.startswith("negative (")
+
+
+async def test_a_model_answer_that_names_everyone_pings_no_one(tb_factory, openai_server) -> None:
+    """The answer is the model's text, which a user can steer: it must not ping @everyone, a role or a user
+    (the strict emulator records mentions as ``allowed_mentions`` lets them through, as Discord does)."""
+    tb = await tb_factory(plugins_toml=OPENAI_TOML)
+    role = tb.emu.create_role(tb.guild, "mods")
+    openai_server.chat_reply = f"@everyone look, <@&{role.id}> and <@{tb.owner.id}>!"
+    answer = await tb.say(f"<@{tb.emu.bot_user.id}> say something loud")
+    assert answer.content == openai_server.chat_reply
+    assert (answer.mention_users, answer.mention_roles, answer.mention_everyone) == ([], [], False)
+

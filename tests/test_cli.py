@@ -36,7 +36,7 @@ def test_sandbox_answers_prefix_slash_and_attachments(tmp_path) -> None:
 
 
 def test_sandbox_has_a_voice_channel_with_a_local_voice_server(tmp_path) -> None:
-    result = run("sandbox", cwd=tmp_path, stdin="!join\n!say hello there\n!ping\n!leave\n")
+    result = run("sandbox", "--terminal", cwd=tmp_path, stdin="!join\n!say hello there\n!ping\n!leave\n")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "bot> 🔊 Joined **Voice**." in out and "bot> 👋 Left **Voice**." in out
@@ -45,7 +45,7 @@ def test_sandbox_has_a_voice_channel_with_a_local_voice_server(tmp_path) -> None
 
 
 def test_sandbox_reads_stdin_and_ends_at_eof(tmp_path) -> None:
-    result = run("sandbox", cwd=tmp_path, stdin="!ping\n")
+    result = run("sandbox", "--terminal", cwd=tmp_path, stdin="!ping\n")
     assert result.returncode == 0, result.stderr
     assert "bot> Pong! Gateway latency:" in result.stdout
 
@@ -70,6 +70,41 @@ def test_config_check_and_plugins_list(tmp_path) -> None:
     assert listing.returncode == 0
     core = next(line.split() for line in listing.stdout.splitlines() if line.startswith("core "))
     assert core[2:4] == ["enabled", "built-in"] and "register_commands" in core[-1]
+
+
+def test_config_check_reports_every_problem_and_a_missing_file(tmp_path) -> None:
+    (tmp_path / "plugins.toml").write_text(
+        "[bot]\nprefix = ''\nblocking_workers = 0\n[engines]\ntts = 3\n[plugins.training]\nnonsense = 1\n"
+        "labels = 5\n[plugins.voice]\nidle_timeout = 'x'\n[plugins.nosuch]\na = 1\n", "utf-8")
+    every = run("config", "check", cwd=tmp_path)
+    assert every.returncode == 2 and "OK" not in every.stdout
+    for problem in ("key `bot.prefix`: String should have at least 1 character",
+                    "key `bot.blocking_workers`: Input should be greater than or equal to 1",
+                    "key `engines.tts`: Input should be a valid string",
+                    "[plugins.training]: unknown key `nonsense`",
+                    "[plugins.training]: key `labels`: Input should be a valid list",
+                    "[plugins.voice]: key `idle_timeout`: Input should be a valid number",
+                    "[plugins.nosuch]: no plugin of that name is installed",
+                    "plugins.toml: 6 error(s), 1 warning(s)"):
+        assert problem in every.stderr, (problem, every.stderr)
+    assert "Traceback" not in every.stderr
+    for args in (("config", "check", "--config", "missing.toml"), ("--config", "missing.toml", "config", "check")):
+        missing = run(*args, cwd=tmp_path)
+        assert missing.returncode == 2 and "OK" not in missing.stdout, missing.stdout
+        assert "missing.toml: no such file" in missing.stderr and "Traceback" not in missing.stderr
+    from_env = run("config", "check", cwd=tmp_path, env={"TRAINERBOT_CONFIG": str(tmp_path / "gone.toml")})
+    assert from_env.returncode == 2 and "gone.toml: no such file" in from_env.stderr
+
+
+def test_run_refuses_a_malformed_token_in_one_line_without_printing_it(tmp_path) -> None:
+    secret = "abc-not-a-token-SECRET"
+    result = run("run", cwd=tmp_path, env={"DISCORD_TOKEN": secret})
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("DISCORD_TOKEN does not look like a bot token")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert secret not in result.stderr + result.stdout
+    cluster = run("cluster", "--processes", "2", cwd=tmp_path, env={"DISCORD_TOKEN": "a.b"})
+    assert cluster.returncode == 2 and "does not look like a bot token" in cluster.stderr
 
 
 HEAVY = {"hikari", "lightbulb", "numpy", "sqlalchemy", "openai", "vosk", "pyttsx3", "cryptography", "davey",

@@ -24,6 +24,12 @@ TRAINING = "[plugins.training]\npoll_interval = 0.05\n"
 
 async def test_no_generated_input_makes_a_command_fail_unexpectedly(tb_factory) -> None:
     tb = await tb_factory(plugins_toml=TRAINING)
+    # Hundreds of commands, each answered in one channel, as fast as the bot answers: the per-channel
+    # message bucket (5 per 5 s) would pace them to one a second, and the load passes Discord's global
+    # 50 requests a second (hikari then backs off, logging a warning the fuzz would count). The fuzz
+    # checks what the bot answers; tests/test_rate_limits.py and the conformance test check that it
+    # keeps to the rate limits. Every other rule stays on.
+    tb.emu.relax("ratelimit")
     loop = asyncio.get_running_loop()
     with Fuzzer(tb) as fuzzer:
         failures = await asyncio.to_thread(fuzz_all, fuzzer, loop, EXAMPLES,

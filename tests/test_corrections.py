@@ -116,6 +116,8 @@ async def test_corrections_list_export_remove_respect_permissions(tb_factory, op
     assert refused.content == "Seeing other people's corrections needs the `feedback` permission."
     everyone = await tb.say("!corrections list", user=tb.owner)
     assert "→ 4" in everyone.content and "→ four" in everyone.content
+    # authors are shown by name (their display name here), not as raw <@id> mentions
+    assert f"<@{bob.id}>" not in everyone.content and f" {bob.username} on `{answer.id}`" in everyone.content
     exported = await tb.say("!corrections export", user=tb.owner)
     rows = [json.loads(line) for line in exported.attachments[0].data.decode().splitlines()]
     assert [r["correction"] for r in rows] == ["4", "four"] and rows[0]["prompt"] == "2+2?"
@@ -135,7 +137,7 @@ async def test_openai_training_gets_supervised_corrections_and_a_dpo_stage(tb_fa
     openai_server.chat_reply = "negative"
     second = await _ask(tb, "a lovely film")
     await tb.say("!correct positive", reference=second)
-    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("r.jsonl", labelled_jsonl())])
+    sent = await tb.send("!train start:true", user=tb.owner, attachments=[tb.emu.file("r.jsonl", labelled_jsonl())])
     progress = await _progress(tb, sent, "Training job #1")
     first = progress.edits[0]["content"] if progress.edits else progress.content
     assert first.endswith("(8 negative, 8 positive; 2 correction(s)) with `openai`: starting…")
@@ -178,7 +180,7 @@ async def test_without_enough_pairs_openai_trains_supervised_only(tb_factory, op
     tb = await start(tb_factory, OPENAI_TOML.replace("dpo_min_pairs = 1", "dpo_min_pairs = 10"))
     answer = await _ask(tb, "where is Paris?")
     await tb.say(f"!correct {RIGHT}", reference=answer)
-    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("r.jsonl", labelled_jsonl())])
+    sent = await tb.send("!train start:true", user=tb.owner, attachments=[tb.emu.file("r.jsonl", labelled_jsonl())])
     await _progress(tb, sent, "succeeded")
     assert [j.method for j in openai_server.jobs.values()] == [{"type": "supervised"}]
     assert openai_server.uploaded_jsonl()[-1]["messages"][-1] == {"role": "assistant", "content": RIGHT}
@@ -191,9 +193,14 @@ async def test_local_provider_learns_label_corrections(tb_factory) -> None:
     await tb.say("!model use local-1", user=tb.owner)
     answer = await _ask(tb, "great great wonderful")
     assert answer.content.startswith("positive (")
-    await tb.say("!correct NEGATIVE", reference=answer)  # a label, any case: learnt
+    learnt = await tb.say("!correct NEGATIVE", reference=answer)  # a label, any case: learnt
+    assert learnt.content == "Thanks! Correction #1 saved; the next training job with the `local` provider " \
+                             "learns from it."
     other = await _ask(tb, "wonderful story")
-    await tb.say("!correct this is not a label", reference=other)  # free text: the classifier skips it
+    skipped = await tb.say("!correct this is not a label", reference=other)  # free text: the classifier skips it
+    assert skipped.content == ("Thanks! Correction #2 saved, but the `local` provider cannot learn from this "
+                               "correction (the labels: positive, negative); it is kept for a provider that can, "
+                               "and `corrections export` has it.")
     sent2 = await tb.send("!train", user=tb.owner)
     await _progress(tb, sent2, "Model: `local-2`")
     await tb.say("!model use local-2", user=tb.owner)
@@ -251,7 +258,7 @@ async def test_dpo_stage_survives_restarts(tb_factory, openai_server) -> None:
     tb = await start(tb_factory, slow)
     answer = await _ask(tb, "where is Paris?")
     await tb.say(f"!correct {RIGHT}", reference=answer)
-    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("r.jsonl", labelled_jsonl())])
+    sent = await tb.send("!train start:true", user=tb.owner, attachments=[tb.emu.file("r.jsonl", labelled_jsonl())])
     await _progress(tb, sent, "queued")
     await tb.app.close()
     sft = next(iter(openai_server.jobs.values()))

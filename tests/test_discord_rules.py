@@ -124,6 +124,7 @@ async def test_a_plugin_with_an_invalid_command_is_refused_and_hi_still_works(tb
     assert info.error == ("registering commands: CommandRefused: " + rules.reasons(bad_reports())[0])
     synced = {c["name"] for c in tb.emu.synced_commands()}
     assert "hi" in synced and not {"Reports", "fine"} & synced, "the refused plugin registers nothing, not even `fine`"
+    assert tb.emu.refusals == [], "the host never sent what the strict emulator (as Discord) would refuse"
     assert (await tb.slash("hi")).content.startswith("Hello, alice!")
     assert (await tb.say("!fine")).content.startswith("Unknown command `!fine`")
     listing = await tb.interaction("plugins", subcommand="list")  # long: it comes in parts

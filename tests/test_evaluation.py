@@ -137,6 +137,16 @@ async def test_inline_json_then_attachment_on_the_local_model_with_history_and_r
     assert refused.content.startswith("You don't have permission")
     assert (await tb.say("!tests resolve #1, 2", user=tb.owner)).content == "Resolved #1, #2."
     assert (await tb.say("!tests resolve 2", user=tb.owner)).content == "Nothing to do. Already resolved: #2."
+    # add:true puts the examples, with their right labels, into the dataset (the two items are one example)
+    added = await tb.say("!tests resolve 1,2 add:true", user=tb.owner)
+    assert added.content == ("Nothing to resolve. Already resolved: #1, #2. Added 1 example(s) with their right "
+                             "labels to `default` (1 already there).")
+    other = await tb.slash("tests", {"items": "1", "add": True, "dataset": "fixes"}, subcommand="resolve",
+                           user=tb.owner)
+    assert other.content.endswith("Added 1 example(s) with their right labels to `fixes`.")
+    for name in ("default", "fixes"):
+        examples = await tb.app.plugins.call("dataset_examples", scope=None, app=tb.app, name=name, split="all")
+        assert Example("I hated every minute", "positive") in examples
     assert (await tb.say("!tests review")).content == "No open review items."
     assert "✅ review #1, run #1" in (await tb.say("!tests review 1 status=all")).content
     shown = await tb.say("!tests show 1")
@@ -157,7 +167,8 @@ async def test_every_attachment_format_gives_the_same_metrics(tb_factory) -> Non
 async def test_openai_model_answers_per_text_and_odd_answers_count_as_other(tb_factory, openai_server) -> None:
     tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "openai"\n'
                           "[plugins.provider_openai]\nmax_retries = 1\n")
-    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    sent = await tb.send("!train start:true", user=tb.owner,
+                         attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
     await _progress(tb, sent, "succeeded")
     model_id = next(iter(openai_server.jobs.values())).fine_tuned_model
     await tb.say(f"!model use {model_id}", user=tb.owner)
@@ -319,6 +330,23 @@ async def test_hook_dataset_examples(tb_factory) -> None:
     with pytest.raises(UserError, match="Unknown split `everything`"):
         await tb.app.plugins.call("dataset_examples", scope=None, app=tb.app, name="default", split="everything")
     assert tb.app.plugins.enabled_in("training", None)
+
+
+async def test_hook_add_dataset_examples(tb_factory) -> None:
+    tb = await tb_factory(plugins_toml=TRAINING_TOML)
+
+    async def add(name, examples):
+        return await tb.app.plugins.call("add_dataset_examples", scope=None, app=tb.app, name=name,
+                                         examples=examples, author_id=int(tb.owner.id))
+
+    assert await add(None, [Example("lovely", "positive"), Example("awful", "negative")]) == ("default", 2, 0)
+    assert await add("extra", [Example("lovely", "positive")]) == ("extra", 1, 0)
+    assert await add(None, [Example("lovely", "positive")]) == ("default", 0, 1)
+    assert await add("../escape", [Example("x", "positive")]) is None  # no dataset of training's has that name
+    with pytest.raises(UserError, match="Label `meh` is not one of dataset `default`'s labels"):
+        await add(None, [Example("so-so", "meh")])
+    stored = await tb.app.plugins.call("dataset_examples", scope=None, app=tb.app, name="default", split="all")
+    assert sorted(stored, key=repr) == [Example("awful", "negative"), Example("lovely", "positive")]
 
 
 async def test_another_plugin_can_keep_datasets_for_testing(tb_factory) -> None:

@@ -83,8 +83,8 @@ async def test_thumbs_reactions_on_answers_are_feedback(tb_factory, openai_serve
         ("reaction", "up", tb.user.id, answer.id, "tell me a joke"),
         ("reaction", "down", bob.id, answer.id, "tell me a joke")]
     listed = await tb.say("!feedbacks list", user=tb.owner)
-    assert f"<@{bob.id}> on `{answer.id}`: 👎" in listed.content
-    assert f"<@{tb.user.id}> on `{answer.id}`: 👍" in listed.content
+    assert f"bob on `{answer.id}`: 👎" in listed.content  # names, not raw <@id> mentions
+    assert f"{tb.user.username} on `{answer.id}`: 👍" in listed.content and "<@" not in listed.content
     await tb.emu.remove_reaction(answer, bob, "👎")  # taken back: the feedback goes
     await tb.emu.remove_reaction(answer, tb.user, "🎉")
     await tb.emu.wait_until(lambda: len(seen) == 7, what="two removals handled")

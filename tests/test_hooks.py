@@ -141,6 +141,44 @@ def test_hook_register_cli_commands(tmp_path, capsys) -> None:
     assert "hello world from data" in capsys.readouterr().out
 
 
+def test_hook_register_model_catalogs(tmp_path, capsys) -> None:
+    """A third-party catalog registered through the hook joins `trainerbot models`, beside the
+    built-in engines' catalogs; its fetch receives the CLI's progress callback."""
+    folder = tmp_path / "local"
+    folder.mkdir()
+    (folder / "chimes.py").write_text(
+        "from framework import hookimpl\n"
+        "from framework.models import ModelEntry\n"
+        "class Chimes:\n"
+        "    engine = 'chime'\n"
+        "    def __init__(self, root):\n        self.root = root\n"
+        "    def installed(self):\n"
+        "        return [ModelEntry(p.stem, 'en', p.stat().st_size, 'data root', p) for p in self.root.glob('*.bin')]\n"
+        "    def available(self):\n        return [ModelEntry('chime-en', 'en', 4, 'local')]\n"
+        "    def fetch(self, name, progress=None):\n"
+        "        self.root.mkdir(parents=True, exist_ok=True)\n"
+        "        (self.root / f'{name}.bin').write_bytes(b'ding')\n"
+        "        progress(name, 4, 4)\n"
+        "        return self.root / f'{name}.bin'\n"
+        "@hookimpl\ndef register_model_catalogs(register, config):\n"
+        "    register(Chimes(config.bot.data_root / 'models' / 'chime'))\n",
+        "utf-8")
+    config = tmp_path / "plugins.toml"
+    config.write_text(f"[bot]\nplugins_dir = '{folder}'\ndata_root = '{tmp_path / 'data'}'\n", "utf-8")
+    cli = ["--config", str(config), "models"]
+    assert cli_main([*cli, "list", "--available", "--engine", "chime"]) == 0
+    before = capsys.readouterr().out
+    assert cli_main([*cli, "download", "chime-en"]) == 0
+    fetched = capsys.readouterr()
+    assert cli_main([*cli, "list"]) == 0
+    after = capsys.readouterr().out
+    assert before.split("available:")[0].strip() == "installed:" and "chime-en" in before.split("available:")[1]
+    assert "installed chime model chime-en" in fetched.out and "100%" in fetched.err
+    assert (tmp_path / "data/models/chime/chime-en.bin").read_bytes() == b"ding"
+    assert any(line.split()[:4] == ["chime", "en", "4", "B"] for line in after.splitlines()), after
+    assert "vosk" in after and "whisper" in after, "the built-in engines' catalogs are listed too"
+
+
 async def test_hook_startup(tb_factory) -> None:
     seen: list[object] = []
 

@@ -90,7 +90,7 @@ async def test_a_job_killed_at_each_step_ends_cleanly_after_a_restart(bot, opena
     held = openai_server.hold(method, path, after=after, skip=skip)
     await bot.start()
     emu = bot.emu
-    sent = await emu.send_message(bot.channel, emu.application_owner, "!train",
+    sent = await emu.send_message(bot.channel, emu.application_owner, "!train start:true",
                                   attachments=[emu.file("reviews.jsonl", labelled_jsonl())])
     await asyncio.wait_for(held.reached.wait(), 60)
     (before,) = bot.jobs()
@@ -142,7 +142,8 @@ async def test_jobs_cancel_works_while_a_job_is_starting(tb_factory, openai_serv
     its file is deleted, and a job OpenAI launched meanwhile is cancelled there."""
     held = openai_server.hold(method, path)
     tb = await tb_factory(plugins_toml=OPENAI_TOML.replace("0.01", "3600"))
-    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    sent = await tb.send("!train start:true", user=tb.owner,
+                         attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
     await asyncio.wait_for(held.reached.wait(), 30)
     assert (await tb.say("!jobs status 1")).content.startswith(f"⏳ Training job #1 on `default` (16 examples) "
                                                                f"with `openai`: **{step}**")

@@ -26,6 +26,7 @@ def test_start_up_imports_no_engine_library() -> None:
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["reply"].startswith("Hello, probe!"), "the bot answered after READY"
     assert found["engine_libraries"] == [], f"start-up imported {found['engine_libraries']}"
+    assert found["unused_libraries"] == [], f"the bot imported {found['unused_libraries']}"
 
 
 @pytest.fixture

@@ -85,6 +85,20 @@ async def test_a_feedback_export_over_the_upload_limit_is_gzipped_or_refused(tb)
         " even compressed, more than I may attach (100 bytes).")
 
 
+async def test_an_export_fits_the_upload_limit_discord_states_for_the_server(tb) -> None:
+    """On the slash surface Discord states the server's upload limit (``attachment_size_limit``, which
+    boosts raise); the strict emulator refuses a larger file with 413, so the export is gzipped to fit."""
+    for n in range(8):
+        await tb.say(f"!feedback {'so much to say ' * 20} #{n}")
+    tb.guild.upload_limit = 1500
+    zipped = await tb.slash("feedbacks", subcommand="export")
+    assert [a.filename for a in zipped.attachments] == ["feedback.jsonl.gz"]
+    assert tb.emu.refusals == []
+    tb.guild.upload_limit = 10 * 1024 * 1024
+    plain = await tb.slash("feedbacks", subcommand="export")
+    assert [a.filename for a in plain.attachments] == ["feedback.jsonl"]
+
+
 def test_training_status_is_bounded_however_long_the_provider_error_and_events() -> None:
     job = types.SimpleNamespace(id=1, status="failed", dataset="d" * 100, example_count=3, provider="openai",
                                 model_id=None, error="E" * 5000)

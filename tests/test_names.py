@@ -157,11 +157,12 @@ async def test_a_model_list_cannot_name_a_folder_outside_the_models_area(tmp_pat
     port = site._server.sockets[0].getsockname()[1]
     entry["url"] = f"http://127.0.0.1:{port}/model.zip"
     config = tmp_path / "plugins.toml"
-    config.write_text(f"[bot]\ndata_root = '{tmp_path / 'data'}'\n", "utf-8")
+    config.write_text(f"[bot]\ndata_root = '{tmp_path / 'data'}'\n[plugins.speech_vosk]\n"
+                      f"model_list_url = 'http://127.0.0.1:{port}/list.json'\n", "utf-8")
     before = _files_outside(tmp_path, tmp_path / "data")
     try:
         failed = await asyncio.to_thread(cli_main, ["--config", str(config), "models", "download", "../../../escape",
-                                                    "--list-url", f"http://127.0.0.1:{port}/list.json"])
+                                                    "--engine", "vosk"])
     finally:
         await runner.cleanup()
     assert failed == 1

@@ -70,7 +70,7 @@ async def test_install_use_disable_sync_uninstall(tb_factory, tmp_path, cleanup)
     assert installed("greeter"), "sync reinstalled what plugins.toml lists"
 
     out = io.StringIO()
-    assert plugin_admin.uninstall(load_config(config_path), "greeter", out=out) == 0
+    assert plugin_admin.uninstall(load_config(config_path), "greeter", yes=True, out=out) == 0
     assert not installed("greeter") and "[plugins.greeter]" not in config_path.read_text("utf-8")
     assert "# my bot" in config_path.read_text("utf-8")
 
@@ -91,8 +91,8 @@ def test_a_plugin_asking_for_another_hikari_is_refused(tmp_path, cleanup) -> Non
 
 
 @pytest.mark.parametrize(("name", "edit", "reason"), [
-    ("future", ('TRAINERBOT_API = ">=1.0,<2"', 'TRAINERBOT_API = ">=2,<3"'),
-     "requires trainerbot API >=2,<3, but this trainerbot (version 0.1.0) provides API 1.0"),
+    ("future", ('TRAINERBOT_API = ">=1.1,<2"', 'TRAINERBOT_API = ">=2,<3"'),
+     "requires trainerbot API >=2,<3, but this trainerbot (version 0.1.0) provides API 1.1"),
     ("crashy", ("from framework import hookimpl", 'raise RuntimeError("crashy on import")'),
      "RuntimeError: crashy on import"),
 ])
@@ -124,3 +124,82 @@ def test_scaffold_contents(tmp_path) -> None:
     assert "async def test_dice_answers_on_both_surfaces(tb)" in (folder / "tests" / "test_dice.py").read_text()
     compile((folder / "trainerbot_dice.py").read_text(), "plugin", "exec")
     assert plugin_admin.new_plugin("Bad Name", tmp_path, out=io.StringIO()) == 1
+
+
+TRAINERBOT = str(Path(sys.executable).with_name("trainerbot"))
+
+
+def trainerbot(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("TRAINERBOT_CONFIG", "DISCORD_TOKEN")}
+    return subprocess.run([TRAINERBOT, *args], cwd=cwd, env=env, input=stdin, capture_output=True, text=True,
+                          timeout=300)
+
+
+async def test_install_from_the_plugin_folder_then_enable_in_the_running_bot(tb_factory, tmp_path, cleanup) -> None:
+    """Run from the plugin's own folder inside the bot's project, `plugins install .` records the
+    plugin in the project's plugins.toml (none appears in the plugin folder); the bot that was
+    already running finds it on `/plugins enable`; `plugins uninstall` asks, or takes --yes."""
+    project = tmp_path / "bot"
+    project.mkdir()
+    (project / "plugins.toml").write_text("# my bot\n", "utf-8")
+    folder = scaffold(project, "latedice")
+    cleanup.append(("trainerbot-latedice", "trainerbot_latedice"))
+    tb = await tb_factory()
+    before = await tb.slash("plugins", {"name": "latedice"}, subcommand="enable", user=tb.owner)
+    assert before.content == "No plugin named `latedice`. `plugins list` shows them."
+
+    done = await asyncio.to_thread(trainerbot, "plugins", "install", ".", "--yes", cwd=folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"using {project / 'plugins.toml'}" in done.stderr
+    assert "[plugins.latedice]" in (project / "plugins.toml").read_text("utf-8")
+    assert "# my bot" in (project / "plugins.toml").read_text("utf-8")
+    assert not (folder / "plugins.toml").exists(), "no new plugins.toml in the plugin's folder"
+
+    enabled = await tb.slash("plugins", {"name": "latedice"}, subcommand="enable", user=tb.owner)
+    assert enabled.content == "Plugin `latedice` is now enabled in this server."
+    assert tb.app.plugins.infos["latedice"].source == "entry point (trainerbot-latedice)"
+    assert (await tb.say("!latedice Ann")).content == "Hello, Ann, from latedice!"
+    assert (await tb.slash("latedice", {"who": "Bob"})).content == "Hello, Bob, from latedice!"
+    assert "latedice" in {c["name"] for c in tb.emu.synced_commands()}
+
+    asked = await asyncio.to_thread(trainerbot, "plugins", "uninstall", "latedice", cwd=folder, stdin="")
+    assert asked.returncode == 1 and "run again with --yes" in asked.stdout and installed("latedice")
+    gone = await asyncio.to_thread(trainerbot, "plugins", "uninstall", "latedice", "--yes", cwd=project)
+    assert gone.returncode == 0 and "Uninstalled plugin 'latedice'" in gone.stdout, gone.stdout + gone.stderr
+    assert not installed("latedice") and "[plugins.latedice]" not in (project / "plugins.toml").read_text("utf-8")
+
+
+def test_plugin_commands_change_the_projects_plugins_toml_or_refuse(tmp_path) -> None:
+    project = tmp_path / "bot"
+    deep = project / "plugins-src" / "mine"
+    deep.mkdir(parents=True)
+    (project / "plugins.toml").write_text("# my bot\n", "utf-8")
+    disabled = trainerbot("plugins", "disable", "feedback", cwd=deep)
+    assert disabled.returncode == 0, disabled.stderr
+    assert "enabled = false" in (project / "plugins.toml").read_text("utf-8")
+    assert not (deep / "plugins.toml").exists() and not (deep.parent / "plugins.toml").exists()
+
+    nowhere = tmp_path / "elsewhere"
+    nowhere.mkdir()
+    refused = trainerbot("plugins", "install", "some-plugin", "--yes", cwd=nowhere)
+    assert refused.returncode == 2 and f"No plugins.toml in {nowhere} or any folder above it" in refused.stderr
+    assert "--config" in refused.stderr and not (nowhere / "plugins.toml").exists()
+    missing = trainerbot("plugins", "enable", "feedback", "--config", "gone.toml", cwd=nowhere)
+    assert missing.returncode == 2 and "gone.toml: no such file" in missing.stderr
+    assert sorted(p.name for p in nowhere.iterdir()) == []
+
+
+async def test_a_plugin_file_added_to_plugins_dir_is_found_by_reload(tb_factory, tmp_path) -> None:
+    local = tmp_path / "local"
+    local.mkdir()
+    tb = await tb_factory(plugins_toml=f"[bot]\nplugins_dir = '{local}'\n")
+    (local / "knock.py").write_text(
+        "from framework import hookimpl\nfrom framework.commands import Context, command\n"
+        "@command('knock', 'Knock knock')\nasync def knock(ctx: Context) -> None:\n"
+        "    await ctx.respond(\"Who's there?\")\n"
+        "@hookimpl\ndef register_commands(register):\n    register(knock)\n", "utf-8")
+    done = await tb.slash("plugins", {"name": "knock"}, subcommand="reload", user=tb.owner)
+    assert done.content == "Plugin `knock` reloaded."
+    assert (await tb.say("!knock")).content == "Who's there?"
+    escape = await tb.slash("plugins", {"name": "../knock"}, subcommand="enable", user=tb.owner)
+    assert escape.content == "No plugin named `../knock`. `plugins list` shows them."

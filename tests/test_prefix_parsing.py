@@ -5,6 +5,7 @@ from __future__ import annotations
 import types
 
 import pytest
+import sqlalchemy as sa
 
 from framework import hookimpl
 from framework.commands import (
@@ -19,6 +20,7 @@ from framework.commands import (
     usage,
 )
 from framework.prefix import parse_arguments, tokenize
+from plugins.feedback import feedback_table
 
 
 async def _noop(ctx, **kwargs) -> None:
@@ -100,3 +102,92 @@ async def test_prefix_json_with_an_apostrophe_reaches_the_command(tb_factory) ->
     tb = await tb_factory(extra_plugins={"e": plugin})
     assert (await tb.say('!echo [{"text":"the \'best film", "label": "positive"}]')).content == \
         '[{"text":"the \'best film", "label": "positive"}]'
+
+
+# --- natural typing: free text takes the rest of the line, named options anywhere, key:value
+
+REVIEW = Command("train", "Add examples", _noop, [
+    string("data", "Text", default=None, rest_of_line=True), boolean("positive", "Label", default=True),
+    attachment("attachment", "A file", default=None), string("data_dir", "A folder", default=None, named_only=True),
+    string("dataset", "Dataset", default=None, named_only=True), boolean("start", "Start", default=None,
+                                                                        named_only=True)])
+FEEDBACK = Command("feedback", "Feedback", _noop, [
+    string("text", "Your feedback"), integer("rating", "1-5", default=None, named_only=True),
+    string("message_id", "About", default=None, named_only=True)])
+HI = Command("hi", "Hello", _noop, [string("name", "Who", default=None)])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("great movie", {"data": "great movie"}),
+    ("this movie was dull and I was bored by it", {"data": "this movie was dull and I was bored by it"}),
+    ('"good movie" false', {"data": "good movie", "positive": "false"}),  # quoted: positional options still work
+    ("good movie positive=false", {"positive": "false", "data": "good movie"}),
+    ("positive:false dataset:reviews good movie start:true",
+     {"positive": "false", "dataset": "reviews", "start": "true", "data": "good movie"}),
+    ("first line\nsecond line\ndataset=x\nthird", {"dataset": "x", "data": "first line\nsecond line\nthird"}),
+])
+def test_free_text_takes_the_rest_of_the_line_and_named_options_go_anywhere(text, expected) -> None:
+    assert parse_arguments(REVIEW, text, [], "!") == expected
+
+
+FILES = Command("files", "List", _noop, [string("path", "Folder", default=""),
+                                         integer("page", "Page", default=1, min_value=1)])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("uploads 2", {"path": "uploads", "page": "2"}),  # a path, then a page: one word each
+    ('"my uploads" 2', {"path": "my uploads", "page": "2"}),
+    ("uploads", {"path": "uploads"}),
+])
+def test_a_string_with_positional_options_after_it_takes_one_word(text, expected) -> None:
+    assert parse_arguments(FILES, text, [], "!") == expected
+
+
+@pytest.mark.parametrize("text", ["great bot rating=5", "rating=5 great bot", "great rating:5 bot",
+                                  "great bot rating:5"])
+def test_feedback_text_around_a_named_rating(text) -> None:
+    assert parse_arguments(FEEDBACK, text, [], "!") == {"rating": "5", "text": "great bot"}
+
+
+def test_a_colon_counts_only_after_a_known_option_name() -> None:
+    line = "see https://example.com/a:b at 12:30 note: fine"
+    assert parse_arguments(FEEDBACK, line, [], "!") == {"text": line}
+    assert parse_arguments(FEEDBACK, "message_id:https://discord.com/channels/1/2/3 ok", [], "!") == {
+        "message_id": "https://discord.com/channels/1/2/3", "text": "ok"}
+
+
+def test_unknown_options_are_named() -> None:
+    with pytest.raises(BadArgument, match=r"^Unknown option `extra` \(options: `name`\)\. Usage: `!hi \[name\]`$"):
+        parse_arguments(HI, "name=Bob extra=1", [], "!")
+    with pytest.raises(BadArgument, match=r"^Unknown option `colour`"):
+        parse_arguments(Command("ping", "Ping", _noop, [integer("n", "Count", default=1)]), "colour=red", [], "!")
+
+
+def test_slash_usage_line() -> None:
+    assert usage(TRAIN, slash=True) == "/train [data:…] [positive:true] [file:(a file)]"
+    assert usage(SAY, slash=True) == "/say text:…"
+
+
+async def test_natural_typing_through_the_bot(tb) -> None:
+    """Through the real bot: free text with a named option after it, key:value, an unknown option named."""
+    assert (await tb.say("!feedback great bot rating=5")).content.startswith("Thanks for your feedback")
+    async with tb.app.storage.connect() as conn:
+        row = (await conn.execute(sa.select(feedback_table))).one()
+    assert (row.text, row.rating) == ("great bot", 5)
+    assert (await tb.say("!hi name=Bob extra=1")).content.startswith("Unknown option `extra` (options: `name`).")
+    done = await tb.say("!plugins disable feedback scope:server", user=tb.owner)
+    assert done.content == "Plugin `feedback` is now disabled in this server."
+
+
+async def test_help_shows_the_usage_of_its_surface(tb) -> None:
+    slash = await tb.slash("help", {"command": "train"})
+    assert "Usage: `/train [data:…] [positive:true]" in slash.content and "!train" not in slash.content
+    prefix = await tb.say("!help train")
+    assert "Usage: `!train [data] [positive=true]" in prefix.content
+
+
+async def test_instruction_name_without_suffix_is_markdown_on_both_surfaces(tb) -> None:
+    (tb.data_root / "instructions").mkdir(exist_ok=True)
+    (tb.data_root / "instructions" / "guide.md").write_text("Be kind.", "utf-8")
+    assert (await tb.slash("instruction", {"name": "guide"})).content == "Be kind."
+    assert (await tb.say("!instruction guide")).content == "Be kind."

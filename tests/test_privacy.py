@@ -37,8 +37,8 @@ async def _populated(tb_factory, **plugins):
     await tb.say("!feedback bob's feedback", user=bob)
     for user, text in ((tb.user, "alice wrote this example"), (tb.owner, "the owner wrote this one")):
         sent = await tb.send(f'!train data="{text}"', user=user)
-        assert (await tb.reply_to(sent)).content == "Added 1 example(s) to `default`."
-        assert "needs at least 10 examples" in (await tb.reply_to(sent, skip=1)).content
+        added = (await tb.reply_to(sent)).content  # the openai provider is paid: no job unless asked
+        assert added.startswith("Added 1 example(s) to `default`.\nNo training job started")
     assert (await tb.say("!language set ko")).content == "Voice messages from you are now read as `ko`."
     return tb
 

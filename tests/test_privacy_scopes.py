@@ -18,12 +18,14 @@ DM_REFUSED = "That answer was given in a direct message; it can be corrected onl
 
 async def _start(tb_factory, toml: str = OPENAI_TOML):
     """The bot, with a plugin telling when chat recorded an answer, in a server that has a private
-    #staff channel (only the staff role sees it), bob (staff) and carol (feedback group, not staff)."""
+    #staff channel (only the staff role and the bot see it: on Discord a bot that cannot see a channel
+    can neither read nor answer there), bob (staff) and carol (feedback group, not staff)."""
     emu = tb_factory.emu
     guild = tb_factory.world()[0]
     role = emu.create_role(guild, "staff")
     staff = emu.create_channel(guild, "staff", overwrites=[
-        {"id": guild.id, "type": 0, "deny": str(VIEW_CHANNEL)}, {"id": role.id, "type": 0, "allow": str(VIEW_CHANNEL)}])
+        {"id": guild.id, "type": 0, "deny": str(VIEW_CHANNEL)}, {"id": role.id, "type": 0, "allow": str(VIEW_CHANNEL)},
+        {"id": emu.bot_user.id, "type": 1, "allow": str(VIEW_CHANNEL)}])
     bob, carol = emu.create_user("bob"), emu.create_user("carol")
     emu.add_member(guild, bob, roles=[role])
     emu.add_member(guild, carol)

@@ -73,7 +73,8 @@ async def test_training_progress_is_edited_at_most_once_per_window_through_the_i
     window = 0.5
     tb = await tb_factory(plugins_toml=TRAINING_TOML + f'[engines]\nprovider = "openai"\n[bot]\nprogress_interval = '
                           f'{window}\n[permissions.groups.training]\nusers = [{tb_factory.world()[3].id}]\n')
-    inter = await tb.interaction("train", {"attachment": tb.emu.file("reviews.jsonl", labelled_jsonl())})
+    inter = await tb.interaction("train", {"attachment": tb.emu.file("reviews.jsonl", labelled_jsonl()),
+                                          "start": True})
     progress = await tb.emu.wait_until(
         lambda: next((m for m in inter.followups if m.content.startswith(("🏋️", "⏳", "✅"))), None),
         what="the job's progress message")

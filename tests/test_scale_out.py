@@ -129,7 +129,8 @@ async def test_two_processes_share_the_work_of_four_shards(cluster, database, op
     # a training job in a guild of shard 2: polled by that process only; SIGKILL it mid-poll
     _guild2, channel2 = guilds[2]
     held = openai_server.hold("GET", "/v1/fine_tuning/jobs/[^/]+")
-    train = await emu.send_message(channel2, owner, "!train", attachments=[emu.file("reviews.jsonl", labelled_jsonl())])
+    train = await emu.send_message(channel2, owner, "!train start:true",
+                                   attachments=[emu.file("reviews.jsonl", labelled_jsonl())])
     await asyncio.wait_for(held.reached.wait(), 60)
     (lease,) = database.rows(tmp_path, "SELECT owner FROM leases WHERE name = 'training:job:1'")
     assert f":{second.pid}:" in lease["owner"], lease

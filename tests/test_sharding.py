@@ -86,6 +86,11 @@ async def test_identify_is_rate_limited_per_bucket_and_events_go_to_their_shard(
     assert emu.identified == [(0, 4), (1, 4)]
 
 
+CONTENT = (1 << 0) | (1 << 9) | (1 << 12) | (1 << 15)
+"""GUILDS, GUILD_MESSAGES, DIRECT_MESSAGES and MESSAGE_CONTENT: without the last, Discord (and the strict
+emulator) sends guild messages without their content."""
+
+
 async def test_guild_events_reach_their_shard_and_dms_shard_zero(discord_emulator) -> None:
     emu = discord_emulator
     emu.shard_gateway(2, max_concurrency=2)
@@ -96,8 +101,8 @@ async def test_guild_events_reach_their_shard_and_dms_shard_zero(discord_emulato
         for shard in (0, 1):
             ws = await session.ws_connect(url)
             await ws.receive()
-            await ws.send_str(json.dumps({"op": 2, "d": {"token": emu.token, "intents": 0, "shard": [shard, 2],
-                                                         "properties": {}}}))
+            await ws.send_str(json.dumps({"op": 2, "d": {"token": emu.token, "intents": CONTENT,
+                                                         "shard": [shard, 2], "properties": {}}}))
             sockets.append(ws)
 
         async def read(shard: int, ws) -> None:

@@ -192,13 +192,13 @@ async def test_models_cli_downloads_with_checks(tmp_path, capsys) -> None:
     port = site._server.sockets[0].getsockname()[1]
     good["url"] = bad["url"] = f"http://127.0.0.1:{port}/model.zip"
     config = tmp_path / "plugins.toml"
-    config.write_text(f"[bot]\ndata_root = '{tmp_path / 'data'}'\n", "utf-8")
-    url = f"http://127.0.0.1:{port}/list.json"
+    config.write_text(f"[bot]\ndata_root = '{tmp_path / 'data'}'\n[plugins.speech_vosk]\n"
+                      f"model_list_url = 'http://127.0.0.1:{port}/list.json'\n", "utf-8")
     try:
         ok = await asyncio.to_thread(cli_main, ["--config", str(config), "models", "download",
-                                                "vosk-model-small-xx-0.1", "--list-url", url])
+                                                "vosk-model-small-xx-0.1", "--engine", "vosk"])
         failed = await asyncio.to_thread(cli_main, ["--config", str(config), "models", "download",
-                                                    "vosk-model-small-yy-0.1", "--list-url", url])
+                                                    "vosk-model-small-yy-0.1", "--engine", "vosk"])
     finally:
         await runner.cleanup()
     out = capsys.readouterr()

@@ -1,5 +1,5 @@
 """Whisper models you can trust: the packaged one is refused when its files are not the pinned ones,
-`trainerbot whisper-models download` checks what it fetches and records digests the engine then
+`trainerbot models download` checks what it fetches and records digests the engine then
 verifies, and a tampered model is refused with a clear reply. Routing of languages to engines with
 fake engines registered through the hook, as a third party would."""
 
@@ -81,29 +81,40 @@ async def _serve(files: dict[str, bytes], published: dict[str, str]) -> tuple[we
 async def test_whisper_models_download_checks_records_and_the_engine_verifies(tb_factory, tmp_path, capsys) -> None:
     good = {"model.bin": hashlib.sha256(FILES["model.bin"]).hexdigest()}
     runner, base = await _serve(FILES, good)
-    config = tmp_path / "plugins.toml"
-    config.write_text(f"[bot]\ndata_root = '{tmp_path / 'data'}'\n", "utf-8")
-    cli = ["--config", str(config), "whisper-models"]
+
+    def config(name: str, url: str) -> list[str]:
+        path = tmp_path / f"{name}.toml"
+        path.write_text(f"[bot]\ndata_root = '{tmp_path / 'data'}'\n[plugins.speech_whisper]\n"
+                        f"download_url = '{url}'\n", "utf-8")
+        return ["--config", str(path), "models"]
+
+    cli = config("good", base)
     try:
-        ok = await asyncio.to_thread(cli_main, [*cli, "download", "tiny.en", "--base-url", base])
+        ok = await asyncio.to_thread(cli_main, [*cli, "download", "tiny.en", "--engine", "whisper"])
         runner_bad, base_bad = await _serve(FILES, {"model.bin": "0" * 64})
         try:
-            bad = await asyncio.to_thread(cli_main, [*cli, "download", "base.en", "--base-url", base_bad])
+            bad = await asyncio.to_thread(cli_main, [*config("bad", base_bad), "download", "base.en",
+                                                     "--engine", "whisper"])
         finally:
             await runner_bad.cleanup()
-        escape = await asyncio.to_thread(cli_main, [*cli, "download", "../x", "--base-url", base])
+        escape = await asyncio.to_thread(cli_main, [*cli, "download", "../x", "--engine", "whisper"])
     finally:
         await runner.cleanup()
-    listed = await asyncio.to_thread(cli_main, [*cli, "list"])
+    listed = await asyncio.to_thread(cli_main, [*cli, "list", "--engine", "whisper"])
     out = capsys.readouterr()
+    old_name = await asyncio.to_thread(cli_main, [*cli[:2], "whisper-models", "list"])
+    deprecated = capsys.readouterr()
     folder = tmp_path / "data/models/whisper/tiny.en"
     sums = (folder / "SHA256SUMS").read_text().splitlines()
     assert ok == 0 and sorted(p.name for p in folder.iterdir()) == sorted([*FILES, "SHA256SUMS"])
     assert f"{good['model.bin']}  model.bin" in sums and len(sums) == 4
-    assert bad == 1 and "checksum mismatch for model.bin" in out.err
+    assert bad == 1 and "checksum mismatch for base.en/model.bin" in out.err
     assert escape == 1 and "`../x` is not a valid model name" in out.err
     assert sorted(p.name for p in (tmp_path / "data/models/whisper").iterdir()) == ["tiny.en"]
-    assert listed == 0 and f"en     {folder}" in out.out
+    row = next(line for line in out.out.splitlines() if str(folder) in line and line.startswith("  "))
+    assert listed == 0 and row.split()[:2] == ["whisper", "en"] and "tiny.en" in row and "data root" in row
+    assert old_name == 0 and "`trainerbot whisper-models` is deprecated" in deprecated.err
+    assert str(folder) in deprecated.out
 
     (folder / "config.json").write_bytes(b'{"tampered": true}')
     tb = await tb_factory(data_root=tmp_path / "data")

@@ -8,12 +8,15 @@ import random
 import types
 
 import pytest
+import sqlalchemy as sa
 
 from framework import hookimpl
+from framework.engines import KINDS, check_engine
 from framework.errors import ImportProblem
 from framework.importers import parse_file
-from framework.providers import ModelProvider
-from plugins.provider_local import NaiveBayes, accuracy
+from framework.providers import Correction, JobStatus, ModelProvider, learns_from, trained_models, trains_for_free
+from plugins.provider_local import LocalProvider, NaiveBayes, accuracy
+from plugins.training.schema import Settings, jobs
 
 POSITIVE = ["great film, loved it", "wonderful acting and a moving story", "brilliant and funny",
             "a delight from start to finish", "superb direction, great cast", "loved the music and the story",
@@ -77,7 +80,8 @@ async def test_local_provider_accuracy_on_held_out_split() -> None:
 
 async def test_openai_fine_tuning_with_live_progress(tb_factory, openai_server) -> None:
     tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "openai"\n')
-    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    sent = await tb.send("!train start:true", user=tb.owner,
+                         attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
     done = await _progress(tb, sent, "succeeded")
     job = next(iter(openai_server.jobs.values()))
     assert f"Model: `ft:gpt-4o-mini-2024-07-18:trainerbot:{job.id}`" in done.content
@@ -96,7 +100,8 @@ async def test_openai_fine_tuning_with_live_progress(tb_factory, openai_server) 
 async def test_polling_resumes_after_restart(tb_factory, openai_server) -> None:
     slow = '[plugins.training]\npoll_interval = 3600\n[engines]\nprovider = "openai"\n'
     tb = await tb_factory(plugins_toml=slow)
-    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    sent = await tb.send("!train start:true", user=tb.owner,
+                         attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
     await _progress(tb, sent, "queued")
     job = next(iter(openai_server.jobs.values()))
     assert job.status != "succeeded"
@@ -109,7 +114,8 @@ async def test_polling_resumes_after_restart(tb_factory, openai_server) -> None:
 async def test_failed_openai_job_shows_openai_error(tb_factory, openai_server) -> None:
     openai_server.fail_jobs = True
     tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "openai"\n')
-    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    sent = await tb.send("!train start:true", user=tb.owner,
+                         attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
     failed = await _progress(tb, sent, "failed")
     assert "Error: Training file has too few examples of each class." in failed.content
 
@@ -118,11 +124,12 @@ async def test_openai_server_errors_are_retried_then_reported(tb_factory, openai
     tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "openai"\n'
                           '[plugins.provider_openai]\nmax_retries = 1\n')
     openai_server.fail_next(500, count=2)
-    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    sent = await tb.send("!train start:true", user=tb.owner,
+                         attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
     failed = await _progress(tb, sent, "could not start")
     assert "OpenAI refused to upload the training file: injected 500" in failed.content
     openai_server.fail_next(429, count=1)
-    retry = await tb.send("!train", user=tb.owner)
+    retry = await tb.send("!train start:true", user=tb.owner)
     assert "succeeded" in (await _progress(tb, retry, "succeeded")).content
 
 
@@ -145,7 +152,7 @@ async def test_bad_inputs_are_answered_clearly(tb_factory, command, message) -> 
 
 async def test_too_few_examples_for_openai_keeps_the_data_and_starts_nothing(tb_factory, openai_server) -> None:
     tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "openai"\n')
-    sent = await tb.send('!train "good film\n\nnice plot"', user=tb.owner)
+    sent = await tb.send('!train "good film\n\nnice plot" start:true', user=tb.owner)
     assert (await tb.reply_to(sent)).content == "Added 2 example(s) to `default`."
     refused = await tb.reply_to(sent, skip=1)
     assert refused.content == "Not training yet: the `openai` provider needs at least 10 examples, the dataset has 2."
@@ -199,7 +206,8 @@ def test_importer_errors_point_at_the_line() -> None:
 
 async def test_a_running_job_can_be_cancelled(tb_factory, openai_server) -> None:
     tb = await tb_factory(plugins_toml='[plugins.training]\npoll_interval = 3600\n[engines]\nprovider = "openai"\n')
-    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    sent = await tb.send("!train start:true", user=tb.owner,
+                         attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
     await _progress(tb, sent, "queued")
     assert (await tb.say("!jobs cancel 1")).content.startswith("You don't have permission")
     assert (await tb.say("!jobs cancel #1", user=tb.owner)).content == "Cancelled training job #1."
@@ -219,7 +227,8 @@ async def test_a_file_error_while_starting_is_logged_not_shown(tb_factory, caplo
         lambda register: register("disk-trouble", DiskTrouble())))
     tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "disk-trouble"\n',
                           extra_plugins={"disk": plugin})
-    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    sent = await tb.send("!train start:true", user=tb.owner,
+                         attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
     failed = await _progress(tb, sent, "could not start")
     assert failed.content == ("❌ Training job #1 could not start: the training files could not be read or written "
                               "(FileNotFoundError); the error was logged")
@@ -232,8 +241,8 @@ async def test_the_training_package_reloads_with_every_hook(tb_factory) -> None:
     tb = await tb_factory(plugins_toml=TRAINING_TOML)
     info = tb.app.plugins.infos["training"]
     before, hooks = info.module, info.hooks
-    assert hooks == ["dataset_examples", "delete_user_data", "export_user_data", "register_commands",
-                     "register_migrations", "settings_model", "shutdown", "startup"]
+    assert hooks == ["add_dataset_examples", "dataset_examples", "delete_user_data", "export_user_data",
+                     "register_commands", "register_migrations", "settings_model", "shutdown", "startup"]
     sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
     await _progress(tb, sent, "succeeded")
     done = await tb.slash("plugins", {"name": "training"}, subcommand="reload", user=tb.owner)
@@ -244,3 +253,128 @@ async def test_the_training_package_reloads_with_every_hook(tb_factory) -> None:
     huge = "99999999999999999999"
     assert (await tb.say(f"!jobs cancel {huge}", user=tb.owner)).content == (
         f"`{huge}` is not a job number; `jobs list` shows them.")
+
+
+# --- training that does not surprise: adding and starting are distinct; what is activated, and why
+
+async def test_a_paid_provider_adds_examples_and_starts_only_when_asked(tb_factory, openai_server) -> None:
+    tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "openai"\n')
+    added = await tb.say("!train great movie", user=tb.owner)  # unquoted free text: one example, no job
+    assert added.content == ("Added 1 example(s) to `default`.\nNo training job started (the `openai` provider's "
+                             "training is not free, so I start it only when asked): `!train start:true` starts one.")
+    slash = await tb.slash("train", {"attachment": tb.emu.file("reviews.jsonl", labelled_jsonl())}, user=tb.owner)
+    assert slash.content.startswith("Added 16 example(s) to `default`.") and slash.content.endswith(
+        "`/train start:true` starts one.")
+    assert openai_server.jobs == {} and (await tb.say("!jobs list")).content == "No training jobs yet."
+    sent = await tb.send("!train start:true", user=tb.owner)
+    await _progress(tb, sent, "succeeded")
+    assert len(openai_server.jobs) == 1
+
+
+async def test_a_free_provider_starts_by_itself_unless_told_not_to(tb_factory) -> None:
+    tb = await tb_factory(plugins_toml=TRAINING_TOML)
+    quiet = await tb.say("!train a lovely film start:false", user=tb.owner)
+    assert quiet.content == "Added 1 example(s) to `default`.\nNo training job started: `!train start:true` starts one."
+    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    await _progress(tb, sent, "succeeded")  # local training is free: started without asking
+
+
+def _many() -> bytes:
+    """Enough examples that the held-out split keeps both labels."""
+    rows = [{"text": f"{t} ({n})", "label": label} for n in range(3)
+            for label, texts in (("positive", POSITIVE), ("negative", NEGATIVE)) for t in texts]
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+class Scripted(ModelProvider):
+    """Trains for free; model ``m-N`` (job N) predicts the right label unless N is in ``wrong``."""
+
+    name, min_examples, free_training = "scripted", 1, True
+
+    def __init__(self, wrong: set[int]) -> None:
+        self.wrong = wrong
+
+    async def start(self, request):
+        return str(request.job_id)
+
+    async def poll(self, provider_job_id):
+        return JobStatus("succeeded", model_id=f"m-{provider_job_id}")
+
+    async def predict(self, model_id, texts, labels, *, instruction=""):
+        bad = int(model_id.split("-")[1]) in self.wrong
+        right = ["positive" if any(w in t for w in POSITIVE) else "negative" for t in texts]
+        return [{"positive": "negative", "negative": "positive"}[r] if bad else r for r in right]
+
+
+async def _active(tb) -> list[str]:
+    async with tb.app.storage.connect() as conn:
+        return [r.model_id for r in await conn.execute(sa.select(trained_models).where(trained_models.c.active))]
+
+
+async def test_if_better_activates_the_first_model_then_only_one_as_good_on_the_held_out_split(tb_factory) -> None:
+    scripted = types.SimpleNamespace(register_model_providers=hookimpl(
+        lambda register: register("scripted", Scripted(wrong={2}))))
+    tb = await tb_factory(plugins_toml=TRAINING_TOML + '[engines]\nprovider = "scripted"\n',
+                          extra_plugins={"scripted": scripted})
+    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("many.jsonl", _many())])
+    first = await _progress(tb, sent, "succeeded")
+    held = first.content.split("on the ")[1].split(" held-out")[0]
+    assert int(held) > 0
+    assert f"Model: `m-1`. Activated `m-1`, the first model (accuracy 1.00 on the {held} held-out example(s) of " \
+           "`default`)." in first.content
+    worse = await tb.send("!train", user=tb.owner)
+    kept = await _progress(tb, worse, "Kept")
+    assert f"Kept `m-1` active: `m-2` scored 0.00 vs 1.00 on the {held} held-out example(s) of `default`; " \
+           "`model use m-2` makes it the active one." in kept.content
+    assert await _active(tb) == ["m-1"]
+    better = await tb.send("!train", user=tb.owner)
+    done = await _progress(tb, better, "Activated")
+    assert f"Activated `m-3` (accuracy 1.00 on the {held} held-out example(s) of `default`, was 1.00 with `m-1`)." \
+        in done.content
+    assert await _active(tb) == ["m-3"]
+    async with tb.app.storage.connect() as conn:
+        scores = [(r.id, r.accuracy, r.baseline_accuracy) for r in
+                  await conn.execute(sa.select(jobs).order_by(jobs.c.id))]
+    assert scores == [(1, 1.0, None), (2, 0.0, 1.0), (3, 1.0, 1.0)]
+
+
+@pytest.mark.parametrize(("policy", "said", "active"), [
+    ("always", 'Activated `local-1` (`[plugins.training] activate = "always"`).', ["local-1"]),
+    ("never", 'Not activated (`[plugins.training] activate = "never"`): `model use local-1` makes it the active one.',
+     ["local-0"]),
+])
+async def test_activate_always_and_never(tb_factory, policy, said, active) -> None:
+    tb = await tb_factory(plugins_toml=TRAINING_TOML + f'activate = "{policy}"\n')
+    async with tb.app.storage.begin() as conn:
+        await conn.execute(trained_models.insert().values(provider="local", model_id="local-0", active=True))
+    sent = await tb.send("!train", user=tb.owner, attachments=[tb.emu.file("reviews.jsonl", labelled_jsonl())])
+    done = await _progress(tb, sent, "succeeded")
+    assert done.content.splitlines()[1] == f"Model: `local-1`. {said}"
+    assert await _active(tb) == active
+
+
+def test_an_unknown_activate_policy_is_refused() -> None:
+    with pytest.raises(ValueError, match="activate"):
+        Settings(activate="sometimes")
+
+
+def test_a_provider_without_the_optional_members_registers_as_paid_and_silent_about_corrections() -> None:
+    """``free_training`` and ``learns_from`` are optional: a provider written before them still
+    registers, is taken as paid (``train`` never starts it by itself) and says nothing about corrections."""
+    class Plain:
+        name, min_examples = "plain", 1
+
+        async def start(self, request): ...
+        async def poll(self, provider_job_id): ...
+        async def cancel(self, provider_job_id): ...
+        async def predict(self, model_id, texts, labels, *, instruction=""): ...
+        async def chat(self, model_id, messages): ...
+
+    kind = next(k for k in KINDS if k.attr == "providers")
+    check_engine(kind, Plain())
+    assert trains_for_free(Plain()) is False
+    assert learns_from(Plain(), Correction("q", "a", "positive"), ["positive"]) is None
+    local = LocalProvider(types.SimpleNamespace())
+    assert trains_for_free(local) is True
+    assert learns_from(local, Correction("q", "a", " Positive "), ["positive", "negative"]) is True
+    assert learns_from(local, Correction("q", "a", "a better answer"), ["positive", "negative"]) is False

@@ -140,6 +140,26 @@ class Context:
             return f"Apps › {qualified_name}"
         return f"/{qualified_name}" if self.surface == "slash" else f"{self.prefix}{qualified_name}"
 
+    async def user_name(self, user_id: int) -> str:
+        """How to show a user in a listing: their display name in this server, else their global
+        name or username (from the cache, else asked of Discord), else ``user <id>``. Listings show
+        names rather than ``<@id>`` mentions, which a client renders only for users it has loaded."""
+        bot, snowflake = self.app.bot, hikari.Snowflake(int(user_id))
+        try:
+            if self.guild_id is not None:
+                member = bot.cache.get_member(self.guild_id, snowflake)
+                if member is None:
+                    try:
+                        member = await bot.rest.fetch_member(self.guild_id, snowflake)
+                    except hikari.NotFoundError:
+                        member = None  # not (or no longer) in this server: their user name will do
+                if member is not None:
+                    return member.display_name
+            found = bot.cache.get_user(snowflake) or await bot.rest.fetch_user(snowflake)
+            return found.global_name or found.username
+        except (hikari.HTTPError, hikari.ComponentStateConflictError):
+            return f"user {int(user_id)}"
+
     @property
     def private(self) -> bool:
         """Whether this command's answers are private (declared by the command: ``ephemeral=True``)."""

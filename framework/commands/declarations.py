@@ -75,6 +75,11 @@ class Option:
     named_only: bool = False
     """Prefix surface: given only as ``name=value``, never by position, so free text that fills
     the other options needs no quotes (``!feedback rating=4 loved it``)."""
+    rest_of_line: bool = False
+    """Prefix surface: this string option takes the rest of the line (unless quoted) even though
+    positional options follow it (``!train great movie`` before ``positive``). The last positional
+    option, when it is a string, does so anyway; a string followed by other positional options
+    (``!files uploads 2``: a path, then a page) takes one word unless this is set."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier() or keyword.iskeyword(self.name):
@@ -239,10 +244,13 @@ class TextField:
     """Pre-filled text."""
 
 
-def usage(cmd: Command | Group, prefix: str = "!") -> str:
-    """A prefix-command usage line: ``!train [data] [positive=true]``."""
+def usage(cmd: Command | Group, prefix: str = "!", *, slash: bool = False) -> str:
+    """A usage line: ``!train [data] [positive=true]`` on the prefix surface, or with ``slash=True``
+    as a slash command is typed: ``/train [data:…] [positive:true]``."""
     if isinstance(cmd, Group):
-        return f"{prefix}{cmd.name} <{'|'.join(cmd.subcommands)}>"
+        return f"{'/' if slash else prefix}{cmd.name} <{'|'.join(cmd.subcommands)}>"
+    if slash:
+        return " ".join([f"/{cmd.qualified_name}", *(_slash_part(opt) for opt in cmd.options)])
     parts = [f"{prefix}{cmd.qualified_name}"]
     for opt in cmd.options:
         shown = f"<{opt.name}: attach a file>" if opt.type is OptionType.ATTACHMENT else opt.name
@@ -256,3 +264,13 @@ def usage(cmd: Command | Group, prefix: str = "!") -> str:
             default = "" if opt.default in (None, MISSING) else f"={shown_default}"
             parts.append(f"[{shown}{default}]")
     return " ".join(parts)
+
+
+def _slash_part(opt: Option) -> str:
+    if opt.type is OptionType.ATTACHMENT:
+        value = "(a file)"
+    elif opt.default in (None, MISSING):
+        value = "…"
+    else:
+        value = str(opt.default).lower() if isinstance(opt.default, bool) else str(opt.default)
+    return f"{opt.name}:{value}" if opt.required else f"[{opt.name}:{value}]"

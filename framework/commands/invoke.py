@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from framework.commands.declarations import Command
 
 log = logging.getLogger(__name__)
+MISSING_PERMISSIONS = 50013
+"""Discord's JSON error code for "Missing Permissions" (a 403)."""
 
 
 async def run_checks(ctx: Context, cmd: Command) -> None:
@@ -37,11 +39,7 @@ async def run_checks(ctx: Context, cmd: Command) -> None:
     await ctx.app.plugins.run_check_hooks(ctx, cmd)
     lacking = await ctx.bot_missing(cmd.bot_permissions)
     if lacking:
-        from framework.bot_permissions import names  # the host's module; imported late, it imports this package
-
-        plural = "s" if len([f for f in hikari.Permissions if f.name and f & lacking]) > 1 else ""
-        raise CheckFailure(f"I can't do that here: I lack the {names(lacking)} permission{plural} in this "
-                           f"channel, which `{cmd.qualified_name}` needs. A server admin can grant it to my role.")
+        raise CheckFailure(missing_message(cmd, lacking))
 
 
 async def invoke(ctx: Context, cmd: Command, raw: dict[str, Any], *targets: Any) -> None:
@@ -55,10 +53,34 @@ async def invoke(ctx: Context, cmd: Command, raw: dict[str, Any], *targets: Any)
         log.log(getattr(exc, "log_level", logging.INFO), "%s %s by %s: %s", ctx.surface, cmd.qualified_name,
                 ctx.author.id, exc)
         await _report(ctx, str(exc))
+    except hikari.ForbiddenError as exc:
+        if exc.code != MISSING_PERMISSIONS:
+            await _failed(ctx, cmd, exc)
+            return
+        # The cache said the bot may (or could not tell); Discord refused: say which permission the
+        # command needs, as the check before it does, instead of "failed unexpectedly".
+        log.warning("%s %s in channel %s: Discord refused for lack of a permission (%s)", ctx.surface,
+                    cmd.qualified_name, ctx.channel_id, exc.message)
+        await _report(ctx, missing_message(cmd, cmd.bot_permissions) if cmd.bot_permissions else
+                      "I can't do that here: Discord refused it because I lack a permission in this channel. "
+                      "A server admin can check my role's permissions.")
     except Exception as exc:
-        log.exception("command %s (plugin %s) failed", cmd.qualified_name, cmd.plugin)
-        message = await ctx.app.plugins.call("handle_error", scope=ctx.guild_id, ctx=ctx, error=exc)
-        await _report(ctx, message or f"Sorry, `{cmd.qualified_name}` failed unexpectedly. The error was logged.")
+        await _failed(ctx, cmd, exc)
+
+
+def missing_message(cmd: Command, lacking: hikari.Permissions) -> str:
+    """``I can't do that here: I lack the Attach Files permission …``: what the bot lacks, for whom."""
+    from framework.bot_permissions import names  # the host's module; imported late, it imports this package
+
+    plural = "s" if len([f for f in hikari.Permissions if f.name and f & lacking]) > 1 else ""
+    return (f"I can't do that here: I lack the {names(lacking)} permission{plural} in this "
+            f"channel, which `{cmd.qualified_name}` needs. A server admin can grant it to my role.")
+
+
+async def _failed(ctx: Context, cmd: Command, exc: Exception) -> None:
+    log.error("command %s (plugin %s) failed", cmd.qualified_name, cmd.plugin, exc_info=exc)
+    message = await ctx.app.plugins.call("handle_error", scope=ctx.guild_id, ctx=ctx, error=exc)
+    await _report(ctx, message or f"Sorry, `{cmd.qualified_name}` failed unexpectedly. The error was logged.")
 
 
 async def _report(ctx: Context, message: str) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from framework.emulator.gateway import Gateway
+from framework.emulator.permissions_calc import channel_permissions
 from framework.emulator.state import ALL_PERMISSIONS, Channel, FileSpec, Guild, Interaction, Message, Role, User
 from framework.emulator.world import World
 
@@ -106,7 +107,8 @@ class UserActions(World):
 
     def _interaction(self, channel: Channel, user: User, kind: int, data: dict[str, Any]) -> Interaction:
         """Record an interaction and send INTERACTION_CREATE (from a guild member or, in a DM, a user)."""
-        inter = Interaction(self._snowflake(), secrets.token_urlsafe(24), channel, user, kind, data, emulator=self)
+        inter = Interaction(self._snowflake(), secrets.token_urlsafe(24), channel, user, kind, data, emulator=self,
+                            created_at=self.now())
         self.interactions[inter.id] = inter
         payload: dict[str, Any] = {
             "id": str(inter.id), "application_id": str(self.application_id), "type": kind, "data": data,
@@ -115,6 +117,10 @@ class UserActions(World):
             "entitlements": [], "attachment_size_limit": 10 * 1024 * 1024,
         }
         guild = self._guild_of(channel)
+        if guild is not None:  # docs: interactions/receiving-and-responding#interaction-object: the app's
+            # permissions in the channel, and the upload limit of the guild (boosts raise it)
+            app_permissions = str(channel_permissions(guild, self.bot_user.id, channel))
+            payload.update(app_permissions=app_permissions, attachment_size_limit=guild.upload_limit)
         if guild is not None:
             payload.update(guild_id=str(guild.id), guild_locale="en-US", context=0,
                            authorizing_integration_owners={"0": str(guild.id)},

@@ -8,8 +8,21 @@ from typing import Any, cast
 
 from aiohttp import web
 
+from framework.emulator.command_rules import Problem, bulk_problems
+from framework.emulator.rules import field_error, invalid_form
 from framework.emulator.wire import DIGITS, Route, empty, not_found, read_body, reply
-from framework.emulator.world import World
+from framework.emulator.world import World, application_flags
+
+
+def _errors(problems: list[Problem]) -> dict[str, Any]:
+    """The 50035 ``errors`` tree of ``problems``: each where it is, several at one place together."""
+    tree: dict[str, Any] = {}
+    for problem in problems:
+        node = tree
+        for key in problem.path:
+            node = node.setdefault(str(key), {})
+        node.setdefault("_errors", []).extend(field_error(problem.code, problem.message)["_errors"])
+    return tree
 
 
 class ApplicationApi:
@@ -54,13 +67,26 @@ class ApplicationApi:
         return reply(self.world.create_dm(user).payload()) if user else not_found("User")
 
     async def _get_application(self, request: web.Request) -> web.Response:
+        """The application as Discord describes it (docs: resources/application#application-object): a bot
+        installed to servers (``integration_types_config`` {"0": …}, so lightbulb sends its commands'
+        ``integration_types`` as ``[0]``, never ``[]``), with its enabled privileged intents in ``flags``."""
         world = self.world
+        flags = application_flags(world.privileged_intents)
+        install = {"scopes": ["applications.commands", "bot"], "permissions": "0"}
         return reply({
             "id": str(world.application_id), "name": world.bot_user.username, "icon": None, "description": "",
             "rpc_origins": [], "bot_public": True, "bot_require_code_grant": False, "verify_key": "0" * 64,
-            "owner": world.application_owner.payload(), "team": None, "flags": 0, "summary": "",
+            "owner": world.application_owner.payload(), "team": None, "flags": flags, "summary": "",
             "approximate_guild_count": len(world.guilds), "approximate_user_install_count": 0,
+            "install_params": install, "integration_types_config": {"0": {"oauth2_install_params": install}},
             "redirect_uris": [], "interactions_endpoint_url": None, "tags": [], "bot": world.bot_user.payload()})
+
+    def _refused(self, request: web.Request, problems: list[Problem]) -> web.Response | None:
+        """50035 with the errors tree of the problems whose rule is on (``command_rules.py``), or None."""
+        enforced = [p for p in problems if self.world.rules.on(p.rule)]
+        if not enforced:
+            return None
+        return invalid_form(request, self.world.rules, enforced[0].rule, _errors(enforced))
 
     # -- application commands: ``guild`` None is the global scope
     def _list_commands(self, guild: int | None) -> web.Response:
@@ -79,6 +105,10 @@ class ApplicationApi:
     async def _put_commands(self, request: web.Request, guild: int | None) -> web.Response:
         body, _ = await read_body(request)
         wanted = cast(list[dict[str, Any]], body)  # a bulk overwrite sends the whole list of commands
+        # docs: interactions/application-commands#bulk-overwrite-global-application-commands: the list
+        # replaces every command; one invalid command fails the request, and nothing is registered
+        if refused := self._refused(request, bulk_problems(wanted)):
+            return refused
         commands = self.world.commands
         old = {(c["name"], c.get("type", 1)): c for c in commands.get(guild, [])}
         commands[guild] = [self._command(c, guild, old.get((c["name"], c.get("type", 1)))) for c in wanted]
@@ -87,6 +117,8 @@ class ApplicationApi:
     async def _post_command(self, request: web.Request, guild: int | None) -> web.Response:
         body, _ = await read_body(request)
         commands = self.world.commands
+        if refused := self._refused(request, bulk_problems([body], commands.get(guild, []))):
+            return refused
         key = (body["name"], body.get("type", 1))
         existing = [c for c in commands.get(guild, []) if (c["name"], c.get("type", 1)) != key]
         cmd = self._command(body, guild, None)

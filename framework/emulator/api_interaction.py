@@ -3,6 +3,18 @@ autocomplete choices) and the webhook routes for the original response and follo
 
 A deferred answer ("thinking…") is recorded as a placeholder message; editing ``@original``
 turns it into the answer, which the user sees as new, not as an edit.
+
+Rules (https://discord.com/developers/docs/interactions/receiving-and-responding):
+
+- ``interaction.deadline`` — the initial response must come within 3 seconds of the interaction
+  being sent, else the interaction is gone: 404, 10062 "Unknown interaction".
+- ``interaction.acknowledged`` — one initial response only: 400, 40060.
+- ``interaction.unacknowledged`` — the token's webhook exists only once the interaction was
+  answered or deferred; before that (and forever when the deadline passed) its routes are
+  404, 10015 "Unknown Webhook" (the documentation is silent; the stricter choice).
+- ``interaction.token_expired`` — the token is valid for 15 minutes: then 401, 50027.
+- The first follow-up after a deferral edits the deferred "thinking…" original, and keeps the
+  deferral's ephemerality whatever flags it carries ("Create Followup Message").
 """
 
 from __future__ import annotations
@@ -12,14 +24,16 @@ from typing import Any
 
 from aiohttp import web
 
-from framework.emulator.api_message import apply_content, new_bot_message
-from framework.emulator.state import DISCORD_EPOCH_MS, Interaction, Message
+from framework.emulator.api_message import apply_content, check_message, new_bot_message
+from framework.emulator.state import EPHEMERAL, Interaction, Message
 from framework.emulator.wire import DIGITS, Route, empty, not_found, read_body, reply
 from framework.emulator.world import World
 
 _WHICH = r"(@original|\d+)"
 TOKEN_LIFETIME = 15 * 60
 """Interaction tokens are valid for 15 minutes (Discord's "Receiving and Responding" documentation)."""
+RESPONSE_DEADLINE = 3.0
+"""Seconds the bot has to send the initial response (the same page)."""
 
 
 class InteractionApi:
@@ -39,13 +53,15 @@ class InteractionApi:
         ]
 
     def _interaction_by_token(self, token: str) -> Interaction | None:
-        """The interaction whose webhook token this is, while the token is valid (by the emulated clock)."""
+        """The interaction whose webhook token this is, while the token is valid (by the emulated clock)
+        and the interaction was answered (its webhook exists from then on)."""
         inter = next((i for i in self.world.interactions.values() if i.token == token), None)
-        created = ((inter.id >> 22) + DISCORD_EPOCH_MS) / 1000 if inter else 0.0
-        return inter if inter is not None and self.world.now() - created <= TOKEN_LIFETIME else None
+        if inter is None or not inter.callbacks:
+            return None
+        return inter if self.world.now() - inter.created_at <= TOKEN_LIFETIME else None
 
     def _webhook_message(self, token: str, which: str) -> Message | None:
-        inter = self._interaction_by_token(token)
+        inter = self._usable(token)
         if inter is None or not inter.messages:
             return None
         if which == "@original":
@@ -55,13 +71,21 @@ class InteractionApi:
     async def _callback(self, request: web.Request, iid: str, token: str) -> web.Response:
         world = self.world
         inter = world.interactions.get(int(iid))
+        rules = world.rules
         if inter is None or inter.token != token:
-            return not_found("Interaction")
-        if inter.callbacks:
-            return reply({"message": "Interaction has already been acknowledged.", "code": 40060}, status=400)
+            return rules.refuse(request, "interaction.unknown", 404, 10062, "Unknown interaction")
+        if inter.callbacks and rules.on("interaction.acknowledged"):
+            return rules.refuse(request, "interaction.acknowledged", 400, 40060,
+                                "Interaction has already been acknowledged.")
+        if world.now() - inter.created_at > RESPONSE_DEADLINE and rules.on("interaction.deadline"):
+            return rules.refuse(request, "interaction.deadline", 404, 10062, "Unknown interaction")
         body, files = await read_body(request)
-        inter.callbacks.append(body)
         kind, data = body.get("type"), body.get("data") or {}
+        # docs: interactions/receiving-and-responding#interaction-callback-data-structure: a message
+        # callback's data has the limits of a message (limits.py)
+        if kind in (4, 7) and (refused := check_message(world, request, inter.channel, data, files, edit=kind == 7)):
+            return refused
+        inter.callbacks.append(body)
         message = None
         if kind in (4, 5):
             message = new_bot_message(world, inter.channel.id, data, files, interaction=inter, placeholder=kind == 5)
@@ -75,30 +99,64 @@ class InteractionApi:
             resource["message"] = world.message_payload(message)
         return reply({"interaction": callback, "resource": resource})
 
-    def _refused(self, token: str, what: str) -> web.Response:
-        """An expired token is refused as Discord does (401, 50027); an unknown one is not found."""
-        known = any(i.token == token for i in self.world.interactions.values())
-        if known and self._interaction_by_token(token) is None:
-            return web.json_response({"message": "Invalid Webhook Token", "code": 50027}, status=401)
-        return not_found(what)
+    def _refused(self, request: web.Request, token: str, what: str) -> web.Response:
+        """An expired token is refused as Discord does (401, 50027); the webhook of an interaction not
+        answered yet does not exist (10015); an unknown message is 10008."""
+        rules = self.world.rules
+        inter = next((i for i in self.world.interactions.values() if i.token == token), None)
+        if inter is None:
+            return not_found("Webhook")
+        if not inter.callbacks:
+            return rules.refuse(request, "interaction.unacknowledged", 404, 10015, "Unknown Webhook")
+        if self.world.now() - inter.created_at > TOKEN_LIFETIME:
+            return rules.refuse(request, "interaction.token_expired", 401, 50027, "Invalid Webhook Token")
+        return reply({"message": f"Unknown {what}", "code": 10008 if what == "Message" else 10015}, status=404)
+
+    def _usable(self, token: str) -> Interaction | None:
+        """The interaction, or — where a test relaxed the rule that refuses it — the interaction anyway."""
+        inter = self._interaction_by_token(token)
+        if inter is not None:
+            return inter
+        inter = next((i for i in self.world.interactions.values() if i.token == token), None)
+        if inter is None:
+            return None
+        rules = self.world.rules
+        if not inter.callbacks:
+            return None if rules.on("interaction.unacknowledged") else inter
+        return None if rules.on("interaction.token_expired") else inter
 
     async def _followup(self, request: web.Request, app_id: str, token: str) -> web.Response:
-        inter = self._interaction_by_token(token)
+        inter = self._usable(token)
         if inter is None:
-            return self._refused(token, "Webhook")
+            return self._refused(request, token, "Webhook")
         body, files = await read_body(request)
+        if refused := check_message(self.world, request, inter.channel, body, files):
+            return refused
+        original = inter.messages[0] if inter.messages else None
+        if original is not None and original.placeholder and not original.deleted:
+            # The first follow-up after a deferral edits the "thinking…" original; the deferral's
+            # ephemerality stands whatever flags the follow-up asks for.
+            flags = original.flags
+            original.placeholder = False
+            apply_content(self.world, original, body, files, edit=False)
+            original.flags = (original.flags & ~EPHEMERAL) | (flags & EPHEMERAL)
+            original.timestamp = time.time()
+            return reply(self.world.message_payload(original))
         message = new_bot_message(self.world, inter.channel.id, body, files, interaction=inter)
         return reply(self.world.message_payload(message))
 
     async def _webhook_get(self, request: web.Request, app_id: str, token: str, which: str) -> web.Response:
         message = self._webhook_message(token, which)
-        return reply(self.world.message_payload(message)) if message else self._refused(token, "Message")
+        return reply(self.world.message_payload(message)) if message else self._refused(request, token, "Message")
 
     async def _webhook_edit(self, request: web.Request, app_id: str, token: str, which: str) -> web.Response:
         message = self._webhook_message(token, which)
         if message is None:
-            return self._refused(token, "Message")
+            return self._refused(request, token, "Message")
         body, files = await read_body(request)
+        if refused := check_message(self.world, request, self.world.channels[message.channel_id], body, files,
+                                    edit=True):
+            return refused
         if message.placeholder:
             message.placeholder = False  # the deferred answer arrives: not an edit to the user's eyes
             apply_content(self.world, message, body, files, edit=False)
@@ -110,6 +168,6 @@ class InteractionApi:
     async def _webhook_delete(self, request: web.Request, app_id: str, token: str, which: str) -> web.Response:
         message = self._webhook_message(token, which)
         if message is None:
-            return self._refused(token, "Message")
+            return self._refused(request, token, "Message")
         message.deleted = True
         return empty()

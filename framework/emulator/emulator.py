@@ -59,42 +59,61 @@ class DiscordEmulator(UserActions):
         await self.stop()
 
     # -- building the world (a connected bot is told through the gateway, as on Discord)
-    def create_user(self, name: str, *, bot: bool = False) -> User:
-        user = User(self._snowflake(), name, bot=bot)
+    def create_user(self, name: str, *, bot: bool = False, id: int | None = None) -> User:
+        """``id``: restore a user with a known id (a persisted sandbox world); new ones come after it."""
+        user = User(self._given(id), name, bot=bot)
         self.users[user.id] = user
         return user
 
-    def create_guild(self, name: str, *, owner: User | None = None, shard: tuple[int, int] | None = None) -> Guild:
-        """``shard=(shard_id, shard_count)``: an id whose events that shard receives ((id >> 22) % count)."""
-        guild_id = self._snowflake()
+    def create_guild(self, name: str, *, owner: User | None = None, shard: tuple[int, int] | None = None,
+                     id: int | None = None, everyone_id: int | None = None,
+                     bot_permissions: int | None = None) -> Guild:
+        """``shard=(shard_id, shard_count)``: an id whose events that shard receives ((id >> 22) % count).
+        ``id``: restore a guild with a known id (``everyone_id`` defaults to it, as on Discord).
+        ``bot_permissions``: the @everyone role's permissions, so what the bot (which has no role) may do
+        server-wide; members without roles get the same (give them roles for more)."""
+        guild_id = self._given(id)
         if shard is not None:
             stamp = guild_id >> 22
             stamp += (shard[0] - stamp) % shard[1]
             guild_id = self._last_id = max(guild_id, stamp << 22)
         guild = Guild(guild_id, name, (owner or self.application_owner).id)
-        guild.roles.append(Role(guild.id, guild.id, "@everyone", position=0, permissions=str(0x6BFFFEC1)))
+        everyone = 0x6BFFFEC1 if bot_permissions is None else bot_permissions
+        guild.roles.append(Role(everyone_id or guild.id, guild.id, "@everyone", position=0,
+                                permissions=str(everyone)))
         self.guilds[guild.id] = guild
         guild.members[self.bot_user.id] = Member(self.bot_user, guild.id)
         if self._gateway.session_id is not None:
             self._gateway.dispatch("GUILD_CREATE", guild.payload())
         return guild
 
-    def create_role(self, guild: Guild, name: str, *, permissions: int = 0) -> Role:
-        role = Role(self._snowflake(), guild.id, name, position=len(guild.roles), permissions=str(permissions))
+    def create_role(self, guild: Guild, name: str, *, permissions: int = 0, id: int | None = None) -> Role:
+        role = Role(self._given(id), guild.id, name, position=len(guild.roles), permissions=str(permissions))
         guild.roles.append(role)
         if self._gateway.session_id is not None:
             self._gateway.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.payload()})
         return role
 
     def create_channel(self, guild: Guild, name: str, *, kind: str = "text", user_limit: int = 0,
-                       overwrites: Sequence[dict[str, Any]] = ()) -> Channel:
-        channel = Channel(self._snowflake(), name, kind, guild.id, position=len(guild.channels), user_limit=user_limit,
+                       overwrites: Sequence[dict[str, Any]] = (), id: int | None = None) -> Channel:
+        channel = Channel(self._given(id), name, kind, guild.id, position=len(guild.channels), user_limit=user_limit,
                           overwrites=[{"allow": "0", "deny": "0", **o, "id": str(o["id"])} for o in overwrites])
         guild.channels.append(channel)
         self.channels[channel.id] = channel
         if self._gateway.session_id is not None:
             self._gateway.dispatch("CHANNEL_CREATE", channel.payload())
         return channel
+
+    def set_overwrite(self, channel: Channel, target: User | Role, *, allow: int = 0, deny: int = 0,
+                      announce: bool = True) -> None:
+        """Set the channel's permission overwrite for a member or a role (the bot: ``emu.bot_user``).
+        ``announce=False`` changes it without CHANNEL_UPDATE, so the bot's cache is stale and only
+        Discord's refusal tells it (as after an event the bot missed)."""
+        kind = 0 if isinstance(target, Role) else 1
+        channel.overwrites = [o for o in channel.overwrites if int(o["id"]) != target.id]
+        channel.overwrites.append({"id": str(target.id), "type": kind, "allow": str(allow), "deny": str(deny)})
+        if announce and self._gateway.session_id is not None:
+            self._gateway.dispatch("CHANNEL_UPDATE", channel.payload())
 
     def add_member(self, guild: Guild, user: User, *, roles: Sequence[Role] = ()) -> Member:
         member = Member(user, guild.id, list(roles))
@@ -126,6 +145,10 @@ class DiscordEmulator(UserActions):
     def refusals(self) -> list[Refusal]:
         """Every request a strict rule refused, in order."""
         return list(self.rules.refusals)
+
+    def set_global_rate_limit(self, limit: int, period: float = 1.0) -> None:
+        """Lower the global rate limit (Discord: 50 requests a second) so a test can meet it cheaply."""
+        self._rest.limiter.global_limit, self._rest.limiter.global_period = limit, period
 
     @property
     def rate_limited_requests(self) -> int:

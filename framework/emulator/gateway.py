@@ -17,7 +17,11 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from framework.emulator.world import World
+from framework.emulator.permissions_calc import ALL, CONNECT, SPEAK, VIEW_CHANNEL, channel_permissions
+from framework.emulator.rules import Refusal
+from framework.emulator.world import PRIVILEGED_INTENTS, World, application_flags
+
+MESSAGE_CONTENT = 1 << 15
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,9 @@ class _Connection:
 class _Session:
     """One shard's session: its sequence numbers, the events it missed (for RESUME), its socket."""
 
-    def __init__(self, shard_id: int, shard_count: int) -> None:
+    def __init__(self, shard_id: int, shard_count: int, intents: int = MESSAGE_CONTENT) -> None:
+        self.intents = intents
+        """What IDENTIFY asked for; without MESSAGE_CONTENT, messages arrive without content (``_content``)."""
         self.shard_id = shard_id
         self.shard_count = shard_count
         self.session_id = secrets.token_hex(16)
@@ -59,6 +65,19 @@ class _Session:
         if guild_id is None:
             return self.shard_id == 0
         return (guild_id >> 22) % self.shard_count == self.shard_id
+
+
+def _without_content(data: dict[str, Any], bot_id: int) -> dict[str, Any]:
+    """docs: events/gateway#message-content-intent: without MESSAGE_CONTENT, content, embeds,
+    attachments, components and poll are empty, except in DMs, in messages that mention the app
+    and in the app's own messages."""
+    mentioned = any(str(u.get("id")) == str(bot_id) for u in data.get("mentions") or [])
+    own = str((data.get("author") or {}).get("id")) == str(bot_id)
+    if not data.get("guild_id") or mentioned or own:
+        return data
+    stripped = {**data, "content": "", "embeds": [], "attachments": [], "components": []}
+    stripped.pop("poll", None)
+    return stripped
 
 
 def _guild_of(event: str, data: dict[str, Any]) -> int | None:
@@ -102,7 +121,23 @@ class Gateway:
             if session.wants(guild):
                 self._send(session, event, data)
 
+    def _hidden(self, event: str, data: dict[str, Any]) -> bool:
+        """docs: topics/permissions#permission-hierarchy and events/gateway: events of a channel reach
+        only those who may view it; a message or reaction in a channel the bot cannot see is not sent."""
+        if not event.startswith("MESSAGE_") or not data.get("guild_id") or not data.get("channel_id"):
+            return False
+        guild = self.world.guilds.get(int(data["guild_id"]))
+        channel = self.world.channels.get(int(data["channel_id"]))
+        if guild is None or channel is None or not self.world.rules.on("permission.view_channel"):
+            return False
+        return not channel_permissions(guild, self.world.bot_user.id, channel) & VIEW_CHANNEL
+
     def _send(self, session: _Session, event: str, data: dict[str, Any]) -> None:
+        if self._hidden(event, data):
+            return
+        if (event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and not session.intents & MESSAGE_CONTENT
+                and self.world.rules.on("intent.message_content")):
+            data = _without_content(data, self.world.bot_user.id)
         session.seq += 1
         payload = {"op": 0, "t": event, "s": session.seq, "d": data}
         session.buffer.append(payload)
@@ -159,6 +194,8 @@ class Gateway:
         if op == 1:
             conn.queue.put_nowait({"op": 11, "d": None, "s": None, "t": None})
         elif op == 2:
+            if await self._disallowed(conn, data or {}):
+                return
             self._identify(conn, data or {})
         elif op == 6:
             session = next((s for s in self.sessions.values() if s.session_id == data.get("session_id")), None)
@@ -169,6 +206,18 @@ class Gateway:
         elif op == 4:
             self._voice_state_update(data)
         await self.world._notify()
+
+    async def _disallowed(self, conn: _Connection, data: dict[str, Any]) -> bool:
+        """docs: topics/opcodes-and-status-codes#gateway-close-event-codes, 4014 "Disallowed intent(s)":
+        IDENTIFY asked for a privileged intent the application has not enabled; the socket is closed."""
+        asked = int(data.get("intents") or 0) & PRIVILEGED_INTENTS
+        if not asked & ~self.world.privileged_intents or not self.world.rules.on("intent.privileged"):
+            return False
+        self.world.rules.refusals.append(Refusal("intent.privileged", "GATEWAY", "IDENTIFY", 4014, 4014,
+                                                 "Disallowed intent(s)."))
+        await conn.queue.put(None)
+        await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
+        return True
 
     def _identify(self, conn: _Connection, data: dict[str, Any]) -> None:
         """A new session for the shard IDENTIFY names: READY, then each of its guilds as GUILD_CREATE."""
@@ -186,7 +235,7 @@ class Gateway:
         self._bucket_used[bucket] = now
         self.identifies += 1
         self.identified.append((shard_id, shard_count))
-        session = self.sessions[shard_id] = _Session(shard_id, shard_count)
+        session = self.sessions[shard_id] = _Session(shard_id, shard_count, int(data.get("intents") or 0))
         session.connection = conn
         me = {**world.bot_user.payload(), "mfa_enabled": False, "verified": True, "email": None,
               "locale": "en-US", "premium_type": 0}
@@ -194,7 +243,8 @@ class Gateway:
         self._send(session, "READY", {
             "v": 10, "user": me, "guilds": [{"id": str(g.id), "unavailable": True} for g in mine],
             "session_id": session.session_id, "resume_gateway_url": world.gateway_url,
-            "shard": [shard_id, shard_count], "application": {"id": str(world.application_id), "flags": 0},
+            "shard": [shard_id, shard_count],
+            "application": {"id": str(world.application_id), "flags": application_flags(world.privileged_intents)},
             "private_channels": [], "relationships": [], "presences": [], "geo_ordered_rtc_regions": [],
         })
         for guild in mine:
@@ -217,8 +267,20 @@ class Gateway:
         if guild is None:
             return
         channel = world.channels.get(int(data["channel_id"])) if data.get("channel_id") else None
+        # docs: topics/permissions#permissions-for-voice-channels: joining needs VIEW_CHANNEL and CONNECT;
+        # Discord answers a refused op 4 with nothing (no voice state, no voice server)
+        have = channel_permissions(guild, world.bot_user.id, channel) if channel is not None else ALL
+        if not have & VIEW_CHANNEL or not have & CONNECT:
+            rule = "permission.view_channel" if not have & VIEW_CHANNEL else "permission.connect"
+            if world.rules.on(rule):
+                world.rules.refusals.append(Refusal(rule, "GATEWAY", "VOICE_STATE_UPDATE", 403, 50013,
+                                                    "Missing Permissions"))
+                return
         session = secrets.token_hex(16)
-        self.dispatch("VOICE_STATE_UPDATE", world._voice_state(guild, world.bot_user, channel, session_id=session))
+        # docs: resources/voice#voice-state-object, "suppress: whether this user's permission to speak is denied"
+        suppress = not have & SPEAK and world.rules.on("permission.speak")
+        self.dispatch("VOICE_STATE_UPDATE", world._voice_state(guild, world.bot_user, channel, session_id=session,
+                                                               suppress=suppress))
         if channel is not None:
             endpoint = world.voice_endpoint
             if callable(endpoint):

@@ -1,6 +1,6 @@
 """The emulated REST API v10: the route table (one resource class per part of Discord's API,
-in ``api_*.py``), the middleware that injects faults (429 with rate-limit headers, 5xx) and
-records every request, and the attachment files the emulator serves.
+in ``api_*.py``), the middleware that injects faults (429 with rate-limit headers, 5xx), applies
+Discord's rate limits (``ratelimits.py``) and records every request, and the attachment files the emulator serves.
 
 A route nobody emulates answers 404 and is listed in ``unhandled_requests``, so a test sees
 which call of the bot the emulator does not know yet. A rule every request must obey belongs
@@ -21,6 +21,7 @@ from framework.emulator.api_application import ApplicationApi
 from framework.emulator.api_guild import GuildApi
 from framework.emulator.api_interaction import InteractionApi
 from framework.emulator.api_message import ChannelApi
+from framework.emulator.ratelimits import RateLimiter
 from framework.emulator.state import RecordedRequest
 from framework.emulator.wire import JSON_KEY, Route, reply
 from framework.emulator.world import World
@@ -37,10 +38,12 @@ class RestApi:
         self.world = world
         self.routes: list[Route] = [*ApplicationApi(world).routes(), *ChannelApi(world).routes(),
                                     *GuildApi(world).routes(), *InteractionApi(world).routes()]
+        self.limiter = RateLimiter(world.rules, world.application_id)
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Faults first (a matching fault answers instead of the route), then record the request."""
+        """Faults first (a matching fault answers instead of the route), then the rate limits
+        (``ratelimits.py``: a 429, or the bucket's headers on the route's answer), then record the request."""
         if not request.path.startswith("/api/"):
             return await handler(request)
         world = self.world
@@ -59,7 +62,13 @@ class RestApi:
                                              "X-RateLimit-Reset-After": str(fault.retry_after),
                                              "X-RateLimit-Bucket": "emulated"})
                 return reply({"message": "emulated server error", "code": 0}, status=fault.status)
+        verdict = self.limiter.check(request.method, path, world.now())
+        if verdict.refusal is not None:
+            world.requests.append(RecordedRequest(request.method, path, None, 429, time.monotonic()))
+            await world._notify()
+            return verdict.refusal
         response = await handler(request)
+        response.headers.update(verdict.headers)
         world.requests.append(RecordedRequest(request.method, path, request.get(JSON_KEY),
                                               response.status, time.monotonic()))
         await world._notify()

@@ -115,6 +115,8 @@ class Guild:
     members: dict[int, Member] = dataclasses.field(default_factory=dict)
     roles: list[Role] = dataclasses.field(default_factory=list)
     voice_states: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    upload_limit: int = 10 * 1024 * 1024
+    """Bytes per uploaded file (docs: reference#uploading-files, 10 MiB; boosts raise it): set it to model a boost."""
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -185,6 +187,10 @@ class Message:
     timestamp: float = dataclasses.field(default_factory=time.time)
     edited_at: float | None = None
     reactions: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    mention_users: list[int] | None = None
+    """Whom the message mentions (``allowed_mentions`` applied); None: every ``<@id>`` of the content."""
+    mention_roles: list[int] | None = None
+    mention_everyone: bool | None = None
 
     @property
     def ephemeral(self) -> bool:
@@ -210,6 +216,9 @@ class Interaction:
     callbacks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     emulator: World | None = None
     """The emulator it belongs to, for ``wait_response``/``wait_callback``."""
+    created_at: float = 0.0
+    """When it was sent to the bot, on the emulator's clock (``world.now()``): the 3-second deadline
+    and the 15-minute token lifetime count from here."""
 
     @property
     def responses(self) -> list[Message]:

@@ -30,6 +30,19 @@ from framework.emulator.state import (
     make_token,
 )
 
+PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)
+"""GUILD_MEMBERS, GUILD_PRESENCES and MESSAGE_CONTENT (docs: events/gateway#privileged-intents)."""
+_INTENT_FLAGS = {1 << 1: 1 << 15, 1 << 8: 1 << 13, 1 << 15: 1 << 19}
+"""Privileged intent -> the application flag saying it is enabled (docs: resources/application#application-
+object-application-flags: GATEWAY_GUILD_MEMBERS_LIMITED, GATEWAY_PRESENCE_LIMITED, GATEWAY_MESSAGE_CONTENT_LIMITED,
+the flags of a bot in fewer than 100 servers)."""
+
+
+def application_flags(privileged_intents: int) -> int:
+    """The application's ``flags`` saying which privileged intents it has enabled."""
+    return sum(flag for intent, flag in _INTENT_FLAGS.items() if privileged_intents & intent)
+
+
 
 class World:
     """The records of one emulated Discord application (the base of :class:`DiscordEmulator`)."""
@@ -68,6 +81,9 @@ class World:
         """Served over HTTPS and WSS (``start(ssl_context=...)``), as Discord is."""
         self.rules = Rules()
         """The strict rules (``rules.py``): what is relaxed, what was refused, how many 429s were sent."""
+        self.privileged_intents = PRIVILEGED_INTENTS
+        """The privileged intents the application has enabled (all, as a bot's owner sets it up);
+        IDENTIFY asking for another closes the gateway with 4014 (``gateway.py``)."""
         self.clock_offset = 0.0
         """Seconds the emulated clock runs ahead of the real one (``advance_clock``)."""
 
@@ -85,6 +101,32 @@ class World:
         candidate = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
         self._last_id = max(candidate, self._last_id + 1)
         return self._last_id
+
+    def _given(self, known: int | None) -> int:
+        """``known`` (a restored record keeps its id; later ids come after it), or a new id."""
+        if known is None:
+            return self._snowflake()
+        self._last_id = max(self._last_id, known)
+        return known
+
+    def adopt_identity(self, bot_id: int, owner_id: int, owner_name: str = "owner") -> None:
+        """Give the bot user and the application's owner known ids (a restored sandbox world), before
+        the bot connects: the token names the bot id, as Discord's do."""
+        for user in (self.bot_user, self.application_owner):
+            self.users.pop(user.id, None)
+        self.bot_user.id, self.application_id = self._given(bot_id), bot_id
+        self.application_owner.id, self.application_owner.username = self._given(owner_id), owner_name
+        self.token = make_token(bot_id)
+        self.users.update({bot_id: self.bot_user, owner_id: self.application_owner})
+
+    def restore_message(self, message: Message) -> None:
+        """Put a message of a persisted world back, with its id and attachments (served again)."""
+        self._given(message.id)
+        for att in message.attachments:
+            self._given(att.id)
+            att.url = f"{self.base_url}/attachments/{att.id}/{att.filename}"
+            self.attachments[att.id] = att
+        self.messages[message.id] = message
 
     @property
     def base_url(self) -> str:
@@ -167,18 +209,27 @@ class World:
         self.attachments[att.id] = att
         return att
 
-    def _voice_state(self, guild: Guild, user: User, channel: Channel | None, *, session_id: str) -> dict[str, Any]:
-        """Record ``user`` in ``channel`` (``None``: out of voice) and return the VOICE_STATE_UPDATE data."""
+    def _voice_state(self, guild: Guild, user: User, channel: Channel | None, *, session_id: str,
+                     suppress: bool = False) -> dict[str, Any]:
+        """Record ``user`` in ``channel`` (``None``: out of voice) and return the VOICE_STATE_UPDATE data;
+        ``suppress``: the user's permission to speak is denied (docs: resources/voice#voice-state-object)."""
         member = guild.members[user.id].payload() if user.id in guild.members else None
         state = {"guild_id": str(guild.id), "channel_id": str(channel.id) if channel else None,
                  "user_id": str(user.id), "member": member,
                  "session_id": session_id, "deaf": False, "mute": False, "self_deaf": False, "self_mute": False,
-                 "self_stream": False, "self_video": False, "suppress": False, "request_to_speak_timestamp": None}
+                 "self_stream": False, "self_video": False, "suppress": suppress, "request_to_speak_timestamp": None}
         if channel is None:
             guild.voice_states.pop(user.id, None)
         else:
             guild.voice_states[user.id] = state
         return state
+
+    @staticmethod
+    def _mentioned_users(message: Message) -> list[int]:
+        """Who ``message`` mentions: as recorded (``allowed_mentions`` applied), else every ``<@id>``."""
+        if message.mention_users is not None:
+            return message.mention_users
+        return list(dict.fromkeys(int(u) for u in re.findall(r"<@!?(\d+)>", message.content)))
 
     # -- payloads that need the whole world (a message names its author's member, its reference...)
     def message_payload(self, message: Message) -> dict[str, Any]:
@@ -186,9 +237,12 @@ class World:
             "id": str(message.id), "channel_id": str(message.channel_id), "author": message.author.payload(),
             "content": message.content, "timestamp": iso_time(message.timestamp),
             "edited_timestamp": iso_time(message.edited_at) if message.edited_at else None, "tts": False,
-            "mention_everyone": False, "mentions": [self.users[int(u)].payload() for u in
-                                                    re.findall(r"<@!?(\d+)>", message.content) if int(u) in self.users],
-            "mention_roles": [], "mention_channels": [],
+            "mention_everyone": bool(message.mention_everyone if message.mention_everyone is not None
+                                     else re.search(r"@(everyone|here)", message.content)),
+            "mentions": [self.users[u].payload() for u in self._mentioned_users(message) if u in self.users],
+            "mention_roles": [str(r) for r in (message.mention_roles if message.mention_roles is not None
+                                               else [int(x) for x in re.findall(r"<@&(\d+)>", message.content)])],
+            "mention_channels": [],
             "attachments": [a.payload() for a in message.attachments], "embeds": message.embeds,
             "reactions": [], "pinned": False, "type": 19 if message.reference else 0, "flags": message.flags,
             "components": [], "sticker_items": [],

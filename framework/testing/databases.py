@@ -90,8 +90,9 @@ async def drop_schema(url: str, name: str) -> None:
 
 async def _run(url: str, *statements: str) -> None:
     import sqlalchemy as sa
-    from sqlalchemy.ext.asyncio import create_async_engine
     from sqlalchemy.pool import NullPool
+
+    from framework.async_db import create_async_engine
 
     engine = create_async_engine(url, poolclass=NullPool)
     try:

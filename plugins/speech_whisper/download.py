@@ -1,112 +1,110 @@
-"""``trainerbot whisper-models list|download``: the Whisper models installed here, and fetching one.
+"""Whisper models for ``trainerbot models``: the ones installed here, and fetching one.
 
 A download takes the four files of a faster-whisper model from its upstream repository (by
-default Systran's on Hugging Face: ``--base-url`` points elsewhere, e.g. a mirror you trust),
-checks each against the sha256 the server publishes for it where it sends one (Hugging Face does
-for the weights, in ``X-Linked-Etag``), and records every file's sha256 in ``SHA256SUMS``, which
-the engine verifies at each load. Files land in a staging folder first, so a failed download
-leaves no half model behind.
+default Systran's on Hugging Face; ``[plugins.speech_whisper] download_url`` points elsewhere,
+e.g. a mirror you trust) through :func:`framework.download.download_file`, which checks each
+file against the sha256 the server publishes for it where it sends one (Hugging Face does for
+the weights, in ``X-Linked-Etag``). Every file's sha256 is recorded in ``SHA256SUMS``, which the
+engine verifies at each load. Files land in a staging folder first, so a failed download leaves
+no half model behind.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import re
+import importlib.metadata
 import shutil
 import sys
-import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from framework.dataroot import check_name
-from framework.errors import PathRefused
+from framework.download import Progress, download_file, install_dir, staging_dir
+from framework.models import ModelEntry, folder_size
 from plugins.speech_whisper import models
+from plugins.speech_whisper.engine import Settings
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from framework.config import Config
 
-DEFAULT_BASE_URL = "https://huggingface.co/Systran/faster-whisper-{name}/resolve/main"
-_SHA256 = re.compile(r'^(?:W/)?"?([0-9a-f]{64})"?$')
+KNOWN = {"tiny.en": 75, "tiny": 75, "base.en": 145, "base": 145, "small.en": 484, "small": 484,
+         "medium.en": 1530, "medium": 1530, "large-v2": 3090, "large-v3": 3090}
+"""Systran's faster-whisper conversions and their approximate sizes in MB (``.en``: English only)."""
 
 
-def _published_sha256(headers: Any) -> str | None:
-    for header in ("X-Linked-Etag", "ETag"):
-        match = _SHA256.match((headers.get(header) or "").strip().lower())
-        if match:
-            return match.group(1)
-    return None
+class WhisperCatalog:
+    """The ``whisper`` engine's models: the pinned package, the data root, the settings."""
 
+    engine = "whisper"
 
-def _fetch(url: str, target: Path, out: Any) -> str:
-    digest = hashlib.sha256()
-    with urllib.request.urlopen(url, timeout=60) as response, target.open("wb") as sink:
-        total = int(response.headers.get("Content-Length") or 0)
-        published = _published_sha256(response.headers)
-        done = 0
-        while chunk := response.read(1 << 20):
-            sink.write(chunk)
-            digest.update(chunk)
-            done += len(chunk)
-            if total:
-                filled = int(30 * done / total)
-                out.write(f"\r{target.name:15} [{'#' * filled}{'.' * (30 - filled)}] {done * 100 // total:3d}%")
-                out.flush()
-    out.write("\n")
-    actual = digest.hexdigest()
-    if published and actual != published:
-        raise ValueError(f"checksum mismatch for {target.name}: sha256 {actual}, the server says {published}")
-    return actual
+    def __init__(self, data_root: Path, settings: Settings) -> None:
+        self.root = data_root
+        self.models_dir = data_root / "models" / "whisper"
+        self.settings = settings
 
-
-def download(name: str, models_dir: Path, base_url: str = DEFAULT_BASE_URL, out: Any = None) -> Path:
-    """Fetch model ``name`` (e.g. ``tiny.en``) into ``models_dir/name`` with ``SHA256SUMS``."""
-    name = check_name(name, "model name")  # it becomes a folder name: the data root's rule for names
-    out = out or sys.stderr
-    models_dir.mkdir(parents=True, exist_ok=True)
-    staging = models_dir / f".{name}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        base = base_url.format(name=name).rstrip("/")
-        digests = {file: _fetch(f"{base}/{file}", staging / file, out) for file in models.MODEL_FILES}
-        models.write_sums(staging, digests)
-        target = models_dir / name
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-        return target
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="whisper_command", required=True)
-    sub.add_parser("list", help="Whisper models installed here")
-    get = sub.add_parser("download", help="download a faster-whisper model into the data root")
-    get.add_argument("name", help="model name, e.g. tiny.en, base.en, small")
-    get.add_argument("--base-url", default=DEFAULT_BASE_URL,
-                     help="where the files are; {name} is replaced (default: Systran's repositories)")
-
-
-def run(config: Config, args: argparse.Namespace) -> int:
-    models_dir = config.bot.data_root / "models" / "whisper"
-    if args.whisper_command == "list":
-        print("installed:")
+    def installed(self) -> list[ModelEntry]:
+        entries = []
         packaged = models.packaged_model()
         if packaged is not None:
-            print(f"  {models.PACKAGED_LANGUAGE:6} {packaged}  ({models.PACKAGE} {models.PACKAGE_VERSION}, "
-                  "sha256-pinned)")
-        for language, path in sorted(models.downloaded_models(models_dir).items()):
-            print(f"  {language:6} {path}")
-        others = [p for p in sorted(models_dir.iterdir()) if p.is_dir() and not p.name.startswith(".")
-                  and not p.name.endswith(".en")] if models_dir.is_dir() else []
-        for path in others:
-            print(f"  {'(map)':6} {path}  (multilingual: map languages to it in [plugins.speech_whisper] models)")
-        return 0
-    try:
-        target = download(args.name, models_dir, args.base_url)
-    except (OSError, ValueError, PathRefused) as exc:
-        print(f"download failed: {exc}", file=sys.stderr)
-        return 1
-    print(f"installed {args.name} into {target}")
-    return 0
+            try:
+                version = importlib.metadata.version(models.PACKAGE)
+            except importlib.metadata.PackageNotFoundError:
+                version = "?"
+            entries.append(ModelEntry("tiny.en", models.PACKAGED_LANGUAGE, folder_size(packaged),
+                                      f"package {models.PACKAGE} {version}", packaged,
+                                      f"sha256-pinned to {models.PACKAGE_VERSION}"))
+        if self.models_dir.is_dir():
+            for path in sorted(self.models_dir.iterdir()):
+                if path.is_dir() and not path.name.startswith(".") and (path / "model.bin").is_file():
+                    english = path.name.endswith(".en")
+                    entries.append(ModelEntry(path.name, "en" if english else "*", folder_size(path), "data root",
+                                              path, "" if english else
+                                              "multilingual: map languages to it in [plugins.speech_whisper] models"))
+        for language, where in sorted(self.settings.models.items()):
+            path = Path(where) if Path(where).is_absolute() else self.models_dir / where
+            entries.append(ModelEntry(path.name, language, folder_size(path), "[plugins.speech_whisper] models",
+                                      path, "" if (path / "model.bin").is_file() else "missing"))
+        return entries
+
+    def available(self) -> list[ModelEntry]:
+        return [ModelEntry(name, "en" if name.endswith(".en") else "*", megabytes * 1_000_000,
+                           self.settings.download_url.format(name=name), note="approximate size")
+                for name, megabytes in KNOWN.items()]
+
+    def fetch(self, name: str, progress: Progress | None = None) -> Path:
+        """Fetch model ``name`` (e.g. ``tiny.en``) into ``models/whisper/name`` with ``SHA256SUMS``."""
+        name = check_name(name, "model name")  # it becomes a folder name: the data root's rule for names
+        target = self.models_dir / name
+        staging = staging_dir(target, root=self.root)
+        try:
+            base = self.settings.download_url.format(name=name).rstrip("/")
+            digests = {file: download_file(f"{base}/{file}", staging / file, root=self.root, progress=progress,
+                                           label=f"{name}/{file}")
+                       for file in models.MODEL_FILES}
+            models.write_sums(staging, digests)
+            return install_dir(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def catalog(config: Config) -> WhisperCatalog:
+    from framework.config import validate_plugin_settings
+
+    settings = validate_plugin_settings(config, "speech_whisper", Settings)
+    return WhisperCatalog(config.bot.data_root, settings if isinstance(settings, Settings) else Settings())
+
+
+def configure_alias(parser: argparse.ArgumentParser) -> None:
+    from framework import models as model_cli
+
+    model_cli.configure(parser)
+
+
+def run_alias(config: Config, args: argparse.Namespace) -> int:
+    """``trainerbot whisper-models``: the old name of ``trainerbot models … --engine whisper``."""
+    from framework import models as model_cli
+
+    print("`trainerbot whisper-models` is deprecated: use `trainerbot models list|download --engine whisper`",
+          file=sys.stderr)
+    args.engine = "whisper"
+    return model_cli.run(config, args, lambda c: [catalog(c)])

@@ -44,6 +44,8 @@ class Settings(BaseModel):
     beam_size: int = Field(default=5, ge=1, le=20)
     phrase_threshold: float = Field(default=0.75, gt=0, le=1)
     """Phrase mode: how alike (0..1) the transcript and the nearest phrase must be to accept it."""
+    download_url: str = "https://huggingface.co/Systran/faster-whisper-{name}/resolve/main"
+    """Where `trainerbot models download` takes a model's files; `{name}` is replaced (a mirror you trust)."""
 
 
 _MODELS: dict[Path, Any] = {}
@@ -98,7 +100,7 @@ class WhisperEngine:
         if path is None or not (path / "model.bin").is_file():
             raise MissingModel(
                 f"No Whisper model for language `{language}`. An admin can add one with "
-                "`trainerbot whisper-models download <name>` and map it in `[plugins.speech_whisper] models`.")
+                "`trainerbot models download <name>` and map it in `[plugins.speech_whisper] models`.")
         path = path.resolve()
         packaged = models.packaged_model()
         if packaged is not None and path == packaged.resolve():

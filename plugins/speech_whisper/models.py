@@ -7,7 +7,7 @@ A faster-whisper model is a folder of four files (``model.bin``, ``config.json``
   converted to CTranslate2 (upstream: Systran/faster-whisper-tiny.en), repackaged by a single
   maintainer as an alpha release. Because pip can pin a version but not a hash here, every file
   is checked against :data:`PACKAGED_SHA256` before the model is loaded; a mismatch refuses it;
-- ``data/models/whisper/<name>``, filled by ``trainerbot whisper-models download <name>``, which
+- ``data/models/whisper/<name>``, filled by ``trainerbot models download <name>``, which
   records the files' sha256 in ``SHA256SUMS`` (checked against the server's published digest where
   it sends one) and verifies them at every load;
 - any folder named in ``[plugins.speech_whisper] models`` — a model you trust; its ``SHA256SUMS``

@@ -20,7 +20,7 @@ from framework.dataroot import NAME_MAX, DataRoot
 from framework.errors import echo, parse_row_number
 from framework.importers import to_jsonl
 from framework.progress import ProgressMessage
-from framework.providers import set_active_model, trained_models
+from framework.providers import set_active_model, trained_models, trains_for_free
 from framework.uploads import upload_limit
 from plugins.training.datasets import add_examples, collect, dataset_name, dataset_rows, find_dataset, split_rows
 from plugins.training.jobs import cancel_job, render_job, resolve_provider, start_job
@@ -45,27 +45,44 @@ def _summary(added: int, duplicates: int, dataset: str, problems: list[str]) -> 
     return text
 
 
-@command("train", "Add labelled data and start a training job", permission="training", options=[
-    string("data", "Example text (paragraphs or lines are separate examples)", default=None),
-    string("data_dir", "A folder inside the data folder to import", default=None),
+@command("train", "Add labelled examples; start a training job with start:true", permission="training", options=[
+    string("data", "Example text (paragraphs or lines are separate examples)", default=None, rest_of_line=True),
     boolean("positive", "Label the new data positive (true) or negative (false)", default=True),
     attachment("attachment", "A .txt/.md/.json/.jsonl/.csv/.html file of examples", default=None),
-    _dataset("dataset", "Dataset name (default: the configured one)", default=None),
-    string("provider", "Model provider (default: the configured one)", default=None, max_length=50),
+    string("data_dir", "A folder inside the data folder to import", default=None, named_only=True),
+    _dataset("dataset", "Dataset name (default: the configured one)", default=None, named_only=True),
+    string("provider", "Model provider (default: the configured one)", default=None, max_length=50, named_only=True),
+    boolean("start", "Start a training job (default: only where training is free, as with the local provider)",
+            default=None, named_only=True),
 ])
-async def train(ctx: Context, data: str | None, data_dir: str | None, positive: bool,
-                attachment: hikari.Attachment | None, dataset: str | None, provider: str | None) -> None:
+async def train(ctx: Context, data: str | None, positive: bool, attachment: hikari.Attachment | None,
+                data_dir: str | None, dataset: str | None, provider: str | None, start: bool | None) -> None:
+    """Adding examples and starting a job are distinct: a job starts when asked (``start:true``), or
+    by itself only with a provider whose training costs nothing (``free_training``), never a paid one."""
     dataset = dataset or ctx.settings.default_dataset
-    resolve_provider(ctx.app, provider)  # an unknown provider is refused before anything is stored
+    name, chosen = resolve_provider(ctx.app, provider)  # an unknown provider is refused before anything is stored
+    asked = start is not None
+    if start is None:
+        start = trains_for_free(chosen)
     await ctx.defer()
     items, problems, _ = await collect(ctx, data, data_dir, positive, attachment)
     if not items and (data or attachment or data_dir):
         raise UserError("Nothing to add: " + ("; ".join(problems) if problems else "the data contains no text."))
     added, duplicates = (await add_examples(ctx.app, dataset, items, ctx.author.id, ctx.settings.labels)
                          if items else (0, 0))
+    if start:
+        if items:
+            await ctx.respond(_summary(added, duplicates, dataset, problems))
+        await start_job(ctx, dataset, provider)
+        return
+    how = f"`{ctx.mention_command('train')} start:true" + (
+        "`" if dataset == ctx.settings.default_dataset else f" dataset:{dataset}`")
+    why = "" if asked else f" (the `{name}` provider's training is not free, so I start it only when asked)"
     if items:
-        await ctx.respond(_summary(added, duplicates, dataset, problems))
-    await start_job(ctx, dataset, provider)
+        await ctx.respond(_summary(added, duplicates, dataset, problems) + f"\nNo training job started{why}: "
+                          f"{how} starts one.")
+    else:
+        await ctx.respond(f"Nothing to add, and no training job started{why}. {how} starts one on `{dataset}`.")
 
 
 @command("select_dataset", "Import a folder of the data folder as examples, and archive it", permission="training",

@@ -166,3 +166,17 @@ async def collect(ctx: Context, data: str | None, data_dir: str | None, positive
         items += found
         problems += bad
     return items, problems, folder
+
+
+@hookimpl
+async def add_dataset_examples(app: Host, name: str | None, examples: list[Example],
+                               author_id: int | None) -> tuple[str, int, int] | None:
+    """Examples other features add (a resolved review item with its right label): stored like ``train``'s."""
+    settings = app.settings("training")
+    try:
+        name = dataset_name(name or settings.default_dataset)
+    except PathRefused:
+        return None  # no dataset of ours can have such a name; another plugin may keep it
+    added, duplicates = await add_examples(app, name, [(e.text, e.label, "review") for e in examples], author_id,
+                                           settings.labels)
+    return name, added, duplicates

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from framework.commands import UserError
 from framework.errors import ProviderError
 from framework.providers import JobEvent, JobStatus, trained_models
+from plugins.training.activation import Verdict, judge
 from plugins.training.schema import TERMINAL, Settings, datasets, jobs
 from plugins.training.states import load_job, show
 
@@ -39,9 +40,11 @@ def follow(app: Host, job_id: int, work: Callable[[], Coroutine[Any, Any, None]]
     return handles[job_id]
 
 
-async def record_poll(app: Host, job_id: int, state: JobStatus) -> tuple[Any, list[str]] | None:
+async def record_poll(app: Host, job_id: int, state: JobStatus,
+                      verdict: Verdict | None = None) -> tuple[Any, list[str]] | None:
     """Store a poll's outcome with its new events (each provider event id once), in one
-    transaction; ``None`` if the job ended meanwhile (cancelled). Returns the row and new events."""
+    transaction; ``None`` if the job ended meanwhile (cancelled). Returns the row and new events.
+    A succeeded job's model is recorded, and made the active one if ``verdict`` says so."""
     async with app.storage.begin() as conn:
         job = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id).with_for_update())).first()
         if job is None or job.status in TERMINAL:
@@ -60,7 +63,9 @@ async def record_poll(app: Host, job_id: int, state: JobStatus) -> tuple[Any, li
         await conn.execute(jobs.update().where(jobs.c.id == job_id).values(
             status=state.status, model_id=state.model_id, error=state.error,
             events=json.dumps(json.loads(job.events) + fresh), event_ids=json.dumps(seen),
-            **({"provider_job_id": state.provider_job_id} if state.provider_job_id else {})))
+            **({"provider_job_id": state.provider_job_id} if state.provider_job_id else {}),
+            **({"accuracy": verdict.accuracy, "baseline_accuracy": verdict.baseline, "activation": verdict.message}
+               if verdict is not None else {})))
         if state.status == "succeeded" and state.model_id:
             labels = (await conn.execute(
                 sa.select(datasets.c.labels).where(datasets.c.name == job.dataset))).scalar()
@@ -70,6 +75,9 @@ async def record_poll(app: Host, job_id: int, state: JobStatus) -> tuple[Any, li
                 await conn.execute(trained_models.insert().values(
                     provider=job.provider, model_id=state.model_id, job_id=job_id, dataset=job.dataset,
                     labels=labels or "[]", instruction=job.instruction))
+            if verdict is not None and verdict.activate:
+                await conn.execute(trained_models.update().values(
+                    active=trained_models.c.model_id == state.model_id))
         return (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).first(), fresh
 
 
@@ -83,7 +91,9 @@ async def poll_job(app: Host, job_id: int) -> None:
         try:
             provider = app.engines.providers.get(job.provider)
             state = await provider.poll(job.provider_job_id)
-            recorded = await record_poll(app, job_id, state)
+            # judged before the success is stored: a bot stopped meanwhile polls and judges again
+            verdict = await judge(app, job, state.model_id) if state.status == "succeeded" and state.model_id else None
+            recorded = await record_poll(app, job_id, state, verdict)
         except (ProviderError, UserError) as exc:  # UserError: the provider is gone, or the database refuses
             log.warning("polling training job %s failed: %s", job_id, exc)
             delay = min(delay * 2, settings.max_poll_interval)

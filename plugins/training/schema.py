@@ -6,7 +6,7 @@ imported rather than repeated, so the poller and the providers agree on when a j
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
@@ -67,6 +67,11 @@ jobs = sa.Table(
     sa.Column("start_key", sa.String(100)),
     sa.Column("files", sa.Text, nullable=False, server_default="{}"),
     sa.Column("event_ids", sa.Text, nullable=False, server_default="[]"),
+    # how its model was judged (plugins/training/activation.py): accuracies on the held-out split
+    # of the new model and of the model active then, and the sentence saying what was activated and why
+    sa.Column("accuracy", sa.Float),
+    sa.Column("baseline_accuracy", sa.Float),
+    sa.Column("activation", sa.Text),
 )
 
 
@@ -80,6 +85,9 @@ class Settings(BaseModel):
     max_file_bytes: int = Field(5 * 1024 * 1024, gt=0)
     holdout: float = Field(0.2, ge=0, lt=1)
     """Share of a dataset held out for testing (``test dataset:NAME``), never trained on."""
+    activate: Literal["if-better", "always", "never"] = "if-better"
+    """Which finished model becomes the active one: ``if-better`` (the first model, then one scoring at
+    least as well as the active model on the held-out split), ``always``, or ``never`` (``model use``)."""
 
 
 @hookimpl
@@ -120,3 +128,4 @@ def register_migrations(register: RegisterMigration) -> None:
     register(Migration(2, "the instruction a job trained with", lambda c: add_missing_columns(c, jobs)))
     register(Migration(3, "a job's start steps and stored event ids", lambda c: add_missing_columns(c, jobs)))
     register(Migration(4, "dataset names that can be file names", rename_bad_dataset_names))
+    register(Migration(5, "a job's held-out scores and what was activated", lambda c: add_missing_columns(c, jobs)))

@@ -80,7 +80,9 @@ def render_job(job: Any, events: list[str]) -> str:
     icon = {"succeeded": "✅", "failed": "❌", "cancelled": "⏹️"}.get(job.status, "⏳")
     text = (f"{icon} Training job #{job.id} on `{job.dataset}` ({job.example_count} examples) with `{job.provider}`: "
             f"**{job.status}**")
-    if job.model_id:
+    if job.model_id and getattr(job, "activation", None):
+        text += f"\nModel: `{job.model_id}`. {job.activation}"
+    elif job.model_id:
         text += f"\nModel: `{job.model_id}` — activate it with `model use {job.model_id}`"
     if job.error:
         text += f"\nError: {bounded(str(job.error), 500)}"
