@@ -274,7 +274,7 @@ async def test_the_sandbox_plays_a_file_into_the_call_as_the_user(tmp_path) -> N
 
     (tmp_path / "question.wav").write_bytes(await whole_speech(Pyttsx3Engine(Settings()), QUESTION))
     (tmp_path / "plugins.toml").write_text(LISTEN, "utf-8")
-    result = await asyncio.to_thread(run, "sandbox", cwd=tmp_path,
+    result = await asyncio.to_thread(run, "sandbox", "--terminal", cwd=tmp_path,
                                      stdin="!listen question.wav\n!join\n!voice listen on\n!listen question.wav\n")
     assert result.returncode == 0, result.stderr
     out = result.stdout
