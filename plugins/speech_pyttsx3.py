@@ -71,6 +71,10 @@ def _quiet_espeak_driver() -> None:
     espeak.print = lambda *args, **_kwargs: log.debug("pyttsx3: %s", " ".join(map(str, args)))  # type: ignore[attr-defined]
 
 
+SYNTHESIS_TIMEOUT = 60.0
+"""Seconds one synthesis may take in espeak-ng's thread (it runs far faster than real time)."""
+
+
 class _Worker:
     """The one thread that drives pyttsx3 in this process. ``pyttsx3.init`` returns a cached,
     process-wide engine, so even two bots in one process must share this thread."""
@@ -98,6 +102,8 @@ class _Worker:
         pyttsx3 = import_engine("pyttsx3", "pyttsx3 text-to-speech")
         engine = pyttsx3.init("espeak")
         _quiet_espeak_driver()
+        finished = threading.Event()
+        engine.connect("finished-utterance", lambda **_kwargs: finished.set())
         while True:
             text, voice, rate, future = self.jobs.get()
             if not future.set_running_or_notify_cancel():
@@ -108,10 +114,17 @@ class _Worker:
                 engine.setProperty("voice", voice)
                 engine.setProperty("rate", rate)
                 for _attempt in range(3):
-                    # pyttsx3's loop can return before espeak's final callback wrote the frames:
-                    # never hand out an empty WAV, synthesise again instead.
+                    # espeak-ng synthesises in its own thread (pyttsx3 initialises it in the
+                    # asynchronous AUDIO_OUTPUT_RETRIEVAL mode), and runAndWait returns about 10 ms
+                    # after starting it, often before the WAV is written: wait for the driver's
+                    # "finished-utterance", sent once the file is. Reading early handed out empty
+                    # or half-written WAVs, and the synthesis left running then wrote its audio
+                    # into the next request's file. An empty WAV is still synthesised again.
+                    finished.clear()
                     engine.save_to_file(text, name)
                     engine.runAndWait()
+                    if not finished.wait(SYNTHESIS_TIMEOUT):
+                        raise RuntimeError("espeak-ng did not finish speaking")
                     wav = Path(name).read_bytes()
                     if _frames(wav) > 0:
                         break

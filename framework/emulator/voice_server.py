@@ -61,6 +61,10 @@ class ReceivedPacket:
     size: int
     arrived: float = 0.0
     """``time.time()`` when the datagram arrived (for latency and pacing figures)."""
+    heard: int = 0
+    """Frames the server had relayed to this client (other members' audio) when this one was read:
+    orders what a client sent against what it heard without comparing clocks (a datagram read
+    late counts as later, never as earlier)."""
 
     @property
     def e2ee(self) -> bool:
@@ -429,7 +433,7 @@ class LocalVoiceServer:
         except media.MediaError:  # a forged or mis-sealed packet is counted, not fatal
             session.undecryptable += 1
             return
-        packet = ReceivedPacket(header, nonce, payload, len(data), time.time())
+        packet = ReceivedPacket(header, nonce, payload, len(data), time.time(), session.relayed)
         session.packets.append(packet)
         for other in self._call_sessions(session.channel_id):
             listener = self.listeners.get(other.user_id)

@@ -230,6 +230,7 @@ class NativeVoiceConnection(voice_api.VoiceConnection):
             if not clip.playback.finished.done():
                 clip.playback.finished.set_result(done)
             if self._queue.empty() and speaking:
+                self._interrupt.clear()  # a clip cut short (stop, barge-in) also ends with the silence frames
                 try:
                     await self._send([SILENCE_FRAME] * TRAILING_SILENCE, record=False)
                     await self.gateway.speaking(False)
