@@ -46,6 +46,10 @@ def _token_entries(folders: list[Path]) -> set[Path]:
 
 async def test_no_command_creates_anything_outside_the_data_root(tb_factory, tmp_path) -> None:
     tb = await tb_factory()
+    # Hundreds of commands answered in one channel as fast as the bot answers: the per-channel message
+    # bucket (5 per 5 s) would pace them past the test's timeout. This test checks where files land;
+    # tests/test_rate_limits.py and the conformance test check the bot keeps to the rate limits.
+    tb.emu.relax("ratelimit")
     root = tb.data_root
     (root / "datasets" / "fuzz").mkdir()
     (root / "datasets" / "fuzz" / "examples.txt").write_text("great film\n\nawful film\n", "utf-8")
