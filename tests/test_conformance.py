@@ -4,11 +4,6 @@ and answered no 429 (issue 13, item 4). Every rule of the emulator is on."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from framework.emulator.voice_server import LocalVoiceServer
 from tests.conformance import SESSION_TOML, prepare, run_session
 from tests.test_voice import enter, voice_tb
 
@@ -21,16 +16,6 @@ async def test_a_session_of_every_builtin_breaks_no_discord_rule(tb_factory, tmp
     assert [(r.rule, r.method, r.path, r.code) for r in tb.emu.refusals] == []
     assert tb.emu.rate_limited_requests == 0
     assert tb.emu.unhandled_requests == []
-
-
-@pytest.fixture
-async def voice_server() -> AsyncIterator[LocalVoiceServer]:
-    server = LocalVoiceServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def test_a_voice_session_breaks_no_discord_rule(voice_server, tb_factory) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import types
-from collections.abc import AsyncIterator
 
 import hikari
 import numpy as np
@@ -43,16 +42,6 @@ class TapedTTS:
         audio = await self.engine.synthesize(text, language=language, voice=voice, rate=rate)
         self.spoken.append((text, audio.wav))
         return audio
-
-
-@pytest.fixture
-async def voice_server() -> AsyncIterator[LocalVoiceServer]:
-    server = LocalVoiceServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def voice_tb(tb_factory, server: LocalVoiceServer, extra: str = "", plugins=None,

@@ -1,6 +1,8 @@
 """pytest fixtures for trainerbot and its plugins (installed as the ``pytest11`` entry point).
 
 - ``discord_emulator``: a started :class:`~framework.emulator.DiscordEmulator`.
+- ``voice_server``: a started :class:`~framework.emulator.voice_server.LocalVoiceServer` (the local
+  voice server a bot's voice channels point at; see ``tests/test_voice.py``).
 - ``database``: the test's storage backend (:class:`~framework.testing.databases.TestDatabase`).
   Every test that uses it (``tb_factory`` and ``tb`` do) runs once per backend: SQLite, and
   PostgreSQL in a schema of its own when ``TRAINERBOT_TEST_DATABASE_URL`` is set (skipped with the
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -25,6 +28,9 @@ from framework.testing import databases
 from framework.testing.databases import TestDatabase
 from framework.testing.harness import BotHarness, HarnessFactory
 from framework.testing.openai_server import OpenAIServer
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from framework.emulator.voice_server import LocalVoiceServer
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -69,6 +75,18 @@ async def discord_emulator() -> AsyncIterator[DiscordEmulator]:
         yield emu
     finally:
         await emu.stop()
+
+
+@pytest.fixture
+async def voice_server() -> AsyncIterator[LocalVoiceServer]:
+    from framework.emulator.voice_server import LocalVoiceServer  # only the voice tests pay for its imports
+
+    server = LocalVoiceServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
 
 
 @pytest.fixture
