@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import tomllib
+import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from framework.settings import Field, Settings, ValidationError, is_pydantic_model
 
 DEFAULT_CONFIG = "plugins.toml"
 RESERVED_PLUGIN_KEYS = {"enabled", "package"}
@@ -24,8 +26,8 @@ class ConfigError(Exception):
     """plugins.toml (or the environment) is wrong; the message says where."""
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class Strict(Settings):
+    """Unknown keys are errors; assignments are validated (both are ``framework.settings`` defaults)."""
 
 
 class BotSettings(Strict):
@@ -109,7 +111,12 @@ class Config(Strict):
         return self.provider if setting == "provider" else getattr(self.engines, setting)
 
 
-def describe_validation_error(where: str, exc: ValidationError) -> str:
+class _Errors(Protocol):
+    def errors(self) -> Sequence[Mapping[str, Any]]: ...
+
+
+def describe_validation_error(where: str, exc: _Errors) -> str:
+    """One line per error of a ``framework.settings`` (or pydantic) ValidationError, naming the key."""
     lines = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(table)"
@@ -155,8 +162,11 @@ def config_from(data: dict[str, Any], path: Path) -> Config:
     return config
 
 
-def validate_plugin_settings(config: Config, plugin: str, model: type[BaseModel] | None) -> BaseModel | None:
-    """Validate ``[plugins.NAME]`` against the plugin's model; raise ConfigError naming plugin and key."""
+def validate_plugin_settings(config: Config, plugin: str, model: type[Any] | None) -> Any:
+    """Validate ``[plugins.NAME]`` against the plugin's model; raise ConfigError naming plugin and key.
+
+    The model is a ``framework.settings.Settings`` class or a pydantic ``BaseModel`` class (then
+    pydantic is loaded already, by the plugin that imported it)."""
     table = {k: v for k, v in config.plugin_table(plugin).items() if k not in RESERVED_PLUGIN_KEYS}
     if model is None:
         if table:
@@ -167,10 +177,17 @@ def validate_plugin_settings(config: Config, plugin: str, model: type[BaseModel]
         field.alias for field in model.model_fields.values() if field.alias}
     unknown = sorted(set(table) - known) if model.model_config.get("extra") != "allow" else []
     problems = [f"[plugins.{plugin}]: unknown key `{k}`" for k in unknown]
+    errors: tuple[type[Exception], ...] = (ValidationError,)
+    if is_pydantic_model(model):
+        import pydantic
+
+        errors = (pydantic.ValidationError,)
+    elif not (isinstance(model, type) and issubclass(model, Settings)):
+        raise TypeError(f"settings_model returned {model!r}, not a framework.settings.Settings (or pydantic) class")
     try:  # every problem of the table in one message: unknown keys and wrong values together
         settings = model.model_validate({k: v for k, v in table.items() if k not in unknown})
-    except ValidationError as exc:
-        problems.append(describe_validation_error(f"[plugins.{plugin}]", exc))
+    except errors as exc:
+        problems.append(describe_validation_error(f"[plugins.{plugin}]", typing.cast(_Errors, exc)))
     if problems:
         raise ConfigError("\n".join(problems))
     return settings

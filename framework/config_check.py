@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from framework.config import DEFAULT_CONFIG, Config, ConfigError, config_from, describe_validation_error, load_config
 from framework.plugins import PluginHost, PluginInfo
+from framework.settings import ValidationError
 
 HOST_TABLES = ("bot", "storage", "engines", "permissions")
 

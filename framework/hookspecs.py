@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from framework.host import Host
     from framework.models import ModelCatalog
     from framework.providers import Correction, Example
+    from framework.settings import Settings
     from framework.storage import Migration
 
 PROJECT = "trainerbot"
@@ -44,8 +45,10 @@ RegisterCatalog = Callable[["ModelCatalog"], None]
 
 
 @hookspec
-def settings_model() -> type[BaseModel]:  # type: ignore[empty-body]
-    """Return the pydantic model of this plugin's ``[plugins.NAME]`` table in plugins.toml.
+def settings_model() -> type[Settings] | type[BaseModel]:  # type: ignore[empty-body]
+    """Return the model of this plugin's ``[plugins.NAME]`` table in plugins.toml: a
+    ``framework.settings.Settings`` subclass (light, preferred) or a pydantic ``BaseModel`` subclass
+    (pydantic is then imported, about 7 MiB more memory).
 
     Unknown keys and wrong types are start-up errors naming the plugin and the key. The validated
     settings reach the plugin as ``app.settings(NAME)`` and ``ctx.settings``.

@@ -35,15 +35,13 @@ from framework.config import Config, ConfigError, validate_plugin_settings
 from framework.errors import CheckFailure, UserError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pydantic import BaseModel
-
     from framework.commands import Command, Context
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "trainerbot.plugins"
 LOAD_ENV = "TRAINERBOT_LOAD_PLUGINS"
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 """The version of the hook surface (``framework/hookspecs.py``, documented in ``docs/plugin_hooks.md``).
 
 A plugin may declare ``TRAINERBOT_API = ">=1.0,<2"``. Every hook is public: within a major version
@@ -53,7 +51,8 @@ version. Since 1.0 this includes the five hooks one built-in uses today: ``answe
 the conversation), ``reply_sent`` (observe replies), ``bot_answer`` (answers by other plugins can be
 corrected and rated; its dict keys are the contract and may only grow), ``dataset_examples`` (keep
 datasets elsewhere) and ``training_corrections`` (add corrections). ``register_cli_commands``
-gained ``config`` within 1.0: an implementation that does not name it is unaffected.
+gained ``config`` within 1.0: an implementation that does not name it is unaffected. In 1.2
+``settings_model`` may also return a ``framework.settings.Settings`` class (a pydantic model still works).
 """
 
 
@@ -78,7 +77,8 @@ class PluginInfo:
     error: str | None = None
     module: Any = None
     hooks: list[str] = dataclasses.field(default_factory=list)
-    settings: BaseModel | None = None
+    settings: Any = None
+    """The validated ``[plugins.NAME]`` table: an instance of the plugin's ``settings_model``, or None."""
     disabled_guilds: set[int] = dataclasses.field(default_factory=set)
     origin: str | None = None
     """Module name or file the plugin was imported from (for reload)."""
@@ -224,9 +224,9 @@ class PluginHost:
             raise
         return obj, undo
 
-    def _settings(self, name: str, obj: Any, registered_as: str | None = None) -> BaseModel | None:
+    def _settings(self, name: str, obj: Any, registered_as: str | None = None) -> Any:
         impls = [i for i in self.pm.hook.settings_model.get_hookimpls() if i.plugin_name == (registered_as or name)]
-        model: type[BaseModel] | None = impls[0].function() if impls else None  # type: ignore[assignment]
+        model: type[Any] | None = impls[0].function() if impls else None  # type: ignore[assignment]
         return validate_plugin_settings(self.config, name, model)
 
     def _forget(self, name: str) -> None:
@@ -256,7 +256,7 @@ class PluginHost:
             return False
         return guild_id is None or int(guild_id) not in info.disabled_guilds
 
-    def settings(self, name: str) -> BaseModel | None:
+    def settings(self, name: str) -> Any:
         info = self.infos.get(name)
         return info.settings if info else None
 

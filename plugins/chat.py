@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import hikari
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.commands import Context, UserError, group, split_message, string
@@ -18,6 +17,8 @@ from framework.engines import EngineUnavailable
 from framework.errors import ProviderError
 from framework.providers import active_model
 from framework.replies import reply
+from framework.settings import Field
+from framework.settings import Settings as SettingsModel
 from framework.storage import Migration, as_record, upsert
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,8 +61,7 @@ channels = sa.Table(
 )
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(SettingsModel):
     answer_mentions: bool = True
     answer_dms: bool = True
     memory_turns: int = Field(6, ge=0, le=50)
@@ -70,7 +70,7 @@ class Settings(BaseModel):
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

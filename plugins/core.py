@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from framework import hookimpl
 from framework.commands import MISSING, Command, Context, Group, Option, UserError, command, group, string, usage
 from framework.errors import PathRefused, echo
 from framework.logs import redact
+from framework.settings import Field
+from framework.settings import Settings as SettingsModel
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(SettingsModel):
     greeting: str = Field("Hello, {name}! I'm trainerbot. Type `{help}` to see what I can do.", max_length=500)
     instruction_file: str = "instruction.md"
     """Default file under the data root's ``instructions`` area shown by ``instruction``."""
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

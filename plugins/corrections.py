@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import hikari
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.commands import (
@@ -35,6 +34,8 @@ from framework.commands import (
 )
 from framework.importers import to_jsonl
 from framework.providers import Correction, active_model, learns_from
+from framework.settings import Field
+from framework.settings import Settings as SettingsModel
 from framework.storage import Migration, as_record, inserted_id, lock
 from framework.uploads import fitted
 from framework.visibility import Audience, Place, require_may_act
@@ -68,15 +69,14 @@ corrections = sa.Table(
 )
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(SettingsModel):
     train_on_corrections: bool = True
     """Add corrections to every training job (supervised, and as preference pairs where supported)."""
     list_limit: int = Field(15, ge=1, le=50)
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

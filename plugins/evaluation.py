@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import hikari
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.archive import human_size
@@ -45,6 +44,8 @@ from framework.importers import parse_file, parse_json
 from framework.progress import ProgressMessage
 from framework.providers import ActiveModel, Example, active_model
 from framework.report import Metrics, compute_metrics, metrics_table, render_confusion_png
+from framework.settings import Field
+from framework.settings import Settings as SettingsModel
 from framework.storage import Migration, as_record, inserted_id
 from framework.uploads import read_upload
 
@@ -93,8 +94,7 @@ review_items = sa.Table(
 )
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(SettingsModel):
     max_examples: int = Field(1000, ge=1, le=100_000)
     """Most examples one test run predicts (each is a model call for chat models)."""
     batch_size: int = Field(25, ge=1, le=1000)
@@ -106,7 +106,7 @@ class Settings(BaseModel):
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

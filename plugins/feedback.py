@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import hikari
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.commands import Context, UserError, command, group, integer, parse_message_id, string, user
 from framework.importers import to_jsonl
+from framework.settings import Field
+from framework.settings import Settings as SettingsModel
 from framework.storage import Migration, StorageUnavailable, add_missing_columns, as_record, inserted_id, lock
 from framework.uploads import fitted
 from framework.visibility import Audience, Place, require_may_act
@@ -56,15 +57,14 @@ feedback_table = sa.Table(
 )
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(SettingsModel):
     reactions: bool = True
     """Record 👍/👎 reactions on the bot's chat answers."""
     list_limit: int = Field(15, ge=1, le=50)
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import hikari
-from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.archive import human_size
 from framework.commands import Context, File, UserError, command, integer, string
 from framework.dataroot import DataRoot
 from framework.errors import PathRefused
+from framework.settings import Field
+from framework.settings import Settings as SettingsModel
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterCommand
@@ -28,15 +29,14 @@ if TYPE_CHECKING:  # pragma: no cover
 PAGE = 20
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(SettingsModel):
     offer_zip: bool = True
     """Send a too-large file zipped when the zip fits the upload limit."""
     page_size: int = Field(PAGE, ge=5, le=50)
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

@@ -25,13 +25,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from framework import hookimpl
 from framework.errors import ProviderError
 from framework.lazy import load_engine
 from framework.logs import redact
 from framework.providers import Correction, JobEvent, JobStatus, StartProgress, TrainingRequest
+from framework.settings import Field
+from framework.settings import Settings as SettingsModel
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterEngine
@@ -44,8 +44,7 @@ STATUS = {"validating_files": "queued", "queued": "queued", "running": "running"
           "failed": "failed", "cancelled": "cancelled"}
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(SettingsModel):
     base_model: str = "gpt-4o-mini-2024-07-18"
     chat_model: str = "gpt-4o-mini"
     """Model used for chat when no fine-tuned model is active."""
@@ -58,7 +57,7 @@ class Settings(BaseModel):
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

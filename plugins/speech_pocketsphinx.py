@@ -22,14 +22,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from framework import hookimpl
 from framework import phrases as phrase_mode
 from framework.download import DownloadError, Progress
 from framework.errors import MissingModel, SpeechError
 from framework.lazy import import_engine
 from framework.models import ModelEntry, folder_size
+from framework.settings import Field
+from framework.settings import Settings as SettingsModel
 from framework.speech import STT_SAMPLE_RATE, Transcript
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -42,8 +42,7 @@ PHONE_LOOP = "phones"
 NOT_WORDS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]"}
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(SettingsModel):
     kws_threshold: float = Field(default=1e-20, gt=0, lt=1)
     """Wake-phrase spotting: lower finds the phrase more often, and false ones too (PocketSphinx's -kws_threshold)."""
     phrase_margin: float = 0.0004
@@ -53,7 +52,7 @@ class Settings(BaseModel):
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

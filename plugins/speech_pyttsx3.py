@@ -20,10 +20,10 @@ import wave
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from framework import hookimpl
 from framework.lazy import import_engine
+from framework.settings import Field
+from framework.settings import Settings as SettingsModel
 from framework.speech import SynthesizedAudio
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,8 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
-class VoiceSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class VoiceSettings(SettingsModel):
     voice: str | None = None
     """An espeak-ng voice id (e.g. ``ko``, ``en-us``); default: the request's language."""
     rate: int = Field(170, ge=60, le=400)
@@ -47,7 +46,7 @@ class Settings(VoiceSettings):
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
 from framework import hookimpl
 from framework.config import validate_plugin_settings
 from framework.dataroot import check_name
@@ -26,6 +24,7 @@ from framework.download import DownloadError, Progress, download_file, fetch_jso
 from framework.errors import MissingModel
 from framework.lazy import import_engine
 from framework.models import ModelEntry, folder_size
+from framework.settings import Settings as SettingsModel
 from framework.speech import STT_SAMPLE_RATE, Transcript
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -37,8 +36,7 @@ MODEL_LIST_URL = "https://alphacephei.com/vosk/models/model-list.json"
 CHUNK_BYTES = STT_SAMPLE_RATE * 2 // 2  # half a second of audio per AcceptWaveform
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(SettingsModel):
     models: dict[str, str] = {}
     """Language -> model folder name under data/models/vosk or an absolute path (overrides discovery)."""
     model_list_url: str = MODEL_LIST_URL
@@ -46,7 +44,7 @@ class Settings(BaseModel):
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

@@ -16,10 +16,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import hikari
-from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.commands import Context, UserError, command, group, string
+from framework.settings import Field
+from framework.settings import Settings as SettingsModel
 from framework.voice import (
     PlaybackEnded,
     PlaybackStarted,
@@ -38,8 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(SettingsModel):
     idle_timeout: float = Field(300.0, ge=0)
     """Leave after this many seconds without speaking (0: never)."""
     language: str = "en"
@@ -53,7 +53,7 @@ class Settings(BaseModel):
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

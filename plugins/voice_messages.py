@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import hikari
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
 
 from framework import hookimpl
 from framework.audio import AudioTooLong, decode_pcm, loudness_dbfs, to_ogg_opus
@@ -23,6 +22,8 @@ from framework.commands import Context, File, UserError, group, split_message, s
 from framework.errors import AudioError, SpeechError, UploadProblem, echo
 from framework.progress import bounded
 from framework.replies import reply
+from framework.settings import Field
+from framework.settings import Settings as SettingsModel
 from framework.speech import STT_SAMPLE_RATE
 from framework.storage import Migration, upsert
 from framework.uploads import read_upload
@@ -47,8 +48,7 @@ languages = sa.Table(
 )
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(SettingsModel):
     default_language: str = "en"
     max_bytes: int = Field(8 * 1024 * 1024, gt=0)
     max_seconds: float = Field(120.0, gt=0)
@@ -61,7 +61,7 @@ class Settings(BaseModel):
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

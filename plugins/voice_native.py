@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from framework import hookimpl
+from framework.settings import Field
+from framework.settings import Settings as SettingsModel
 from framework.voice_native import NativeBackend
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -17,8 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(SettingsModel):
     connect_timeout: float = Field(10.0, gt=0, le=120)
     """Seconds to wait for Discord's voice events and for the voice server's handshake."""
     bitrate: int = Field(64_000, ge=8_000, le=512_000)
@@ -30,7 +29,7 @@ class Settings(BaseModel):
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from framework import plugin_admin
 from framework.config import load_config
+from framework.plugins import API_VERSION
 
 
 def scaffold(tmp_path: Path, name: str) -> Path:
@@ -91,8 +92,8 @@ def test_a_plugin_asking_for_another_hikari_is_refused(tmp_path, cleanup) -> Non
 
 
 @pytest.mark.parametrize(("name", "edit", "reason"), [
-    ("future", ('TRAINERBOT_API = ">=1.1,<2"', 'TRAINERBOT_API = ">=2,<3"'),
-     "requires trainerbot API >=2,<3, but this trainerbot (version 0.1.0) provides API 1.1"),
+    ("future", (f'TRAINERBOT_API = ">={API_VERSION},<2"', 'TRAINERBOT_API = ">=2,<3"'),
+     f"requires trainerbot API >=2,<3, but this trainerbot (version 0.1.0) provides API {API_VERSION}"),
     ("crashy", ("from framework import hookimpl", 'raise RuntimeError("crashy on import")'),
      "RuntimeError: crashy on import"),
 ])

@@ -11,9 +11,8 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
-
 from framework import hookimpl
+from framework.settings import Settings as SettingsModel
 from plugins.speech_whisper import download
 from plugins.speech_whisper.engine import Settings, WhisperEngine
 
@@ -26,7 +25,7 @@ __all__ = ["Settings", "WhisperEngine"]
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from framework import phrases as phrase_mode
 from framework.errors import MissingModel
 from framework.lazy import import_engine
+from framework.settings import Field
+from framework.settings import Settings as SettingsModel
 from framework.speech import STT_SAMPLE_RATE, Transcript
 from plugins.speech_whisper import models
 
@@ -32,8 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 log = logging.getLogger(__name__)
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(SettingsModel):
     models: dict[str, str] = {}
     """Language -> a model folder (absolute, or a name under data/models/whisper); overrides the package's."""
     threads: int = Field(default=2, ge=1, le=64)

@@ -9,13 +9,14 @@ import logging
 from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
 from framework import hookimpl
 from framework.dataroot import check_name, slugify
 from framework.errors import PathRefused
 from framework.providers import TERMINAL, trained_models
+from framework.settings import Field
+from framework.settings import Settings as SettingsModel
 from framework.storage import Migration, add_missing_columns
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,8 +76,7 @@ jobs = sa.Table(
 )
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(SettingsModel):
     default_dataset: str = "default"
     labels: list[str] = ["positive", "negative"]
     instruction: str = "Classify the user's message. Answer with one label: {labels}."
@@ -91,7 +91,7 @@ class Settings(BaseModel):
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel
 
 from framework import hookimpl
+from framework.settings import Settings as SettingsModel
 from framework.storage import as_record
 from plugins.voice_listen.consent import PLUGIN, listening
 from plugins.voice_listen.schema import MIGRATIONS, Settings, optouts, transcripts
@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 @hookimpl
-def settings_model() -> type[BaseModel]:
+def settings_model() -> type[SettingsModel]:
     return Settings
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
 
+from framework.settings import Field
+from framework.settings import Settings as SettingsModel
 from framework.storage import Migration
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(SettingsModel):
     mode: Literal["wake", "always"] = "wake"
     """``wake``: answer only utterances that start with a wake phrase; ``always``: every utterance."""
     wake_phrases: list[str] = []
