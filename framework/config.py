@@ -173,10 +173,6 @@ def validate_plugin_settings(config: Config, plugin: str, model: type[Any] | Non
             raise ConfigError(f"[plugins.{plugin}]: this plugin takes no settings, but plugins.toml sets "
                               + ", ".join(f"`{k}`" for k in table))
         return None
-    known = {name for name, field in model.model_fields.items()} | {
-        field.alias for field in model.model_fields.values() if field.alias}
-    unknown = sorted(set(table) - known) if model.model_config.get("extra") != "allow" else []
-    problems = [f"[plugins.{plugin}]: unknown key `{k}`" for k in unknown]
     errors: tuple[type[Exception], ...] = (ValidationError,)
     if is_pydantic_model(model):
         import pydantic
@@ -184,6 +180,10 @@ def validate_plugin_settings(config: Config, plugin: str, model: type[Any] | Non
         errors = (pydantic.ValidationError,)
     elif not (isinstance(model, type) and issubclass(model, Settings)):
         raise TypeError(f"settings_model returned {model!r}, not a framework.settings.Settings (or pydantic) class")
+    known = {name for name, field in model.model_fields.items()} | {
+        field.alias for field in model.model_fields.values() if field.alias}
+    unknown = sorted(set(table) - known) if model.model_config.get("extra") != "allow" else []
+    problems = [f"[plugins.{plugin}]: unknown key `{k}`" for k in unknown]
     try:  # every problem of the table in one message: unknown keys and wrong values together
         settings = model.model_validate({k: v for k, v in table.items() if k not in unknown})
     except errors as exc:

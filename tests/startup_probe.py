@@ -15,9 +15,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ENGINE_LIBRARIES = ("numpy", "openai", "cryptography", "nacl", "davey", "vosk", "pyttsx3", "PIL", "pydub")
+ENGINE_LIBRARIES = ("numpy", "openai", "cryptography", "nacl", "davey", "vosk", "pyttsx3", "PIL", "pydub",
+                    "pydantic", "pydantic_core")
 """Imported only when an engine is first used (a training job, a provider call, a voice connection,
-a recognition, a synthesis, a report image), never by start-up."""
+a recognition, a synthesis, a report image), never by start-up. pydantic comes with the openai SDK
+on the first provider call: settings are checked with ``framework.settings``, not pydantic."""
 
 UNUSED_LIBRARIES = ("sqlalchemy.orm", "sqlalchemy.ext.asyncio")
 """Never imported by the bot at all: storage is SQLAlchemy Core (framework/async_db.py), and

@@ -14,6 +14,7 @@ from framework import hookimpl
 from framework.cli import main as cli_main
 from framework.commands import CheckFailure, Context, UserError, command
 from framework.engines import KINDS, EngineUnavailable
+from framework.settings import Settings
 from framework.storage import Migration
 
 
@@ -21,17 +22,20 @@ def plugin(**hooks) -> types.SimpleNamespace:
     return types.SimpleNamespace(**{name: hookimpl(fn) for name, fn in hooks.items()})
 
 
-async def test_hook_settings_model(tb_factory) -> None:
-    class Settings(BaseModel):
+@pytest.mark.parametrize("base", [Settings, BaseModel], ids=["framework.settings", "pydantic"])
+async def test_hook_settings_model(tb_factory, base) -> None:
+    """A ``framework.settings.Settings`` class, or (for plugins written for it) a pydantic model."""
+    class MottoSettings(base):  # type: ignore[misc,valid-type]
         motto: str = "default"
 
     @command("motto", "Show the motto")
     async def motto(ctx: Context) -> None:
         await ctx.respond(ctx.settings.motto)
 
-    p = plugin(settings_model=lambda: Settings, register_commands=lambda register: register(motto))
+    p = plugin(settings_model=lambda: MottoSettings, register_commands=lambda register: register(motto))
     tb = await tb_factory(extra_plugins={"mottos": p}, plugins_toml='[plugins.mottos]\nmotto = "carpe diem"\n')
     assert (await tb.say("!motto")).content == "carpe diem"
+    assert isinstance(tb.app.settings("mottos"), MottoSettings)
 
 
 async def test_hook_register_commands(tb_factory) -> None:
