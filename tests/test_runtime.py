@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import sys
 
 import pytest
@@ -89,3 +90,9 @@ async def test_the_bot_process_runs_on_uvloop_and_answers(discord_emulator, tmp_
     finally:
         await bot.stop()
     assert "event loop: uvloop" in bot.log.read_text("utf-8")
+
+
+@pytest.mark.skipif(not UVLOOP or os.environ.get("TRAINERBOT_TEST_EVENT_LOOP", "auto") != "auto",
+                    reason="uvloop is a dependency only on Linux and macOS; the run chose a loop")
+async def test_async_tests_run_on_the_loop_the_bot_runs_on() -> None:
+    assert type(asyncio.get_running_loop()).__module__.split(".")[0] == "uvloop"
