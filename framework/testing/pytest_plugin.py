@@ -45,6 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "(sqlite, postgresql); default: all")
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-asyncio >= 1.4 defines it; older ones keep asyncio's loop
 def pytest_asyncio_loop_factories(config: pytest.Config,
                                    item: pytest.Item) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
     """pytest-asyncio's hook: the event loop async tests run on (see the module's docstring)."""
