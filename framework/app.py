@@ -12,7 +12,6 @@ import functools
 import gc
 import logging
 import signal
-import sys
 import types
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Sequence
@@ -24,7 +23,7 @@ import sqlalchemy as sa
 
 from framework import intents
 from framework.bot_permissions import GuildCheck, PermissionMemo, invite_permissions, invite_url
-from framework.config import BotSettings, Config, write_plugin_enabled
+from framework.config import Config, write_plugin_enabled
 from framework.dataroot import DataRoot
 from framework.engines import EngineMismatch, Engines, check_engine
 from framework.errors import UserError
@@ -36,6 +35,8 @@ from framework.plugin_discovery import rediscover
 from framework.plugins import PluginHost, PluginInfo, check_compatibility
 from framework.prefix import PrefixRouter
 from framework.registry import CommandRegistry, Contributions, Listener, swap_arguments
+from framework.runtime import cache_settings, http_settings
+from framework.runtime import run as run_on_loop
 from framework.singletons import CoroFactory, Singleton, Singletons
 from framework.slash import build_slash, install_error_handler
 from framework.state_sync import StateSync, apply_change, publish
@@ -49,14 +50,6 @@ INTENTS = (hikari.Intents.GUILDS | hikari.Intents.GUILD_MESSAGES | hikari.Intent
 """What the built-in plugins need: guilds, messages and their content, voice states, reactions."""
 
 T = TypeVar("T")
-
-
-def http_settings(bot: BotSettings) -> hikari.impl.HTTPSettings:
-    """REST connections kept alive in a bounded pool. hikari closes each connection after one
-    request by default (a workaround its docs give for Windows): a TCP connect per request, and a
-    TLS handshake per request on Discord."""
-    keepalive = bot.http_keepalive if bot.http_keepalive is not None else sys.platform != "win32"
-    return hikari.impl.HTTPSettings(force_close_transports=not keepalive, connection_limit=bot.http_pool_size)
 
 
 class App:
@@ -78,7 +71,8 @@ class App:
             config.bot.blocking_workers, thread_name_prefix="trainerbot-blocking")
         self._extra_plugins = extra_plugins
         bot_kwargs: dict[str, Any] = {"intents": INTENTS, "logs": logs, "banner": None,
-                                     "suppress_optimization_warning": True, "http_settings": http_settings(config.bot)}
+                                     "suppress_optimization_warning": True, "http_settings": http_settings(config.bot),
+                                     "cache_settings": cache_settings(config.bot)}
         if rest_url:
             bot_kwargs["rest_url"] = rest_url
         self.bot = hikari.GatewayBot(token, **bot_kwargs)
@@ -381,7 +375,7 @@ class App:
 
     def run(self, *, shards: Sequence[int] | None = None, shard_count: int | None = None) -> None:
         """Run until SIGINT/SIGTERM, then shut down cleanly."""
-        asyncio.run(self._run_forever(shards, shard_count))
+        run_on_loop(self._run_forever(shards, shard_count), self.config.bot.event_loop)
 
     async def _run_forever(self, shards: Sequence[int] | None, shard_count: int | None) -> None:
         stop = asyncio.Event()

@@ -13,7 +13,7 @@ import tomllib
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from framework.settings import Field, Settings, ValidationError, is_pydantic_model
 
@@ -51,6 +51,10 @@ class BotSettings(Strict):
     except on Windows, where hikari's docs advise closing them (its ``force_close_transports``)."""
     http_pool_size: int = Field(100, ge=1, le=1000)
     """At most this many REST connections open at once (hikari's ``connection_limit``)."""
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    """``auto``: uvloop where it is installed (Linux, macOS), else asyncio's loop (see ``framework.runtime``)."""
+    message_cache: int = Field(0, ge=0, le=100_000)
+    """How many recent messages hikari keeps in its cache (``bot.cache.get_message``); 0: none."""
 
 
 class StorageSettings(Strict):

@@ -6,7 +6,8 @@ and start it again on the same data root.
 
 The bot's token comes from ``TRAINERBOT_TEST_TOKEN``; ``OPENAI_API_KEY``/``OPENAI_BASE_URL`` from
 the environment, as for the real bot. Logs go to stderr; once the bot is started (connected, its
-``startup`` hooks run) it prints ``READY`` on stdout. SIGTERM closes it cleanly.
+``startup`` hooks run) it prints ``READY`` on stdout. SIGTERM closes it cleanly. It runs on the event
+loop ``[bot] event_loop`` names, as ``trainerbot run`` does (uvloop by default where installed).
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from framework.config import Config
 
 READY = "READY"
 
 
-async def run(config_path: str, data_root: str, rest_url: str) -> None:
+async def run(config: Config, rest_url: str) -> None:
     from framework.app import App
-    from framework.config import load_config
-    from framework.logs import setup_logging
 
-    config = load_config(Path(config_path), overrides={"bot": {"data_root": data_root}})
-    setup_logging("INFO")
     app = App(config, token=os.environ["TRAINERBOT_TEST_TOKEN"], rest_url=rest_url)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -38,5 +39,15 @@ async def run(config_path: str, data_root: str, rest_url: str) -> None:
         await app.close()
 
 
+def main(config_path: str, data_root: str, rest_url: str) -> None:
+    from framework.config import load_config
+    from framework.logs import setup_logging
+    from framework.runtime import run as run_on_loop
+
+    setup_logging("INFO")
+    config = load_config(Path(config_path), overrides={"bot": {"data_root": data_root}})
+    run_on_loop(run(config, rest_url), config.bot.event_loop)
+
+
 if __name__ == "__main__":
-    asyncio.run(run(*sys.argv[1:4]))
+    main(*sys.argv[1:4])

@@ -13,17 +13,24 @@
 - ``tb``: the default bot, ready: ``reply = await tb.say("!hi")``.
 - ``openai_server``: a started :class:`~framework.testing.openai_server.OpenAIServer` with
   ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL`` pointing the real ``openai`` SDK at it.
+
+Async tests run on the event loop the bot runs on by default (``[bot] event_loop = "auto"``):
+uvloop where it is installed, else asyncio's own; ``TRAINERBOT_TEST_EVENT_LOOP=asyncio`` (or
+``uvloop``) picks one.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from framework.emulator import DiscordEmulator
+from framework.runtime import loop_factory
 from framework.testing import databases
 from framework.testing.databases import TestDatabase
 from framework.testing.harness import BotHarness, HarnessFactory
@@ -36,6 +43,14 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backends(*names): run this test on these storage backends only "
                                        "(sqlite, postgresql); default: all")
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-asyncio >= 1.4 defines it; older ones keep asyncio's loop
+def pytest_asyncio_loop_factories(config: pytest.Config,
+                                   item: pytest.Item) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """pytest-asyncio's hook: the event loop async tests run on (see the module's docstring)."""
+    choice = os.environ.get("TRAINERBOT_TEST_EVENT_LOOP", "auto")
+    return {choice: loop_factory(choice) or asyncio.new_event_loop}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

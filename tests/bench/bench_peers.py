@@ -1,6 +1,7 @@
 """trainerbot against its peers: a bare hikari + lightbulb bot and discord.py's ``commands.Bot``
-(tests/bench/peers.py), each its own process, against one emulator (this process), in
-alternating blocks of one run each. Every bot answers ``!hi`` with the same reply.
+(tests/bench/peers.py), and trainerbot once more on asyncio's own event loop, each its own process,
+against one emulator (this process), in alternating blocks of one run each. Every bot answers
+``!hi`` with the same reply.
 
 Per block: warm-up, resident memory (RSS, from /proc) after warm-up, sequential round trips
 (user message dispatched -> the bot's reply recorded), a burst of 1,000 users each sending
@@ -175,7 +176,7 @@ async def run() -> dict[str, float]:
     from plugins.core import Settings
 
     greeting = Settings().greeting
-    kinds = ["trainerbot", "hikari"]
+    kinds = ["trainerbot", "trainerbot_asyncio", "hikari"]
     if importlib.util.find_spec("discord") is not None:
         kinds.append("discordpy")
     else:
@@ -197,7 +198,7 @@ async def run() -> dict[str, float]:
         "peer_replies_per_s": tb["replies_per_s"], "peer_replies_per_s_tls": tls["trainerbot"]["replies_per_s"],
         "peer_cpu_ms_per_reply": tb["cpu_ms"], "peer_cpu_ms_per_reply_tls": tls["trainerbot"]["cpu_ms"],
     }
-    for peer in kinds[1:]:
+    for peer in kinds[2:]:
         name = peer
         figures.update({
             f"peer_roundtrip_p50_vs_{name}": tb["p50_ms"] / plain[peer]["p50_ms"],
@@ -212,5 +213,16 @@ async def run() -> dict[str, float]:
             f"peer_{name}_roundtrip_p50_ms_tls": tls[peer]["p50_ms"],
             f"peer_{name}_replies_per_s": plain[peer]["replies_per_s"],
             f"peer_{name}_rss_idle_mib": plain[peer]["rss_idle"],
+        })
+    # trainerbot on asyncio's own loop against the peers (which run on it): what the framework does without uvloop
+    aio, aio_tls = plain["trainerbot_asyncio"], tls["trainerbot_asyncio"]
+    figures.update({"peer_asyncio_loop_roundtrip_p50_ms": aio["p50_ms"],
+                    "peer_asyncio_loop_rss_idle_mib": aio["rss_idle"]})
+    for peer in kinds[2:]:
+        figures.update({
+            f"peer_asyncio_loop_roundtrip_p50_vs_{peer}": aio["p50_ms"] / plain[peer]["p50_ms"],
+            f"peer_asyncio_loop_roundtrip_p50_vs_{peer}_tls": aio_tls["p50_ms"] / tls[peer]["p50_ms"],
+            f"peer_asyncio_loop_replies_per_s_vs_{peer}": aio["replies_per_s"] / plain[peer]["replies_per_s"],
+            f"peer_asyncio_loop_cpu_per_reply_vs_{peer}": aio["cpu_ms"] / plain[peer]["cpu_ms"],
         })
     return figures

@@ -2,7 +2,10 @@
 ``python -m tests.bench.peers trainerbot|hikari|discordpy``. Each answers ``!hi`` with the same
 reply (``PEER_GREETING`` formatted with the author's display name), as a reply without pings.
 
-- ``trainerbot``: the whole bot, every default plugin enabled, as ``trainerbot run`` starts it.
+- ``trainerbot``: the whole bot, every default plugin enabled, as ``trainerbot run`` starts it (on
+  uvloop, its default event loop where installed).
+- ``trainerbot_asyncio``: the same on asyncio's own event loop (``[bot] event_loop = "asyncio"``),
+  to show what the framework does without uvloop.
 - ``hikari``: a bare hikari ``GatewayBot`` with a lightbulb client and one message listener,
   REST connections kept alive as trainerbot keeps them (so the ratio shows what the framework adds).
 - ``discordpy``: discord.py's ``commands.Bot`` with a ``hi`` command, as its docs show it.
@@ -25,12 +28,12 @@ def greeting(name: str) -> str:
     return os.environ["PEER_GREETING"].format(name=name, help=HELP)
 
 
-def run_trainerbot() -> None:
+def run_trainerbot(event_loop: str = "auto") -> None:
     from framework.app import App
     from framework.config import load_config
 
     data = Path(os.environ["PEER_DATA_ROOT"])
-    config = load_config(data / "none.toml", overrides={"bot": {"data_root": str(data)}})
+    config = load_config(data / "none.toml", overrides={"bot": {"data_root": str(data), "event_loop": event_loop}})
     App(config, token=os.environ["PEER_TOKEN"], rest_url=os.environ["PEER_REST_URL"]).run()
 
 
@@ -74,7 +77,8 @@ def run_discordpy() -> None:
     bot.run(os.environ["PEER_TOKEN"], log_handler=None)
 
 
-PEERS = {"trainerbot": run_trainerbot, "hikari": run_hikari, "discordpy": run_discordpy}
+PEERS = {"trainerbot": run_trainerbot, "trainerbot_asyncio": lambda: run_trainerbot("asyncio"),
+         "hikari": run_hikari, "discordpy": run_discordpy}
 
 if __name__ == "__main__":
     PEERS[sys.argv[1]]()
