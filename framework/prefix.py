@@ -119,6 +119,18 @@ def _unknown(token: str, quoted: bool, cmd: Command, prefix: str) -> BadArgument
     return BadArgument(f"Unknown option `{echo(m.group(1))}` (options: {names}). Usage: `{usage(cmd, prefix)}`")
 
 
+def _bare_switch(word: tuple[str, int, bool], by_name: dict[str, Option], raw: dict[str, Any], cmd: Command,
+                 prefix: str) -> BadArgument | None:
+    """The error for a lone unquoted word, about to fill a text option, that names one of the
+    command's yes/no options (``!train start``): its writer most likely meant the switch."""
+    token, _, quoted = word
+    opt = by_name.get(token.lower())
+    if quoted or opt is None or opt.type is not OptionType.BOOLEAN or opt.name in raw:
+        return None
+    return BadArgument(f"`{opt.name}` is an option of `{cmd.qualified_name}`: type `{prefix}{cmd.qualified_name} "
+                       f"{opt.name}:true` to set it. To mean the word itself, quote it: `\"{opt.name}\"`.")
+
+
 def _verbatim(text: str, start: int, skipped: list[tuple[int, int]]) -> str:
     """The line from ``start`` on, without the named options given inside it; where one is cut
     out, the words around it are joined by a space (a line break if there was one)."""
@@ -168,6 +180,9 @@ def parse_arguments(cmd: Command, text: str, attachments: Sequence[hikari.Attach
     free = [o for o in cmd.options if o.name not in raw and o.type is not OptionType.ATTACHMENT and not o.named_only]
     strings = [o for o in free if o.type is OptionType.STRING]
     rest = strings[-1] if strings and (strings[-1] is free[-1] or strings[-1].rest_of_line) else None
+    if (len(positional) == 1 and free and free[0].type is OptionType.STRING
+            and (error := _bare_switch(positional[0], by_name, raw, cmd, prefix)) is not None):
+        raise error
     for index, (token, start, quoted) in enumerate(positional):
         if not free:
             raise _unknown(token, quoted, cmd, prefix) or BadArgument(

@@ -191,3 +191,27 @@ async def test_instruction_name_without_suffix_is_markdown_on_both_surfaces(tb) 
     (tb.data_root / "instructions" / "guide.md").write_text("Be kind.", "utf-8")
     assert (await tb.slash("instruction", {"name": "guide"})).content == "Be kind."
     assert (await tb.say("!instruction guide")).content == "Be kind."
+
+
+@pytest.mark.parametrize("text", ["start", "Start", "positive"])
+def test_a_lone_word_naming_a_yes_no_option_is_not_taken_as_text(text) -> None:
+    """``!train start`` most likely means the switch, not an example that reads "start"."""
+    with pytest.raises(BadArgument, match=rf"^`{text.lower()}` is an option of `train`: type "
+                                          rf"`!train {text.lower()}:true` to set it\. To mean the word itself, "
+                                          rf'quote it: `"{text.lower()}"`\.$'):
+        parse_arguments(REVIEW, text, [], "!")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('"start"', {"data": "start"}),  # quoted: the word itself
+    ("start the film", {"data": "start the film"}),  # more than the one word: text
+    ("start:true", {"start": "true"}),
+])
+def test_the_word_is_text_when_quoted_or_in_a_sentence(text, expected) -> None:
+    assert parse_arguments(REVIEW, text, [], "!") == expected
+
+
+def test_a_lone_word_for_a_yes_no_option_itself_is_its_value() -> None:
+    """Where the word fills the yes/no option (not a text one), it is that option's value as before."""
+    toggle = Command("listen", "Listen", _noop, [boolean("on", "On or off")])
+    assert parse_arguments(toggle, "on", [], "!") == {"on": "on"}
