@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from framework.emulator import DiscordEmulator
+from framework.emulator.intent_rules import required_intent
 
 GUILDS, GUILD_MEMBERS, GUILD_VOICE_STATES, GUILD_PRESENCES = 1, 1 << 1, 1 << 7, 1 << 8
 GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = 1 << 9, 1 << 12, 1 << 15
@@ -181,3 +182,31 @@ async def test_the_bots_cache_after_ready_holds_itself_and_voice_members(tb_fact
     assert (await tb.say("!hi", user=user)).content.startswith("Hello, alice!"), "names come from the message"
     assert set(cache.get_members_view_for_guild(guild.id)) == {emu.bot_user.id, crowd[3].id}
     assert owner.id not in cache.get_members_view_for_guild(guild.id) and tb.emu.refusals == []
+
+
+@pytest.mark.parametrize(("event", "where", "intent"), [
+    ("GUILD_CREATE", "guild", GUILDS), ("CHANNEL_UPDATE", "guild", GUILDS), ("GUILD_ROLE_CREATE", "guild", GUILDS),
+    ("GUILD_MEMBER_ADD", "guild", GUILD_MEMBERS), ("GUILD_MEMBER_REMOVE", "guild", GUILD_MEMBERS),
+    ("PRESENCE_UPDATE", "guild", GUILD_PRESENCES), ("VOICE_STATE_UPDATE", "guild", GUILD_VOICE_STATES),
+    ("MESSAGE_CREATE", "guild", GUILD_MESSAGES), ("MESSAGE_DELETE", "dm", DIRECT_MESSAGES),
+    ("MESSAGE_REACTION_ADD", "guild", 1 << 10), ("MESSAGE_REACTION_REMOVE", "dm", 1 << 13),
+    ("TYPING_START", "guild", 1 << 11), ("TYPING_START", "dm", 1 << 14), ("CHANNEL_PINS_UPDATE", "dm", DIRECT_MESSAGES),
+    ("INTERACTION_CREATE", "guild", 0), ("READY", "dm", 0), ("RESUMED", "dm", 0), ("VOICE_SERVER_UPDATE", "guild", 0),
+])
+def test_each_event_needs_the_intent_discord_lists(event, where, intent) -> None:
+    data = {"guild_id": "1"} if where == "guild" else {}
+    assert required_intent(event, data, bot_id=5) == intent
+
+
+async def test_the_bots_own_member_updates_need_no_guild_members_intent(crowd) -> None:
+    """docs: events/gateway#caveats: GUILD_MEMBER_UPDATE is sent for the current user without GUILD_MEMBERS."""
+    emu, guild, users = crowd
+    async with aiohttp.ClientSession() as session:
+        ws = await identify(session, emu, GUILDS)
+        await events_until(ws, "GUILD_CREATE")
+        for user in (users[0], emu.bot_user):
+            update = {**guild.members[user.id].payload(), "guild_id": str(guild.id)}
+            emu._gateway.dispatch("GUILD_MEMBER_UPDATE", update)
+        seen = await events_until(ws, "GUILD_MEMBER_UPDATE")
+        assert [(name, d["user"]["id"]) for name, d in seen] == [("GUILD_MEMBER_UPDATE", str(emu.bot_user.id))]
+        await ws.close()
