@@ -34,9 +34,18 @@ async def _guild_owner(app: Host, guild_id: int) -> int | None:
     return int(guild.owner_id)
 
 
-async def channel_permissions(app: Host, guild_id: int, channel_id: int, user_id: int) -> hikari.Permissions:
+def _own_member(ctx: Context, guild_id: int) -> hikari.Member | None:
+    """The member the command's message or interaction carries, when it is of ``guild_id``. Discord
+    sends a bot without the Presence intent no member list (only itself and the members in voice), so
+    the author is rarely in hikari's cache; this saves a REST lookup per action and listing."""
+    return ctx.member if ctx.guild_id is not None and int(ctx.guild_id) == int(guild_id) else None
+
+
+async def channel_permissions(app: Host, guild_id: int, channel_id: int, user_id: int,
+                              member: hikari.Member | None = None) -> hikari.Permissions:
     """The user's permissions in a server channel (none if they are not a member, or the channel
-    is not one of that server's), as Discord computes them."""
+    is not one of that server's), as Discord computes them. ``member``: the user's member object
+    when the caller has it (from the event); else the cache, else REST."""
     rest, cache = app.bot.rest, app.bot.cache
     try:
         channel = cache.get_guild_channel(channel_id) or await rest.fetch_channel(channel_id)
@@ -46,7 +55,8 @@ async def channel_permissions(app: Host, guild_id: int, channel_id: int, user_id
             return hikari.Permissions.NONE
         if await _guild_owner(app, guild_id) == int(user_id):
             return hikari.Permissions.all_permissions()
-        member = cache.get_member(guild_id, user_id) or await rest.fetch_member(guild_id, user_id)
+        if member is None or int(member.id) != int(user_id):
+            member = cache.get_member(guild_id, user_id) or await rest.fetch_member(guild_id, user_id)
         cached = cache.get_roles_view_for_guild(guild_id)
         roles = {int(r.id): r for r in (cached.values() if cached else await rest.fetch_roles(guild_id))}
     except (hikari.NotFoundError, hikari.ForbiddenError):
@@ -71,9 +81,12 @@ async def channel_permissions(app: Host, guild_id: int, channel_id: int, user_id
     return base
 
 
-async def can_view(app: Host, guild_id: int, channel_id: int, user_id: int) -> bool:
-    """Whether the user may read the server channel (``VIEW_CHANNEL``)."""
-    return bool(await channel_permissions(app, guild_id, channel_id, user_id) & hikari.Permissions.VIEW_CHANNEL)
+async def can_view(app: Host, guild_id: int, channel_id: int, user_id: int,
+                   member: hikari.Member | None = None) -> bool:
+    """Whether the user may read the server channel (``VIEW_CHANNEL``); ``member`` as for
+    :func:`channel_permissions`."""
+    have = await channel_permissions(app, guild_id, channel_id, user_id, member)
+    return bool(have & hikari.Permissions.VIEW_CHANNEL)
 
 
 async def require_may_act(ctx: Context, found: dict[str, Any], action: str) -> None:
@@ -89,7 +102,7 @@ async def require_may_act(ctx: Context, found: dict[str, Any], action: str) -> N
             log.warning("user %s refused: acting on a DM answer from channel %s", ctx.author.id, ctx.channel_id)
             raise UserError(f"That answer was given in a direct message; {action} only there.")
         return
-    if not await can_view(ctx.app, int(guild_id), int(channel_id), int(ctx.author.id)):
+    if not await can_view(ctx.app, int(guild_id), int(channel_id), int(ctx.author.id), _own_member(ctx, guild_id)):
         log.warning("user %s refused: acting on an answer in channel %s they cannot view", ctx.author.id, channel_id)
         raise UserError(f"That answer is in a channel you cannot see; {action} only by those who can.")
 
@@ -120,7 +133,7 @@ class Audience:
             return self.in_dm and (self.owner or self.viewer in {int(p) for p in participants if p is not None})
         key = (int(guild_id), int(channel_id))
         if key not in self._channels:
-            self._channels[key] = await can_view(self.ctx.app, *key, self.viewer)
+            self._channels[key] = await can_view(self.ctx.app, *key, self.viewer, _own_member(self.ctx, key[0]))
         return self._channels[key]
 
     async def rows(self, query: Any, places: Callable[[Any], Iterable[Place]], limit: int | None = None) -> list[Any]:

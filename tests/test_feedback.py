@@ -99,13 +99,21 @@ async def test_feedback_list_and_export_by_permission(tb_factory, openai_server)
     await tb.say("!feedback rating=1 bob's", user=bob)
     own = await tb.slash("feedbacks", subcommand="list")
     assert own.ephemeral and "mine" in own.content and "bob's" not in own.content
+    erin = tb.emu.create_user("erin")  # only ever uses slash commands: hikari caches no message of hers
+    tb.emu.add_member(tb.guild, erin)
+    await tb.slash("feedback", {"text": "erin's"}, user=erin)
+    assert "erin: erin's" in (await tb.slash("feedbacks", subcommand="list", user=erin)).content
+    # her name and roles come with the interaction (a bot without the Presence intent is sent no member
+    # list, so she is not in its cache): nothing is fetched over REST for her
+    assert not [r for r in tb.emu.requests if r.path == f"/guilds/{tb.guild.id}/members/{erin.id}"]
     refused = await tb.say(f"!feedbacks list <@{bob.id}>")
     assert refused.content == "Seeing other people's feedback needs the `feedback` permission."
     everyone = await tb.say("!feedbacks list", user=tb.owner)
-    assert "(1/5): bob's" in everyone.content and "mine" in everyone.content
+    assert "(1/5): bob's" in everyone.content and "mine" in everyone.content and "erin's" in everyone.content
     exported = await tb.say("!feedbacks export", user=tb.owner)
     rows = [json.loads(line) for line in exported.attachments[0].data.decode().splitlines()]
-    assert [(r["text"], r["rating"], r["user_id"]) for r in rows] == [("mine", None, tb.user.id), ("bob's", 1, bob.id)]
+    assert [(r["text"], r["rating"], r["user_id"]) for r in rows] == [("mine", None, tb.user.id), ("bob's", 1, bob.id),
+                                                                      ("erin's", None, erin.id)]
     only_mine = await tb.say("!feedbacks export")
     assert [json.loads(line)["text"] for line in only_mine.attachments[0].data.decode().splitlines()] == ["mine"]
 

@@ -108,6 +108,22 @@ async def test_a_private_channel_answer_is_shown_and_corrected_only_by_who_sees_
     assert "staff only question" in (await tb.say("!corrections list", user=tb.bob)).content
 
 
+async def test_the_viewers_roles_come_from_the_member_the_command_carries(tb_factory, openai_server) -> None:
+    """Discord sends a bot without the Presence intent no member list (GUILD_CREATE holds the bot and
+    the members in voice): whether the author of a slash command may see a channel is computed from the
+    member the interaction carries, not looked up over REST for each action."""
+    tb = await _start(tb_factory)
+    secret = await _ask(tb, "staff only question", user=tb.bob, channel=tb.staff)
+    erin = tb.emu.create_user("erin")  # staff, and has never written anything the bot could cache her from
+    tb.emu.add_member(tb.guild, erin, roles=[r for r in tb.guild.roles if r.name == "staff"])
+    saved = await tb.slash("correct", {"message_id": str(secret.id), "correction": "fixed"}, user=erin)
+    assert saved.content.startswith("Thanks! Correction #1 saved")
+    refused = await tb.slash("correct", {"message_id": str(secret.id), "correction": "nosy"}, user=tb.carol)
+    assert refused.content.startswith("That answer is in a channel you cannot see")
+    fetched = [r.path for r in tb.emu.requests if r.method == "GET" and "/members/" in r.path]
+    assert fetched == [], "the interaction's member says who they are"
+
+
 async def test_someone_outside_the_server_cannot_act_on_its_answers(tb_factory, openai_server) -> None:
     """From a DM, a server's answers are acted on only by its members who see the channel (a member
     the bot has not cached is looked up over REST; one that is not a member sees nothing)."""

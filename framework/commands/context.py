@@ -147,7 +147,10 @@ class Context:
         bot, snowflake = self.app.bot, hikari.Snowflake(int(user_id))
         try:
             if self.guild_id is not None:
-                member = bot.cache.get_member(self.guild_id, snowflake)
+                # the author's member came with the command; others are cached only when they are in
+                # voice (a bot without the Presence intent gets no member list), else fetched
+                own = self.member if self.member is not None and self.member.id == snowflake else None
+                member = own or bot.cache.get_member(self.guild_id, snowflake)
                 if member is None:
                     try:
                         member = await bot.rest.fetch_member(self.guild_id, snowflake)

@@ -1,6 +1,8 @@
 """The emulated gateway: the bot's websockets (``/ws``), one per shard. HELLO, IDENTIFY -> READY
 and a GUILD_CREATE per guild of the shard, HEARTBEAT -> ACK, RESUME (replaying what the bot missed) or INVALID
 SESSION, voice state updates (op 4) answered with VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE.
+Each session receives only the events of the intents its IDENTIFY asked for, and GUILD_CREATE's
+members as its intents and ``large_threshold`` allow (``intent_rules.py``).
 
 Events are numbered and buffered (the last 1,000) whether or not the bot is connected, so a
 bot that resumes after ``drop()`` receives what happened meanwhile, as on Discord.
@@ -17,6 +19,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from framework.emulator.intent_rules import LARGE_THRESHOLD, guild_create_for, required_intent, valid_large_threshold
 from framework.emulator.permissions_calc import ALL, CONNECT, SPEAK, VIEW_CHANNEL, channel_permissions
 from framework.emulator.rules import Refusal
 from framework.emulator.world import PRIVILEGED_INTENTS, World, application_flags
@@ -50,9 +53,13 @@ class _Connection:
 class _Session:
     """One shard's session: its sequence numbers, the events it missed (for RESUME), its socket."""
 
-    def __init__(self, shard_id: int, shard_count: int, intents: int = MESSAGE_CONTENT) -> None:
+    def __init__(self, shard_id: int, shard_count: int, intents: int = MESSAGE_CONTENT,
+                 large_threshold: int = LARGE_THRESHOLD[2]) -> None:
         self.intents = intents
-        """What IDENTIFY asked for; without MESSAGE_CONTENT, messages arrive without content (``_content``)."""
+        """What IDENTIFY asked for: the events it receives (``intent_rules.py``); without MESSAGE_CONTENT,
+        messages arrive without content (``_without_content``)."""
+        self.large_threshold = large_threshold
+        """IDENTIFY's ``large_threshold``: a guild with more members is ``large`` (``intent_rules.py``)."""
         self.shard_id = shard_id
         self.shard_count = shard_count
         self.session_id = secrets.token_hex(16)
@@ -135,9 +142,16 @@ class Gateway:
     def _send(self, session: _Session, event: str, data: dict[str, Any]) -> None:
         if self._hidden(event, data):
             return
+        rules, bot_id = self.world.rules, self.world.bot_user.id
+        # docs: events/gateway#list-of-intents: an event whose intent the session did not ask for is not sent
+        needed = required_intent(event, data, bot_id)
+        if needed and not session.intents & needed and rules.on("intent.events"):
+            return
+        if event == "GUILD_CREATE" and rules.on("intent.guild_create_members"):
+            data = guild_create_for(data, session.intents, session.large_threshold, bot_id)
         if (event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and not session.intents & MESSAGE_CONTENT
-                and self.world.rules.on("intent.message_content")):
-            data = _without_content(data, self.world.bot_user.id)
+                and rules.on("intent.message_content")):
+            data = _without_content(data, bot_id)
         session.seq += 1
         payload = {"op": 0, "t": event, "s": session.seq, "d": data}
         session.buffer.append(payload)
@@ -194,7 +208,7 @@ class Gateway:
         if op == 1:
             conn.queue.put_nowait({"op": 11, "d": None, "s": None, "t": None})
         elif op == 2:
-            if await self._disallowed(conn, data or {}):
+            if await self._disallowed(conn, data or {}) or await self._invalid_threshold(conn, data or {}):
                 return
             self._identify(conn, data or {})
         elif op == 6:
@@ -219,6 +233,19 @@ class Gateway:
         await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
         return True
 
+    async def _invalid_threshold(self, conn: _Connection, data: dict[str, Any]) -> bool:
+        """docs: events/gateway-events#identify: ``large_threshold`` is a "Value between 50 and 250". The docs
+        do not say what Discord does with another value; the stricter choice is closing the socket with
+        docs: topics/opcodes-and-status-codes#gateway-close-event-codes, 4001 "You sent an invalid Gateway
+        opcode or an invalid payload for an opcode"."""
+        if valid_large_threshold(data.get("large_threshold")) or not self.world.rules.on("gateway.large_threshold"):
+            return False
+        self.world.rules.refusals.append(Refusal("gateway.large_threshold", "GATEWAY", "IDENTIFY", 4001, 4001,
+                                                 "Unknown opcode"))
+        await conn.queue.put(None)
+        await conn.ws.close(code=4001, message=b"Invalid payload for the opcode.")
+        return True
+
     def _identify(self, conn: _Connection, data: dict[str, Any]) -> None:
         """A new session for the shard IDENTIFY names: READY, then each of its guilds as GUILD_CREATE."""
         world = self.world
@@ -235,7 +262,9 @@ class Gateway:
         self._bucket_used[bucket] = now
         self.identifies += 1
         self.identified.append((shard_id, shard_count))
-        session = self.sessions[shard_id] = _Session(shard_id, shard_count, int(data.get("intents") or 0))
+        threshold = data.get("large_threshold")  # out of range only when the rule is relaxed: used as given
+        session = self.sessions[shard_id] = _Session(shard_id, shard_count, int(data.get("intents") or 0),
+                                                     threshold if isinstance(threshold, int) else LARGE_THRESHOLD[2])
         session.connection = conn
         me = {**world.bot_user.payload(), "mfa_enabled": False, "verified": True, "email": None,
               "locale": "en-US", "premium_type": 0}
