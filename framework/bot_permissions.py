@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import operator
+import warnings
 from typing import TYPE_CHECKING
 
 import hikari
@@ -63,12 +64,17 @@ class PermissionMemo:
         self._bot = bot
         for event_type in self.INVALIDATING:
             bot.subscribe(event_type, self.forget)
-        bot.subscribe(hikari.MemberEvent, self._on_member)
+        # hikari warns that member events need the GUILD_MEMBERS intent, which the bot does not ask
+        # for; but Discord sends GUILD_MEMBER_UPDATE about the bot itself without it (docs:
+        # events/gateway#list-of-intents), and that is the one update this listens for.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", hikari.MissingIntentWarning)
+            bot.subscribe(hikari.MemberUpdateEvent, self._on_member)
 
     async def forget(self, event: object = None) -> None:
         self.known.clear()
 
-    async def _on_member(self, event: hikari.MemberEvent) -> None:
+    async def _on_member(self, event: hikari.MemberUpdateEvent) -> None:
         me = self._bot.get_me()
         if me is None or event.user_id == me.id:
             self.known.clear()

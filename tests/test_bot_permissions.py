@@ -128,3 +128,20 @@ async def test_a_permission_change_counts_for_the_next_message(tb) -> None:
                             what="the bot to see the role change back")
     assert (await tb.say("!hi")).reference is not None
     assert not tb.emu.refusals, "the bot never tried a reply Discord refuses"
+
+
+def test_the_permission_memo_asks_for_no_intent_the_bot_lacks() -> None:
+    """The memo listens for updates of the bot's own member, which Discord sends without the
+    GUILD_MEMBERS intent: hikari's warning about that intent is not shown at every start."""
+    import warnings
+
+    from framework.app import INTENTS
+    from framework.bot_permissions import PermissionMemo
+
+    token = "MTIzNDU2Nzg5MDEyMzQ1Njc4.Gxxxxx.yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"  # a token of the right shape
+    bot = hikari.GatewayBot(token, intents=INTENTS, banner=None, logs=None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        PermissionMemo(bot)
+    assert [w for w in caught if issubclass(w.category, hikari.MissingIntentWarning)] == []
+    assert not INTENTS & hikari.Intents.GUILD_MEMBERS
