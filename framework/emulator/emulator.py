@@ -29,6 +29,7 @@ class DiscordEmulator(UserActions):
     def __init__(self, bot_name: str = "trainerbot", *, heartbeat_interval_ms: int = 41_250) -> None:
         super().__init__(bot_name, heartbeat_interval_ms)
         self._gateway = Gateway(self)
+        self.dispatch = self._gateway.dispatch
         self._rest = RestApi(self)
         self._runner: web.AppRunner | None = None
 
