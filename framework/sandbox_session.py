@@ -86,6 +86,7 @@ class SandboxSession:
         await self.voice_server.start()
         self._started.append(self.voice_server)
         self.emu.voice_endpoint = self.voice_server.endpoint_for
+        self.voice_server.speech = self.emu
         document = await asyncio.to_thread(self.store.read) if self.persist else None
         if document is not None:
             files = await asyncio.to_thread(

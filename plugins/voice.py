@@ -216,6 +216,18 @@ def _check_can_join(app: Host, guild_id: int, channel: hikari.GuildChannel) -> N
             raise UserError(f"{name} is full ({len(inside)}/{limit}). Make room or raise its user limit.")
 
 
+def _check_can_speak(app: Host, guild_id: int, channel_id: int | None) -> None:
+    """Before playing into a call: Discord relays nothing from a member without SPEAK (its voice state says
+    ``suppress``), so say so instead of playing into silence."""
+    me = app.bot.get_me()
+    state = app.bot.cache.get_voice_state(guild_id, me.id) if me is not None else None
+    channel = app.bot.cache.get_guild_channel(channel_id) if channel_id else None
+    perms = bot_permissions(app, guild_id, channel) if channel is not None else None
+    if (state is not None and state.is_suppressed) or (perms is not None and not perms & hikari.Permissions.SPEAK):
+        raise UserError(f"I don't have permission to speak in {_channel_name(app, channel_id)}. Ask an admin to "
+                        "give me **Speak** there.")
+
+
 def _caller_channel(ctx: Context) -> hikari.GuildChannel:
     state = ctx.app.bot.cache.get_voice_state(ctx.server_id, ctx.author.id)
     if state is None or state.channel_id is None:
@@ -284,6 +296,7 @@ async def say(ctx: Context, text: str, language: str | None) -> None:
     backend = state.backend()
     if backend.is_connected(ctx.server_id):
         channel_id = backend.channel_of(ctx.server_id)
+        _check_can_speak(ctx.app, ctx.server_id, channel_id)
     else:
         channel_id = (await _join_caller(ctx)).id
     audio = await ctx.app.engines.tts.active().synthesize(text, language=language or settings.language,

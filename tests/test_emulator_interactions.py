@@ -164,6 +164,85 @@ async def test_a_response_in_a_dm_is_not_edited_through_the_channel_endpoint(res
     assert [r.rule for r in emu.refusals] == ["interaction.channel_edit_outside_guild"]
 
 
+BUTTONS = [{"type": 1, "components": [{"type": 2, "style": 1, "label": "Yes", "custom_id": "yes"}]}]
+
+
+async def message_with_buttons(rest: Rest, channel) -> Any:
+    status, sent = await rest("POST", f"/channels/{channel.id}/messages", {"content": "Sure?", "components": BUTTONS})
+    assert status == 200 and sent["components"] == BUTTONS
+    return rest.emu.messages[int(sent["id"])]
+
+
+async def test_update_message_edits_the_message_the_button_was_on(rest: Rest, place) -> None:
+    emu = rest.emu
+    channel, user = place
+    message = await message_with_buttons(rest, channel)
+    inter = await emu.click_button(message, user, "yes")
+    status, answer = await rest("POST", f"/interactions/{inter.id}/{inter.token}/callback?with_response=true",
+                                {"type": 7, "data": {"content": "Done.", "embeds": [{"title": "ok"}],
+                                                     "components": []}})
+    assert status == 200 and answer["resource"]["type"] == 7
+    assert answer["resource"]["message"]["id"] == str(message.id)
+    assert (message.content, message.embeds, message.components) == ("Done.", [{"title": "ok"}], [])
+    assert message.edited_at is not None and message.edits[0]["content"] == "Sure?"
+    status, fetched = await rest("GET", f"/channels/{channel.id}/messages/{message.id}")
+    assert status == 200 and fetched["content"] == "Done." and fetched["components"] == []
+    assert fetched["edited_timestamp"] is not None
+    assert inter.messages == [] and emu.refusals == []
+
+
+async def test_update_message_keeps_what_the_body_leaves_out(rest: Rest, place) -> None:
+    emu = rest.emu
+    channel, user = place
+    message = await message_with_buttons(rest, channel)
+    inter = await emu.click_button(message, user, "yes")
+    status, _ = await rest("POST", f"/interactions/{inter.id}/{inter.token}/callback", {"type": 7, "data": {}})
+    assert status == 204 and (message.content, message.components) == ("Sure?", BUTTONS)
+
+
+@pytest.mark.parametrize("kind", [6, 7])
+async def test_update_message_without_a_component_message_is_unknown_message(rest: Rest, place, kind) -> None:
+    emu = rest.emu
+    inter = await emu.invoke_slash(*place, "ping")
+    status, body = await rest("POST", f"/interactions/{inter.id}/{inter.token}/callback",
+                              {"type": kind, "data": {"content": "edit what?"}})
+    assert (status, body) == (404, {"message": "Unknown Message", "code": 10008})
+    assert [r.rule for r in emu.refusals] == ["interaction.update_message"] and inter.callbacks == []
+
+
+async def test_a_modal_opened_from_a_button_may_update_its_message_and_one_from_a_command_may_not(
+        rest: Rest, place) -> None:
+    emu = rest.emu
+    channel, user = place
+    modal = {"type": 9, "data": {"custom_id": "form", "title": "Why", "components": [
+        {"type": 1, "components": [{"type": 4, "custom_id": "why", "label": "Why", "style": 1}]}]}}
+    message = await message_with_buttons(rest, channel)
+    for opener, allowed in ((await emu.click_button(message, user, "yes"), True),
+                            (await emu.invoke_slash(channel, user, "ping"), False)):
+        assert (await rest("POST", f"/interactions/{opener.id}/{opener.token}/callback", modal))[0] == 204
+        submit = await emu.submit_modal(opener, {"why": "because"})
+        status, _ = await rest("POST", f"/interactions/{submit.id}/{submit.token}/callback",
+                               {"type": 7, "data": {"content": "Because."}})
+        assert status == (204 if allowed else 404)
+    assert message.content == "Because." and [r.rule for r in emu.refusals] == ["interaction.update_message"]
+
+
+async def test_update_message_is_sent_to_the_bot_as_message_update(tb_factory) -> None:
+    tb = await tb_factory()
+    emu = tb.emu
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bot {emu.token}"}) as http:
+        rest = Rest(emu, http)
+        message = await message_with_buttons(rest, tb.channel)
+        inter = await emu.click_button(message, tb.user, "yes")
+        status, _ = await rest("POST", f"/interactions/{inter.id}/{inter.token}/callback",
+                               {"type": 7, "data": {"content": "Done.", "components": []}})
+    assert status == 204
+    [session] = emu._gateway.sessions.values()
+    [update] = [e["d"] for e in session.buffer if e["t"] == "MESSAGE_UPDATE"]
+    assert (update["id"], update["content"], update["components"]) == (str(message.id), "Done.", [])
+    assert update["edited_timestamp"] is not None and emu.refusals == []
+
+
 # ----------------------------------------------------------------------------- the real bot under these rules
 
 

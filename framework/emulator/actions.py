@@ -105,10 +105,11 @@ class UserActions(World):
         known = sorted({c["name"] for cmds in self.commands.values() for c in cmds})
         raise AssertionError(f"no synced command {name!r}; synced: {known}")
 
-    def _interaction(self, channel: Channel, user: User, kind: int, data: dict[str, Any]) -> Interaction:
+    def _interaction(self, channel: Channel, user: User, kind: int, data: dict[str, Any],
+                     message: Message | None = None) -> Interaction:
         """Record an interaction and send INTERACTION_CREATE (from a guild member or, in a DM, a user)."""
         inter = Interaction(self._snowflake(), secrets.token_urlsafe(24), channel, user, kind, data, emulator=self,
-                            created_at=self.now())
+                            created_at=self.now(), message=message)
         self.interactions[inter.id] = inter
         payload: dict[str, Any] = {
             "id": str(inter.id), "application_id": str(self.application_id), "type": kind, "data": data,
@@ -116,6 +117,9 @@ class UserActions(World):
             "token": inter.token, "version": 1, "app_permissions": ALL_PERMISSIONS, "locale": "en-US",
             "entitlements": [], "attachment_size_limit": 10 * 1024 * 1024,
         }
+        if message is not None:  # docs: interactions/receiving-and-responding#interaction-object: "message:
+            # for components or modals triggered by components, the message they were attached to"
+            payload["message"] = self.message_payload(message)
         guild = self._guild_of(channel)
         if guild is not None:  # docs: interactions/receiving-and-responding#interaction-object: the app's
             # permissions in the channel, and the upload limit of the guild (boosts raise it)
@@ -189,4 +193,13 @@ class UserActions(World):
         rows = [{"type": 1, "id": 2 * i + 1, "components": [{"type": 4, "id": 2 * i + 2, "custom_id": k, "value": v}]}
                 for i, (k, v) in enumerate(values.items())]
         data = {"custom_id": custom_id or modal["data"]["custom_id"], "components": rows}
-        return self._interaction(inter.channel, inter.user, 5, data)
+        return self._interaction(inter.channel, inter.user, 5, data, message=inter.message)
+
+    async def click_button(self, message: Message, user: User, custom_id: str) -> Interaction:
+        """A user presses the button ``custom_id`` of a message (a MESSAGE_COMPONENT interaction, type 3)."""
+        buttons = [c["custom_id"] for row in message.components for c in row.get("components") or []
+                   if c.get("type") == 2 and c.get("custom_id")]
+        if custom_id not in buttons:
+            raise AssertionError(f"no button {custom_id!r} on that message; buttons: {buttons}")
+        channel = self.channels[message.channel_id]
+        return self._interaction(channel, user, 3, {"custom_id": custom_id, "component_type": 2}, message=message)

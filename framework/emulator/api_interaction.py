@@ -12,6 +12,9 @@ Rules (https://discord.com/developers/docs/interactions/receiving-and-responding
 - ``interaction.unacknowledged`` — the token's webhook exists only once the interaction was
   answered or deferred; before that (and forever when the deadline passed) its routes are
   404, 10015 "Unknown Webhook" (the documentation is silent; the stricter choice).
+- ``interaction.update_message`` — UPDATE_MESSAGE (7) and DEFERRED_UPDATE_MESSAGE (6) only answer an
+  interaction with a message (a component, or a modal opened from one): else 404, 10008. UPDATE_MESSAGE
+  edits that message (content, embeds, components, attachments; ``edited_timestamp``) and sends MESSAGE_UPDATE.
 - ``interaction.token_expired`` — the token is valid for 15 minutes: then 401, 50027.
 - The first follow-up after a deferral edits the deferred "thinking…" original, and keeps the
   deferral's ephemerality whatever flags it carries ("Create Followup Message").
@@ -81,6 +84,11 @@ class InteractionApi:
             return rules.refuse(request, "interaction.deadline", 404, 10062, "Unknown interaction")
         body, files = await read_body(request)
         kind, data = body.get("type"), body.get("data") or {}
+        # docs: interactions/receiving-and-responding#interaction-response-object-interaction-callback-type:
+        # DEFERRED_UPDATE_MESSAGE (6) and UPDATE_MESSAGE (7) are "only valid for component-based interactions";
+        # without a message to update Discord answers 404 Unknown Message (discord-api-docs#7774)
+        if kind in (6, 7) and inter.message is None and rules.on("interaction.update_message"):
+            return rules.refuse(request, "interaction.update_message", 404, 10008, "Unknown Message")
         # docs: interactions/receiving-and-responding#interaction-callback-data-structure: a message
         # callback's data has the limits of a message (limits.py)
         if kind in (4, 7) and (refused := check_message(world, request, inter.channel, data, files, edit=kind == 7)):
@@ -89,13 +97,18 @@ class InteractionApi:
         message = None
         if kind in (4, 5):
             message = new_bot_message(world, inter.channel.id, data, files, interaction=inter, placeholder=kind == 5)
+        elif kind == 7 and inter.message is not None:  # "edit the message the component was attached to"
+            message = inter.message
+            apply_content(world, message, data, files, edit=True)
+            world.dispatch("MESSAGE_UPDATE", world.message_payload(message))
         if request.query.get("with_response", "").lower() != "true":
             return empty()
         callback: dict[str, Any] = {"id": str(inter.id), "type": inter.kind}
         resource: dict[str, Any] = {"type": kind}
-        if message is not None:
+        if message is not None and kind != 7:
             callback.update(response_message_id=str(message.id), response_message_loading=kind == 5,
                             response_message_ephemeral=message.ephemeral)
+        if message is not None:
             resource["message"] = world.message_payload(message)
         return reply({"interaction": callback, "resource": resource})
 

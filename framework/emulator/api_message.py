@@ -41,6 +41,8 @@ def apply_content(world: World, message: Message, body: dict[str, Any], files: l
         apply_mentions(message, body, replied.author.id if replied is not None else None)
     if "embeds" in body:
         message.embeds = body["embeds"] or []
+    if "components" in body:
+        message.components = body["components"] or []
     if "flags" in body and body["flags"] is not None and not edit:
         message.flags = int(body["flags"])
     if "attachments" in body or files:

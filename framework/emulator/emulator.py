@@ -17,6 +17,7 @@ from aiohttp import web
 
 from framework.emulator.actions import UserActions
 from framework.emulator.gateway import Gateway
+from framework.emulator.permissions_calc import SPEAK, channel_permissions
 from framework.emulator.rest import PREFIX, RestApi
 from framework.emulator.rules import Refusal
 from framework.emulator.state import Channel, Fault, Guild, Member, Role, User
@@ -28,6 +29,7 @@ class DiscordEmulator(UserActions):
     def __init__(self, bot_name: str = "trainerbot", *, heartbeat_interval_ms: int = 41_250) -> None:
         super().__init__(bot_name, heartbeat_interval_ms)
         self._gateway = Gateway(self)
+        self.dispatch = self._gateway.dispatch
         self._rest = RestApi(self)
         self._runner: web.AppRunner | None = None
 
@@ -120,6 +122,23 @@ class DiscordEmulator(UserActions):
         channel.overwrites.append({"id": str(target.id), "type": kind, "allow": str(allow), "deny": str(deny)})
         if announce and self._gateway.session_id is not None:
             self._gateway.dispatch("CHANNEL_UPDATE", channel.payload())
+
+    # -- voice: who is heard (the local voice server asks; ``voice_server.speech = emu``)
+    def may_speak(self, guild_id: int, user_id: int) -> bool:
+        """Whether the SFU relays ``user_id``'s audio in its call: not without SPEAK in the voice channel its
+        voice state is in (docs: topics/permissions#permissions-for-voice-channels; resources/voice#voice-state-object,
+        ``suppress``). A user the emulator has no voice state for is not checked. Rule ``permission.speak``."""
+        guild = self.guilds.get(guild_id)
+        state = guild.voice_states.get(user_id) if guild is not None else None
+        if guild is None or state is None or not state.get("channel_id") or not self.rules.on("permission.speak"):
+            return True
+        channel = self.channels.get(int(state["channel_id"]))
+        return channel is None or bool(channel_permissions(guild, user_id, channel) & SPEAK)
+
+    def refuse_speech(self, guild_id: int, user_id: int) -> None:
+        """Record that a member's audio was not relayed (once per voice session, by the voice server)."""
+        self.rules.refusals.append(Refusal("permission.speak", "UDP", f"RTP guild={guild_id} user={user_id}", 403,
+                                           50013, "Missing Permissions"))
 
     def add_member(self, guild: Guild, user: User, *, roles: Sequence[Role] = ()) -> Member:
         member = Member(user, guild.id, list(roles))

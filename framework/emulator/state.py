@@ -191,6 +191,8 @@ class Message:
     """Whom the message mentions (``allowed_mentions`` applied); None: every ``<@id>`` of the content."""
     mention_roles: list[int] | None = None
     mention_everyone: bool | None = None
+    components: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    """The message's components (rows of buttons and selects), as the bot sent them."""
 
     @property
     def ephemeral(self) -> bool:
@@ -214,6 +216,8 @@ class Interaction:
     data: dict[str, Any]
     messages: list[Message] = dataclasses.field(default_factory=list)
     callbacks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    message: Message | None = None
+    """The message whose component was used (a component interaction, or a modal opened from one)."""
     emulator: World | None = None
     """The emulator it belongs to, for ``wait_response``/``wait_callback``."""
     created_at: float = 0.0

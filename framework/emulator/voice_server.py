@@ -24,6 +24,9 @@ websocket and take media in-process through ``listen``: the server hands them ea
 stripping transport encryption, as Discord's SFU relays it. ``relay`` sends a member's frame to
 the bot's UDP socket, transport-encrypted with the bot's key.
 
+SPEAK: with ``speech`` set (the emulator: ``voice.speech = emu``), the audio of a member who may not speak
+in its channel is received (``packets``) but relayed to no one (``unheard``), and refused once per session.
+
 Faults: ``drop()`` closes the websocket (resumable or not), ``refuse_resume``, ``skip_acks``
 (unanswered heartbeats), ``silent`` (no HELLO), ``hello_gate`` (a slow HELLO).
 
@@ -41,7 +44,7 @@ import secrets
 import struct
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
@@ -50,6 +53,15 @@ from framework.emulator.dave_gateway import DaveCall, Member
 
 MediaListener = Callable[[int, int, bytes], None]
 """``(sender user id, sender ssrc, payload after transport decryption)``."""
+
+
+class SpeechRule(Protocol):
+    """Who is heard in a call (the emulator: ``voice.speech = emu``): the SFU relays no audio from a member
+    without SPEAK, and the refusal is recorded where the emulator records its refusals."""
+
+    def may_speak(self, guild_id: int, user_id: int) -> bool: ...
+
+    def refuse_speech(self, guild_id: int, user_id: int) -> None: ...
 
 
 @dataclasses.dataclass
@@ -110,6 +122,8 @@ class VoiceSession:
     relayed: int = 0
     """Packets relayed to this client from other members (their transport nonce counter)."""
     member: Member | None = dataclasses.field(default=None, repr=False)
+    unheard: int = 0
+    """Audio packets received but relayed to no one: the member may not speak (``LocalVoiceServer.speech``)."""
 
     @property
     def audio_packets(self) -> list[ReceivedPacket]:
@@ -159,6 +173,8 @@ class LocalVoiceServer:
         self.calls: dict[int, DaveCall] = {}
         """Channel -> the call's DAVE state."""
         self.listeners: dict[int, MediaListener] = {}
+        self.speech: SpeechRule | None = None
+        """Asked before relaying a member's audio (SPEAK); ``None``: everyone is heard."""
         self._by_ssrc: dict[int, VoiceSession] = {}
         self._runner: web.AppRunner | None = None
         self._udp: _Udp | None = None
@@ -256,6 +272,8 @@ class LocalVoiceServer:
         transport key (as the SFU forwards audio); returns how many got it."""
         sender = self.session_of(user_id)
         assert sender is not None, "relay from a user without a voice session"
+        if not self._heard(sender):
+            return 0
         sent = 0
         for session in self._call_sessions(sender.channel_id):
             if session is sender or session.udp_addr is None or not session.mode:
@@ -274,6 +292,15 @@ class LocalVoiceServer:
             if session.channel_id == channel_id and not session.closed_by_client:
                 latest[session.user_id] = session
         return list(latest.values())
+
+    def _heard(self, session: VoiceSession) -> bool:
+        """Whether the SFU relays this member's audio; a refused member's first refused packet is recorded."""
+        if self.speech is None or self.speech.may_speak(session.guild_id, session.user_id):
+            return True
+        session.unheard += 1
+        if session.unheard == 1:
+            self.speech.refuse_speech(session.guild_id, session.user_id)
+        return False
 
     # ------------------------------------------------------------------ websocket
     async def _send(self, session: VoiceSession | None, ws: web.WebSocketResponse, op: int, data: Any) -> None:
@@ -435,6 +462,8 @@ class LocalVoiceServer:
             return
         packet = ReceivedPacket(header, nonce, payload, len(data), time.time(), session.relayed)
         session.packets.append(packet)
+        if not self._heard(session):
+            return
         for other in self._call_sessions(session.channel_id):
             listener = self.listeners.get(other.user_id)
             if other is session or listener is None:

@@ -68,6 +68,8 @@ class World:
         self.unhandled_requests: list[str] = []
         self.voice_requests: list[dict[str, Any]] = []
         self.voice_endpoint: str | Callable[[int, int | None], str] = "127.0.0.1:0"
+        self.dispatch: Callable[[str, dict[str, Any]], None] = lambda event, data: None
+        """Send a gateway event to the bot (the emulator's gateway; a bare World sends nothing)."""
         self.faults: list[Fault] = []
         self.recommended_shards = 1
         """Shards ``GET /gateway/bot`` recommends (``trainerbot run --shard-count auto`` uses it)."""
@@ -245,7 +247,7 @@ class World:
             "mention_channels": [],
             "attachments": [a.payload() for a in message.attachments], "embeds": message.embeds,
             "reactions": [], "pinned": False, "type": 19 if message.reference else 0, "flags": message.flags,
-            "components": [], "sticker_items": [],
+            "components": message.components, "sticker_items": [],
         }
         if message.guild_id:
             data["guild_id"] = str(message.guild_id)

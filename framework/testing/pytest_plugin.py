@@ -2,7 +2,8 @@
 
 - ``discord_emulator``: a started :class:`~framework.emulator.DiscordEmulator`.
 - ``voice_server``: a started :class:`~framework.emulator.voice_server.LocalVoiceServer` (the local
-  voice server a bot's voice channels point at; see ``tests/test_voice.py``).
+  voice server a bot's voice channels point at; see ``tests/test_voice.py``). It asks the test's
+  ``discord_emulator`` who may speak: a member without SPEAK is not heard (rule ``permission.speak``).
 - ``database``: the test's storage backend (:class:`~framework.testing.databases.TestDatabase`).
   Every test that uses it (``tb_factory`` and ``tb`` do) runs once per backend: SQLite, and
   PostgreSQL in a schema of its own when ``TRAINERBOT_TEST_DATABASE_URL`` is set (skipped with the
@@ -93,10 +94,11 @@ async def discord_emulator() -> AsyncIterator[DiscordEmulator]:
 
 
 @pytest.fixture
-async def voice_server() -> AsyncIterator[LocalVoiceServer]:
+async def voice_server(discord_emulator: DiscordEmulator) -> AsyncIterator[LocalVoiceServer]:
     from framework.emulator.voice_server import LocalVoiceServer  # only the voice tests pay for its imports
 
     server = LocalVoiceServer()
+    server.speech = discord_emulator  # members without SPEAK are not heard
     await server.start()
     try:
         yield server
