@@ -210,3 +210,49 @@ async def test_the_bots_own_member_updates_need_no_guild_members_intent(crowd) -
         seen = await events_until(ws, "GUILD_MEMBER_UPDATE")
         assert [(name, d["user"]["id"]) for name, d in seen] == [("GUILD_MEMBER_UPDATE", str(emu.bot_user.id))]
         await ws.close()
+
+
+# --- the bot's own messages: Discord sends a bot MESSAGE_CREATE/UPDATE/DELETE for them too
+
+
+async def test_the_bot_gets_events_for_its_own_messages_but_not_for_ephemeral_ones(discord_emulator) -> None:
+    emu = discord_emulator
+    emu.relax("ratelimit")  # raw REST here does not wait for buckets
+    guild = emu.create_guild("Own")
+    channel = emu.create_channel(guild, "general")
+    headers = {"Authorization": f"Bot {emu.token}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        ws = await identify(session, emu, GUILDS | GUILD_MESSAGES)
+        await events_until(ws, "GUILD_CREATE")
+        base = f"{emu.rest_url}/channels/{channel.id}/messages"
+        async with session.post(base, json={"content": "hello"}) as response:
+            sent = await response.json()
+        created = (await events_until(ws, "MESSAGE_CREATE"))[-1][1]
+        assert (created["id"], created["content"], created["author"]["id"]) == (sent["id"], "hello",
+                                                                                 str(emu.bot_user.id))
+        async with session.patch(f"{base}/{sent['id']}", json={"content": "hello again"}):
+            pass
+        assert (await events_until(ws, "MESSAGE_UPDATE"))[-1][1]["content"] == "hello again"
+        async with session.delete(f"{base}/{sent['id']}"):
+            pass
+        deleted = (await events_until(ws, "MESSAGE_DELETE"))[-1][1]
+        assert deleted == {"id": sent["id"], "channel_id": str(channel.id), "guild_id": str(guild.id)}
+        await ws.close()
+
+
+async def test_an_ephemeral_answer_reaches_no_gateway_and_a_public_one_does(tb) -> None:
+    seen: list[Any] = []
+    tb.emu.dispatch = _recording(tb.emu.dispatch, seen)
+    reply = await tb.slash("hi")
+    assert not reply.ephemeral and [d["id"] for e, d in seen if e == "MESSAGE_CREATE"] == [str(reply.id)]
+    seen.clear()
+    await tb.slash("help")  # help answers privately (ephemeral)
+    assert [e for e, _ in seen if e.startswith("MESSAGE_")] == []
+
+
+def _recording(dispatch: Any, seen: list[Any]) -> Any:
+    def record(event: str, data: dict[str, Any]) -> None:
+        seen.append((event, data))
+        dispatch(event, data)
+
+    return record

@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from framework.emulator.api_message import apply_content, check_message, new_bot_message
+from framework.emulator.api_message import announce, apply_content, check_message, new_bot_message
 from framework.emulator.state import EPHEMERAL, Interaction, Message
 from framework.emulator.wire import DIGITS, Route, empty, not_found, read_body, reply
 from framework.emulator.world import World
@@ -100,7 +100,7 @@ class InteractionApi:
         elif kind == 7 and inter.message is not None:  # "edit the message the component was attached to"
             message = inter.message
             apply_content(world, message, data, files, edit=True)
-            world.dispatch("MESSAGE_UPDATE", world.message_payload(message))
+            announce(world, "MESSAGE_UPDATE", message)
         if request.query.get("with_response", "").lower() != "true":
             return empty()
         callback: dict[str, Any] = {"id": str(inter.id), "type": inter.kind}
@@ -154,6 +154,7 @@ class InteractionApi:
             apply_content(self.world, original, body, files, edit=False)
             original.flags = (original.flags & ~EPHEMERAL) | (flags & EPHEMERAL)
             original.timestamp = time.time()
+            announce(self.world, "MESSAGE_UPDATE", original)
             return reply(self.world.message_payload(original))
         message = new_bot_message(self.world, inter.channel.id, body, files, interaction=inter)
         return reply(self.world.message_payload(message))
@@ -176,6 +177,7 @@ class InteractionApi:
             message.timestamp = time.time()
         else:
             apply_content(self.world, message, body, files, edit=True)
+        announce(self.world, "MESSAGE_UPDATE", message)
         return reply(self.world.message_payload(message))
 
     async def _webhook_delete(self, request: web.Request, app_id: str, token: str, which: str) -> web.Response:
@@ -183,4 +185,5 @@ class InteractionApi:
         if message is None:
             return self._refused(request, token, "Message")
         message.deleted = True
+        announce(self.world, "MESSAGE_DELETE", message)
         return empty()

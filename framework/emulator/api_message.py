@@ -51,6 +51,23 @@ def apply_content(world: World, message: Message, body: dict[str, Any], files: l
         message.attachments = kept + [world._store_attachment(f) for f in files]
 
 
+def announce(world: World, event: str, message: Message) -> None:
+    """Tell the bot's gateway about its own message, as Discord does: a bot receives MESSAGE_CREATE,
+    MESSAGE_UPDATE and MESSAGE_DELETE for what it posts, edits and deletes too (docs:
+    events/gateway-events#message-create, "sent when a message is created"; no exception for the
+    author), so every bot spends the time to skip its own messages. Ephemeral messages live only in
+    their interaction: no event. ``emu.relax("gateway.own_messages")`` stops these events."""
+    if message.ephemeral or not world.rules.on("gateway.own_messages"):
+        return
+    if event == "MESSAGE_DELETE":
+        payload: dict[str, Any] = {"id": str(message.id), "channel_id": str(message.channel_id)}
+        if message.guild_id is not None:
+            payload["guild_id"] = str(message.guild_id)
+    else:
+        payload = world.message_payload(message)
+    world.dispatch(event, payload)
+
+
 def new_bot_message(world: World, channel_id: int, body: dict[str, Any], files: list[FileSpec], *,
                     interaction: Interaction | None = None, placeholder: bool = False) -> Message:
     """Record a message the bot sends (to a channel, or as an interaction's response or followup)."""
@@ -63,6 +80,7 @@ def new_bot_message(world: World, channel_id: int, body: dict[str, Any], files: 
     world.messages[message.id] = message
     if interaction is not None:
         interaction.messages.append(message)
+    announce(world, "MESSAGE_CREATE", message)
     return message
 
 
@@ -185,6 +203,7 @@ class ChannelApi:
                                                                                files, edit=True):
             return refused
         apply_content(self.world, message, body, files, edit=True)
+        announce(self.world, "MESSAGE_UPDATE", message)
         return reply(self.world.message_payload(message))
 
     async def _delete_message(self, request: web.Request, cid: str, mid: str) -> web.Response:
@@ -199,6 +218,7 @@ class ChannelApi:
         if refused := self._refused(request, self.world.channels[message.channel_id], needed):
             return refused
         message.deleted = True
+        announce(self.world, "MESSAGE_DELETE", message)
         return empty()
 
     async def _add_bot_reaction(self, request: web.Request, cid: str, mid: str, emoji: str) -> web.Response:
