@@ -221,7 +221,7 @@ class App:
             self.client.register(slash)
         for owner, event_type, callback in found.listeners:
             self.listeners[event_type].append((owner, callback))
-            if event_type not in self._subscribed:
+            if event_type not in self._subscribed and event_type is not hikari.MessageCreateEvent:  # prefix routes it
                 self._subscribed.add(event_type)
                 self.bot.subscribe(event_type, self._router_for(event_type))
         registries = self.engines.by_hook()
@@ -338,11 +338,13 @@ class App:
 
     def _router_for(self, event_type: type) -> Callable[[Any], Coroutine[Any, Any, None]]:
         async def route(event: Any) -> None:
-            await self._route(event_type, event)
+            await self.route_event(event_type, event)
 
         return route
 
-    async def _route(self, event_type: type, event: Any) -> None:
+    async def route_event(self, event_type: type, event: Any) -> None:
+        """Hand ``event`` to the plugins' listeners of ``event_type``, in order, skipping plugins disabled
+        in its guild; a listener's error is logged, not raised."""
         guild_id = getattr(event, "guild_id", None)
         for plugin, callback in list(self.listeners.get(event_type, ())):
             if not self.plugins.enabled_in(plugin, guild_id):

@@ -12,6 +12,7 @@ option with positional options after it does so only when declared ``rest_of_lin
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import logging
 import re
@@ -230,17 +231,29 @@ class PrefixContext(Context):
 
 
 class PrefixRouter:
-    """Finds the command a message names and runs it through the shared pipeline."""
+    """Finds the command a message names and runs it through the shared pipeline. It is also the
+    one subscriber to hikari's ``MessageCreateEvent``: it hands each message to the plugins'
+    listeners of that event, in the same task for a message that is no command (most messages,
+    the bot's own among them), in a task beside the command's for one that is. That is one task
+    per message where two subscriptions made two."""
 
     def __init__(self, app: App) -> None:
         self.app = app
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def on_message(self, event: hikari.MessageCreateEvent) -> None:
         message = event.message
         prefix = self.app.config.bot.prefix
         content = message.content
+        listened = bool(self.app.listeners.get(hikari.MessageCreateEvent))
         if not content or not content.startswith(prefix) or message.author.is_bot or message.webhook_id:
+            if listened:
+                await self.app.route_event(hikari.MessageCreateEvent, event)
             return
+        if listened:  # the listeners do not wait for the command, nor it for them
+            task = asyncio.get_running_loop().create_task(self.app.route_event(hikari.MessageCreateEvent, event))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         body = content[len(prefix):]
         name, _, rest = body.partition(" ")
         name = name.strip().lower()
