@@ -64,12 +64,16 @@ async def test_messages_are_not_cached_by_default(tb) -> None:
 
 async def test_message_cache_keeps_as_many_as_asked(tb_factory) -> None:
     tb = await tb_factory(config_overrides={"bot": {"message_cache": 2}})
-    sent = []
+    sent, replies = [], []
     for _ in range(3):
         sent.append(await tb.send("!hi"))
-        await tb.reply_to(sent[-1])
+        replies.append(await tb.reply_to(sent[-1]))
     cache = tb.app.bot.cache
-    assert [cache.get_message(m.id) is not None for m in sent] == [False, True, True], "the oldest dropped"
+    # The bot gets its own replies too (as on Discord): the newest two messages are the last `!hi` and its reply.
+    await tb.emu.wait_until(lambda: cache.get_message(replies[-1].id) is not None, what="the last reply cached")
+    assert cache.get_message(sent[-1].id) is not None
+    assert len(cache.get_messages_view()) == 2, "the oldest are dropped past the limit"
+    assert cache.get_message(sent[0].id) is None
 
 
 @pytest.mark.skipif(not UVLOOP, reason="uvloop is a dependency only on Linux and macOS")
