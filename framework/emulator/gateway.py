@@ -227,10 +227,7 @@ class Gateway:
         asked = int(data.get("intents") or 0) & PRIVILEGED_INTENTS
         if not asked & ~self.world.privileged_intents or not self.world.rules.on("intent.privileged"):
             return False
-        self.world.rules.refusals.append(Refusal("intent.privileged", "GATEWAY", "IDENTIFY", 4014, 4014,
-                                                 "Disallowed intent(s)."))
-        await conn.queue.put(None)
-        await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
+        await self._refuse_identify(conn, "intent.privileged", 4014, "Disallowed intent(s).", b"Disallowed intent(s).")
         return True
 
     async def _invalid_threshold(self, conn: _Connection, data: dict[str, Any]) -> bool:
@@ -240,11 +237,15 @@ class Gateway:
         opcode or an invalid payload for an opcode"."""
         if valid_large_threshold(data.get("large_threshold")) or not self.world.rules.on("gateway.large_threshold"):
             return False
-        self.world.rules.refusals.append(Refusal("gateway.large_threshold", "GATEWAY", "IDENTIFY", 4001, 4001,
-                                                 "Unknown opcode"))
-        await conn.queue.put(None)
-        await conn.ws.close(code=4001, message=b"Invalid payload for the opcode.")
+        await self._refuse_identify(conn, "gateway.large_threshold", 4001, "Unknown opcode",
+                                    b"Invalid payload for the opcode.")
         return True
+
+    async def _refuse_identify(self, conn: _Connection, rule: str, code: int, recorded: str, said: bytes) -> None:
+        """Record the refused IDENTIFY under ``rule`` and close the socket with ``code``, as Discord does."""
+        self.world.rules.refusals.append(Refusal(rule, "GATEWAY", "IDENTIFY", code, code, recorded))
+        await conn.queue.put(None)
+        await conn.ws.close(code=code, message=said)
 
     def _identify(self, conn: _Connection, data: dict[str, Any]) -> None:
         """A new session for the shard IDENTIFY names: READY, then each of its guilds as GUILD_CREATE."""
