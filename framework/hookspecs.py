@@ -169,7 +169,14 @@ def answer_text(app: Host, message: Any, text: str) -> str | None:
 
 @hookspec
 def reply_sent(app: Host, message: Any, text: str) -> None:
-    """Observe a conversational answer the bot just sent (e.g. to also speak it in voice)."""
+    """Observe a conversational answer the bot sent (e.g. to also speak it in voice).
+
+    Called once the sender is done with the answer (``chat`` records it first), so it may run well
+    after the answer went out, and what it reads (who is in a voice call) may be newer than the
+    answer. A sender notes what must be judged at sending time before it sends: for spoken replies,
+    ``framework.voice.note_listening(app, message)``, from which the voice plugin decides, however
+    late this hook runs; for a sender that noted nothing, it decides when the hook runs.
+    """
 
 
 @hookspec(firstresult=True)

@@ -228,15 +228,23 @@ def can_listen(backend: Any) -> bool:
 
 # --------------------------------------------------------------------------- spoken replies
 
+KEPT = 1000
+"""How many messages' claims and listening notes the app keeps (the oldest go first)."""
+
+
+def _keep(app: Host, name: str, message_id: int, value: int | None) -> None:
+    record: collections.OrderedDict[int, int | None] = app.state(name, collections.OrderedDict)
+    record[message_id] = value
+    while len(record) > KEPT:
+        record.popitem(last=False)
+
+
 def _claim(app: Host, message_id: int) -> bool:
     """Whether this message's answer is still to be spoken (then it is now claimed), so two plugins
-    never speak it twice. The last 1,000 claims are kept in the app's state."""
-    seen: collections.OrderedDict[int, None] = app.state("framework.voice", collections.OrderedDict)
-    if message_id in seen:
+    never speak it twice."""
+    if message_id in app.state("framework.voice", collections.OrderedDict):
         return False
-    seen[message_id] = None
-    while len(seen) > 1000:
-        seen.popitem(last=False)
+    _keep(app, "framework.voice", message_id, None)
     return True
 
 
@@ -260,18 +268,37 @@ def listening_channel(app: Host, guild_id: int | None, user_id: int) -> int | No
     return int(state.channel_id) if backend.is_connected(guild_id, state.channel_id) else None
 
 
-async def speak_reply(app: Host, message: Any, text: str, *, language: str) -> bool:
-    """Speak the answer to ``message`` in the voice channel its author listens in, once.
+def note_listening(app: Host, message: Any) -> int | None:
+    """Note where the author of ``message`` hears the bot as the answer to it goes out (call it just
+    before sending the answer), and return that voice channel (None: nowhere). The first note for a
+    message stands: ``speak_reply`` decides from it however late it runs, so an answer sent before
+    the author listened is never spoken into a call that began after it, and one sent while they
+    listened is still spoken when they left the call meanwhile."""
+    notes: collections.OrderedDict[int, int | None] = app.state("framework.voice.listening", collections.OrderedDict)
+    if int(message.id) not in notes:
+        author = getattr(message, "author", None)
+        channel = listening_channel(app, getattr(message, "guild_id", None), author.id) if author else None
+        _keep(app, "framework.voice.listening", int(message.id), channel)
+    return notes[int(message.id)]
 
-    Returns True when it was (or already had been) queued there; False when the author is not in
-    the bot's voice channel, so the caller answers with text (or an attachment) only.
+
+async def speak_reply(app: Host, message: Any, text: str, *, language: str) -> bool:
+    """Speak the answer to ``message`` in the voice channel its author listened in when the answer
+    went out (``note_listening``; not noted before: now), once.
+
+    Returns True when it was (or already had been) queued there; False when the author did not
+    listen in the bot's voice channel (or the bot has left it since), so the caller answers with
+    text (or an attachment) only.
     """
     guild_id = getattr(message, "guild_id", None)
-    author = getattr(message, "author", None)
-    if author is None or listening_channel(app, guild_id, author.id) is None:
+    channel_id = note_listening(app, message)
+    if channel_id is None or app.config.engines.voice not in app.engines.voice:
+        return False
+    backend = app.engines.voice.active()
+    if not backend.is_connected(guild_id, channel_id):
         return False
     if not _claim(app, int(message.id)):
         return True
     audio = await app.engines.tts.active().synthesize(text, language=language, guild_id=guild_id)
-    await app.engines.voice.active().play(guild_id, audio.wav)
+    await backend.play(guild_id, audio.wav)
     return True

@@ -20,6 +20,7 @@ from framework.replies import reply
 from framework.settings import Field
 from framework.settings import Settings as SettingsModel
 from framework.storage import Migration, as_record, upsert
+from framework.voice import note_listening
 
 if TYPE_CHECKING:  # pragma: no cover
     from framework.hookspecs import RegisterCommand, RegisterListener, RegisterMigration
@@ -154,6 +155,7 @@ async def on_message(event: hikari.MessageCreateEvent, app: Host) -> None:
     except UserError as exc:
         await reply(app, message, str(exc))
         return
+    note_listening(app, message)  # spoken replies go to whoever listens now, however late reply_sent runs
     for part in split_message(answer):
         sent = await reply(app, message, part)
         await record_answer(app, sent, message.author.id, text, answer, provider, model_id)

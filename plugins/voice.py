@@ -1,7 +1,7 @@
 """Voice channels: ``join`` (the caller's channel), ``leave``, ``say <text>`` (text-to-speech into
 the channel), ``voice code`` (the call's end-to-end encryption codes), and spoken replies — a chat
-or voice-message answer is also spoken when its author listens in the channel the bot is in;
-otherwise it stays text. The bot leaves after
+or voice-message answer is also spoken when its author listened in the channel the bot is in as
+the answer was sent (however late ``reply_sent`` reaches us); otherwise it stays text. The bot leaves after
 ``idle_timeout`` seconds of silence, and says so in the channel where it was called when it is
 kicked or loses the connection.
 
@@ -354,7 +354,8 @@ def register_commands(register: RegisterCommand) -> None:
 
 @hookimpl
 async def reply_sent(app: Host, message: Any, text: str) -> None:
-    """Speak a conversational answer to its author when they listen in the bot's voice channel."""
+    """Speak a conversational answer to its author when they listened in the bot's voice channel as it
+    was sent (the sender's ``note_listening``; a sender that noted nothing: now)."""
     settings: Settings = app.settings("voice") or Settings()
     if message is None or not settings.spoken_replies or not text.strip():
         return

@@ -5,6 +5,7 @@ the queue, the idle timeout, a dropped voice server, DAVE refusal, spoken replie
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import types
 
@@ -300,11 +301,32 @@ async def test_dave_signalling_as_far_as_it_goes_without_mls(voice_server, tb_fa
     assert backend(tb).is_connected(tb.guild.id)
 
 
+def around_reply_sent(held: set[str] = frozenset()):
+    """Two plugins around the voice plugin's ``reply_sent``: the first holds the answers in ``held``
+    until ``release`` is set (so the voice plugin sees them late, as on a busy bot); the last lists
+    every answer in ``done`` once the voice plugin is through with it."""
+    release, done = asyncio.Event(), []
+
+    @hookimpl(tryfirst=True)
+    async def hold(app, message, text) -> None:
+        if text in held:
+            await release.wait()
+
+    @hookimpl(trylast=True)
+    def after(app, message, text) -> None:
+        done.append(text)
+
+    plugins = {"hold": types.SimpleNamespace(reply_sent=hold), "after": types.SimpleNamespace(reply_sent=after)}
+    return plugins, release, done
+
+
 async def test_chat_answer_is_spoken_to_a_listener_and_text_otherwise(voice_server, tb_factory,
                                                                         openai_server) -> None:
-    tb = await voice_tb(tb_factory, voice_server, engines='provider = "openai"\n')
+    plugins, _, done = around_reply_sent()
+    tb = await voice_tb(tb_factory, voice_server, engines='provider = "openai"\n', plugins=plugins)
     me = tb.emu.bot_user.id
     assert (await tb.say(f"<@{me}> hi")).content == "Hello from the test model."
+    await tb.emu.wait_until(lambda: done == ["Hello from the test model."], what="reply_sent for the first answer")
     assert tb.tts.spoken == [] and voice_server.sessions == []
     await enter(tb)
     await tb.say("!join")
@@ -320,8 +342,34 @@ async def test_chat_answer_is_spoken_to_a_listener_and_text_otherwise(voice_serv
     await enter(tb, user=outsider, channel=other)
     openai_server.chat_reply = "Only text for you."
     assert (await tb.say(f"<@{me}> and me?", user=outsider)).content == "Only text for you."
-    await tb.say("!ping")  # the chat handler has finished its reply_sent calls by now
+    await tb.emu.wait_until(lambda: done[-1] == "Only text for you.", what="reply_sent for bob's answer")
     assert len(tb.tts.spoken) == 1
+
+
+async def test_a_late_reply_sent_speaks_as_the_author_listened_when_the_answer_was_sent(
+        voice_server, tb_factory, openai_server) -> None:
+    """On a busy bot ``reply_sent`` can reach the voice plugin after the author joined or left the
+    call: an answer from before the call stays text, one given during it is spoken."""
+    before, during = "Hello from the test model.", "I can talk too."
+    plugins, release, done = around_reply_sent({before, during})
+    tb = await voice_tb(tb_factory, voice_server, engines='provider = "openai"\n', plugins=plugins)
+    me = tb.emu.bot_user.id
+    assert (await tb.say(f"<@{me}> hi")).content == before
+    await enter(tb)
+    await tb.say("!join")
+    release.set()
+    await tb.emu.wait_until(lambda: done == [before], what="the late reply_sent for the answer before the call")
+    assert tb.tts.spoken == []
+    release.clear()
+    openai_server.chat_reply = during
+    assert (await tb.say(f"<@{me}> can you talk?")).content == during
+    await tb.emu.set_voice_state(tb.guild, tb.user, None)
+    await tb.emu.wait_until(lambda: tb.app.bot.cache.get_voice_state(tb.guild.id, tb.user.id) is None,
+                            what="the author out of voice in the cache")
+    assert backend(tb).is_connected(tb.guild.id, tb.voice_channel.id)
+    release.set()
+    await tb.emu.wait_until(lambda: done == [before, during], what="the late reply_sent for the answer in the call")
+    assert [text for text, _ in tb.tts.spoken] == [during]
 
 
 KOREAN_VOICE_MESSAGES = '[plugins.voice_messages]\ndefault_language = "ko"\nphrases = ["안녕하세요"]\n'
