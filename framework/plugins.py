@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "trainerbot.plugins"
 LOAD_ENV = "TRAINERBOT_LOAD_PLUGINS"
-API_VERSION = "1.2"
+API_VERSION = "2.0"
 """The version of the hook surface (``framework/hookspecs.py``, documented in ``docs/plugin_hooks.md``).
 
 A plugin may declare ``TRAINERBOT_API = ">=1.0,<2"``. Every hook is public: within a major version

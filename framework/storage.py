@@ -279,7 +279,7 @@ class Storage:
 
 
 def inserted_id(result: Any) -> int:
-    """The primary key of the row an ``INSERT`` just made (SQLAlchemy types it as optional)."""
+    """The primary key of the row an ``INSERT`` just made (in a table the database numbers)."""
     key = result.inserted_primary_key
     if not key:
         raise RuntimeError("the insert returned no primary key")

@@ -57,6 +57,10 @@ class _SQLiteConnection:
         finally:
             cursor.close()
 
+    def execute_many(self, sql: str, rows: list[list[Any]]) -> None:
+        assert self.db is not None
+        self.db.executemany(sql, rows).close()
+
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
@@ -112,6 +116,9 @@ class SQLiteEngine(Engine):
 
     async def _execute(self, raw: _SQLiteConnection, compiled: Compiled) -> tuple[Any, int, int | None, list[str]]:
         return await raw.run(raw.execute, compiled.sql, compiled.params)
+
+    async def _execute_many(self, raw: _SQLiteConnection, sql: str, rows: list[list[Any]]) -> None:
+        await raw.run(raw.execute_many, sql, rows)
 
     async def _stream(self, raw: _SQLiteConnection, compiled: Compiled) -> Rows:
         assert raw.db is not None
@@ -192,6 +199,9 @@ class PostgresEngine(Engine):
             status = await raw.execute(compiled.sql)
         match = _STATUS.search(status or "")
         return [], int(match.group(1)) if match else -1, None, []
+
+    async def _execute_many(self, raw: Any, sql: str, rows: list[list[Any]]) -> None:
+        await raw.executemany(sql, rows)
 
     async def _stream(self, raw: Any, compiled: Compiled) -> Rows:
         try:

@@ -84,6 +84,8 @@ class Engine:
         self.url = url
         self.dialect = Dialect(url.backend)
         self._slots = asyncio.Semaphore(pool_size)
+        self.checked_out = 0
+        """Connections in use now (taken from the pool and not yet given back)."""
 
     def connect(self, *, write: bool = False) -> Connection:
         """A pooled connection: ``async with engine.connect() as conn``. ``write``: its transactions
@@ -117,6 +119,9 @@ class Engine:
         """Run ``compiled``: its rows (sequences), the row count, SQLite's last row id, the column names."""
         raise NotImplementedError
 
+    async def _execute_many(self, raw: Any, sql: str, rows: list[list[Any]]) -> None:
+        raise NotImplementedError
+
     async def _stream(self, raw: Any, compiled: Compiled) -> Rows:
         raise NotImplementedError
 
@@ -140,6 +145,7 @@ class Connection:
         except BaseException:
             self.engine._slots.release()
             raise
+        self.engine.checked_out += 1
         return self
 
     def __await__(self) -> Any:
@@ -168,6 +174,7 @@ class Connection:
                 await self.engine._tx_rollback(raw)
             await self.engine._release(raw)
         finally:
+            self.engine.checked_out -= 1
             self.engine._slots.release()
 
     @asynccontextmanager
@@ -237,11 +244,27 @@ class Connection:
         return Result(rows, rowcount, key, names)
 
     async def _execute_many(self, statement: ClauseElement, parameters: Sequence[dict[str, Any]]) -> Result:
-        total = 0
+        """One statement per dict, sent to the driver in one batch per SQL text (``executemany``)."""
+        batches: dict[str, list[list[Any]]] = {}
         for params in parameters:
-            result = await self.execute(statement, params)
-            total += max(result.rowcount, 0)
-        return Result([], total)
+            compiled = compile_statement(statement, self.dialect.name, params)
+            if compiled.returns_rows and self.dialect.name == "postgresql":  # RETURNING: one at a time
+                compiled.sql = compiled.sql.rsplit(" RETURNING ", 1)[0]
+            batches.setdefault(compiled.sql, []).append(compiled.params)
+        if not batches:
+            return Result([], 0)
+        if not self._in_transaction:
+            await self._begin()
+        self.wrote = True
+        for sql, rows in batches.items():
+            try:
+                await self.engine._execute_many(self.raw, sql, rows)
+            except Exception as error:
+                wrapped = exc.wrap(error, sql, rows[:1])
+                if wrapped is error:
+                    raise
+                raise wrapped from error
+        return Result([], len(parameters))
 
     async def scalar(self, statement: ClauseElement, parameters: dict[str, Any] | None = None) -> Any:
         return (await self.execute(statement, parameters)).scalar()
