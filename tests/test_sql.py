@@ -72,7 +72,8 @@ async def test_values_come_back_as_they_went_in(database, tmp_path) -> None:
     storage = database.storage(tmp_path)
     try:
         await storage.migrate([Migration(1, "things", meta.create_all, "t")])
-        moment = datetime.datetime(2026, 11, 30, 12, 34, 56, 789000, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
+        plus_two = datetime.timezone(datetime.timedelta(hours=2))
+        moment = datetime.datetime(2026, 11, 30, 12, 34, 56, 789000, tzinfo=plus_two)
         async with storage.begin() as conn:
             first = await conn.execute(things.insert().values(name="a", big=2**62, ok=True, ratio=0.5, at=moment))
             second = await conn.execute(things.insert().values(name="b"))

@@ -9,6 +9,7 @@ the part of Core the bot uses; what it lacks raises an error instead of guessing
 """
 
 from framework.sql import exc
+from framework.sql.drivers import PostgresEngine, SQLiteEngine
 from framework.sql.elements import (
     ColumnElement,
     PerDialect,
@@ -22,7 +23,6 @@ from framework.sql.elements import (
     text,
     true,
 )
-from framework.sql.drivers import PostgresEngine, SQLiteEngine
 from framework.sql.engine import URL, Connection, Engine, create_engine, make_url
 from framework.sql.result import Result, Row, Rows
 from framework.sql.schema import (
