@@ -185,6 +185,13 @@ class BinaryExpression(ColumnElement):
     def render(self, c: Compiler) -> str:
         return f"{_operand(self.left, c)} {self.op} {_operand(self.right, c)}"
 
+    def __bool__(self) -> bool:
+        """``a == b`` of two elements is true when they are the same element (as in SQLAlchemy), so
+        ``column in columns`` works; any other condition has no truth value in Python."""
+        if self.op in ("=", "!="):
+            return (self.left is self.right) == (self.op == "=")
+        raise TypeError("a SQL expression has no truth value: combine conditions with & | ~, not and/or/not")
+
     def froms(self) -> list[FromClause]:
         return [*self.left.froms(), *self.right.froms()]
 
