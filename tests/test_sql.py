@@ -68,6 +68,14 @@ def test_values_are_bound_never_written_into_the_sql() -> None:
     assert compile_statement(sa.select(things).where(things.c.id.in_([])), "sqlite").params == []
 
 
+def test_parameters_follow_their_places_in_the_sql() -> None:
+    inner = sa.select(things.c.id).where(things.c.name == "inner")
+    statement = things.delete().where((things.c.name == "first") & (things.c.id - 1).in_(inner))
+    compiled = compile_statement(statement, "sqlite")
+    assert compiled.params == ["first", 1, "inner"]
+    assert compiled.sql.index("- ?") < compiled.sql.index("IN (SELECT")
+
+
 async def test_values_come_back_as_they_went_in(database, tmp_path) -> None:
     storage = database.storage(tmp_path)
     try:

@@ -96,13 +96,21 @@ class ColumnElement(ClauseElement):
     def __bool__(self) -> bool:
         raise TypeError("a SQL expression has no truth value: combine conditions with & | ~, not and/or/not")
 
-    def in_(self, values: Iterable[Any]) -> ClauseElement:
+    def in_(self, values: Iterable[Any] | Select) -> ClauseElement:
+        from framework.sql.selectable import Select
+
+        if isinstance(values, Select):  # col IN (SELECT …)
+            return InList(self, [Grouped(values)], negate=False, subquery=True)
         items = [coerce(v, self.type) for v in values]
         if not items:  # as SQLAlchemy: an empty IN is false, and says so without a parameter
             return false()
         return InList(self, items, negate=False)
 
-    def not_in(self, values: Iterable[Any]) -> ClauseElement:
+    def not_in(self, values: Iterable[Any] | Select) -> ClauseElement:
+        from framework.sql.selectable import Select
+
+        if isinstance(values, Select):
+            return InList(self, [Grouped(values)], negate=True, subquery=True)
         items = [coerce(v, self.type) for v in values]
         if not items:
             return true()
@@ -199,12 +207,15 @@ class BinaryExpression(ColumnElement):
 class InList(ColumnElement):
     type = Boolean()
 
-    def __init__(self, left: ColumnElement, items: Sequence[ColumnElement], *, negate: bool) -> None:
-        self.left, self.items, self.negate = left, items, negate
+    def __init__(self, left: ColumnElement, items: Sequence[ColumnElement], *, negate: bool,
+                 subquery: bool = False) -> None:
+        self.left, self.items, self.negate, self.subquery = left, items, negate, subquery
 
     def render(self, c: Compiler) -> str:
+        left = _operand(self.left, c)  # first: parameters are numbered in the order they are rendered
         listed = ", ".join(item.render(c) for item in self.items)
-        return f"{_operand(self.left, c)} {'NOT IN' if self.negate else 'IN'} ({listed})"
+        word = "NOT IN" if self.negate else "IN"
+        return f"{left} {word} {listed}" if self.subquery else f"{left} {word} ({listed})"
 
     def froms(self) -> list[FromClause]:
         return self.left.froms()
