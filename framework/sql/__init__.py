@@ -14,7 +14,6 @@ from framework.sql.elements import (
     ColumnElement,
     PerDialect,
     and_,
-    exists,
     false,
     func,
     literal,
@@ -38,13 +37,13 @@ from framework.sql.schema import (
     get_table_names,
     sort_tables,
 )
-from framework.sql.selectable import Select, select
+from framework.sql.selectable import Exists, Select, exists, select
 from framework.sql.types import BigInteger, Boolean, DateTime, Float, Integer, String, Text, TypeEngine
 
 __all__ = [
-    "DDL", "URL", "BigInteger", "Boolean", "Column", "ColumnElement", "Connection", "DateTime", "Engine", "Float",
-    "ForeignKey", "Integer", "MetaData", "PerDialect", "PostgresEngine", "Result", "Row", "Rows", "SQLiteEngine",
-    "Select", "String", "Table", "Text", "TypeEngine", "UniqueConstraint", "add_missing_columns", "and_",
-    "create_engine", "declared_tables", "exc", "exists", "false", "func", "get_columns", "get_table_names", "literal",
-    "make_url", "not_", "or_", "select", "sort_tables", "text", "true",
+    "DDL", "URL", "BigInteger", "Boolean", "Column", "ColumnElement", "Connection", "DateTime", "Engine", "Exists",
+    "Float", "ForeignKey", "Integer", "MetaData", "PerDialect", "PostgresEngine", "Result", "Row", "Rows",
+    "SQLiteEngine", "Select", "String", "Table", "Text", "TypeEngine", "UniqueConstraint", "add_missing_columns",
+    "and_", "create_engine", "declared_tables", "exc", "exists", "false", "func", "get_columns", "get_table_names",
+    "literal", "make_url", "not_", "or_", "select", "sort_tables", "text", "true",
 ]

@@ -379,24 +379,3 @@ class TextClause(ColumnElement):
 
 def text(sql: str) -> TextClause:
     return TextClause(sql)
-
-
-class Exists(ColumnElement):
-    """``exists().where(cond)``: ``EXISTS (SELECT * FROM … WHERE cond)``."""
-
-    type = Boolean()
-
-    def __init__(self, select: Select | None = None) -> None:
-        from framework.sql.selectable import Select, Star
-
-        self.select = select or Select([Star()])
-
-    def where(self, *conditions: Any) -> Exists:
-        return Exists(self.select.where(*conditions))
-
-    def render(self, c: Compiler) -> str:
-        return f"EXISTS ({self.select.render(c)})"
-
-
-def exists() -> Exists:
-    return Exists()

@@ -15,7 +15,7 @@ from framework.sql.elements import (
     and_,
     coerce,
 )
-from framework.sql.types import Integer, NullType, TypeEngine
+from framework.sql.types import Boolean, Integer, NullType, TypeEngine
 
 if TYPE_CHECKING:
     from framework.sql.compiler import Compiler
@@ -357,6 +357,25 @@ class Delete(ClauseElement):
         if self._where:
             sql += " WHERE " + c.condition(and_(*self._where) if len(self._where) > 1 else self._where[0])
         return sql
+
+
+class Exists(ColumnElement):
+    """``exists().where(cond)``: ``EXISTS (SELECT * FROM … WHERE cond)``."""
+
+    type = Boolean()
+
+    def __init__(self, select: Select | None = None) -> None:
+        self.select = select or Select([Star()])
+
+    def where(self, *conditions: Any) -> Exists:
+        return Exists(self.select.where(*conditions))
+
+    def render(self, c: Compiler) -> str:
+        return f"EXISTS ({self.select.render(c)})"
+
+
+def exists() -> Exists:
+    return Exists()
 
 
 def column_type(column: Column | ColumnElement) -> TypeEngine:
