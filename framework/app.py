@@ -19,9 +19,9 @@ from typing import Any, TypeVar, overload
 
 import hikari
 import lightbulb
-import sqlalchemy as sa
 
 from framework import intents
+from framework import sql as sa
 from framework.bot_permissions import GuildCheck, PermissionMemo, invite_permissions, invite_url
 from framework.config import Config, write_plugin_enabled
 from framework.dataroot import DataRoot

@@ -61,7 +61,7 @@ class StorageSettings(Strict):
     """Where state lives: SQLite under the data root (one process) or a shared PostgreSQL (several)."""
 
     url: str | None = None
-    """SQLAlchemy URL, e.g. ``postgresql+asyncpg://bot@db.example/trainerbot`` (``postgres://…`` works too).
+    """Database URL, e.g. ``postgresql://bot@db.example/trainerbot`` (``postgres://…`` works too).
     Unset: ``DATABASE_URL`` from the environment, then ``[bot] database_url``, then SQLite under the data root."""
     schema_name: str | None = Field(None, alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     """PostgreSQL only: the schema the bot's tables live in (created if missing); default ``public``,

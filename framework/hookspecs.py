@@ -77,7 +77,8 @@ def register_listeners(register: RegisterListener) -> None:
 def register_migrations(register: RegisterMigration) -> None:
     """Register ``framework.storage.Migration`` steps that create and evolve this plugin's tables.
 
-    Steps run once each, in order of their ``version``, inside a transaction, at start-up.
+    Steps run once each, in order of their ``version``, inside a transaction, at start-up: each
+    step's ``up`` is awaited with the transaction's connection (a ``framework.sql.Connection``).
     """
 
 

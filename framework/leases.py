@@ -13,12 +13,8 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import FunctionElement
-
+from framework import sql as sa
 from framework.storage import Storage, metadata, upsert
 
 leases = sa.Table(
@@ -30,21 +26,10 @@ leases = sa.Table(
 """Who holds each lease, until when (seconds since the epoch, on the database's clock)."""
 
 
-class db_now(FunctionElement[float]):
+def db_now() -> sa.PerDialect:
     """The database's clock in seconds since the epoch, as a float."""
-
-    type = sa.Float()
-    inherit_cache = True
-
-
-@compiles(db_now, "postgresql")
-def _pg_now(_element: Any, _compiler: Any, **_kw: Any) -> str:
-    return "extract(epoch from clock_timestamp())::float8"
-
-
-@compiles(db_now, "sqlite")
-def _sqlite_now(_element: Any, _compiler: Any, **_kw: Any) -> str:
-    return "((julianday('now') - 2440587.5) * 86400.0)"
+    return sa.PerDialect(sa.Float(), postgresql="extract(epoch from clock_timestamp())::float8",
+                         sqlite="((julianday('now') - 2440587.5) * 86400.0)")
 
 
 def new_owner_id() -> str:
@@ -90,5 +75,6 @@ class Leases:
     async def holder(self, name: str) -> str | None:
         """Who holds the lease now (``None``: nobody, or it expired)."""
         async with self.storage.connect() as conn:
-            return (await conn.execute(sa.select(leases.c.owner).where(
+            owner = (await conn.execute(sa.select(leases.c.owner).where(
                 (leases.c.name == name) & (leases.c.expires_at >= db_now())))).scalar()
+        return None if owner is None else str(owner)

@@ -225,7 +225,7 @@ SCAFFOLD_MODULE = '''"""{name}: a trainerbot plugin. `/{name}` and `!{name}` ans
 from framework import hookimpl
 from framework.commands import Context, command, string
 
-TRAINERBOT_API = ">={api},<2"
+TRAINERBOT_API = ">={api},<{next_major}"
 
 
 @command("{name}", "Say hello from the {name} plugin", options=[string("who", "Who to greet", default="world")])
@@ -264,7 +264,8 @@ def new_plugin(name: str, where: Path, *, out: TextIO = sys.stdout) -> int:
         out.write(f"{folder} already exists.\n")
         return 1
     (folder / "tests").mkdir(parents=True)
-    values = {"name": name, "dist": dist, "module": module, "func": name, "api": API_VERSION}
+    values = {"name": name, "dist": dist, "module": module, "func": name, "api": API_VERSION,
+              "next_major": int(API_VERSION.split(".")[0]) + 1}
     (folder / "pyproject.toml").write_text(SCAFFOLD_PYPROJECT.format(**values)
                                            + '\n[tool.pytest.ini_options]\nasyncio_mode = "auto"\n', "utf-8")
     (folder / f"{module}.py").write_text(SCAFFOLD_MODULE.format(**values), "utf-8")

@@ -1,6 +1,6 @@
 """Whether a plugin can implement a hook, read from its source files without importing it.
 
-Importing a plugin runs its module: for most plugins that means hikari, sqlalchemy and their
+Importing a plugin runs its module: for most plugins that means hikari, the database layer and their
 tables, which costs more than a second. ``trainerbot --help`` only needs the plugins that add
 subcommands, so the CLI imports a plugin only when its source mentions ``register_cli_commands``.
 The test errs on the side of importing: anything it cannot read (a compiled module, a zip, a

@@ -41,10 +41,10 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "trainerbot.plugins"
 LOAD_ENV = "TRAINERBOT_LOAD_PLUGINS"
-API_VERSION = "1.2"
+API_VERSION = "2.0"
 """The version of the hook surface (``framework/hookspecs.py``, documented in ``docs/plugin_hooks.md``).
 
-A plugin may declare ``TRAINERBOT_API = ">=1.0,<2"``. Every hook is public: within a major version
+A plugin may declare ``TRAINERBOT_API = ">=2.0,<3"``. Every hook is public: within a major version
 it keeps its name, arguments, return value and first-answer rule. A minor version may add hooks or
 arguments (an implementation takes only the arguments it names). Anything else is a new major
 version. Since 1.0 this includes the five hooks one built-in uses today: ``answer_text`` (provide

@@ -6,10 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite as sqlite_types
-
-from framework.async_db import AsyncConnection
+from framework import sql as sa
 from framework.errors import MAX_ID, BadArgument
 
 
@@ -48,22 +45,7 @@ def as_record(row: Any) -> dict[str, Any]:
     return {k: plain(v) for k, v in row._mapping.items()}
 
 
-class UTCDateTime(sqlite_types.DATETIME):
-    """SQLite stores times as text without a zone: an aware time is converted to UTC first (the
-    plain type would keep its wall clock and drop the zone), so both backends store the same instant."""
-
-    def bind_processor(self, dialect: Any) -> Any:
-        process = super().bind_processor(dialect)
-
-        def bind(value: Any) -> Any:
-            if isinstance(value, datetime.datetime) and value.tzinfo is not None:
-                value = value.astimezone(datetime.UTC).replace(tzinfo=None)
-            return process(value) if process else value
-
-        return bind
-
-
-async def lock(conn: AsyncConnection, key: str) -> None:
+async def lock(conn: sa.Connection, key: str) -> None:
     """Serialise the write transactions that take the same ``key`` until they end, where no row
     exists yet to lock (insert-if-absent). PostgreSQL: a transaction advisory lock; SQLite: nothing
     to do, a write transaction already holds the database's one write lock."""
@@ -71,16 +53,11 @@ async def lock(conn: AsyncConnection, key: str) -> None:
         await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))
 
 
-async def upsert(conn: AsyncConnection, table: sa.Table, values: dict[str, Any], keys: list[str], *,
+async def upsert(conn: sa.Connection, table: sa.Table, values: dict[str, Any], keys: list[str], *,
                  update: bool = True) -> Any:
-    """``INSERT … ON CONFLICT (keys) DO UPDATE`` (``DO NOTHING`` without ``update``) in the
-    connection's dialect: one statement, so concurrent writers of the same key never collide."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    inserts: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-    if conn.dialect.name not in inserts:  # pragma: no cover - the two backends the project supports
-        raise NotImplementedError(f"no upsert for the {conn.dialect.name} dialect")
-    stmt = inserts[conn.dialect.name](table).values(**values)
+    """``INSERT … ON CONFLICT (keys) DO UPDATE`` (``DO NOTHING`` without ``update``), the same on
+    both backends: one statement, so concurrent writers of the same key never collide."""
+    stmt = table.insert().values(**values)
     changed = {k: v for k, v in values.items() if k not in keys}
     if update and changed:
         return await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changed))

@@ -18,8 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import sqlalchemy as sa
-
+from framework import sql as sa
 from framework.storage import metadata as host_metadata
 
 if TYPE_CHECKING:  # pragma: no cover

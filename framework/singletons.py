@@ -20,8 +20,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import sqlalchemy as sa
-
+from framework import sql as sa
 from framework.errors import UserError
 from framework.leases import Leases
 
@@ -107,7 +106,7 @@ class Singletons:
     async def _try(self, step: Callable[[str], Coroutine[Any, Any, bool]], name: str) -> bool:
         try:
             return await step(name)
-        except (sa.exc.SQLAlchemyError, OSError, UserError) as exc:  # the database is gone or refuses writes
+        except (sa.exc.SQLError, OSError, UserError) as exc:  # the database is gone or refuses writes
             log.warning("singleton %s: the lease table cannot be reached (%s)", name, exc)
             return False
 
@@ -115,7 +114,7 @@ class Singletons:
         assert self.leases is not None
         try:
             await self.leases.give_back(name)
-        except (sa.exc.SQLAlchemyError, OSError, UserError) as exc:
+        except (sa.exc.SQLError, OSError, UserError) as exc:
             log.warning("singleton %s: could not give its lease back (%s); it lapses by itself", name, exc)
 
     async def close(self) -> None:

@@ -18,9 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
-from framework.async_db import AsyncConnection
+from framework import sql as sa
 from framework.errors import UserError
 from framework.leases import db_now
 from framework.plugin_discovery import rediscover
@@ -69,7 +67,7 @@ async def apply_change(app: App, kind: str, data: dict[str, Any]) -> None:
     log.info("applied %s of plugin %s made by another process", kind, plugin)
 
 
-async def publish(conn: AsyncConnection, origin: str, kind: str, **data: Any) -> None:
+async def publish(conn: sa.Connection, origin: str, kind: str, **data: Any) -> None:
     """Record a change made by process ``origin``, inside the caller's write transaction."""
     await conn.execute(state_changes.insert().values(kind=kind, data=json.dumps(data), origin=origin, at=db_now()))
 
@@ -99,7 +97,7 @@ class StateSync:
         while True:
             try:
                 await self.catch_up()
-            except (sa.exc.SQLAlchemyError, OSError, UserError) as exc:
+            except (sa.exc.SQLError, OSError, UserError) as exc:
                 log.warning("reading state changes of other processes failed: %s", exc)
             await asyncio.sleep(self.interval)
 

@@ -1,11 +1,11 @@
 """The database: SQLite (WAL) under the data root by default, PostgreSQL to share it between processes.
 
-SQLAlchemy 2 Core with aiosqlite (queries in aiosqlite's thread) or asyncpg (non-blocking sockets):
-never on the event loop's time. Plugins own their tables: they declare ``sqlalchemy.Table`` objects
-on their own ``MetaData`` and register :class:`Migration` steps through the ``register_migrations``
-hook. Each step runs once, in version order, inside a transaction, and is recorded in
-``schema_migrations``. The same migrations and queries run on both backends (``[storage] url =
-"postgresql+asyncpg://…"`` or ``DATABASE_URL``); what differs is confined to this module:
+:mod:`framework.sql` with ``sqlite3`` (queries in a thread per connection) or asyncpg (non-blocking
+sockets): never on the event loop's time. Plugins own their tables: they declare
+``framework.sql.Table`` objects on their own ``MetaData`` and register :class:`Migration` steps
+through the ``register_migrations`` hook. Each step runs once, in version order, inside a
+transaction, and is recorded in ``schema_migrations``. The same migrations and queries run on both
+backends (``[storage] url = "postgresql://…"`` or ``DATABASE_URL``); what differs is confined to this module:
 
 - a write transaction that reads, then writes: SQLite locks the whole database when it starts
   (``BEGIN IMMEDIATE``); on PostgreSQL the read takes row locks (``select(...).with_for_update()``,
@@ -25,20 +25,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
-
-from framework.async_db import AsyncConnection, AsyncEngine, create_async_engine
+from framework import sql as sa
 from framework.errors import UserError
 from framework.portable import NumberTooLarge as NumberTooLarge
-from framework.portable import UTCDateTime, lock, too_large
 from framework.portable import as_record as as_record
+from framework.portable import lock, too_large
 from framework.portable import upsert as upsert
 from framework.portable import utc as utc
 
@@ -107,46 +103,38 @@ plugin_guild_state = sa.Table(
 
 @dataclasses.dataclass(frozen=True)
 class Migration:
-    """One schema step of a plugin: ``up(connection)`` runs synchronously inside a transaction.
+    """One schema step of a plugin: ``await up(connection)`` runs inside a transaction.
 
     The simplest first step creates the plugin's tables: ``Migration(1, "create", my_metadata.create_all)``.
     """
 
     version: int
     name: str
-    up: Callable[[Connection], Any]
+    up: Callable[[sa.Connection], Awaitable[Any]]
     plugin: str = ""
 
 
-def add_missing_columns(connection: Connection, table: sa.Table) -> list[str]:
+async def add_missing_columns(connection: sa.Connection, table: sa.Table) -> list[str]:
     """Add the columns ``table`` declares but the database's table lacks; returns their names.
 
     For migrations that add a column to a table whose first step was ``metadata.create_all``:
     a new database already has the column, an older one gets it, and both end up the same. New
     columns must be nullable or have a constant server default (``ALTER TABLE … ADD COLUMN`` rules).
     """
-    existing = {c["name"] for c in sa.inspect(connection).get_columns(table.name)}
-    added = []
-    for column in table.columns:
-        if column.name in existing:
-            continue
-        if not column.nullable and column.server_default is None:
-            raise ValueError(f"{table.name}.{column.name}: a column added later needs a server default or NULLs")
-        ddl = sa.schema.CreateColumn(column).compile(dialect=connection.dialect)
-        connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
-        added.append(column.name)
-    return added
+    return await sa.add_missing_columns(connection, table)
 
 
 def default_url(data_root: Path) -> str:
-    return f"sqlite+aiosqlite:///{data_root / 'trainerbot.sqlite3'}"
+    return f"sqlite:///{data_root / 'trainerbot.sqlite3'}"
 
 
 def normalize_url(url: str) -> str:
-    """``postgres://`` and ``postgresql://`` (as hosting services hand them out) mean asyncpg."""
-    for plain in ("postgres://", "postgresql://"):
-        if url.startswith(plain):
-            return "postgresql+asyncpg://" + url[len(plain):]
+    """``postgres://`` (as hosting services hand them out) is ``postgresql://``; the driver names of
+    earlier versions' URLs (``sqlite+aiosqlite://``, ``postgresql+asyncpg://``) still work."""
+    for given, plain in (("postgres://", "postgresql://"), ("postgresql+asyncpg://", "postgresql://"),
+                         ("sqlite+aiosqlite://", "sqlite://"), ("sqlite+pysqlite://", "sqlite://")):
+        if url.startswith(given):
+            return plain + url[len(given):]
     return url
 
 
@@ -164,7 +152,7 @@ def configured_url(config: Any, data_root: Path) -> tuple[str, str | None]:
 
 def describe_url(url: str) -> str:
     """The URL without its password, for logs and messages."""
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
+    return sa.make_url(url).hide_password()
 
 
 class Storage:
@@ -173,7 +161,7 @@ class Storage:
         missing). ``busy_timeout``: how long a SQLite write waits for another writer before "locked"."""
         self.url = normalize_url(url)
         self.schema = schema
-        options: dict[str, Any] = {}
+        settings: dict[str, str] = {}
         if self.url.startswith("postgresql"):
             try:
                 import asyncpg  # noqa: F401
@@ -182,25 +170,18 @@ class Storage:
             settings = {"timezone": "UTC", "application_name": "trainerbot"}
             if schema:
                 settings["search_path"] = schema
-            options = {"connect_args": {"server_settings": settings}, "pool_pre_ping": True}
-        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        self.engine: sa.Engine = sa.create_engine(self.url, server_settings=settings, busy_timeout=busy_timeout)
         self.problem: str | None = None
         """How the database refuses writes, as last seen (``None``: it took the last write)."""
         self._checked = False
-        if self.engine.dialect.name == "sqlite":
-            self.engine.dialect.colspecs = {**self.engine.dialect.colspecs, sa.DateTime: UTCDateTime}
-            event.listen(self.engine.sync_engine, "connect",
-                         lambda dbapi_connection, _record: _sqlite_pragmas(dbapi_connection, busy_timeout))
-            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
-        event.listen(self.engine.sync_engine, "after_cursor_execute", _note_write)
 
     @property
     def backend(self) -> str:
         """``sqlite`` or ``postgresql``: for the few places that must know (tests, bench, the CLI)."""
-        return str(self.engine.dialect.name)
+        return self.engine.dialect.name
 
     @asynccontextmanager
-    async def begin(self) -> AsyncIterator[AsyncConnection]:
+    async def begin(self) -> AsyncIterator[sa.Connection]:
         """A connection inside a write transaction, committed on success, rolled back on error.
 
         On SQLite the transaction takes the write lock when it starts (``BEGIN IMMEDIATE``), so a
@@ -209,12 +190,10 @@ class Storage:
         that refuses the write raises :class:`StorageUnavailable`.
         """
         try:
-            async with self.engine.connect() as conn:
-                conn = await conn.execution_options(trainerbot_write=True)
-                conn.sync_connection.info.pop(WROTE, None)
+            async with self.engine.connect(write=True) as conn:
                 async with conn.begin():
                     yield conn
-                wrote = conn.sync_connection.info.pop(WROTE, False)
+                wrote = conn.wrote
         except (sa.exc.DBAPIError, OverflowError) as exc:
             if too_large(exc):
                 raise NumberTooLarge() from exc
@@ -234,7 +213,7 @@ class Storage:
         self.problem = problem
 
     @asynccontextmanager
-    async def connect(self) -> AsyncIterator[AsyncConnection]:
+    async def connect(self) -> AsyncIterator[sa.Connection]:
         """A connection to read with (its transaction is rolled back at the end)."""
         try:
             async with self.engine.connect() as conn:
@@ -249,13 +228,10 @@ class Storage:
         it as any write when they refuse writes) and say whether the database took it; returns the
         problem, or ``None``. Run at start-up, so a read-only database is reported before the first
         user meets it."""
-        def probe(connection: Connection) -> None:
-            connection.execute(schema_migrations.delete().where(sa.false()))
-            raise _Probe
-
         try:
             async with self.begin() as conn:
-                await conn.run_sync(probe)
+                await conn.execute(schema_migrations.delete().where(sa.false()))
+                raise _Probe
         except _Probe:
             log.info("the database takes writes")
             return None
@@ -273,9 +249,9 @@ class Storage:
                 await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
         async with self.begin() as conn:
             await lock(conn, "trainerbot:migrations")  # processes starting together migrate one at a time
-            await conn.run_sync(metadata.create_all)
+            await metadata.create_all(conn)
             for table in metadata.sorted_tables:
-                await conn.run_sync(add_missing_columns, table)
+                await add_missing_columns(conn, table)
             rows = await conn.execute(sa.select(schema_migrations.c.plugin, schema_migrations.c.version))
             done = {(r.plugin, r.version) for r in rows}
         if not self._checked:
@@ -291,7 +267,7 @@ class Storage:
                         (schema_migrations.c.plugin == step.plugin)
                         & (schema_migrations.c.version == step.version)))).first():
                     continue
-                await conn.run_sync(step.up)
+                await step.up(conn)
                 await conn.execute(schema_migrations.insert().values(plugin=step.plugin, version=step.version,
                                                                      name=step.name))
             log.info("migration %s %d (%s) applied", step.plugin, step.version, step.name)
@@ -302,35 +278,8 @@ class Storage:
         await self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, busy_timeout: float) -> None:
-    # The driver must not open transactions on its own: _sqlite_begin says BEGIN, and how.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-    cursor.close()
-
-
-WROTE = "trainerbot_wrote"
-"""Set in a connection's ``info`` once it changed something, so a commit that follows a refusal
-says the database takes writes again only when it really wrote."""
-
-
-def _note_write(conn: Connection, _cursor: Any, _statement: str, _parameters: Any, context: Any,
-                _executemany: bool) -> None:
-    if context is not None and (context.isinsert or context.isupdate or context.isdelete or context.isddl):
-        conn.info[WROTE] = True
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    """Write transactions (:meth:`Storage.begin`) lock at once; reads start a deferred one."""
-    immediate = conn.get_execution_options().get("trainerbot_write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
 def inserted_id(result: Any) -> int:
-    """The primary key of the row an ``INSERT`` just made (SQLAlchemy types it as optional)."""
+    """The primary key of the row an ``INSERT`` just made (in a table the database numbers)."""
     key = result.inserted_primary_key
     if not key:
         raise RuntimeError("the insert returned no primary key")

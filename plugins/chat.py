@@ -9,9 +9,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import hikari
-import sqlalchemy as sa
 
 from framework import hookimpl
+from framework import sql as sa
 from framework.commands import Context, UserError, group, split_message, string
 from framework.engines import EngineUnavailable
 from framework.errors import ProviderError

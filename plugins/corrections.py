@@ -17,9 +17,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import hikari
-import sqlalchemy as sa
 
 from framework import hookimpl
+from framework import sql as sa
 from framework.commands import (
     Context,
     TextField,

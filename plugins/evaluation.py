@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import hikari
-import sqlalchemy as sa
 
 from framework import hookimpl
+from framework import sql as sa
 from framework.archive import human_size
 from framework.commands import (
     DISCORD_MESSAGE_LIMIT,

@@ -13,9 +13,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import hikari
-import sqlalchemy as sa
 
 from framework import hookimpl
+from framework import sql as sa
 from framework.commands import Context, UserError, command, group, integer, parse_message_id, string, user
 from framework.importers import to_jsonl
 from framework.settings import Field

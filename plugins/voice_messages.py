@@ -13,9 +13,9 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import hikari
-import sqlalchemy as sa
 
 from framework import hookimpl
+from framework import sql as sa
 from framework.audio import AudioTooLong, decode_pcm, loudness_dbfs, to_ogg_opus
 from framework.bot_permissions import missing
 from framework.commands import Context, File, UserError, group, split_message, string

@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import types
 
-import sqlalchemy as sa
-
 from framework import hookimpl
+from framework import sql as sa
 from plugins.chat import answers
 from tests.test_training import TRAINING_TOML, _progress, labelled_jsonl
 

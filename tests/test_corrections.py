@@ -9,9 +9,8 @@ import asyncio
 import json
 import types
 
-import sqlalchemy as sa
-
 from framework import hookimpl
+from framework import sql as sa
 from framework.providers import Correction
 from plugins.corrections import corrections
 from plugins.training.schema import jobs

@@ -10,10 +10,10 @@ import random
 import types
 
 import pytest
-import sqlalchemy as sa
 from PIL import Image
 
 from framework import hookimpl
+from framework import sql as sa
 from framework.commands import UserError
 from framework.providers import Example, ModelProvider, trained_models
 from framework.report import OTHER, compute_metrics, metrics_table, render_confusion_png

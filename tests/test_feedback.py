@@ -8,9 +8,9 @@ import json
 import types
 
 import hikari
-import sqlalchemy as sa
 
 from framework import hookimpl
+from framework import sql as sa
 from plugins.feedback import feedback_table
 from tests.test_corrections import OPENAI_TOML, _ask, start
 

@@ -7,10 +7,10 @@ import types
 
 import hikari
 import pytest
-import sqlalchemy as sa
 from pydantic import BaseModel
 
 from framework import hookimpl
+from framework import sql as sa
 from framework.cli import main as cli_main
 from framework.commands import CheckFailure, Context, UserError, command
 from framework.engines import KINDS, EngineUnavailable
@@ -66,13 +66,13 @@ async def test_hook_register_migrations(tb_factory, tmp_path) -> None:
     notes = sa.Table("notes_test", meta, sa.Column("id", sa.Integer, primary_key=True), sa.Column("text", sa.Text))
     runs: list[int] = []
 
-    def add_column(conn) -> None:
+    async def add_column(conn) -> None:
         runs.append(2)
-        conn.execute(sa.text("ALTER TABLE notes_test ADD COLUMN author TEXT"))
+        await conn.execute(sa.text("ALTER TABLE notes_test ADD COLUMN author TEXT"))
 
-    def create(conn) -> None:
+    async def create(conn) -> None:
         runs.append(1)
-        meta.create_all(conn)
+        await meta.create_all(conn)
 
     def register_migrations(register) -> None:
         register(Migration(2, "author column", add_column))

@@ -18,6 +18,9 @@ from framework import plugin_admin
 from framework.config import load_config
 from framework.plugins import API_VERSION
 
+NEXT = int(API_VERSION.split(".")[0]) + 1
+"""The next major version of the plugin API, which no plugin here can be compatible with yet."""
+
 
 def scaffold(tmp_path: Path, name: str) -> Path:
     out = io.StringIO()
@@ -92,8 +95,8 @@ def test_a_plugin_asking_for_another_hikari_is_refused(tmp_path, cleanup) -> Non
 
 
 @pytest.mark.parametrize(("name", "edit", "reason"), [
-    ("future", (f'TRAINERBOT_API = ">={API_VERSION},<2"', 'TRAINERBOT_API = ">=2,<3"'),
-     f"requires trainerbot API >=2,<3, but this trainerbot (version 0.1.0) provides API {API_VERSION}"),
+    ("future", (f'TRAINERBOT_API = ">={API_VERSION},<{NEXT}"', f'TRAINERBOT_API = ">={NEXT},<{NEXT + 1}"'),
+     f"requires trainerbot API >={NEXT},<{NEXT + 1}, but this trainerbot (version 0.1.0) provides API {API_VERSION}"),
     ("crashy", ("from framework import hookimpl", 'raise RuntimeError("crashy on import")'),
      "RuntimeError: crashy on import"),
 ])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import types
 
 import pytest
-import sqlalchemy as sa
 
 from framework import hookimpl
+from framework import sql as sa
 from framework.commands import (
     BadArgument,
     Command,

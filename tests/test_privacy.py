@@ -8,9 +8,8 @@ import gzip
 import json
 import types
 
-import sqlalchemy as sa
-
 from framework import hookimpl
+from framework import sql as sa
 from plugins.chat import answers, turns
 from plugins.corrections import corrections
 from plugins.feedback import feedback_table

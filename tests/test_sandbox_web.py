@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
+from framework import sql as sa
 from framework.config import load_config
 from framework.sandbox_session import SandboxSession
 from framework.sandbox_web import SandboxWeb

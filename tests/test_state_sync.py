@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import logging
 
-import sqlalchemy as sa
-
+from framework import sql as sa
 from framework.state_sync import state_changes
 
 SYNC = {"storage": {"sync_interval": 0.5}}

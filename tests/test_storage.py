@@ -9,8 +9,8 @@ import asyncio
 import datetime
 
 import pytest
-import sqlalchemy as sa
 
+from framework import sql as sa
 from framework.storage import Migration, NumberTooLarge, as_record, lock, upsert
 
 meta = sa.MetaData()
@@ -71,14 +71,14 @@ async def test_columns_added_later_reach_older_databases(database, tmp_path) -> 
     storage = database.storage(tmp_path)
     try:
         async with storage.begin() as conn:
-            await conn.run_sync(old.create_all)
+            await old.create_all(conn)
             await conn.execute(sa.text("INSERT INTO trained_models (provider, model_id) VALUES ('local', 'local-1')"))
         await storage.migrate([])
         async with storage.connect() as conn:
             row = (await conn.execute(sa.select(trained_models))).one()
         assert (row.model_id, row.instruction, row.job_id) == ("local-1", "", None)
         async with storage.begin() as conn:
-            assert await conn.run_sync(add_missing_columns, trained_models) == []
+            assert await add_missing_columns(conn, trained_models) == []
     finally:
         await storage.close()
 

@@ -10,9 +10,8 @@ import logging
 import sqlite3
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy import event
 
+from framework import sql as sa
 from framework.storage import Migration, Storage, StorageUnavailable, default_url
 
 pytestmark = pytest.mark.backends("sqlite")  # read-only, full and locked SQLite files: SQLite's own ways to fail
@@ -62,12 +61,13 @@ async def test_a_writable_database_is_said_to_be_so_at_start(tb_factory, caplog)
 async def test_a_full_database_refuses_with_its_reason_and_recovers(tmp_path, caplog) -> None:
     storage = Storage(default_url(tmp_path))
     limit = {"pages": 1_000_000}
-    event.listen(storage.engine.sync_engine, "connect", lambda dbapi, _record: dbapi.cursor().execute(
-        f"PRAGMA max_page_count={limit['pages']}"))  # SQLite's own size cap: a real "database or disk is full"
+    assert isinstance(storage.engine, sa.SQLiteEngine)
+    # SQLite's own size cap: a real "database or disk is full"
+    storage.engine.on_connect.append(lambda db: db.execute(f"PRAGMA max_page_count={limit['pages']}"))
     try:
         await storage.migrate([Migration(1, "notes", meta.create_all, "t")])
         async with storage.connect() as conn:
-            pages = (await conn.exec_driver_sql("PRAGMA page_count")).scalar_one()
+            pages = (await conn.execute(sa.text("PRAGMA page_count"))).scalar_one()
         await storage.engine.dispose()  # new connections get the lower cap
         limit["pages"] = pages + 2
         with pytest.raises(StorageUnavailable) as refused:
@@ -123,7 +123,7 @@ async def test_other_database_errors_are_not_mistaken_for_a_refusal(tmp_path) ->
                 await conn.execute(notes.insert().values(id=1, text="b"))
         with pytest.raises(sa.exc.OperationalError):
             async with storage.begin() as conn:
-                await conn.exec_driver_sql("SELECT * FROM no_such_table")
+                await conn.execute(sa.text("SELECT * FROM no_such_table"))
         assert storage.problem is None
     finally:
         await storage.close()

@@ -8,9 +8,9 @@ import random
 import types
 
 import pytest
-import sqlalchemy as sa
 
 from framework import hookimpl
+from framework import sql as sa
 from framework.engines import KINDS, check_engine
 from framework.errors import ImportProblem
 from framework.importers import parse_file

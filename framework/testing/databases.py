@@ -89,12 +89,10 @@ async def drop_schema(url: str, name: str) -> None:
 
 
 async def _run(url: str, *statements: str) -> None:
-    import sqlalchemy as sa
-    from sqlalchemy.pool import NullPool
+    from framework import sql as sa
+    from framework.storage import normalize_url
 
-    from framework.async_db import create_async_engine
-
-    engine = create_async_engine(url, poolclass=NullPool)
+    engine = sa.create_engine(normalize_url(url), pool_size=1)
     try:
         async with engine.begin() as conn:
             for statement in statements:

@@ -19,8 +19,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
+from framework import sql as sa
 from framework.commands import UserError
 from framework.errors import ProviderError
 from framework.providers import trained_models

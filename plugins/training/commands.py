@@ -11,9 +11,9 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import hikari
-import sqlalchemy as sa
 
 from framework import hookimpl
+from framework import sql as sa
 from framework.archive import archive_directory, human_size
 from framework.commands import Context, File, Option, UserError, attachment, boolean, command, group, string
 from framework.dataroot import NAME_MAX, DataRoot

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import hikari
-import sqlalchemy as sa
 
 from framework import hookimpl
+from framework import sql as sa
 from framework.archive import human_size
 from framework.commands import Context, UserError
 from framework.dataroot import check_name

@@ -27,9 +27,8 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from framework import hookimpl
+from framework import sql as sa
 from framework.commands import Context, UserError
 from framework.errors import ProviderError
 from framework.importers import to_jsonl
@@ -304,7 +303,7 @@ async def scan(app: Host) -> None:
             async with app.storage.connect() as conn:
                 pending = {r.id for r in await conn.execute(
                     sa.select(jobs.c.id).where(jobs.c.status.not_in(list(TERMINAL))))}
-        except (sa.exc.SQLAlchemyError, OSError) as exc:
+        except (sa.exc.SQLError, OSError) as exc:
             log.warning("looking for unfinished training jobs failed: %s", exc)
             pending = set()
         for job_id in sorted(pending & seen):

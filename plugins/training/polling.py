@@ -14,8 +14,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
+from framework import sql as sa
 from framework.commands import UserError
 from framework.errors import ProviderError
 from framework.providers import JobEvent, JobStatus, trained_models

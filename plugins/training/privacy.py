@@ -8,9 +8,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from framework import hookimpl
+from framework import sql as sa
 from framework.storage import as_record
 from plugins.training.schema import datasets, examples, jobs
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Literal
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from framework import hookimpl
+from framework import sql as sa
 from framework.dataroot import check_name, slugify
 from framework.errors import PathRefused
 from framework.providers import TERMINAL, trained_models
@@ -95,11 +93,11 @@ def settings_model() -> type[SettingsModel]:
     return Settings
 
 
-def rename_bad_dataset_names(connection: Connection) -> dict[str, str]:
+async def rename_bad_dataset_names(connection: sa.Connection) -> dict[str, str]:
     """Give every dataset stored before names had a form (``../../escape``, ``/tmp/x``, ``a b``)
     the slug of its name, unique among the datasets, in its jobs and trained models too; returns
     {old: new}. Each rename is logged, so an admin can tell users their dataset's new name."""
-    names = [row.name for row in connection.execute(sa.select(datasets.c.name))]
+    names = [row.name for row in await connection.execute(sa.select(datasets.c.name))]
     taken = set(names)
     renamed: dict[str, str] = {}
     for old in names:
@@ -115,9 +113,9 @@ def rename_bad_dataset_names(connection: Connection) -> dict[str, str]:
             new = f"{base}-{number}"
         taken.add(new)
         renamed[old] = new
-        connection.execute(datasets.update().where(datasets.c.name == old).values(name=new))
-        connection.execute(jobs.update().where(jobs.c.dataset == old).values(dataset=new))
-        connection.execute(trained_models.update().where(trained_models.c.dataset == old).values(dataset=new))
+        await connection.execute(datasets.update().where(datasets.c.name == old).values(name=new))
+        await connection.execute(jobs.update().where(jobs.c.dataset == old).values(dataset=new))
+        await connection.execute(trained_models.update().where(trained_models.c.dataset == old).values(dataset=new))
         log.warning("dataset %r renamed to %r: dataset names are now letters, digits, -, _ and .", old, new)
     return renamed
 

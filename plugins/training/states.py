@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import hikari
-import sqlalchemy as sa
 
+from framework import sql as sa
 from framework.errors import ProviderError
 from framework.progress import ProgressMessage, bounded
 from framework.providers import Discards, JobAborted, StartProgress

@@ -21,8 +21,8 @@ import wave
 from typing import TYPE_CHECKING, Any
 
 import hikari
-import sqlalchemy as sa
 
+from framework import sql as sa
 from framework.errors import MissingModel
 from framework.hearing import Hearing, HearingSettings, Utterance
 from framework.speech import STT_SAMPLE_RATE

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from framework import hookimpl
+from framework import sql as sa
 from framework.settings import Settings as SettingsModel
 from framework.storage import as_record
 from plugins.voice_listen.consent import PLUGIN, listening

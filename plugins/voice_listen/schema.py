@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-import sqlalchemy as sa
-
+from framework import sql as sa
 from framework.settings import Field
 from framework.settings import Settings as SettingsModel
 from framework.storage import Migration
