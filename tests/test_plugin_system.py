@@ -126,5 +126,5 @@ def test_incompatible_plugin_is_refused_naming_both_versions(tmp_path) -> None:
     host.load_all({"future": module})
     info = host.infos["future"]
     assert info.status == "failed"
-    assert "requires trainerbot API >=2,<3" in info.error and "provides API 1.2" in info.error
+    assert "requires trainerbot API >=2,<3" in info.error and "provides API 1.3" in info.error
 
