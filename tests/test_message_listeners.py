@@ -114,3 +114,19 @@ async def test_bots_false_is_for_message_create_only(tb_factory) -> None:
     assert info.status == "failed"
     assert "bots=False applies to hikari.MessageCreateEvent listeners only, not ReactionAddEvent" in (info.error or "")
     assert (await tb.say("!hi")).content.startswith("Hello, alice!")
+
+
+async def test_a_listener_of_guild_messages_keeps_hikaris_events(tb_factory) -> None:
+    """A listener of a narrower message event needs hikari to build every guild message's event anyway:
+    the router takes those too (no message is built twice), and the listener hears the bot's own reply."""
+    heard: list[str] = []
+
+    async def on_guild_message(event: hikari.GuildMessageCreateEvent, app) -> None:
+        heard.append(event.message.content or "")
+
+    p = plugin(register_listeners=lambda register: register(hikari.GuildMessageCreateEvent, on_guild_message))
+    tb = await tb_factory(extra_plugins={"guilds": p})
+    assert not via_payloads(tb.app)
+    reply = await tb.say("!hi")
+    await tb.emu.wait_until(lambda: reply.content in heard, 15, what="the listener to hear the reply")
+    assert heard[:2] == ["!hi", reply.content]
