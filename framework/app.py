@@ -34,7 +34,7 @@ from framework.permissions import Permissions
 from framework.plugin_discovery import rediscover
 from framework.plugins import PluginHost, PluginInfo, check_compatibility
 from framework.prefix import PrefixRouter
-from framework.registry import CommandRegistry, Contributions, Listener, swap_arguments
+from framework.registry import CommandRegistry, Contributions, Listener, listener, swap_arguments
 from framework.runtime import cache_settings, http_settings
 from framework.runtime import run as run_on_loop
 from framework.singletons import CoroFactory, Singleton, Singletons
@@ -139,7 +139,6 @@ class App:
         self.engines.select(self.config)
         self.bot.subscribe(hikari.StartingEvent, self.client.start)
         self.bot.subscribe(hikari.StoppingEvent, self.client.stop)
-        self.bot.subscribe(hikari.MessageCreateEvent, self.prefix.on_message)
         self.bot.subscribe(hikari.ShardReadyEvent, self._on_ready)
         for event_type in (hikari.GuildAvailableEvent, hikari.GuildJoinEvent):
             self.bot.subscribe(event_type, self._guild_check.on_guild)
@@ -168,7 +167,8 @@ class App:
             if kind == "command":
                 return {"register": lambda target: found.commands.append((owner, target))}
             if kind == "listener":
-                return {"register": lambda event_type, cb: found.listeners.append((owner, event_type, cb))}
+                return {"register": lambda event_type, cb, *, bots=True: found.listeners.append(
+                    (owner, event_type, listener(event_type, cb, bots)))}
             if kind == "migration":
                 return {"register": lambda step: found.migrations.append(
                     Migration(step.version, step.name, step.up, owner))}
@@ -224,6 +224,7 @@ class App:
             if event_type not in self._subscribed and event_type is not hikari.MessageCreateEvent:  # prefix routes it
                 self._subscribed.add(event_type)
                 self.bot.subscribe(event_type, self._router_for(event_type))
+        self.prefix.follow()
         registries = self.engines.by_hook()
         for hook_name, owner, name, engine in found.engines:
             registries[hook_name].register(owner, name, engine)
@@ -235,6 +236,7 @@ class App:
         self.engines.drop_plugin(plugin)
         for event_type, entries in self.listeners.items():
             self.listeners[event_type] = [(p, cb) for p, cb in entries if p != plugin]
+        self.prefix.follow()
         for slash in self._slash.pop(plugin, []):
             self.client.unregister(slash)
 

@@ -10,7 +10,7 @@ host knows which plugin registered what. Any hook may return an awaitable; the h
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
@@ -32,8 +32,15 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 RegisterCommand = Callable[["Command | Group"], None]
 """``register(command)`` in ``register_commands``."""
-RegisterListener = Callable[[type, Callable[..., Any]], None]
-"""``register(hikari_event_type, async_callback)`` in ``register_listeners``."""
+
+
+class RegisterListener(Protocol):
+    """``register(hikari_event_type, async_callback)`` in ``register_listeners``; for
+    ``hikari.MessageCreateEvent`` also ``register(..., bots=False)`` (API 2.0): no message written by a bot."""
+
+    def __call__(self, event_type: type, callback: Callable[..., Any], /, *, bots: bool = True) -> None: ...
+
+
 RegisterMigration = Callable[["Migration"], None]
 """``register(Migration(...))`` in ``register_migrations``."""
 RegisterEngine = Callable[[str, Any], None]
@@ -70,6 +77,11 @@ def register_listeners(register: RegisterListener) -> None:
 
     The host routes events to them, skipping plugins that are disabled in the event's guild.
     The callback receives ``(event, app)``.
+
+    A ``hikari.MessageCreateEvent`` listener gets every message, the bot's own replies and other
+    bots' messages among them, unless registered with ``register(..., bots=False)`` (API 2.0): then
+    no message written by a bot reaches it. When every such listener says so, the host drops bots'
+    messages before hikari builds their event, which saves the bot work on each of its own replies.
     """
 
 

@@ -52,7 +52,8 @@ the conversation), ``reply_sent`` (observe replies), ``bot_answer`` (answers by 
 corrected and rated; its dict keys are the contract and may only grow), ``dataset_examples`` (keep
 datasets elsewhere) and ``training_corrections`` (add corrections). ``register_cli_commands``
 gained ``config`` within 1.0: an implementation that does not name it is unaffected. In 1.2
-``settings_model`` may also return a ``framework.settings.Settings`` class (a pydantic model still works).
+``settings_model`` may also return a ``framework.settings.Settings`` class (a pydantic model still works);
+in 1.3 ``register_listeners``' ``register`` takes ``bots=False`` for ``MessageCreateEvent``.
 """
 
 

@@ -38,6 +38,7 @@ from framework.commands import (
 )
 from framework.commands.context import channel_message
 from framework.errors import echo
+from framework.registry import SkipsBots
 from framework.replies import reply
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -232,14 +233,57 @@ class PrefixContext(Context):
 
 class PrefixRouter:
     """Finds the command a message names and runs it through the shared pipeline. It is also the
-    one subscriber to hikari's ``MessageCreateEvent``: it hands each message to the plugins'
-    listeners of that event, in the same task for a message that is no command (most messages,
+    one subscriber to messages: it hands each message to the plugins' listeners of
+    ``MessageCreateEvent``, in the same task for a message that is no command (most messages,
     the bot's own among them), in a task beside the command's for one that is. That is one task
     per message where two subscriptions made two."""
 
     def __init__(self, app: App) -> None:
         self.app = app
         self._tasks: set[asyncio.Task[None]] = set()
+        self._raw: bool | None = None
+        """Subscribed to raw gateway payloads (True), to hikari's ``MessageCreateEvent`` (False), or not yet."""
+
+    def follow(self) -> None:
+        """Subscribe the way that costs least for the listeners registered now (called whenever they change).
+
+        No command is written by a bot, so when no listener wants bots' messages either (each
+        ``MessageCreateEvent`` listener was registered with ``bots=False``) and hikari's message cache
+        is off, the router takes the raw ``MESSAGE_CREATE`` payloads (``ShardPayloadEvent``) and drops
+        a bot's message, the bot's own replies among them, before hikari builds its event (message,
+        member, user). Otherwise it subscribes to ``MessageCreateEvent``: hikari builds every message's
+        event anyway, for the cache or for a listener of one kind of message (``GuildMessageCreateEvent``)."""
+        listeners = self.app.listeners
+        bots_wanted = any(not isinstance(cb, SkipsBots) for _, cb in listeners.get(hikari.MessageCreateEvent, ()))
+        kinds = any(entries and issubclass(kind, hikari.MessageCreateEvent) and kind is not hikari.MessageCreateEvent
+                    for kind, entries in listeners.items())
+        raw = self.app.config.bot.message_cache == 0 and not bots_wanted and not kinds
+        if raw is self._raw:
+            return
+        if self._raw is not None:
+            self._unsubscribe()
+        self._raw = raw
+        if raw:
+            self.app.bot.subscribe(hikari.ShardPayloadEvent, self.on_payload)
+        else:
+            self.app.bot.subscribe(hikari.MessageCreateEvent, self.on_message)
+
+    def _unsubscribe(self) -> None:
+        if self._raw:
+            self.app.bot.unsubscribe(hikari.ShardPayloadEvent, self.on_payload)
+        else:
+            self.app.bot.unsubscribe(hikari.MessageCreateEvent, self.on_message)
+
+    async def on_payload(self, event: hikari.ShardPayloadEvent) -> None:
+        """A raw gateway event: a message not written by a bot becomes the ``MessageCreateEvent``
+        hikari's event factory makes of it, as hikari's own dispatch would, and goes on to :meth:`on_message`."""
+        if event.name != "MESSAGE_CREATE" or event.payload.get("author", {}).get("bot"):
+            return
+        try:
+            created = self.app.bot.event_factory.deserialize_message_create_event(event.shard, event.payload)
+        except hikari.UnrecognisedEntityError:  # hikari's dispatch drops such an event too
+            return
+        await self.on_message(created)
 
     async def on_message(self, event: hikari.MessageCreateEvent) -> None:
         message = event.message

@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import hikari
+
 from framework.commands import Command, Group, discord_rules
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,6 +21,30 @@ if TYPE_CHECKING:  # pragma: no cover
 
 Listener = Callable[[Any, Any], Awaitable[None]]
 """A plugin's gateway event listener: ``async callback(event, app)``."""
+
+
+class SkipsBots:
+    """A ``MessageCreateEvent`` listener registered with ``bots=False``: a message written by a bot
+    (the bot's own replies among them) never reaches it. When no listener wants such messages, the
+    prefix router drops them before hikari builds their event (:meth:`PrefixRouter.follow`)."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: Listener) -> None:
+        self.callback = callback
+
+    async def __call__(self, event: Any, app: Any) -> None:
+        if not event.message.author.is_bot:
+            await self.callback(event, app)
+
+
+def listener(event_type: type, callback: Listener, bots: bool) -> Listener:
+    """``callback`` as registered: with ``bots=False`` (only for ``MessageCreateEvent``) it skips bots' messages."""
+    if bots:
+        return callback
+    if event_type is not hikari.MessageCreateEvent:
+        raise TypeError(f"bots=False applies to hikari.MessageCreateEvent listeners only, not {event_type.__name__}")
+    return SkipsBots(callback)
 
 
 @dataclasses.dataclass

@@ -164,7 +164,7 @@ async def on_message(event: hikari.MessageCreateEvent, app: Host) -> None:
 
 @hookimpl
 def register_listeners(register: RegisterListener) -> None:
-    register(hikari.MessageCreateEvent, on_message)
+    register(hikari.MessageCreateEvent, on_message, bots=False)  # never answers a bot, itself included
 
 
 @hookimpl

@@ -194,7 +194,7 @@ async def on_message(event: hikari.MessageCreateEvent, app: Host) -> None:
 
 @hookimpl
 def register_listeners(register: RegisterListener) -> None:
-    register(hikari.MessageCreateEvent, on_message)
+    register(hikari.MessageCreateEvent, on_message, bots=False)  # never answers a bot, itself included
 
 
 language_group = group("language", "Which language voice messages are in")
