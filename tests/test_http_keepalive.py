@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+pytestmark = pytest.mark.backends("sqlite")  # REST connections do not depend on the database
+
 MAX_CONNECTIONS = 4
 """hikari may run a few requests at once (a reply while another is in flight); 100 trips, one at a time,
 need no more."""

@@ -18,6 +18,8 @@ from framework import plugin_admin
 from framework.config import load_config
 from framework.plugins import API_VERSION
 
+pytestmark = pytest.mark.backends("sqlite")  # installing plugins does not depend on the database
+
 
 def scaffold(tmp_path: Path, name: str) -> Path:
     out = io.StringIO()
