@@ -18,7 +18,10 @@ from framework import plugin_admin
 from framework.config import load_config
 from framework.plugins import API_VERSION
 
-pytestmark = pytest.mark.backends("sqlite")  # installing plugins does not depend on the database
+pytestmark = [
+    pytest.mark.backends("sqlite"),  # installing plugins does not depend on the database
+    pytest.mark.serial,  # pip-installs into the environment every other test's bot loads plugins from
+]
 
 
 def scaffold(tmp_path: Path, name: str) -> Path:
