@@ -27,8 +27,13 @@ run: $(STAMP)
 sandbox: $(STAMP)
 	$(BIN)/trainerbot sandbox
 
+# The suite on two processes (pytest-xdist: the tests share nothing), then the `serial` tests, which
+# pip-install plugins into the environment, alone. Both always run; either failing fails the target.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	@status=0; \
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal -m "not serial" || status=$$?; \
+	$(BIN)/python -m pytest -q -m serial || status=$$?; \
+	exit $$status
 
 # ruff (pyflakes, pycodestyle, isort, bugbear, pyupgrade) on the whole tree; mypy --strict on the
 # framework, mypy's default strictness on the built-in plugins. CI runs it before the tests.

@@ -9,8 +9,11 @@ import re
 from pathlib import Path
 
 import hikari
+import pytest
 
 from framework.bot_permissions import invite_permissions, names
+
+pytestmark = pytest.mark.backends("sqlite")  # the bot's Discord permissions do not depend on the database
 
 P = hikari.Permissions
 README = Path(__file__).resolve().parents[1] / "README.md"

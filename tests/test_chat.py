@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import types
 
+import pytest
+
 from framework import hookimpl
 from framework import sql as sa
 from plugins.chat import answers
@@ -55,6 +57,7 @@ async def test_plain_messages_are_ignored_until_the_channel_is_switched_on(tb_fa
                                         for r in openai_server.chat_requests), 15, what="a request with it")
 
 
+@pytest.mark.backends("sqlite")  # message lengths and errors: not the database
 async def test_long_answers_are_split_and_errors_are_short(tb_factory, openai_server) -> None:
     tb = await tb_factory(plugins_toml=OPENAI_TOML)
     openai_server.chat_reply = "word " * 900
@@ -79,6 +82,7 @@ async def test_dm_is_answered_by_the_active_local_model(tb_factory) -> None:
     assert (await tb.say("boring and awful", channel=dm)).content.startswith("negative (")
 
 
+@pytest.mark.backends("sqlite")  # mentions in what is sent: not the database
 async def test_a_model_answer_that_names_everyone_pings_no_one(tb_factory, openai_server) -> None:
     """The answer is the model's text, which a user can steer: it must not ping @everyone, a role or a user
     (the strict emulator records mentions as ``allowed_mentions`` lets them through, as Discord does)."""

@@ -22,6 +22,8 @@ EXAMPLES = int(os.environ.get("TRAINERBOT_FUZZ_EXAMPLES", "10"))
 TRAINING = "[plugins.training]\npoll_interval = 0.05\n"
 
 
+# On both backends: hostile and over-long values reach storage, and PostgreSQL refuses what SQLite takes
+# (a string longer than its column, an integer past 64 bits).
 async def test_no_generated_input_makes_a_command_fail_unexpectedly(tb_factory) -> None:
     tb = await tb_factory(plugins_toml=TRAINING)
     # Hundreds of commands, each answered in one channel, as fast as the bot answers: the per-channel

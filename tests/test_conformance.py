@@ -4,8 +4,12 @@ and answered no 429 (issue 13, item 4). Every rule of the emulator is on."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conformance import SESSION_TOML, prepare, run_session
 from tests.test_voice import enter, voice_tb
+
+pytestmark = pytest.mark.backends("sqlite")  # Discord's rules, which do not depend on the database
 
 
 async def test_a_session_of_every_builtin_breaks_no_discord_rule(tb_factory, tmp_path) -> None:

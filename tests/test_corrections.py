@@ -9,6 +9,8 @@ import asyncio
 import json
 import types
 
+import pytest
+
 from framework import hookimpl
 from framework import sql as sa
 from framework.providers import Correction
@@ -295,6 +297,7 @@ def _shout_plugin() -> types.SimpleNamespace:
         lambda register: [register(shout), register(askme), register(late)]))
 
 
+@pytest.mark.backends("sqlite")  # commands and forms: not the database
 async def test_any_plugin_can_declare_message_commands_with_forms(tb_factory) -> None:
     tb = await tb_factory(extra_plugins={"shout": _shout_plugin()})
     synced = {c["name"]: c["type"] for c in tb.emu.synced_commands()}

@@ -13,6 +13,8 @@ from framework.commands import Command, Group, MessageCommand, command, group, i
 from framework.commands import discord_rules as rules
 from tests.test_cli import run
 
+pytestmark = pytest.mark.backends("sqlite")  # Discord's application-command rules do not depend on the database
+
 
 async def _noop(ctx, **kwargs) -> None:
     await ctx.respond("ok")

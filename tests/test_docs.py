@@ -240,6 +240,7 @@ def examples() -> Iterator[dict[str, tuple[types.ModuleType, Block]]]:
             sys.modules.pop(module.__name__, None)
 
 
+@pytest.mark.backends("sqlite")  # the documents' examples: the database plays no part
 async def test_the_examples_load_into_the_bot_and_answer(tb_factory, examples) -> None:
     tb = await tb_factory(extra_plugins={name: module for name, (module, _) in examples.items()})
     for name, (_, block) in examples.items():

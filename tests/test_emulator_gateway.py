@@ -13,6 +13,8 @@ import pytest
 from framework.emulator import DiscordEmulator
 from framework.emulator.intent_rules import required_intent
 
+pytestmark = pytest.mark.backends("sqlite")  # what the gateway sends does not depend on the database
+
 GUILDS, GUILD_MEMBERS, GUILD_VOICE_STATES, GUILD_PRESENCES = 1, 1 << 1, 1 << 7, 1 << 8
 GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = 1 << 9, 1 << 12, 1 << 15
 

@@ -21,6 +21,8 @@ from framework.commands import command
 from framework.emulator import DiscordEmulator
 from tests.test_training import TRAINING_TOML, _progress, labelled_jsonl
 
+pytestmark = pytest.mark.backends("sqlite")  # Discord's interaction rules do not depend on the database
+
 EPHEMERAL = 64
 
 

@@ -13,6 +13,8 @@ import pytest
 from framework.emulator import DiscordEmulator
 from framework.emulator import permissions_calc as perms
 
+pytestmark = pytest.mark.backends("sqlite")  # the emulator's rules do not depend on the database
+
 
 async def call(emu: DiscordEmulator, method: str, path: str, body: Any = None,
                files: list[tuple[str, bytes]] = ()) -> tuple[int, Any]:

@@ -154,6 +154,7 @@ async def test_inline_json_then_attachment_on_the_local_model_with_history_and_r
     png_of(shown)
 
 
+@pytest.mark.backends("sqlite")  # reading file formats: not the database
 async def test_every_attachment_format_gives_the_same_metrics(tb_factory) -> None:
     tb = await local_bot(tb_factory)
     for number, (name, data) in enumerate(as_files().items(), 1):
@@ -233,6 +234,7 @@ macro avg       0.83    0.75  0.73        6"""
      "No active model to test: train one with `!train`, then choose it with `!model use`."),
     ("!test dataset=nosuch", {}, "No dataset `nosuch`. `dataset list` shows them."),
 ])
+@pytest.mark.backends("sqlite")  # refused before anything is stored
 async def test_bad_test_data_is_answered_clearly(tb_factory, command, files, message) -> None:
     tb = await tb_factory(plugins_toml=TRAINING_TOML)
     attachments = [tb.emu.file(name, data) for name, data in files.items()]
@@ -240,6 +242,7 @@ async def test_bad_test_data_is_answered_clearly(tb_factory, command, files, mes
     assert reply.content == message
 
 
+@pytest.mark.backends("sqlite")  # refused before anything is stored
 async def test_no_data_unknown_labels_and_too_many_examples(tb_factory) -> None:
     tb = await local_bot(tb_factory, "[plugins.evaluation]\nmax_examples = 3\n")
     assert (await tb.say("!test")).content.startswith("Give test data: JSON (`!test [{")
@@ -257,6 +260,7 @@ async def test_no_data_unknown_labels_and_too_many_examples(tb_factory) -> None:
     assert (await tb.say("!test [] split=all")).content == "`split` chooses a part of a dataset: give `dataset` too."
 
 
+@pytest.mark.backends("sqlite")  # the progress message: not the database
 async def test_large_sets_show_progress_while_predicting(tb_factory) -> None:
     tb = await local_bot(tb_factory, "[plugins.evaluation]\nbatch_size = 2\n[bot]\nprogress_interval = 0.2\n")
     sent = await tb.send("!test", attachments=[tb.emu.file("known.jsonl", as_files()["known.jsonl"])])
@@ -409,6 +413,7 @@ async def test_run_and_item_numbers_beyond_any_id_are_refused_clearly(tb_factory
     assert refused.content == f"`1,{huge}`: give review item numbers, e.g. `4` or `4,5,6`."
 
 
+@pytest.mark.backends("sqlite")  # the report's image: not the database
 async def test_too_many_labels_for_an_image_still_get_the_report(tb_factory) -> None:
     """A model without labels takes them from the test data, up to one per example: the image
     (growing with the square) is left out beyond 30 labels, the figures are all there."""

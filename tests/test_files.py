@@ -13,6 +13,8 @@ from framework.commands import UserError
 from framework.dataroot import DataRoot
 from framework.errors import PathRefused
 
+pytestmark = pytest.mark.backends("sqlite")  # files on disk: the database plays no part
+
 CANARY = "CANARY-7f3a1c-outside-the-root"
 
 

@@ -10,6 +10,8 @@ import pytest
 from framework import hookimpl
 from framework.commands import Context, attachment, boolean, command, group, integer, string
 
+pytestmark = pytest.mark.backends("sqlite")  # surfaces, validation, gateway drops, REST retries: not the database
+
 
 def echo_plugin() -> types.SimpleNamespace:
     """A throwaway plugin with typed options and an attachment."""

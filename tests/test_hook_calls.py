@@ -13,6 +13,8 @@ from framework.commands import Context, command
 from framework.speech import SynthesizedAudio, TextToSpeech
 from tests.test_speech import VOICE_FLAG, _silence_wav, hello_ogg, tts_engine, voice_tb  # noqa: F401 - fixtures
 
+pytestmark = pytest.mark.backends("sqlite")  # how hooks are called does not depend on the database
+
 GENERIC = "Sorry, `boom` failed unexpectedly. The error was logged."
 
 

@@ -17,6 +17,8 @@ from framework.engines import KINDS, EngineUnavailable
 from framework.settings import Settings
 from framework.storage import Migration
 
+pytestmark = pytest.mark.backends("sqlite")  # calling hooks does not depend on the database (migrations: both)
+
 
 def plugin(**hooks) -> types.SimpleNamespace:
     return types.SimpleNamespace(**{name: hookimpl(fn) for name, fn in hooks.items()})
@@ -61,6 +63,7 @@ async def test_hook_register_listeners(tb_factory) -> None:
     assert (await tb.say("marco")).content == "polo"
 
 
+@pytest.mark.backends("sqlite", "postgresql")  # the bot's tables in each database
 async def test_hook_register_migrations(tb_factory, tmp_path) -> None:
     meta = sa.MetaData()
     notes = sa.Table("notes_test", meta, sa.Column("id", sa.Integer, primary_key=True), sa.Column("text", sa.Text))

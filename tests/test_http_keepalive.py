@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+pytestmark = pytest.mark.backends("sqlite")  # REST connections do not depend on the database
+
 MAX_CONNECTIONS = 4
 """hikari may run a few requests at once (a reply while another is in flight); 100 trips, one at a time,
 need no more."""
@@ -31,6 +35,7 @@ async def test_100_round_trips_reuse_a_bounded_number_of_connections(tb) -> None
 
 async def test_keepalive_off_opens_a_connection_per_request(tb_factory) -> None:
     tb = await tb_factory(config_overrides={"bot": {"http_keepalive": False, "http_pool_size": 8}})
+    tb.emu.relax("ratelimit")  # 20 replies in one channel: paced to 15 s by its bucket, as above
     assert tb.app.bot.http_settings.force_close_transports
     assert tb.app.bot.http_settings.connection_limit == 8
     opened = await round_trips(tb, 20)

@@ -10,6 +10,8 @@ import pytest
 
 from framework.intents import DisallowedIntents
 
+pytestmark = pytest.mark.backends("sqlite")  # gateway intents do not depend on the database
+
 MESSAGE_CONTENT = 1 << 15
 
 

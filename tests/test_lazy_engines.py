@@ -15,6 +15,8 @@ import pytest
 
 from framework.lazy import import_engine, load_engine
 
+pytestmark = pytest.mark.backends("sqlite")  # which libraries load when does not depend on the database
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

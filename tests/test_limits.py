@@ -19,6 +19,8 @@ from framework.errors import ImportProblem
 from framework.importers import MAX_JSON_DEPTH, parse_file
 from tests.audio_memory_probe import long_wav
 
+pytestmark = pytest.mark.backends("sqlite")  # limits that hold before any work, the database's included
+
 ROOT = Path(__file__).resolve().parent.parent
 GENERIC = "failed unexpectedly"
 MiB = 1024

@@ -11,11 +11,15 @@ import math
 import types
 import wave
 
+import pytest
+
 from framework import hookimpl
 from framework.commands import DISCORD_MESSAGE_LIMIT
 from framework.speech import Transcript
 from plugins.training.jobs import render_job
 from tests.test_speech import VOICE_FLAG, BeepTTS, EchoSTT
+
+pytestmark = pytest.mark.backends("sqlite")  # Discord's message and upload limits do not depend on the database
 
 
 def tone_wav(seconds: float = 1.0) -> bytes:

@@ -9,8 +9,11 @@ import asyncio
 import types
 
 import hikari
+import pytest
 
 from framework import hookimpl
+
+pytestmark = pytest.mark.backends("sqlite")  # which messages reach listeners does not depend on the database
 
 
 def plugin(**hooks) -> types.SimpleNamespace:

@@ -19,6 +19,8 @@ from framework.cli import main as cli_main
 from framework.dataroot import NAME_MAX, DataRoot, check_name, slugify
 from framework.errors import PathRefused
 
+pytestmark = pytest.mark.backends("sqlite")  # names become paths on disk: the database plays no part
+
 RULE = f"letters and digits, then also `-`, `_` and `.`, at most {NAME_MAX} characters"
 
 

@@ -15,8 +15,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from framework.commands import MessageCommand, OptionType
 from tests.fuzzing import HOSTILE_NAMES, TOKEN, Case, Fuzzer, commands_of, summary
+
+pytestmark = pytest.mark.backends("sqlite")  # where files land does not depend on the database
 
 REACH = {"train": {"data": "great film"}, "select_dataset": {"data_dir": "datasets/fuzz"}}
 """Values that take a command past its first refusal to where it uses the hostile name (`train`

@@ -21,6 +21,11 @@ from framework.plugins import API_VERSION
 NEXT = int(API_VERSION.split(".")[0]) + 1
 """The next major version of the plugin API, which no plugin here can be compatible with yet."""
 
+pytestmark = [
+    pytest.mark.backends("sqlite"),  # installing plugins does not depend on the database
+    pytest.mark.serial,  # pip-installs into the environment every other test's bot loads plugins from
+]
+
 
 def scaffold(tmp_path: Path, name: str) -> Path:
     out = io.StringIO()

@@ -85,6 +85,7 @@ async def test_per_guild_disable_gates_commands_and_listeners(tb_factory, parrot
     assert (await tb2.say("!parrot")).content == "squawk"
 
 
+@pytest.mark.backends("sqlite")  # swapping code does not depend on the database
 async def test_reload_swaps_code_including_submodules(tb_factory, parrot_package) -> None:
     tb = await tb_factory()
     assert (await tb.say("!parrot")).content == "squawk"

@@ -10,6 +10,8 @@ import pytest
 from framework.config import ConfigError, load_config
 from framework.plugins import API_VERSION, PluginHost
 
+pytestmark = pytest.mark.backends("sqlite")  # plugin discovery does not depend on the database
+
 THIRD_PARTY = '''
 from framework import hookimpl
 from framework.commands import Context, command, string

@@ -22,6 +22,8 @@ from framework.commands import (
 from framework.prefix import parse_arguments, tokenize
 from plugins.feedback import feedback_table
 
+pytestmark = pytest.mark.backends("sqlite")  # parsing does not depend on the database
+
 
 async def _noop(ctx, **kwargs) -> None:
     pass

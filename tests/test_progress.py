@@ -10,10 +10,14 @@ import json
 import re
 import types
 
+import pytest
+
 from framework import hookimpl
 from framework.commands import UserError, command
 from framework.providers import ModelProvider, trained_models
 from tests.test_training import TRAINING_TOML, labelled_jsonl
+
+pytestmark = pytest.mark.backends("sqlite")  # Discord's interaction rules for long work do not depend on the database
 
 EPHEMERAL = 1 << 6
 

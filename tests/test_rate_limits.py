@@ -14,6 +14,8 @@ import pytest
 
 from framework.emulator import DiscordEmulator
 
+pytestmark = pytest.mark.backends("sqlite")  # Discord's rate limits do not depend on the database
+
 ROUTE_HEADERS = {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Reset-After",
                  "X-RateLimit-Bucket"}
 

@@ -57,6 +57,7 @@ async def test_two_bots_with_half_the_shards_each_answer_every_guild_once(tb_fac
         assert len(interaction.responses) == 1
 
 
+@pytest.mark.backends("sqlite")  # one bot: the database plays no part
 async def test_shard_count_auto_takes_discords_recommendation(tb_factory) -> None:
     tb_factory.emu.shard_gateway(3, max_concurrency=3)
     tb = await tb_factory()
