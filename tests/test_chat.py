@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import types
 
+import hikari
 import pytest
 
 from framework import hookimpl
@@ -42,19 +43,26 @@ async def test_mention_is_answered_with_memory_and_recorded(tb_factory, openai_s
 
 
 async def test_plain_messages_are_ignored_until_the_channel_is_switched_on(tb_factory, openai_server) -> None:
-    tb = await tb_factory(plugins_toml=OPENAI_TOML)
+    handled: list[int] = []
+
+    async def after_chat(event: hikari.MessageCreateEvent, app) -> None:
+        handled.append(int(event.message.id))  # a message's listeners run in order: chat's has finished
+
+    observer = types.SimpleNamespace(register_listeners=hookimpl(
+        lambda register: register(hikari.MessageCreateEvent, after_chat, bots=False)))
+    tb = await tb_factory(plugins_toml=OPENAI_TOML, extra_plugins={"observer": observer})
+    entries = tb.app.listeners[hikari.MessageCreateEvent]  # the observer goes last: after chat's listener
+    entries.append(entries.pop([p for p, _ in entries].index("observer")))
     quiet = await tb.send("hello everyone")
-    await tb.say("!ping")
+    await tb.emu.wait_until(lambda: int(quiet.id) in handled, what="chat to have seen the message")
     assert not [m for m in tb.emu.sent_messages() if m.reference == quiet.id]
     assert (await tb.say("!chat here on")).content.startswith("You don't have permission")
     assert (await tb.say("!chat here on", user=tb.owner)).content == "I'll answer every message in this channel."
     assert (await tb.say("hello everyone")).content == "Hello from the test model."
-    await tb.say('!chat instruction "Answer like a pirate."', user=tb.owner)
+    updated = await tb.say('!chat instruction "Answer like a pirate."', user=tb.owner)
+    assert updated.content == "System instruction updated."
     await tb.say("ahoy")
-    # the answer to "ahoy" is asked with the new instruction (waited for: under load the reply taken for
-    # "ahoy" can be a late one, while the last request recorded is another message's)
-    await tb.emu.wait_until(lambda: any(r["messages"][0]["content"] == "Answer like a pirate."
-                                        for r in openai_server.chat_requests), 15, what="a request with it")
+    assert openai_server.chat_requests[-1]["messages"][0]["content"] == "Answer like a pirate."
 
 
 @pytest.mark.backends("sqlite")  # message lengths and errors: not the database
