@@ -159,6 +159,24 @@ async def test_a_cancelled_task_returns_its_connection_to_the_pool(database, tmp
         await storage.close()
 
 
+@pytest.mark.backends("postgresql")  # a server that drops a connection: PostgreSQL's (a restart, an admin)
+async def test_a_connection_the_server_dropped_is_replaced(database, tmp_path) -> None:
+    storage = database.storage(tmp_path)
+    try:
+        await storage.migrate([Migration(1, "numbers", meta.create_all, "t")])
+        async with storage.connect() as doomed:
+            pid = await doomed.scalar(sa.text("SELECT pg_backend_pid()"))
+            async with storage.connect() as admin:
+                assert await admin.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        assert storage.engine.checked_out == 0
+        for _ in range(3):  # whichever pooled connection comes next works
+            async with storage.connect() as conn:
+                assert await conn.scalar(sa.select(sa.func.count()).select_from(numbers)) == 0
+                assert await conn.scalar(sa.text("SELECT pg_backend_pid()")) != pid
+    finally:
+        await storage.close()
+
+
 @pytest.mark.backends("sqlite")  # the old data folder is written as a SQLite file; PostgreSQL's DDL is compared above
 async def test_a_database_made_by_sqlalchemy_is_used_as_it_is(tb_factory, tmp_path) -> None:
     """A data folder of the last SQLAlchemy version (its tables, its migrations recorded, its way of

@@ -93,6 +93,9 @@ class SQLiteEngine(Engine):
         else:
             await self._close(raw)
 
+    async def _discard(self, raw: _SQLiteConnection) -> None:
+        await self._close(raw)
+
     async def _close(self, raw: _SQLiteConnection) -> None:
         try:
             await raw.run(raw.close)
@@ -141,6 +144,17 @@ class SQLiteEngine(Engine):
 _STATUS = re.compile(r"(\d+)$")
 
 
+def _closed(raw: Any) -> bool:
+    """Whether an asyncpg connection is closed: by us, by the server (a restart, an admin), or lost,
+    in which case asyncpg has detached it from its pool and any call on it raises."""
+    import asyncpg
+
+    try:
+        return bool(raw.is_closed())
+    except asyncpg.InterfaceError:
+        return True
+
+
 class PostgresEngine(Engine):
     def __init__(self, url: URL, *, server_settings: dict[str, str], pool_size: int) -> None:
         super().__init__(url, pool_size)
@@ -170,8 +184,22 @@ class PostgresEngine(Engine):
         return raw
 
     async def _release(self, raw: Any) -> None:
+        import asyncpg
+
         if self._pool is not None:
-            await self._pool.release(raw)
+            try:
+                await self._pool.release(raw)
+            except asyncpg.InterfaceError:  # asyncpg took it back itself when the connection closed
+                pass
+
+    async def _discard(self, raw: Any) -> None:
+        import asyncpg
+
+        try:
+            raw.terminate()
+        except asyncpg.InterfaceError:  # already closed and detached by asyncpg
+            pass
+        await self._release(raw)
 
     async def dispose(self) -> None:
         pool, self._pool = self._pool, None
@@ -185,7 +213,7 @@ class PostgresEngine(Engine):
         await raw.execute("COMMIT")
 
     async def _tx_rollback(self, raw: Any) -> None:
-        if not raw.is_closed() and raw.is_in_transaction():
+        if not _closed(raw) and raw.is_in_transaction():
             await raw.execute("ROLLBACK")
 
     async def _execute(self, raw: Any, compiled: Compiled) -> tuple[Any, int, int | None, list[str]]:

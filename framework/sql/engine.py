@@ -103,6 +103,10 @@ class Engine:
     async def _release(self, raw: Any) -> None:
         raise NotImplementedError
 
+    async def _discard(self, raw: Any) -> None:
+        """Close a broken connection instead of pooling it."""
+        raise NotImplementedError
+
     async def dispose(self) -> None:
         raise NotImplementedError
 
@@ -171,7 +175,11 @@ class Connection:
         try:
             if self._in_transaction:
                 self._in_transaction = False
-                await self.engine._tx_rollback(raw)
+                try:
+                    await self.engine._tx_rollback(raw)
+                except Exception:  # a connection that cannot even roll back is not pooled again
+                    await self.engine._discard(raw)
+                    return
             await self.engine._release(raw)
         finally:
             self.engine.checked_out -= 1
