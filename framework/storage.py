@@ -37,6 +37,7 @@ from framework.portable import as_record as as_record
 from framework.portable import lock, too_large
 from framework.portable import upsert as upsert
 from framework.portable import utc as utc
+from framework.sql import add_missing_columns as add_missing_columns
 
 log = logging.getLogger(__name__)
 
@@ -112,16 +113,6 @@ class Migration:
     name: str
     up: Callable[[sa.Connection], Awaitable[Any]]
     plugin: str = ""
-
-
-async def add_missing_columns(connection: sa.Connection, table: sa.Table) -> list[str]:
-    """Add the columns ``table`` declares but the database's table lacks; returns their names.
-
-    For migrations that add a column to a table whose first step was ``metadata.create_all``:
-    a new database already has the column, an older one gets it, and both end up the same. New
-    columns must be nullable or have a constant server default (``ALTER TABLE … ADD COLUMN`` rules).
-    """
-    return await sa.add_missing_columns(connection, table)
 
 
 def default_url(data_root: Path) -> str:

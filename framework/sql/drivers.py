@@ -125,10 +125,7 @@ class SQLiteEngine(Engine):
 
     async def _stream(self, raw: _SQLiteConnection, compiled: Compiled) -> Rows:
         assert raw.db is not None
-        try:
-            cursor = await raw.run(raw.db.execute, compiled.sql, compiled.params)
-        except sqlite3.Error as error:
-            raise exc.wrap(error, compiled.sql, compiled.params) from error
+        cursor = await raw.run(raw.db.execute, compiled.sql, compiled.params)
         names = [name for name, _ in compiled.columns] or [d[0] for d in cursor.description or ()]
         processors = [p for _, p in compiled.columns] or [None] * len(names)
 
@@ -166,21 +163,16 @@ class PostgresEngine(Engine):
     async def _acquire(self) -> Any:
         import asyncpg
 
-        async with self._creating:
-            if self._pool is None:
-                try:
+        with exc.translated(None, None):
+            async with self._creating:
+                if self._pool is None:
                     self._pool = await asyncpg.create_pool(self.url.asyncpg_dsn(), min_size=0, max_size=self.pool_size,
                                                            max_inactive_connection_lifetime=60.0,
                                                            server_settings=self.server_settings)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                    raise exc.wrap(error, None, None) from error
-        try:
             raw = await self._pool.acquire()
             if raw.is_closed():  # the server closed it (a restart): take a fresh one
                 await self._pool.release(raw)
                 raw = await self._pool.acquire()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            raise exc.wrap(error, None, None) from error
         return raw
 
     async def _release(self, raw: Any) -> None:
@@ -232,13 +224,7 @@ class PostgresEngine(Engine):
         await raw.executemany(sql, rows)
 
     async def _stream(self, raw: Any, compiled: Compiled) -> Rows:
-        try:
-            cursor = await raw.cursor(compiled.sql, *compiled.params)
-        except Exception as error:
-            wrapped = exc.wrap(error, compiled.sql, compiled.params)
-            if wrapped is error:
-                raise
-            raise wrapped from error
+        cursor = await raw.cursor(compiled.sql, *compiled.params)
         names = [name for name, _ in compiled.columns]
         processors = [p for _, p in compiled.columns]
 

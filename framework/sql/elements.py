@@ -177,9 +177,6 @@ class Grouped(ColumnElement):
     def render(self, c: Compiler) -> str:
         return f"({self.element.render(c)})"
 
-    def froms(self) -> list[FromClause]:
-        return []
-
 
 def _operand(element: ClauseElement, c: Compiler) -> str:
     text = element.render(c)

@@ -11,7 +11,6 @@ closed; ``async with conn.begin():`` commits on success. Connections go back to 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import urllib.parse
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -134,9 +133,8 @@ class Connection:
     def __init__(self, engine: Engine, *, write: bool = False) -> None:
         self.engine, self.write = engine, write
         self.dialect = engine.dialect
-        self.info: dict[str, Any] = {}
         self.wrote = False
-        """Whether a statement that changes something ran (since the last :meth:`reset_wrote`)."""
+        """Whether a statement that changes something ran on this connection."""
         self._raw: Any = None
         self._in_transaction = False
 
@@ -214,15 +212,8 @@ class Connection:
             await self._run_driver(self.engine._tx_rollback, "ROLLBACK")
 
     async def _run_driver(self, fn: Any, what: str) -> Any:
-        try:
+        with exc.translated(what, None):
             return await fn(self.raw)
-        except (sqlite3.Error, OSError) as error:
-            raise exc.wrap(error, what, None) from error
-        except Exception as error:
-            wrapped = exc.wrap(error, what, None)
-            if wrapped is error:
-                raise
-            raise wrapped from error
 
     async def execute(self, statement: ClauseElement, parameters: dict[str, Any] | Sequence[dict[str, Any]] | None
                       = None) -> Result:
@@ -235,13 +226,8 @@ class Connection:
             await self._begin()
         if compiled.kind in ("insert", "update", "delete", "ddl"):
             self.wrote = True
-        try:
+        with exc.translated(compiled.sql, compiled.params):
             raw_rows, rowcount, lastrowid, found = await self.engine._execute(self.raw, compiled)
-        except Exception as error:
-            wrapped = exc.wrap(error, compiled.sql, compiled.params)
-            if wrapped is error:
-                raise
-            raise wrapped from error
         names = [name for name, _ in compiled.columns] or found
         rows = make_rows(names, [p for _, p in compiled.columns] or [None] * len(names), raw_rows)
         key = None
@@ -265,13 +251,8 @@ class Connection:
             await self._begin()
         self.wrote = True
         for sql, rows in batches.items():
-            try:
+            with exc.translated(sql, rows[:1]):
                 await self.engine._execute_many(self.raw, sql, rows)
-            except Exception as error:
-                wrapped = exc.wrap(error, sql, rows[:1])
-                if wrapped is error:
-                    raise
-                raise wrapped from error
         return Result([], len(parameters))
 
     async def scalar(self, statement: ClauseElement, parameters: dict[str, Any] | None = None) -> Any:
@@ -282,7 +263,8 @@ class Connection:
         compiled = compile_statement(statement, self.dialect.name, parameters)
         if not self._in_transaction:
             await self._begin()
-        return await self.engine._stream(self.raw, compiled)
+        with exc.translated(compiled.sql, compiled.params):
+            return await self.engine._stream(self.raw, compiled)
 
 
 async def _to_completion(coro: Any) -> Any:

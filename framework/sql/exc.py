@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -69,3 +71,16 @@ def wrap(error: BaseException, statement: str | None, params: Any) -> BaseExcept
     if isinstance(error, (ConnectionError, TimeoutError)):
         return OperationalError(statement, params, error)
     return error
+
+
+@contextmanager
+def translated(statement: str | None, params: Any) -> Iterator[None]:
+    """Raise a driver's exception inside the block as the layer's error (:func:`wrap`), the driver's
+    kept as its cause; any other exception passes as it is."""
+    try:
+        yield
+    except Exception as error:
+        wrapped = wrap(error, statement, params)
+        if wrapped is error:
+            raise
+        raise wrapped from error

@@ -262,7 +262,12 @@ async def get_table_names(conn: Connection) -> list[str]:
 
 
 async def add_missing_columns(conn: Connection, table: Table) -> list[str]:
-    """Add the columns ``table`` declares but the database's table lacks; returns their names."""
+    """Add the columns ``table`` declares but the database's table lacks; returns their names.
+
+    For migrations that add a column to a table whose first step was ``metadata.create_all``:
+    a new database already has the column, an older one gets it, and both end up the same. New
+    columns must be nullable or have a constant server default (``ALTER TABLE … ADD COLUMN`` rules).
+    """
     existing = set(await get_columns(conn, table.name))
     added = []
     for column in table.c:

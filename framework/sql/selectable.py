@@ -15,11 +15,11 @@ from framework.sql.elements import (
     and_,
     coerce,
 )
-from framework.sql.types import Boolean, Integer, NullType, TypeEngine
+from framework.sql.types import Boolean, Integer, TypeEngine
 
 if TYPE_CHECKING:
     from framework.sql.compiler import Compiler
-    from framework.sql.schema import Column, Table
+    from framework.sql.schema import Table
 
 
 class FromClause(ClauseElement):
@@ -137,7 +137,6 @@ class Select(ClauseElement):
         self._limit: int | None = None
         self._offset: int | None = None
         self._for_update = False
-        self._subqueries = 0
 
     def _copy(self) -> Self:
         new = copy.copy(self)
@@ -376,7 +375,3 @@ class Exists(ColumnElement):
 
 def exists() -> Exists:
     return Exists()
-
-
-def column_type(column: Column | ColumnElement) -> TypeEngine:
-    return getattr(column, "type", NullType())
