@@ -42,6 +42,17 @@ DEFAULT_TABLES = ("framework.storage", "framework.leases", "framework.state_sync
                   "plugins.voice_messages", "plugins.feedback", "plugins.corrections")
 
 
+@pytest.fixture
+async def storage(database, tmp_path):
+    """A Storage on the test's database (each backend), with this file's tables made."""
+    made = database.storage(tmp_path)
+    try:
+        await made.migrate([Migration(1, "numbers and things", meta.create_all, "t")])
+        yield made
+    finally:
+        await made.close()
+
+
 def _normal(statement: str) -> str:
     return re.sub(r"\s+", " ", statement.replace('"', "").replace("IF NOT EXISTS ", "")).strip()
 
@@ -76,105 +87,80 @@ def test_parameters_follow_their_places_in_the_sql() -> None:
     assert compiled.sql.index("- ?") < compiled.sql.index("IN (SELECT")
 
 
-async def test_values_come_back_as_they_went_in(database, tmp_path) -> None:
-    storage = database.storage(tmp_path)
-    try:
-        await storage.migrate([Migration(1, "things", meta.create_all, "t")])
-        plus_two = datetime.timezone(datetime.timedelta(hours=2))
-        moment = datetime.datetime(2026, 11, 30, 12, 34, 56, 789000, tzinfo=plus_two)
+async def test_values_come_back_as_they_went_in(storage) -> None:
+    plus_two = datetime.timezone(datetime.timedelta(hours=2))
+    moment = datetime.datetime(2026, 11, 30, 12, 34, 56, 789000, tzinfo=plus_two)
+    async with storage.begin() as conn:
+        first = await conn.execute(things.insert().values(name="a", big=2**62, ok=True, ratio=0.5, at=moment))
+        second = await conn.execute(things.insert().values(name="b"))
+        assert (first.inserted_primary_key, second.inserted_primary_key) == ((1,), (2,))
+    async with storage.connect() as conn:
+        rows = (await conn.execute(sa.select(things).order_by(things.c.id))).all()
+    a, b = rows
+    assert (a.name, a.big, a.ok, a.ratio) == ("a", 2**62, True, 0.5) and a._mapping["name"] == "a"
+    assert a.at.replace(tzinfo=a.at.tzinfo or datetime.UTC) == moment, "the same instant, stored in UTC"
+    assert (b.ok, b.big) == (False, None) and isinstance(b.at, datetime.datetime)
+    async with storage.connect() as conn:
+        assert (await conn.execute(sa.select(things.c.name).where(things.c.ok))).scalars().all() == ["a"]
+        assert (await conn.execute(sa.select(things.c.name).where(~things.c.ok))).scalars().all() == ["b"]
+        assert (await conn.execute(sa.select(things.c.id).where(things.c.big.is_(None)))).scalar_one() == 2
+
+
+async def test_streamed_rows_come_in_order_by_partition_and_by_row(storage) -> None:
+    async with storage.begin() as conn:
+        await conn.execute(numbers.insert(), [{"n": n} for n in range(25)])
+    async with storage.connect() as conn:
+        result = await conn.stream(sa.select(numbers.c.n).order_by(numbers.c.n))
+        sizes = [[row.n for row in batch] async for batch in result.partitions(10)]
+        assert sizes == [list(range(10)), list(range(10, 20)), list(range(20, 25))]
+        rows = await conn.stream(sa.select(numbers.c.n).where(numbers.c.n < 3).order_by(numbers.c.n))
+        assert [row.n async for row in rows] == [0, 1, 2]
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(numbers)) == 25
+
+
+async def test_an_error_rolls_the_transaction_back(storage) -> None:
+    async with storage.begin() as conn:
+        await conn.execute(numbers.insert(), [{"n": 100 + i} for i in range(3)])
+    with pytest.raises(RuntimeError, match="boom"):
         async with storage.begin() as conn:
-            first = await conn.execute(things.insert().values(name="a", big=2**62, ok=True, ratio=0.5, at=moment))
-            second = await conn.execute(things.insert().values(name="b"))
-            assert (first.inserted_primary_key, second.inserted_primary_key) == ((1,), (2,))
-        async with storage.connect() as conn:
-            rows = (await conn.execute(sa.select(things).order_by(things.c.id))).all()
-        a, b = rows
-        assert (a.name, a.big, a.ok, a.ratio) == ("a", 2**62, True, 0.5) and a._mapping["name"] == "a"
-        assert a.at.replace(tzinfo=a.at.tzinfo or datetime.UTC) == moment, "the same instant, stored in UTC"
-        assert (b.ok, b.big) == (False, None) and isinstance(b.at, datetime.datetime)
-        async with storage.connect() as conn:
-            assert (await conn.execute(sa.select(things.c.name).where(things.c.ok))).scalars().all() == ["a"]
-            assert (await conn.execute(sa.select(things.c.name).where(~things.c.ok))).scalars().all() == ["b"]
-            assert (await conn.execute(sa.select(things.c.id).where(things.c.big.is_(None)))).scalar_one() == 2
-    finally:
-        await storage.close()
+            await conn.execute(numbers.insert(), [{"n": 200 + i} for i in range(2)])
+            assert await conn.scalar(sa.select(sa.func.count()).select_from(numbers)) == 5
+            raise RuntimeError("boom")
+    async with storage.connect() as conn:
+        assert [r.n for r in await conn.execute(sa.select(numbers.c.n).order_by(numbers.c.n))] == [100, 101, 102]
 
 
-async def test_streamed_rows_come_in_order_by_partition_and_by_row(database, tmp_path) -> None:
-    storage = database.storage(tmp_path)
-    try:
-        await storage.migrate([Migration(1, "numbers", meta.create_all, "t")])
+async def test_a_cancelled_task_returns_its_connection_to_the_pool(storage) -> None:
+    inside = asyncio.Event()
+
+    async def hold() -> None:
         async with storage.begin() as conn:
-            await conn.execute(numbers.insert(), [{"n": n} for n in range(25)])
-        async with storage.connect() as conn:
-            result = await conn.stream(sa.select(numbers.c.n).order_by(numbers.c.n))
-            sizes = [[row.n for row in batch] async for batch in result.partitions(10)]
-            assert sizes == [list(range(10)), list(range(10, 20)), list(range(20, 25))]
-            rows = await conn.stream(sa.select(numbers.c.n).where(numbers.c.n < 3).order_by(numbers.c.n))
-            assert [row.n async for row in rows] == [0, 1, 2]
-            assert await conn.scalar(sa.select(sa.func.count()).select_from(numbers)) == 25
-    finally:
-        await storage.close()
+            await conn.execute(numbers.insert().values(n=1))
+            inside.set()
+            await asyncio.sleep(60)
 
-
-async def test_an_error_rolls_the_transaction_back(database, tmp_path) -> None:
-    storage = database.storage(tmp_path)
-    try:
-        await storage.migrate([Migration(1, "numbers", meta.create_all, "t")])
-        async with storage.begin() as conn:
-            await conn.execute(numbers.insert(), [{"n": 100 + i} for i in range(3)])
-        with pytest.raises(RuntimeError, match="boom"):
-            async with storage.begin() as conn:
-                await conn.execute(numbers.insert(), [{"n": 200 + i} for i in range(2)])
-                assert await conn.scalar(sa.select(sa.func.count()).select_from(numbers)) == 5
-                raise RuntimeError("boom")
-        async with storage.connect() as conn:
-            assert [r.n for r in await conn.execute(sa.select(numbers.c.n).order_by(numbers.c.n))] == [100, 101, 102]
-    finally:
-        await storage.close()
-
-
-async def test_a_cancelled_task_returns_its_connection_to_the_pool(database, tmp_path) -> None:
-    storage = database.storage(tmp_path)
-    try:
-        await storage.migrate([Migration(1, "numbers", meta.create_all, "t")])
-        inside = asyncio.Event()
-
-        async def hold() -> None:
-            async with storage.begin() as conn:
-                await conn.execute(numbers.insert().values(n=1))
-                inside.set()
-                await asyncio.sleep(60)
-
-        task = asyncio.create_task(hold())
-        await inside.wait()
-        assert storage.engine.checked_out == 1
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        assert storage.engine.checked_out == 0
-        async with storage.connect() as conn:  # the cancelled transaction was rolled back
-            assert (await conn.execute(sa.select(sa.func.count()).select_from(numbers))).scalar_one() == 0
-    finally:
-        await storage.close()
+    task = asyncio.create_task(hold())
+    await inside.wait()
+    assert storage.engine.checked_out == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert storage.engine.checked_out == 0
+    async with storage.connect() as conn:  # the cancelled transaction was rolled back
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(numbers))).scalar_one() == 0
 
 
 @pytest.mark.backends("postgresql")  # a server that drops a connection: PostgreSQL's (a restart, an admin)
-async def test_a_connection_the_server_dropped_is_replaced(database, tmp_path) -> None:
-    storage = database.storage(tmp_path)
-    try:
-        await storage.migrate([Migration(1, "numbers", meta.create_all, "t")])
-        async with storage.connect() as doomed:
-            pid = await doomed.scalar(sa.text("SELECT pg_backend_pid()"))
-            async with storage.connect() as admin:
-                assert await admin.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        assert storage.engine.checked_out == 0
-        for _ in range(3):  # whichever pooled connection comes next works
-            async with storage.connect() as conn:
-                assert await conn.scalar(sa.select(sa.func.count()).select_from(numbers)) == 0
-                assert await conn.scalar(sa.text("SELECT pg_backend_pid()")) != pid
-    finally:
-        await storage.close()
+async def test_a_connection_the_server_dropped_is_replaced(storage) -> None:
+    async with storage.connect() as doomed:
+        pid = await doomed.scalar(sa.text("SELECT pg_backend_pid()"))
+        async with storage.connect() as admin:
+            assert await admin.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    assert storage.engine.checked_out == 0
+    for _ in range(3):  # whichever pooled connection comes next works
+        async with storage.connect() as conn:
+            assert await conn.scalar(sa.select(sa.func.count()).select_from(numbers)) == 0
+            assert await conn.scalar(sa.text("SELECT pg_backend_pid()")) != pid
 
 
 @pytest.mark.backends("sqlite")  # the old data folder is written as a SQLite file; PostgreSQL's DDL is compared above
